@@ -1,0 +1,531 @@
+/*
+ * libcerebro — natural-language search over image and video collections.
+ *
+ * One header is the whole public API. Everything is C99 with fixed-width
+ * types, callable from any FFI (ctypes, koffi) without variadic calls or
+ * structs passed by value.
+ *
+ * Usage (error handling shortened):
+ *
+ *     #include <cerebro/cerebro.h>
+ *
+ *     cerebro_model *model = NULL;
+ *     if (cerebro_model_open(&model, "models/default.pt", NULL) != CEREBRO_OK) {
+ *         fprintf(stderr, "%s\n", cerebro_last_error());
+ *         return 1;
+ *     }
+ *     cerebro_index *index = NULL;
+ *     cerebro_index_open(&index, "photos.cerebro", model, NULL);
+ *     const char *folders[] = { "photos/" };
+ *     cerebro_index_add(index, folders, 1, NULL, NULL);
+ *
+ *     cerebro_results *hits = NULL;
+ *     cerebro_index_search_text(index, "a snow leopard on rocks", NULL, &hits);
+ *     for (size_t i = 0; i < cerebro_results_count(hits); i++) {
+ *         cerebro_hit hit;
+ *         cerebro_results_get(hits, i, &hit);
+ *         printf("%.3f %s\n", hit.score, hit.path);
+ *     }
+ *     cerebro_results_free(hits);
+ *     cerebro_index_free(index);
+ *     cerebro_model_free(model);
+ *
+ * Conventions
+ *   - Every fallible call returns a cerebro_status: CEREBRO_OK (0) or a
+ *     negative error. Values are never renumbered. cerebro_last_error()
+ *     gives the human detail ("photo.jpg: truncated JPEG data").
+ *   - Constructors take the out-parameter first and set it to NULL on
+ *     failure. Every *_free(NULL) is a no-op.
+ *   - Options structs start with `uint32_t version`; initialise them with
+ *     cerebro_*_options_init() (or the *_OPTIONS_INIT macro) and then set
+ *     fields. Passing NULL means "all defaults". Fields are only appended.
+ *   - Output buffers belong to the caller and are sized by query functions
+ *     (e.g. cerebro_model_dim()). What the library allocates has a typed
+ *     free function.
+ *   - Paths are UTF-8 (or whatever bytes the OS uses), NUL-terminated.
+ *
+ * Threads
+ *   - cerebro_last_error() is thread-local: read it on the thread that got
+ *     the error, before the next libcerebro call on that thread.
+ *   - cerebro_model is immutable once opened: any number of threads may
+ *     encode with one model at the same time.
+ *   - cerebro_tokenizer is immutable once opened and may be shared.
+ *   - cerebro_index allows concurrent searches from many threads; writes
+ *     (add/remove) are serialised inside the index and never block readers
+ *     from seeing a consistent, committed state.
+ *   - cerebro_image and cerebro_results handles are plain values: share
+ *     them read-only, free each once.
+ */
+#ifndef CEREBRO_CEREBRO_H
+#define CEREBRO_CEREBRO_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(CEREBRO_STATIC)
+#define CEREBRO_API
+#elif defined(_WIN32)
+#if defined(CEREBRO_BUILDING)
+#define CEREBRO_API __declspec(dllexport)
+#else
+#define CEREBRO_API __declspec(dllimport)
+#endif
+#elif defined(__GNUC__) && __GNUC__ >= 4
+#define CEREBRO_API __attribute__((visibility("default")))
+#else
+#define CEREBRO_API
+#endif
+
+/* ------------------------------------------------------------------------ */
+/* Versions                                                                   */
+/* ------------------------------------------------------------------------ */
+
+#define CEREBRO_VERSION_MAJOR 0
+#define CEREBRO_VERSION_MINOR 1
+#define CEREBRO_VERSION_PATCH 0
+/** MAJOR * 10000 + MINOR * 100 + PATCH, e.g. 100 for 0.1.0. */
+#define CEREBRO_VERSION_NUMBER \
+    (CEREBRO_VERSION_MAJOR * 10000 + CEREBRO_VERSION_MINOR * 100 + CEREBRO_VERSION_PATCH)
+#define CEREBRO_VERSION_STRING "0.1.0"
+
+/** Version of the library loaded at run time (compare with
+ *  CEREBRO_VERSION_NUMBER to detect a header/library mismatch). */
+CEREBRO_API unsigned cerebro_version_number(void);
+/** Version string of the loaded library, e.g. "0.1.0". Static storage. */
+CEREBRO_API const char *cerebro_version_string(void);
+
+/* ------------------------------------------------------------------------ */
+/* Errors                                                                     */
+/* ------------------------------------------------------------------------ */
+
+/** Status codes. Values are fixed forever; new codes are only appended. */
+typedef enum cerebro_status {
+    CEREBRO_OK = 0,
+    CEREBRO_E_INVALID = -1,     /**< invalid argument (NULL handle, bad option) */
+    CEREBRO_E_NOMEM = -2,       /**< allocation failed */
+    CEREBRO_E_IO = -3,          /**< file could not be opened, read or written */
+    CEREBRO_E_FORMAT = -4,      /**< not a recognised / supported file format */
+    CEREBRO_E_CORRUPT = -5,     /**< recognised format but damaged or truncated data */
+    CEREBRO_E_LIMIT = -6,       /**< a configured limit was exceeded (size, pixels, k...) */
+    CEREBRO_E_UNSUPPORTED = -7, /**< feature not implemented or not available in this build */
+    CEREBRO_E_MISMATCH = -8,    /**< model/store/dimension mismatch */
+    CEREBRO_E_NOT_FOUND = -9,   /**< no such file, id or entry */
+    CEREBRO_E_CANCELLED = -10,  /**< a progress callback asked to stop */
+    CEREBRO_E_MODEL = -11,      /**< the model runtime (libtorch) failed */
+    CEREBRO_E_STORE = -12,      /**< the store (SQLite / FAISS) failed */
+    CEREBRO_E_INTERNAL = -13    /**< a bug in libcerebro: please report it */
+} cerebro_status;
+
+/** Short constant name of a status, e.g. "CEREBRO_E_LIMIT: limit exceeded".
+ *  Static storage; unknown values give "unknown status". */
+CEREBRO_API const char *cerebro_status_string(cerebro_status status);
+
+/** Detail of the last error on the calling thread (file name, byte offset,
+ *  which limit). Never NULL: "" when there was none. Valid until the next
+ *  libcerebro call on this thread. Successful calls do not clear it. */
+CEREBRO_API const char *cerebro_last_error(void);
+
+/** Frees memory the library allocated for the caller (e.g. the output of
+ *  cerebro_image_encode_jpeg()). NULL is a no-op. */
+CEREBRO_API void cerebro_free(void *ptr);
+
+/* ------------------------------------------------------------------------ */
+/* Images: decode and preprocess                                              */
+/* ------------------------------------------------------------------------ */
+
+/** Preprocessing fidelity. */
+typedef enum cerebro_preprocess_mode {
+    /** Full decode, then the CLIP reference transform exactly (torchvision
+     *  Resize(S, BICUBIC) + CenterCrop(S) + ToTensor + Normalize on PIL):
+     *  every value within 1 uint8 level of the reference. */
+    CEREBRO_PREPROCESS_EXACT = 0,
+    /** JPEGs are decoded at 1/2, 1/4 or 1/8 scale inside the IDCT whenever
+     *  the shortest side stays >= S, then resampled the same way. Several
+     *  times faster on large photos; embeddings stay at cosine >= 0.995. */
+    CEREBRO_PREPROCESS_FAST = 1
+} cerebro_preprocess_mode;
+
+/** Resize modes (how the image reaches S x S). */
+typedef enum cerebro_resize_mode {
+    /** Bicubic shortest-side resize to S, then centre crop (CLIP). */
+    CEREBRO_RESIZE_SHORTEST_CROP = 0
+} cerebro_resize_mode;
+
+/** Flags for cerebro_image_options.flags. */
+#define CEREBRO_IMAGE_IGNORE_EXIF 0x1u /**< do not apply EXIF orientation */
+
+#define CEREBRO_IMAGE_OPTIONS_VERSION 1
+/** Limits and preprocessing parameters. Defaults: CLIP's (224 px, CLIP
+ *  mean/std, exact mode, white background, 100 MP, 256 MiB). A model's own
+ *  values come from cerebro_model_image_options(). */
+typedef struct cerebro_image_options {
+    uint32_t version;        /**< CEREBRO_IMAGE_OPTIONS_VERSION */
+    uint32_t size;           /**< model input side S in pixels (1..4096) */
+    float mean[3];           /**< per-channel mean, RGB, on the [0,1] scale */
+    float std[3];            /**< per-channel std, RGB, all > 0 */
+    uint32_t mode;           /**< cerebro_preprocess_mode */
+    uint32_t resize;         /**< cerebro_resize_mode */
+    uint32_t flags;          /**< CEREBRO_IMAGE_* flags */
+    uint8_t background[4];   /**< RGB colour under transparent pixels; [3] unused */
+    uint64_t max_pixels;     /**< refuse images with more pixels (checked before allocation) */
+    uint64_t max_file_bytes; /**< refuse larger files / buffers */
+} cerebro_image_options;
+
+#define CEREBRO_IMAGE_OPTIONS_INIT                                                   \
+    {                                                                                \
+        CEREBRO_IMAGE_OPTIONS_VERSION, 224, {0.48145466f, 0.4578275f, 0.40821073f},  \
+            {0.26862954f, 0.26130258f, 0.27577711f}, CEREBRO_PREPROCESS_EXACT,        \
+            CEREBRO_RESIZE_SHORTEST_CROP, 0, {255, 255, 255, 0}, 100000000u,          \
+            268435456u                                                               \
+    }
+
+/** Fills *opts with the defaults above. */
+CEREBRO_API void cerebro_image_options_init(cerebro_image_options *opts);
+
+/** A decoded 8-bit RGB image (EXIF orientation applied, alpha composited). */
+typedef struct cerebro_image cerebro_image;
+
+/** Decodes a JPEG or PNG file (format sniffed from the bytes, not the name).
+ *  opts: limits, EXIF and background (NULL: defaults); mode is ignored (full
+ *  decode). *out receives a new image to free with cerebro_image_free().
+ *  Errors: E_IO, E_NOT_FOUND, E_FORMAT, E_CORRUPT, E_LIMIT, E_NOMEM.
+ *  Thread-safe. */
+CEREBRO_API cerebro_status cerebro_image_load_file(cerebro_image **out, const char *path,
+                                                   const cerebro_image_options *opts);
+/** Same as cerebro_image_load_file() from memory. `name` (may be NULL) is used
+ *  only in error messages. The buffer is not retained. */
+CEREBRO_API cerebro_status cerebro_image_load_memory(cerebro_image **out, const void *data,
+                                                     size_t size, const char *name,
+                                                     const cerebro_image_options *opts);
+/** Wraps a copy of caller RGB pixels (row stride in bytes, >= 3*width). */
+CEREBRO_API cerebro_status cerebro_image_from_rgb(cerebro_image **out, const uint8_t *rgb,
+                                                  uint32_t width, uint32_t height, size_t stride,
+                                                  const cerebro_image_options *opts);
+CEREBRO_API void cerebro_image_free(cerebro_image *image);
+CEREBRO_API uint32_t cerebro_image_width(const cerebro_image *image);
+CEREBRO_API uint32_t cerebro_image_height(const cerebro_image *image);
+/** Tightly packed RGB rows (stride 3*width), owned by the image. */
+CEREBRO_API const uint8_t *cerebro_image_pixels(const cerebro_image *image);
+
+/** Resamples to width x height with PIL-compatible bicubic (antialiased,
+ *  a = -0.5). *out is a new image. Errors: E_INVALID, E_LIMIT, E_NOMEM. */
+CEREBRO_API cerebro_status cerebro_image_resize(cerebro_image **out, const cerebro_image *image,
+                                                uint32_t width, uint32_t height);
+
+/** Encodes as baseline JPEG (quality 1..100). *data is allocated by the
+ *  library: free it with cerebro_free(). Used for thumbnails. */
+CEREBRO_API cerebro_status cerebro_image_encode_jpeg(const cerebro_image *image, int quality,
+                                                     void **data, size_t *size);
+
+/** Number of floats written by the preprocess functions: 3 * size * size. */
+CEREBRO_API size_t cerebro_image_tensor_size(const cerebro_image_options *opts);
+
+/** Decodes and preprocesses a file into a CHW float32 tensor
+ *  (out: cerebro_image_tensor_size(opts) floats, caller-owned), normalised
+ *  with opts->mean/std. Thread-safe. Errors as cerebro_image_load_file(). */
+CEREBRO_API cerebro_status cerebro_image_preprocess_file(const char *path,
+                                                         const cerebro_image_options *opts,
+                                                         float *out);
+/** Same from memory; `name` only labels error messages. */
+CEREBRO_API cerebro_status cerebro_image_preprocess_memory(const void *data, size_t size,
+                                                           const char *name,
+                                                           const cerebro_image_options *opts,
+                                                           float *out);
+/** Same from an already decoded image (the mode field does not apply). */
+CEREBRO_API cerebro_status cerebro_image_preprocess(const cerebro_image *image,
+                                                    const cerebro_image_options *opts,
+                                                    float *out);
+
+/* ------------------------------------------------------------------------ */
+/* Tokenizer (CLIP byte-level BPE)                                            */
+/* ------------------------------------------------------------------------ */
+
+typedef struct cerebro_tokenizer cerebro_tokenizer;
+
+/** Loads BPE merges from a CLIP-style file (`bpe_simple_vocab_16e6.txt` or
+ *  its .gz). Immutable afterwards; share freely between threads. */
+CEREBRO_API cerebro_status cerebro_tokenizer_open(cerebro_tokenizer **out, const char *merges_path);
+CEREBRO_API void cerebro_tokenizer_free(cerebro_tokenizer *tok);
+/** Vocabulary size (49408 for CLIP). */
+CEREBRO_API uint32_t cerebro_tokenizer_vocab_size(const cerebro_tokenizer *tok);
+
+/** Tokenizes UTF-8 text (len bytes; text need not be NUL-terminated) as
+ *  CLIP does: start token, BPE ids, end token. With context_length > 0 the
+ *  result is truncated to context_length tokens keeping the end token last;
+ *  0 means no truncation. Writes at most `capacity` ids; *n_tokens gets the
+ *  full count (call with capacity 0 to size the buffer: returns E_LIMIT if
+ *  capacity is too small). Invalid UTF-8 is refused with E_INVALID.
+ *  Thread-safe. */
+CEREBRO_API cerebro_status cerebro_tokenizer_encode(const cerebro_tokenizer *tok, const char *text,
+                                                    size_t len, uint32_t context_length,
+                                                    int32_t *tokens, size_t capacity,
+                                                    size_t *n_tokens);
+
+/* ------------------------------------------------------------------------ */
+/* Models                                                                     */
+/* ------------------------------------------------------------------------ */
+
+typedef struct cerebro_model cerebro_model;
+
+typedef enum cerebro_precision {
+    CEREBRO_PRECISION_AUTO = 0, /**< bf16 where the CPU has AMX/AVX512-BF16, else fp32 */
+    CEREBRO_PRECISION_FP32 = 1, /**< the reference */
+    CEREBRO_PRECISION_BF16 = 2
+} cerebro_precision;
+
+#define CEREBRO_MODEL_OPTIONS_VERSION 1
+typedef struct cerebro_model_options {
+    uint32_t version;       /**< CEREBRO_MODEL_OPTIONS_VERSION */
+    uint32_t n_threads;     /**< intra-op threads; 0 = online CPUs */
+    uint32_t precision;     /**< cerebro_precision */
+    uint32_t reserved;      /**< must be 0 */
+    const char *vocab_path; /**< BPE merges for archives without their own (OpenAI CLIP JIT); may be NULL */
+} cerebro_model_options;
+
+#define CEREBRO_MODEL_OPTIONS_INIT {CEREBRO_MODEL_OPTIONS_VERSION, 0, CEREBRO_PRECISION_AUTO, 0, NULL}
+CEREBRO_API void cerebro_model_options_init(cerebro_model_options *opts);
+
+/** Loads a model bundle (TorchScript archive with encode_image/encode_text
+ *  and cerebro/config.json) or an OpenAI CLIP JIT checkpoint (then
+ *  opts->vocab_path is required). Errors: E_NOT_FOUND, E_IO, E_FORMAT,
+ *  E_UNSUPPORTED (schema version), E_MISMATCH (dims), E_MODEL. */
+CEREBRO_API cerebro_status cerebro_model_open(cerebro_model **out, const char *path,
+                                              const cerebro_model_options *opts);
+CEREBRO_API void cerebro_model_free(cerebro_model *model);
+/** Embedding dimension D (0 for NULL). */
+CEREBRO_API uint32_t cerebro_model_dim(const cerebro_model *model);
+/** Model id: hex content hash of the bundle file. Owned by the model. */
+CEREBRO_API const char *cerebro_model_id(const cerebro_model *model);
+/** Human name from the bundle config. Owned by the model. */
+CEREBRO_API const char *cerebro_model_name(const cerebro_model *model);
+/** Text context length L (77 for CLIP). */
+CEREBRO_API uint32_t cerebro_model_context_length(const cerebro_model *model);
+/** The bundle's cerebro/config.json text (owned by the model). */
+CEREBRO_API const char *cerebro_model_config_json(const cerebro_model *model);
+/** The model's preprocessing parameters (size, mean/std, background) with
+ *  the library's default limits; adjust mode/limits before use. */
+CEREBRO_API cerebro_status cerebro_model_image_options(const cerebro_model *model,
+                                                       cerebro_image_options *out);
+/** The model's tokenizer, owned by the model. */
+CEREBRO_API const cerebro_tokenizer *cerebro_model_tokenizer(const cerebro_model *model);
+
+/** Encodes n texts into out[n * dim], L2-normalised. Texts longer than the
+ *  context are truncated (end token kept). Thread-safe. */
+CEREBRO_API cerebro_status cerebro_model_encode_text(const cerebro_model *model,
+                                                     const char *const *texts, size_t n,
+                                                     float *out);
+/** Encodes n token sequences of `length` ids each (row-major). */
+CEREBRO_API cerebro_status cerebro_model_encode_tokens(const cerebro_model *model,
+                                                       const int32_t *tokens, size_t n,
+                                                       size_t length, float *out);
+/** Encodes n preprocessed CHW tensors (n * cerebro_image_tensor_size()). */
+CEREBRO_API cerebro_status cerebro_model_encode_preprocessed(const cerebro_model *model,
+                                                             const float *pixels, size_t n,
+                                                             float *out);
+
+/** Called for each file of a batch that failed; the batch goes on. */
+typedef void (*cerebro_item_error_fn)(void *user, size_t index, cerebro_status status,
+                                      const char *message);
+
+#define CEREBRO_ENCODE_OPTIONS_VERSION 1
+typedef struct cerebro_encode_options {
+    uint32_t version;               /**< CEREBRO_ENCODE_OPTIONS_VERSION */
+    uint32_t mode;                  /**< cerebro_preprocess_mode (default FAST) */
+    uint32_t batch_size;            /**< images per forward pass; 0 = 32 */
+    uint32_t n_workers;             /**< decode threads; 0 = online CPUs */
+    cerebro_item_error_fn on_error; /**< may be NULL */
+    void *user;                     /**< passed to on_error */
+} cerebro_encode_options;
+
+#define CEREBRO_ENCODE_OPTIONS_INIT \
+    {CEREBRO_ENCODE_OPTIONS_VERSION, CEREBRO_PREPROCESS_FAST, 0, 0, NULL, NULL}
+CEREBRO_API void cerebro_encode_options_init(cerebro_encode_options *opts);
+
+/** Decodes and encodes n image files into out[n * dim]. statuses[i] (array
+ *  of n, may be NULL) gets each file's status; a failed file's row is
+ *  zeroed and the batch continues. Returns CEREBRO_OK when the batch ran
+ *  (even if some files failed); check statuses. */
+CEREBRO_API cerebro_status cerebro_model_encode_image_files(const cerebro_model *model,
+                                                            const char *const *paths, size_t n,
+                                                            const cerebro_encode_options *opts,
+                                                            float *out, cerebro_status *statuses);
+/** Encodes one encoded image (JPEG/PNG bytes) into out[dim]. */
+CEREBRO_API cerebro_status cerebro_model_encode_image_memory(const cerebro_model *model,
+                                                             const void *data, size_t size,
+                                                             const cerebro_encode_options *opts,
+                                                             float *out);
+/** Encodes one decoded image into out[dim]. */
+CEREBRO_API cerebro_status cerebro_model_encode_image(const cerebro_model *model,
+                                                      const cerebro_image *image, float *out);
+
+/* ------------------------------------------------------------------------ */
+/* Index: durable store + k-NN search                                         */
+/* ------------------------------------------------------------------------ */
+
+typedef struct cerebro_index cerebro_index;
+typedef struct cerebro_results cerebro_results;
+
+/** Flags for cerebro_index_options.flags. */
+#define CEREBRO_INDEX_CREATE 0x1u   /**< create the directory/store if missing */
+#define CEREBRO_INDEX_READONLY 0x2u /**< open for searching only */
+
+#define CEREBRO_INDEX_OPTIONS_VERSION 1
+typedef struct cerebro_index_options {
+    uint32_t version;       /**< CEREBRO_INDEX_OPTIONS_VERSION */
+    uint32_t flags;         /**< CEREBRO_INDEX_* (default CREATE) */
+    const char *factory;    /**< FAISS factory string, NULL = choose from size */
+    uint64_t memory_budget; /**< bytes for the ANN index, 0 = unlimited */
+} cerebro_index_options;
+
+#define CEREBRO_INDEX_OPTIONS_INIT {CEREBRO_INDEX_OPTIONS_VERSION, CEREBRO_INDEX_CREATE, NULL, 0}
+CEREBRO_API void cerebro_index_options_init(cerebro_index_options *opts);
+
+/** Opens (or creates) the index directory `dir` for `model`. The model
+ *  must outlive the index. A store written by another model is refused
+ *  with E_MISMATCH naming both models. */
+CEREBRO_API cerebro_status cerebro_index_open(cerebro_index **out, const char *dir,
+                                              const cerebro_model *model,
+                                              const cerebro_index_options *opts);
+/** Closes the index; committed work is durable. NULL is a no-op. */
+CEREBRO_API void cerebro_index_free(cerebro_index *index);
+
+/** Progress report passed to a cerebro_progress_fn. */
+typedef struct cerebro_progress {
+    uint32_t version;     /**< 1 */
+    uint32_t reserved;
+    uint64_t done;        /**< files processed so far */
+    uint64_t total;       /**< files found (grows while walking) */
+    uint64_t added;       /**< files encoded and committed */
+    uint64_t skipped;     /**< unchanged files */
+    uint64_t failed;      /**< files that could not be indexed */
+    const char *path;     /**< current file (valid during the call) */
+    cerebro_status status;/**< status of `path` */
+    const char *message;  /**< error detail for `path`, or NULL */
+} cerebro_progress;
+
+/** Return non-zero to cancel (the call returns E_CANCELLED after committing
+ *  what was already done). */
+typedef int (*cerebro_progress_fn)(void *user, const cerebro_progress *progress);
+
+/** Flags for cerebro_add_options.flags. */
+#define CEREBRO_ADD_NO_RECURSE 0x1u      /**< do not descend into subfolders */
+#define CEREBRO_ADD_HIDDEN 0x2u          /**< include hidden files and folders */
+#define CEREBRO_ADD_FOLLOW_SYMLINKS 0x4u /**< follow symbolic links (loops detected) */
+#define CEREBRO_ADD_NO_VIDEO 0x8u        /**< skip video files */
+
+#define CEREBRO_ADD_OPTIONS_VERSION 1
+typedef struct cerebro_add_options {
+    uint32_t version;             /**< CEREBRO_ADD_OPTIONS_VERSION */
+    uint32_t flags;               /**< CEREBRO_ADD_* */
+    uint32_t mode;                /**< cerebro_preprocess_mode (default FAST) */
+    uint32_t batch_size;          /**< images per forward pass, 0 = 32 */
+    uint32_t commit_every;        /**< files per transaction, 0 = 256 */
+    uint32_t n_workers;           /**< decode threads, 0 = online CPUs */
+    cerebro_progress_fn progress; /**< may be NULL */
+    void *user;                   /**< passed to progress */
+    double frame_interval;        /**< video: max seconds between kept frames (0 = 10) */
+    uint32_t max_frames;          /**< video: max frames per file (0 = 500) */
+    float scene_threshold;        /**< video: scene-change score in (0,1] (0 = 0.3) */
+    float dedup_threshold;        /**< video: drop frames with cosine above this to the last kept (0 = 0.98) */
+    double file_time_limit;       /**< video: seconds of decoding per file (0 = 120) */
+} cerebro_add_options;
+
+#define CEREBRO_ADD_OPTIONS_INIT \
+    {CEREBRO_ADD_OPTIONS_VERSION, 0, CEREBRO_PREPROCESS_FAST, 0, 0, 0, NULL, NULL, 0, 0, 0, 0, 0}
+CEREBRO_API void cerebro_add_options_init(cerebro_add_options *opts);
+
+/** Totals of one cerebro_index_add() call. */
+typedef struct cerebro_add_stats {
+    uint32_t version; /**< 1 */
+    uint32_t reserved;
+    uint64_t added, updated, skipped, removed, failed, frames;
+} cerebro_add_stats;
+
+/** Adds files and folders (recursively) incrementally: unchanged files are
+ *  skipped, changed ones re-encoded, vanished ones under the given folders
+ *  removed. stats may be NULL. A bad file never stops the batch. */
+CEREBRO_API cerebro_status cerebro_index_add(cerebro_index *index, const char *const *paths,
+                                             size_t n, const cerebro_add_options *opts,
+                                             cerebro_add_stats *stats);
+/** Removes a file (or every frame of a video) by path. E_NOT_FOUND if absent. */
+CEREBRO_API cerebro_status cerebro_index_remove_path(cerebro_index *index, const char *path);
+/** Removes one item by id. E_NOT_FOUND if absent. */
+CEREBRO_API cerebro_status cerebro_index_remove_id(cerebro_index *index, int64_t id);
+
+#define CEREBRO_MAX_K 10000
+
+#define CEREBRO_SEARCH_OPTIONS_VERSION 1
+typedef struct cerebro_search_options {
+    uint32_t version;   /**< CEREBRO_SEARCH_OPTIONS_VERSION */
+    uint32_t k;         /**< results wanted, 1..CEREBRO_MAX_K (0 = 10) */
+    const char *prefix; /**< only paths under this prefix (NULL = all) */
+} cerebro_search_options;
+
+#define CEREBRO_SEARCH_OPTIONS_INIT {CEREBRO_SEARCH_OPTIONS_VERSION, 10, NULL}
+CEREBRO_API void cerebro_search_options_init(cerebro_search_options *opts);
+
+/** One search result; strings are owned by the results handle. */
+typedef struct cerebro_hit {
+    int64_t id;
+    float score;       /**< cosine similarity */
+    uint32_t width;    /**< image (frame) size in pixels */
+    uint32_t height;
+    uint32_t reserved;
+    double timestamp;  /**< seconds into the video, or -1 for still images */
+    const char *path;  /**< file path as indexed */
+} cerebro_hit;
+
+CEREBRO_API cerebro_status cerebro_index_search_text(cerebro_index *index, const char *text,
+                                                     const cerebro_search_options *opts,
+                                                     cerebro_results **out);
+CEREBRO_API cerebro_status cerebro_index_search_image_file(cerebro_index *index, const char *path,
+                                                           const cerebro_search_options *opts,
+                                                           cerebro_results **out);
+CEREBRO_API cerebro_status cerebro_index_search_image_memory(cerebro_index *index,
+                                                             const void *data, size_t size,
+                                                             const cerebro_search_options *opts,
+                                                             cerebro_results **out);
+/** vector: dim floats (normalised by the call). */
+CEREBRO_API cerebro_status cerebro_index_search_vector(cerebro_index *index, const float *vector,
+                                                       const cerebro_search_options *opts,
+                                                       cerebro_results **out);
+/** "More like this": neighbours of an indexed item (itself excluded). */
+CEREBRO_API cerebro_status cerebro_index_search_id(cerebro_index *index, int64_t id,
+                                                   const cerebro_search_options *opts,
+                                                   cerebro_results **out);
+/** The item with this id as a one-hit result (score 1). E_NOT_FOUND if absent. */
+CEREBRO_API cerebro_status cerebro_index_get(cerebro_index *index, int64_t id,
+                                             cerebro_results **out);
+/** Copies an item's stored vector into out[dim]. */
+CEREBRO_API cerebro_status cerebro_index_get_vector(cerebro_index *index, int64_t id, float *out);
+
+CEREBRO_API size_t cerebro_results_count(const cerebro_results *results);
+/** Copies hit i into *hit (its path stays owned by `results`). */
+CEREBRO_API cerebro_status cerebro_results_get(const cerebro_results *results, size_t i,
+                                               cerebro_hit *hit);
+CEREBRO_API void cerebro_results_free(cerebro_results *results);
+
+typedef struct cerebro_index_stats {
+    uint32_t version;        /**< 1 */
+    uint32_t dim;
+    uint64_t count;          /**< vectors (images + frames) */
+    uint64_t files;          /**< distinct files */
+    uint64_t failed;         /**< files recorded with an error */
+    uint64_t memory_bytes;   /**< ANN index memory */
+    double recall_at_10;     /**< measured vs exact search; 1 for exact structures */
+    char structure[64];      /**< FAISS factory string in use, e.g. "Flat" */
+    char model_id[72];       /**< model id the store was built with */
+} cerebro_index_stats;
+
+CEREBRO_API cerebro_status cerebro_index_stats_get(cerebro_index *index,
+                                                   cerebro_index_stats *out);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* CEREBRO_CEREBRO_H */

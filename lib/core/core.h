@@ -1,0 +1,47 @@
+/* Internal helpers shared by every part of the library: errors, limits,
+ * file reading. Nothing here is exported. */
+#ifndef CEREBRO_CORE_H
+#define CEREBRO_CORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "cerebro/cerebro.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define CB_UNUSED(x) (void)(x)
+
+#if defined(__GNUC__)
+#define CB_PRINTF(f, a) __attribute__((format(printf, f, a)))
+#else
+#define CB_PRINTF(f, a)
+#endif
+
+/* Records a formatted message as the calling thread's last error and
+ * returns `status`, so failures read `return cb_fail(CEREBRO_E_IO, ...)`. */
+cerebro_status cb_fail(cerebro_status status, const char *fmt, ...) CB_PRINTF(2, 3);
+
+/* Prefixes the current last error with "<name>: " (no-op for NULL name). */
+void cb_error_prefix(const char *name);
+
+/* Shorthand for a declared but not yet implemented entry point. */
+cerebro_status cb_unsupported(const char *function);
+
+/* Number of online CPUs, at least 1. */
+uint32_t cb_online_cpus(void);
+
+/* Reads a whole file into a malloc'd buffer, refusing files larger than
+ * max_bytes before allocating. Errors name the path. */
+cerebro_status cb_read_file(const char *path, uint64_t max_bytes, uint8_t **data, size_t *size);
+
+/* a * b (+ c) with overflow detection: returns 0 and sets *out on success. */
+int cb_mul_size(size_t a, size_t b, size_t *out);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# Installs everything libcerebro needs to build, test and benchmark on Debian 12.
+# Idempotent: packages already installed are skipped; nothing is downloaded when
+# everything is present. Run as root (or with sudo available).
+set -euo pipefail
+
+packages=(
+  # toolchain
+  build-essential cmake pkg-config git clang libclang-rt-14-dev
+  # runtime dependencies of the library
+  libtorch-dev libfaiss-dev libopenblas0-pthread
+  libturbojpeg0-dev libjpeg62-turbo-dev libpng-dev
+  libsqlite3-dev libutf8proc-dev libcjson-dev
+  # tests
+  check python3 python3-torch python3-torchvision python3-numpy python3-pil python3-pytest
+  # benchmarks and test-image tools
+  libjpeg-turbo-progs
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q '^install ok installed$'; then
+    missing+=("$p")
+  fi
+done
+
+if [ ${#missing[@]} -eq 0 ]; then
+  echo "setup: all ${#packages[@]} packages already installed"
+else
+  echo "setup: installing ${missing[*]}"
+  sudo=""
+  [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  export DEBIAN_FRONTEND=noninteractive
+  $sudo apt-get update -qq
+  $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+
+# OpenBLAS must be the BLAS that libtorch and FAISS load: the reference BLAS is
+# ~36x slower (DESIGN.md). Debian selects the highest-priority alternative, which
+# is OpenBLAS once installed; make that explicit in case an admin pinned another.
+arch=$(dpkg-architecture -qDEB_HOST_MULTIARCH 2>/dev/null || echo x86_64-linux-gnu)
+for alt in "libblas.so.3-$arch" "liblapack.so.3-$arch"; do
+  best=$(update-alternatives --list "$alt" 2>/dev/null | grep openblas-pthread | head -n 1 || true)
+  if [ -n "$best" ] && [ "$(readlink -f /etc/alternatives/$alt)" != "$(readlink -f "$best")" ]; then
+    ${sudo:-} update-alternatives --set "$alt" "$best"
+  fi
+done
+echo "setup: done"
