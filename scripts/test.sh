@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# Runs every test: installs dependencies, builds (warnings are errors), runs
+# CTest (unit, integration, Python), then the C unit tests again under
+# AddressSanitizer + UndefinedBehaviorSanitizer, then each libFuzzer target
+# for a bounded time. Safe to re-run; build trees are reused.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+jobs=$(nproc)
+fuzz_seconds=${CEREBRO_FUZZ_SECONDS:-30}
+
+bash scripts/setup.sh
+
+echo "== build (RelWithDebInfo, -Werror)"
+cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCEREBRO_WERROR=ON
+cmake --build build -j"$jobs"
+echo "== tests"
+ctest --test-dir build --output-on-failure -j"$jobs"
+
+echo "== sanitizer build (ASan + UBSan): C unit tests"
+cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DCEREBRO_SANITIZE=ON -DCEREBRO_WERROR=ON \
+  -DCEREBRO_BUILD_BENCH=OFF -DCEREBRO_BUILD_EXAMPLES=OFF
+cmake --build build-asan -j"$jobs"
+ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+  ctest --test-dir build-asan -L unit --output-on-failure -j"$jobs"
+
+echo "== fuzzers (${fuzz_seconds}s each)"
+CC=clang CXX=clang++ cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCEREBRO_FUZZ=ON \
+  -DBUILD_TESTING=OFF -DCEREBRO_BUILD_BENCH=OFF -DCEREBRO_BUILD_EXAMPLES=OFF
+cmake --build build-fuzz -j"$jobs"
+for fuzzer in build-fuzz/tests/fuzz/fuzz_*; do
+  [ -x "$fuzzer" ] || continue
+  name=$(basename "$fuzzer")
+  seeds=tests/fuzz/corpus/${name#fuzz_}
+  work=build-fuzz/corpus/$name
+  mkdir -p "$work"
+  echo "-- $name"
+  "$fuzzer" -max_total_time="$fuzz_seconds" -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \
+    "$work" $( [ -d "$seeds" ] && echo "$seeds" ) 2>&1 | tail -n 12
+done
+echo "== all tests passed"
