@@ -34,3 +34,17 @@ cerebro_status cerebro_tokenizer_encode(const cerebro_tokenizer *tok, const char
         *n_tokens = 0;
     return cb_unsupported("cerebro_tokenizer_encode");
 }
+
+#include "text/text.h"
+
+cerebro_status cb_tokenizer_from_merges(const char *data, size_t len, uint32_t vocab_size,
+                                        uint32_t sot, uint32_t eot, cerebro_tokenizer **out)
+{
+    CB_UNUSED(data);
+    CB_UNUSED(len);
+    CB_UNUSED(vocab_size);
+    CB_UNUSED(sot);
+    CB_UNUSED(eot);
+    *out = NULL;
+    return cb_unsupported("cb_tokenizer_from_merges");
+}

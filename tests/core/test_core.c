@@ -57,14 +57,13 @@ static void *thread_error(void *arg)
     /* A fresh thread starts with an empty message, then gets its own. */
     int fresh = strcmp(cerebro_last_error(), "") == 0;
     cerebro_model *m = (cerebro_model *)1;
-    cerebro_status st = cerebro_model_open(&m, "other-thread.pt", NULL);
-    int own = strstr(cerebro_last_error(), "cerebro_model_open") != NULL;
-    return (void *)(intptr_t)(fresh && own && st == CEREBRO_E_UNSUPPORTED && m == NULL);
+    cerebro_status st = cerebro_model_open(&m, "/nonexistent/other-thread.pt", NULL);
+    int own = strstr(cerebro_last_error(), "other-thread.pt") != NULL;
+    return (void *)(intptr_t)(fresh && own && st == CEREBRO_E_NOT_FOUND && m == NULL);
 }
 
 START_TEST(test_last_error_thread_local)
 {
-    cerebro_tokenizer *tok = NULL;
     pthread_t t;
     void *ok = NULL;
     cerebro_index_options o;
@@ -79,7 +78,6 @@ START_TEST(test_last_error_thread_local)
     ck_assert_ptr_eq(ok, (void *)1);
     /* The other thread's error did not overwrite ours. */
     ck_assert_ptr_nonnull(strstr(cerebro_last_error(), "cerebro_index_open"));
-    (void)tok;
 }
 END_TEST
 
@@ -154,7 +152,6 @@ START_TEST(test_unimplemented_fail_loudly)
     ck_assert_ptr_null(r);
     ck_assert_ptr_nonnull(strstr(cerebro_last_error(), "not implemented"));
     ck_assert_int_eq(cerebro_index_remove_id(NULL, 1), CEREBRO_E_UNSUPPORTED);
-    ck_assert_int_eq(cerebro_model_encode_text(NULL, NULL, 0, v), CEREBRO_E_UNSUPPORTED);
     cerebro_index_stats st;
     ck_assert_int_eq(cerebro_index_stats_get(NULL, &st), CEREBRO_E_UNSUPPORTED);
 }

@@ -1,0 +1,46 @@
+/* The model bundle's cerebro/config.json (schema: docs/bundle-format.md). */
+#ifndef CEREBRO_MODEL_CONFIG_H
+#define CEREBRO_MODEL_CONFIG_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "cerebro/cerebro.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define CB_CONFIG_FORMAT_VERSION 1
+#define CB_CONFIG_MAX_BYTES (1u << 20)
+
+typedef struct cb_model_config {
+    uint32_t format_version;
+    char name[128];
+    uint32_t embed_dim;
+    uint32_t image_size;
+    float mean[3];
+    float std[3];
+    uint8_t background[3];
+    uint32_t context_length;
+    uint32_t vocab_size;
+    int32_t sot_id;
+    int32_t eot_id;
+    int32_t pad_id;
+    int variable_length; /* the text tower accepts unpadded inputs */
+    char merges_file[128];
+} cb_model_config;
+
+/* Parses and validates config JSON (len bytes). Errors: E_FORMAT (not JSON,
+ * wrong field types or values, each named), E_UNSUPPORTED (format version),
+ * E_LIMIT (too large). */
+cerebro_status cb_model_config_parse(const char *json, size_t len, cb_model_config *out);
+
+/* OpenAI CLIP JIT checkpoints carry no config: CLIP's published values. */
+void cb_model_config_clip_defaults(cb_model_config *out);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

@@ -1,0 +1,356 @@
+/* Encoding texts, tokens, tensors and image files with a loaded model.
+ * Image files go through a small pipeline: decode workers preprocess batch
+ * i+1 while the model runs batch i; a bad file is reported and skipped. */
+#include <math.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/core.h"
+#include "model/model.h"
+
+enum { TEXT_BATCH = 64, DEFAULT_IMAGE_BATCH = 32, MAX_BATCH = 1024, MSG_CAP = 512 };
+
+void cb_normalize_rows(float *v, size_t n, uint32_t dim)
+{
+    for (size_t i = 0; i < n; i++) {
+        float *row = v + i * dim;
+        double ss = 0;
+        for (uint32_t j = 0; j < dim; j++)
+            ss += (double)row[j] * row[j];
+        if (ss > 0) {
+            float inv = (float)(1.0 / sqrt(ss));
+            for (uint32_t j = 0; j < dim; j++)
+                row[j] *= inv;
+        }
+    }
+}
+
+cerebro_status cb_model_encode_pixels(const cerebro_model *m, const float *pixels, size_t n,
+                                      size_t batch, float *out)
+{
+    uint32_t dim = m->config.embed_dim, s = m->config.image_size;
+    size_t per = (size_t)3 * s * s;
+    for (size_t i = 0; i < n; i += batch) {
+        size_t k = n - i < batch ? n - i : batch;
+        cerebro_status st = cb_torch_encode_image(m->torch, pixels + i * per, k, s, dim, out + i * dim);
+        if (st != CEREBRO_OK)
+            return st;
+        cb_normalize_rows(out + i * dim, k, dim);
+    }
+    return CEREBRO_OK;
+}
+
+cerebro_status cerebro_model_encode_preprocessed(const cerebro_model *m, const float *pixels,
+                                                 size_t n, float *out)
+{
+    if (!m || (!pixels && n) || (!out && n))
+        return cb_fail(CEREBRO_E_INVALID, "cerebro_model_encode_preprocessed: NULL argument");
+    return cb_model_encode_pixels(m, pixels, n, DEFAULT_IMAGE_BATCH, out);
+}
+
+/* Runs encode_text on n sequences already laid out as int64 [n, len]. */
+static cerebro_status encode_rows(const cerebro_model *m, const int64_t *ids, size_t n, size_t len,
+                                  float *out)
+{
+    cerebro_status st = cb_torch_encode_text(m->torch, ids, n, len, m->config.embed_dim, out);
+    if (st == CEREBRO_OK)
+        cb_normalize_rows(out, n, m->config.embed_dim);
+    return st;
+}
+
+cerebro_status cerebro_model_encode_tokens(const cerebro_model *m, const int32_t *tokens, size_t n,
+                                           size_t length, float *out)
+{
+    int64_t *ids;
+    cerebro_status st = CEREBRO_OK;
+
+    if (!m || (!tokens && n) || (!out && n))
+        return cb_fail(CEREBRO_E_INVALID, "cerebro_model_encode_tokens: NULL argument");
+    if (length < 1 || length > m->config.context_length ||
+        (!m->config.variable_length && length != m->config.context_length))
+        return cb_fail(CEREBRO_E_INVALID,
+                       "cerebro_model_encode_tokens: length %zu; this model takes %s%u tokens", length,
+                       m->config.variable_length ? "1.." : "exactly ", m->config.context_length);
+    if (!(ids = malloc(TEXT_BATCH * length * sizeof *ids)))
+        return cb_fail(CEREBRO_E_NOMEM, "cerebro_model_encode_tokens: out of memory");
+    for (size_t i = 0; i < n && st == CEREBRO_OK; i += TEXT_BATCH) {
+        size_t k = n - i < TEXT_BATCH ? n - i : TEXT_BATCH;
+        for (size_t j = 0; j < k * length; j++) {
+            int32_t t = tokens[i * length + j];
+            if (t < 0 || (uint32_t)t >= m->config.vocab_size) {
+                st = cb_fail(CEREBRO_E_INVALID, "token %d at [%zu][%zu] outside the vocabulary 0..%u",
+                             t, i + j / length, j % length, m->config.vocab_size - 1);
+                break;
+            }
+            ids[j] = t;
+        }
+        if (st == CEREBRO_OK)
+            st = encode_rows(m, ids, k, length, out + i * m->config.embed_dim);
+    }
+    free(ids);
+    return st;
+}
+
+cerebro_status cerebro_model_encode_text(const cerebro_model *m, const char *const *texts, size_t n,
+                                         float *out)
+{
+    const uint32_t ctx = m ? m->config.context_length : 0;
+    int32_t *tok = NULL;
+    size_t *lens = NULL;
+    int64_t *ids = NULL;
+    cerebro_status st = CEREBRO_OK;
+
+    if (!m || (!texts && n) || (!out && n))
+        return cb_fail(CEREBRO_E_INVALID, "cerebro_model_encode_text: NULL argument");
+    tok = malloc((size_t)TEXT_BATCH * ctx * sizeof *tok);
+    lens = malloc(TEXT_BATCH * sizeof *lens);
+    ids = malloc((size_t)TEXT_BATCH * ctx * sizeof *ids);
+    if (!tok || !lens || !ids) {
+        st = cb_fail(CEREBRO_E_NOMEM, "cerebro_model_encode_text: out of memory");
+        goto done;
+    }
+    for (size_t i = 0; i < n && st == CEREBRO_OK; i += TEXT_BATCH) {
+        size_t k = n - i < TEXT_BATCH ? n - i : TEXT_BATCH, longest = 0;
+        for (size_t j = 0; j < k; j++) {
+            const char *t = texts[i + j];
+            if (!t) {
+                st = cb_fail(CEREBRO_E_INVALID, "cerebro_model_encode_text: texts[%zu] is NULL", i + j);
+                goto done;
+            }
+            /* Truncation to the context keeps the end token (documented). */
+            st = cerebro_tokenizer_encode(m->tokenizer, t, strlen(t), ctx, tok + j * ctx, ctx, &lens[j]);
+            if (st != CEREBRO_OK)
+                goto done;
+            if (lens[j] > ctx)
+                lens[j] = ctx;
+            longest = lens[j] > longest ? lens[j] : longest;
+        }
+        /* A causal tower pooled at the end token ignores what follows it, so
+         * a batch only needs padding to its longest text (DESIGN.md). */
+        size_t len = m->config.variable_length ? longest : ctx;
+        for (size_t j = 0; j < k; j++) {
+            for (size_t p = 0; p < len; p++)
+                ids[j * len + p] = p < lens[j] ? tok[j * ctx + p] : m->config.pad_id;
+        }
+        st = encode_rows(m, ids, k, len, out + i * m->config.embed_dim);
+    }
+done:
+    free(tok);
+    free(lens);
+    free(ids);
+    return st;
+}
+
+/* ---- image files ---------------------------------------------------------- */
+
+typedef struct prep_batch {
+    const char *const *paths;
+    size_t count;
+    const cerebro_image_options *iopts;
+    size_t per;               /* floats per tensor */
+    float *pixels;            /* count * per */
+    cerebro_status *status;   /* count */
+    char (*msg)[MSG_CAP];     /* count */
+    atomic_size_t next;
+} prep_batch;
+
+static void *prep_worker(void *arg)
+{
+    prep_batch *b = arg;
+    size_t i;
+    while ((i = atomic_fetch_add(&b->next, 1)) < b->count) {
+        const char *path = b->paths[i];
+        b->status[i] = path ? cerebro_image_preprocess_file(path, b->iopts, b->pixels + i * b->per)
+                            : cb_fail(CEREBRO_E_INVALID, "paths[%zu] is NULL", i);
+        b->msg[i][0] = '\0';
+        if (b->status[i] != CEREBRO_OK)
+            snprintf(b->msg[i], MSG_CAP, "%s", cerebro_last_error());
+    }
+    return NULL;
+}
+
+/* Preprocesses one batch with `workers` threads (the caller's included). */
+static void prep_run(prep_batch *b, uint32_t workers)
+{
+    pthread_t tid[64];
+    uint32_t started = 0;
+    atomic_store(&b->next, 0);
+    for (uint32_t w = 1; w < workers && w < 64; w++) {
+        if (pthread_create(&tid[started], NULL, prep_worker, b) == 0)
+            started++;
+    }
+    prep_worker(b);
+    for (uint32_t w = 0; w < started; w++)
+        pthread_join(tid[w], NULL);
+}
+
+typedef struct prefetch {
+    prep_batch *batch;
+    uint32_t workers;
+} prefetch;
+
+static void *prefetch_main(void *arg)
+{
+    prefetch *p = arg;
+    prep_run(p->batch, p->workers);
+    return NULL;
+}
+
+/* Moves the successful tensors to the front, runs the model on them and
+ * scatters the embeddings back; failed rows become zeros. */
+static cerebro_status encode_batch(const cerebro_model *m, prep_batch *b, float *out, float *tmp)
+{
+    uint32_t dim = m->config.embed_dim;
+    size_t ok = 0;
+    cerebro_status st;
+
+    for (size_t i = 0; i < b->count; i++) {
+        if (b->status[i] != CEREBRO_OK)
+            continue;
+        if (ok != i)
+            memcpy(b->pixels + ok * b->per, b->pixels + i * b->per, b->per * sizeof(float));
+        ok++;
+    }
+    if (ok && (st = cb_model_encode_pixels(m, b->pixels, ok, ok, tmp)) != CEREBRO_OK)
+        return st;
+    for (size_t i = 0, j = 0; i < b->count; i++) {
+        if (b->status[i] == CEREBRO_OK)
+            memcpy(out + i * dim, tmp + j++ * dim, dim * sizeof(float));
+        else
+            memset(out + i * dim, 0, dim * sizeof(float));
+    }
+    return CEREBRO_OK;
+}
+
+static cerebro_status check_encode_options(const cerebro_encode_options *o)
+{
+    if (o->version < 1 || o->version > CEREBRO_ENCODE_OPTIONS_VERSION)
+        return cb_fail(CEREBRO_E_INVALID, "encode options: unknown version %u", o->version);
+    if (o->mode > CEREBRO_PREPROCESS_FAST)
+        return cb_fail(CEREBRO_E_INVALID, "encode options: unknown preprocess mode %u", o->mode);
+    if (o->batch_size > MAX_BATCH)
+        return cb_fail(CEREBRO_E_LIMIT, "encode options: batch_size %u over %u", o->batch_size, MAX_BATCH);
+    return CEREBRO_OK;
+}
+
+cerebro_status cerebro_model_encode_image_files(const cerebro_model *m, const char *const *paths,
+                                                size_t n, const cerebro_encode_options *opts,
+                                                float *out, cerebro_status *statuses)
+{
+    cerebro_encode_options defaults;
+    cerebro_image_options iopts;
+    prep_batch b[2];
+    float *tmp = NULL;
+    cerebro_status st;
+
+    if (!m || (!paths && n) || (!out && n))
+        return cb_fail(CEREBRO_E_INVALID, "cerebro_model_encode_image_files: NULL argument");
+    if (!opts) {
+        cerebro_encode_options_init(&defaults);
+        opts = &defaults;
+    }
+    if ((st = check_encode_options(opts)) != CEREBRO_OK)
+        return st;
+    cerebro_model_image_options(m, &iopts);
+    iopts.mode = opts->mode;
+    size_t bs = opts->batch_size ? opts->batch_size : DEFAULT_IMAGE_BATCH;
+    uint32_t workers = opts->n_workers ? opts->n_workers : cb_online_cpus();
+    size_t per = cerebro_image_tensor_size(&iopts);
+
+    memset(b, 0, sizeof b);
+    for (int i = 0; i < 2; i++) {
+        b[i].iopts = &iopts;
+        b[i].per = per;
+        b[i].pixels = malloc(bs * per * sizeof(float));
+        b[i].status = malloc(bs * sizeof(cerebro_status));
+        b[i].msg = malloc(bs * sizeof *b[i].msg);
+        if (!b[i].pixels || !b[i].status || !b[i].msg)
+            st = CEREBRO_E_NOMEM;
+    }
+    tmp = malloc(bs * m->config.embed_dim * sizeof(float));
+    if (st != CEREBRO_OK || !tmp) {
+        st = cb_fail(CEREBRO_E_NOMEM, "cerebro_model_encode_image_files: out of memory for batch %zu", bs);
+        goto done;
+    }
+
+    b[0].paths = paths;
+    b[0].count = n < bs ? n : bs;
+    prep_run(&b[0], workers);
+    for (size_t start = 0, cur = 0; start < n; start += bs, cur ^= 1) {
+        prep_batch *now = &b[cur], *next = &b[cur ^ 1];
+        size_t after = start + now->count;
+        pthread_t pf;
+        prefetch job = {next, workers};
+        int overlapping = 0;
+
+        if (after < n) {
+            next->paths = paths + after;
+            next->count = n - after < bs ? n - after : bs;
+            overlapping = pthread_create(&pf, NULL, prefetch_main, &job) == 0;
+            if (!overlapping)
+                prep_run(next, workers);
+        }
+        st = encode_batch(m, now, out + start * m->config.embed_dim, tmp);
+        if (overlapping)
+            pthread_join(pf, NULL);
+        if (st != CEREBRO_OK)
+            goto done;
+        for (size_t i = 0; i < now->count; i++) {
+            if (statuses)
+                statuses[start + i] = now->status[i];
+            if (now->status[i] != CEREBRO_OK && opts->on_error)
+                opts->on_error(opts->user, start + i, now->status[i], now->msg[i]);
+        }
+    }
+done:
+    for (int i = 0; i < 2; i++) {
+        free(b[i].pixels);
+        free(b[i].status);
+        free(b[i].msg);
+    }
+    free(tmp);
+    return st;
+}
+
+cerebro_status cerebro_model_encode_image_memory(const cerebro_model *m, const void *data, size_t size,
+                                                 const cerebro_encode_options *opts, float *out)
+{
+    cerebro_image_options iopts;
+    cerebro_status st;
+    float *pixels;
+
+    if (!m || !data || !out)
+        return cb_fail(CEREBRO_E_INVALID, "cerebro_model_encode_image_memory: NULL argument");
+    if (opts && (st = check_encode_options(opts)) != CEREBRO_OK)
+        return st;
+    cerebro_model_image_options(m, &iopts);
+    iopts.mode = opts ? opts->mode : CEREBRO_PREPROCESS_FAST;
+    if (!(pixels = malloc(cerebro_image_tensor_size(&iopts) * sizeof *pixels)))
+        return cb_fail(CEREBRO_E_NOMEM, "cerebro_model_encode_image_memory: out of memory");
+    st = cerebro_image_preprocess_memory(data, size, "image buffer", &iopts, pixels);
+    if (st == CEREBRO_OK)
+        st = cb_model_encode_pixels(m, pixels, 1, 1, out);
+    free(pixels);
+    return st;
+}
+
+cerebro_status cerebro_model_encode_image(const cerebro_model *m, const cerebro_image *image, float *out)
+{
+    cerebro_image_options iopts;
+    cerebro_status st;
+    float *pixels;
+
+    if (!m || !image || !out)
+        return cb_fail(CEREBRO_E_INVALID, "cerebro_model_encode_image: NULL argument");
+    cerebro_model_image_options(m, &iopts);
+    if (!(pixels = malloc(cerebro_image_tensor_size(&iopts) * sizeof *pixels)))
+        return cb_fail(CEREBRO_E_NOMEM, "cerebro_model_encode_image: out of memory");
+    st = cerebro_image_preprocess(image, &iopts, pixels);
+    if (st == CEREBRO_OK)
+        st = cb_model_encode_pixels(m, pixels, 1, 1, out);
+    free(pixels);
+    return st;
+}

@@ -1,0 +1,254 @@
+/* cerebro_model: loading bundles and OpenAI CLIP checkpoints, accessors. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#if defined(__x86_64__) || defined(__i386__)
+#include <cpuid.h>
+#endif
+
+#include "core/core.h"
+#include "core/sha256.h"
+#include "model/model.h"
+#include "text/text.h"
+
+int cb_cpu_has_bf16(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+    unsigned a, b, c, d;
+    if (__get_cpuid_count(7, 0, &a, &b, &c, &d) && (d & (1u << 22)))
+        return 1; /* AMX-BF16 */
+    if (__get_cpuid_count(7, 1, &a, &b, &c, &d) && (a & (1u << 5)))
+        return 1; /* AVX512-BF16 */
+#endif
+    return 0;
+}
+
+static cerebro_status check_options(const cerebro_model_options *o)
+{
+    if (o->version < 1 || o->version > CEREBRO_MODEL_OPTIONS_VERSION)
+        return cb_fail(CEREBRO_E_INVALID, "model options: unknown version %u", o->version);
+    if (o->precision > CEREBRO_PRECISION_BF16)
+        return cb_fail(CEREBRO_E_INVALID, "model options: unknown precision %u", o->precision);
+    if (o->n_threads > 1024)
+        return cb_fail(CEREBRO_E_INVALID, "model options: n_threads %u is over 1024", o->n_threads);
+    if (o->reserved != 0)
+        return cb_fail(CEREBRO_E_INVALID, "model options: reserved field must be 0");
+    return CEREBRO_OK;
+}
+
+/* The config JSON we report for checkpoints that carry none. */
+static char *describe_defaults(const cb_model_config *c)
+{
+    char *s = malloc(1024);
+    if (!s)
+        return NULL;
+    snprintf(s, 1024,
+             "{\"format\": \"cerebro-bundle\", \"format_version\": 0, \"name\": \"%s\", "
+             "\"embed_dim\": %u, \"image\": {\"size\": %u, \"mean\": [%.8g, %.8g, %.8g], "
+             "\"std\": [%.8g, %.8g, %.8g], \"resize\": \"shortest_bicubic\", \"crop\": \"center\", "
+             "\"background\": [255, 255, 255]}, \"text\": {\"context_length\": %u, "
+             "\"tokenizer\": \"clip_bpe\", \"vocab_size\": %u, \"sot_id\": %d, \"eot_id\": %d, "
+             "\"pad_id\": 0, \"variable_length\": false}}",
+             c->name, c->embed_dim, c->image_size, c->mean[0], c->mean[1], c->mean[2], c->std[0],
+             c->std[1], c->std[2], c->context_length, c->vocab_size, c->sot_id, c->eot_id);
+    return s;
+}
+
+/* Reads config + tokenizer from the archive (or CLIP defaults + vocab_path). */
+static cerebro_status load_config(cerebro_model *m, const char *path, char *config, char *merges,
+                                  size_t merges_len, const char *vocab_path)
+{
+    cerebro_status st;
+    char *own_merges = NULL;
+    size_t own_len = 0;
+
+    if (config) {
+        st = cb_model_config_parse(config, strlen(config), &m->config);
+        if (st != CEREBRO_OK) {
+            cb_error_prefix(path);
+            return st;
+        }
+        m->config_json = config;
+        if (strcmp(m->config.merges_file, "cerebro/merges.txt") != 0) {
+            if ((st = cb_torch_extra_file(path, m->config.merges_file, &own_merges, &own_len)) != CEREBRO_OK)
+                return st;
+            merges = own_merges;
+            merges_len = own_len;
+        }
+    } else {
+        cb_model_config_clip_defaults(&m->config);
+        if (!vocab_path && !merges)
+            return cb_fail(CEREBRO_E_INVALID,
+                           "%s: archive has no cerebro/config.json (an OpenAI CLIP checkpoint?): "
+                           "pass the CLIP BPE vocabulary as vocab_path",
+                           path);
+    }
+    if (vocab_path && !merges)
+        st = cerebro_tokenizer_open(&m->tokenizer, vocab_path);
+    else if (merges)
+        st = cb_tokenizer_from_merges(merges, merges_len, m->config.vocab_size,
+                                      (uint32_t)m->config.sot_id, (uint32_t)m->config.eot_id,
+                                      &m->tokenizer);
+    else
+        st = cb_fail(CEREBRO_E_FORMAT, "%s: bundle has no merges file %s", path, m->config.merges_file);
+    free(own_merges);
+    if (st != CEREBRO_OK)
+        cb_error_prefix(path);
+    return st;
+}
+
+/* One text and one image forward pass: the archive really works and its
+ * outputs have the width the config promises. */
+static cerebro_status probe(cerebro_model *m, const char *path)
+{
+    int64_t tokens[2] = {m->config.sot_id, m->config.eot_id};
+    size_t len = m->config.variable_length ? 2 : m->config.context_length;
+    int64_t *padded = calloc(len, sizeof *padded);
+    uint32_t dim = 0;
+    cerebro_status st;
+
+    if (!padded)
+        return cb_fail(CEREBRO_E_NOMEM, "%s: out of memory", path);
+    for (size_t i = 0; i < len; i++)
+        padded[i] = m->config.pad_id;
+    memcpy(padded, tokens, sizeof tokens);
+    st = cb_torch_probe_text_dim(m->torch, padded, len, &dim);
+    free(padded);
+    if (st != CEREBRO_OK) {
+        cb_error_prefix(path);
+        return st;
+    }
+    if (m->config.embed_dim == 0)
+        m->config.embed_dim = dim; /* checkpoints without a config */
+    if (dim != m->config.embed_dim)
+        return cb_fail(CEREBRO_E_MISMATCH, "%s: encode_text gives %u values; config says embed_dim %u",
+                       path, dim, m->config.embed_dim);
+
+    size_t s = m->config.image_size;
+    float *pixels = calloc(3 * s * s, sizeof *pixels), *out = malloc(dim * sizeof *out);
+    if (!pixels || !out)
+        st = cb_fail(CEREBRO_E_NOMEM, "%s: out of memory", path);
+    else if ((st = cb_torch_encode_image(m->torch, pixels, 1, (uint32_t)s, dim, out)) != CEREBRO_OK)
+        cb_error_prefix(path);
+    free(pixels);
+    free(out);
+    return st;
+}
+
+cerebro_status cerebro_model_open(cerebro_model **out, const char *path,
+                                  const cerebro_model_options *opts)
+{
+    cerebro_model_options defaults;
+    cerebro_model *m = NULL;
+    uint8_t digest[32];
+    char *config = NULL, *merges = NULL;
+    size_t merges_len = 0;
+    struct stat sb;
+    cerebro_status st;
+
+    if (!out)
+        return cb_fail(CEREBRO_E_INVALID, "cerebro_model_open: out is NULL");
+    *out = NULL;
+    if (!path)
+        return cb_fail(CEREBRO_E_INVALID, "cerebro_model_open: path is NULL");
+    if (!opts) {
+        cerebro_model_options_init(&defaults);
+        opts = &defaults;
+    }
+    if ((st = check_options(opts)) != CEREBRO_OK)
+        return st;
+    if (stat(path, &sb) != 0)
+        return cb_fail(CEREBRO_E_NOT_FOUND, "%s: no such model file", path);
+    if (!S_ISREG(sb.st_mode))
+        return cb_fail(CEREBRO_E_IO, "%s: not a regular file", path);
+    if ((st = cb_sha256_file(path, digest)) != CEREBRO_OK)
+        return st;
+    if (!(m = calloc(1, sizeof *m)))
+        return cb_fail(CEREBRO_E_NOMEM, "%s: out of memory", path);
+    cb_sha256_hex(digest, m->id);
+
+    st = cb_torch_load(path, opts->n_threads ? opts->n_threads : cb_online_cpus(), &m->torch, &config,
+                       &merges, &merges_len);
+    if (st == CEREBRO_E_MODEL)
+        st = CEREBRO_E_FORMAT; /* libtorch could not read it: not a TorchScript archive */
+    if (st != CEREBRO_OK)
+        goto fail;
+    st = load_config(m, path, config, merges, merges_len, opts->vocab_path);
+    config = m->config_json == config ? NULL : config; /* now owned by m */
+    if (st != CEREBRO_OK)
+        goto fail;
+    if ((st = probe(m, path)) != CEREBRO_OK)
+        goto fail;
+    /* A checkpoint without a config is described once embed_dim is known. */
+    if (!m->config_json && !(m->config_json = describe_defaults(&m->config))) {
+        st = cb_fail(CEREBRO_E_NOMEM, "%s: out of memory", path);
+        goto fail;
+    }
+    m->bf16 = opts->precision == CEREBRO_PRECISION_BF16 ||
+              (opts->precision == CEREBRO_PRECISION_AUTO && cb_cpu_has_bf16());
+    if (m->bf16 && (st = cb_torch_to_bf16(m->torch)) != CEREBRO_OK)
+        goto fail;
+    free(config);
+    free(merges);
+    *out = m;
+    return CEREBRO_OK;
+fail:
+    free(config);
+    free(merges);
+    cerebro_model_free(m);
+    return st;
+}
+
+void cerebro_model_free(cerebro_model *m)
+{
+    if (!m)
+        return;
+    cb_torch_free(m->torch);
+    cerebro_tokenizer_free(m->tokenizer);
+    free(m->config_json);
+    free(m);
+}
+
+uint32_t cerebro_model_dim(const cerebro_model *m)
+{
+    return m ? m->config.embed_dim : 0;
+}
+
+const char *cerebro_model_id(const cerebro_model *m)
+{
+    return m ? m->id : "";
+}
+
+const char *cerebro_model_name(const cerebro_model *m)
+{
+    return m ? m->config.name : "";
+}
+
+uint32_t cerebro_model_context_length(const cerebro_model *m)
+{
+    return m ? m->config.context_length : 0;
+}
+
+const char *cerebro_model_config_json(const cerebro_model *m)
+{
+    return m ? m->config_json : "";
+}
+
+const cerebro_tokenizer *cerebro_model_tokenizer(const cerebro_model *m)
+{
+    return m ? m->tokenizer : NULL;
+}
+
+cerebro_status cerebro_model_image_options(const cerebro_model *m, cerebro_image_options *out)
+{
+    if (!m || !out)
+        return cb_fail(CEREBRO_E_INVALID, "cerebro_model_image_options: NULL argument");
+    cerebro_image_options_init(out);
+    out->size = m->config.image_size;
+    memcpy(out->mean, m->config.mean, sizeof out->mean);
+    memcpy(out->std, m->config.std, sizeof out->std);
+    memcpy(out->background, m->config.background, 3);
+    return CEREBRO_OK;
+}

@@ -1,0 +1,138 @@
+/* Internal core helpers: SHA-256 against FIPS 180-4 vectors, whole-file
+ * reading limits, error prefixing. */
+#include <check.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "core/core.h"
+#include "core/sha256.h"
+
+static void hex_of(const void *data, size_t len, char hex[65])
+{
+    cb_sha256 h;
+    uint8_t d[32];
+    cb_sha256_init(&h);
+    cb_sha256_update(&h, data, len);
+    cb_sha256_final(&h, d);
+    cb_sha256_hex(d, hex);
+}
+
+START_TEST(test_sha256_vectors)
+{
+    char hex[65];
+    hex_of("", 0, hex);
+    ck_assert_str_eq(hex, "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+    hex_of("abc", 3, hex);
+    ck_assert_str_eq(hex, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+    const char *m448 = "abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq";
+    hex_of(m448, strlen(m448), hex);
+    ck_assert_str_eq(hex, "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1");
+}
+END_TEST
+
+START_TEST(test_sha256_streaming)
+{
+    /* One million 'a' fed in uneven pieces equals the published digest. */
+    static char buf[1000000];
+    cb_sha256 h;
+    uint8_t d[32];
+    char hex[65];
+    memset(buf, 'a', sizeof buf);
+    cb_sha256_init(&h);
+    for (size_t off = 0, step = 1; off < sizeof buf; off += step, step = step * 3 % 977 + 1)
+        cb_sha256_update(&h, buf + off, off + step > sizeof buf ? sizeof buf - off : step);
+    cb_sha256_final(&h, d);
+    cb_sha256_hex(d, hex);
+    ck_assert_str_eq(hex, "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0");
+}
+END_TEST
+
+static const char *tmp_file(const char *name, const char *content)
+{
+    static char path[512];
+    const char *dir = getenv("CEREBRO_TEST_TMP");
+    mkdir(dir ? dir : "/tmp", 0755);
+    snprintf(path, sizeof path, "%s/%s", dir ? dir : "/tmp", name);
+    FILE *f = fopen(path, "wb");
+    ck_assert_ptr_nonnull(f);
+    fputs(content, f);
+    fclose(f);
+    return path;
+}
+
+START_TEST(test_read_file)
+{
+    const char *p = tmp_file("core-read.txt", "hello world");
+    uint8_t *data = NULL;
+    size_t size = 0;
+    uint8_t digest[32];
+    char hex[65];
+
+    ck_assert_int_eq(cb_read_file(p, 100, &data, &size), CEREBRO_OK);
+    ck_assert_uint_eq(size, 11);
+    ck_assert_mem_eq(data, "hello world", 11);
+    free(data);
+
+    ck_assert_int_eq(cb_read_file(p, 10, &data, &size), CEREBRO_E_LIMIT);
+    ck_assert_ptr_null(data);
+    ck_assert_ptr_nonnull(strstr(cerebro_last_error(), "core-read.txt"));
+    ck_assert_ptr_nonnull(strstr(cerebro_last_error(), "limit of 10 bytes"));
+
+    ck_assert_int_eq(cb_read_file("/nonexistent/x.jpg", 100, &data, &size), CEREBRO_E_NOT_FOUND);
+    ck_assert_ptr_nonnull(strstr(cerebro_last_error(), "/nonexistent/x.jpg"));
+    ck_assert_int_eq(cb_read_file("/", 100, &data, &size), CEREBRO_E_IO);
+
+    ck_assert_int_eq(cb_sha256_file(p, digest), CEREBRO_OK);
+    cb_sha256_hex(digest, hex);
+    ck_assert_str_eq(hex, "b94d27b9934d3e08a52e52d7da7dabfac484efe37a5380ee9088f7ace2efcde9");
+}
+END_TEST
+
+START_TEST(test_error_prefix)
+{
+    cb_fail(CEREBRO_E_CORRUPT, "truncated JPEG data");
+    cb_error_prefix("photo.jpg");
+    ck_assert_str_eq(cerebro_last_error(), "photo.jpg: truncated JPEG data");
+    cb_error_prefix(NULL);
+    ck_assert_str_eq(cerebro_last_error(), "photo.jpg: truncated JPEG data");
+
+    /* Overlong names and messages are truncated, never overflowed. */
+    char big[3000];
+    memset(big, 'x', sizeof big - 1);
+    big[sizeof big - 1] = '\0';
+    cb_fail(CEREBRO_E_IO, "%s", big);
+    cb_error_prefix(big);
+    ck_assert_uint_lt(strlen(cerebro_last_error()), 1024);
+    ck_assert_int_eq(cb_fail(CEREBRO_E_LIMIT, "x"), CEREBRO_E_LIMIT);
+}
+END_TEST
+
+START_TEST(test_mul_size)
+{
+    size_t out = 0;
+    ck_assert_int_eq(cb_mul_size(1000, 1000, &out), 0);
+    ck_assert_uint_eq(out, 1000000);
+    ck_assert_int_eq(cb_mul_size(SIZE_MAX / 2, 3, &out), -1);
+    ck_assert_int_eq(cb_mul_size(0, SIZE_MAX, &out), 0);
+    ck_assert_uint_eq(out, 0);
+}
+END_TEST
+
+int main(void)
+{
+    Suite *s = suite_create("core-internal");
+    TCase *tc = tcase_create("internal");
+    tcase_add_test(tc, test_sha256_vectors);
+    tcase_add_test(tc, test_sha256_streaming);
+    tcase_add_test(tc, test_read_file);
+    tcase_add_test(tc, test_error_prefix);
+    tcase_add_test(tc, test_mul_size);
+    suite_add_tcase(s, tc);
+    SRunner *sr = srunner_create(s);
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}

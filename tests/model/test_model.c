@@ -1,0 +1,506 @@
+/* Model runtime against PyTorch: parity of both towers with the reference
+ * outputs make_test_bundle.py wrote, the short-text path, bf16, threads,
+ * batches with bad files, and one clear error per broken archive. */
+#include <check.h>
+#include <cjson/cJSON.h>
+#include <math.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cerebro/cerebro.h"
+
+static const char *fixtures(void)
+{
+    const char *d = getenv("CEREBRO_MODEL_FIXTURES");
+    return d ? d : "model-fixtures";
+}
+
+static char *path_of(const char *name)
+{
+    static _Thread_local char buf[4][1024];
+    static _Thread_local int i;
+    i = (i + 1) % 4;
+    snprintf(buf[i], sizeof buf[i], "%s/%s", fixtures(), name);
+    return buf[i];
+}
+
+static void *slurp(const char *path, size_t *size)
+{
+    FILE *f = fopen(path, "rb");
+    ck_assert_msg(f != NULL, "cannot open %s", path);
+    fseek(f, 0, SEEK_END);
+    long n = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    char *buf = malloc((size_t)n + 1);
+    ck_assert_uint_eq(fread(buf, 1, (size_t)n, f), (size_t)n);
+    buf[n] = '\0';
+    fclose(f);
+    if (size)
+        *size = (size_t)n;
+    return buf;
+}
+
+/* A reference directory: inputs and PyTorch's raw outputs. */
+typedef struct ref {
+    float *images, *image_emb, *text_emb;
+    int64_t *tokens;
+    size_t n_images, n_texts, size, context, dim;
+    int lengths[16];
+} ref;
+
+static void *tensor(const char *dir, const cJSON *tensors, const char *name, size_t *shape, int rank)
+{
+    char p[1024];
+    const cJSON *t = cJSON_GetObjectItem(tensors, name);
+    ck_assert_ptr_nonnull(t);
+    const cJSON *sh = cJSON_GetObjectItem(t, "shape");
+    ck_assert_int_eq(cJSON_GetArraySize(sh), rank);
+    for (int i = 0; i < rank; i++)
+        shape[i] = (size_t)cJSON_GetArrayItem(sh, i)->valuedouble;
+    snprintf(p, sizeof p, "%s/%s", dir, cJSON_GetObjectItem(t, "file")->valuestring);
+    return slurp(p, NULL);
+}
+
+static void load_ref(const char *preset, ref *r)
+{
+    char dir[1024], p[1100];
+    size_t sh[4];
+    snprintf(dir, sizeof dir, "%s/%s-ref", fixtures(), preset);
+    snprintf(p, sizeof p, "%s/reference.json", dir);
+    char *json = slurp(p, NULL);
+    cJSON *root = cJSON_Parse(json);
+    ck_assert_ptr_nonnull(root);
+    const cJSON *t = cJSON_GetObjectItem(root, "tensors");
+    r->images = tensor(dir, t, "images", sh, 4);
+    r->n_images = sh[0];
+    r->size = sh[2];
+    r->image_emb = tensor(dir, t, "image_embeddings", sh, 2);
+    r->dim = sh[1];
+    r->tokens = tensor(dir, t, "tokens", sh, 2);
+    r->n_texts = sh[0];
+    r->context = sh[1];
+    r->text_emb = tensor(dir, t, "text_embeddings", sh, 2);
+    const cJSON *lens = cJSON_GetObjectItem(root, "token_lengths");
+    for (int i = 0; i < cJSON_GetArraySize(lens) && i < 16; i++)
+        r->lengths[i] = (int)cJSON_GetArrayItem(lens, i)->valuedouble;
+    cJSON_Delete(root);
+    free(json);
+}
+
+static void free_ref(ref *r)
+{
+    free(r->images);
+    free(r->image_emb);
+    free(r->text_emb);
+    free(r->tokens);
+}
+
+static void normalize(float *v, size_t dim)
+{
+    double ss = 0;
+    for (size_t i = 0; i < dim; i++)
+        ss += (double)v[i] * v[i];
+    for (size_t i = 0; i < dim; i++)
+        v[i] = (float)(v[i] / sqrt(ss));
+}
+
+static double max_abs_diff(const float *a, const float *b, size_t n)
+{
+    double m = 0;
+    for (size_t i = 0; i < n; i++)
+        m = fmax(m, fabs((double)a[i] - b[i]));
+    return m;
+}
+
+static double cosine(const float *a, const float *b, size_t n)
+{
+    double ab = 0, aa = 0, bb = 0;
+    for (size_t i = 0; i < n; i++)
+        ab += (double)a[i] * b[i], aa += (double)a[i] * a[i], bb += (double)b[i] * b[i];
+    return ab / sqrt(aa * bb);
+}
+
+static cerebro_model *open_model(const char *file, uint32_t precision)
+{
+    cerebro_model_options o;
+    cerebro_model *m = NULL;
+    cerebro_model_options_init(&o);
+    o.precision = precision;
+    cerebro_status st = cerebro_model_open(&m, path_of(file), &o);
+    ck_assert_msg(st == CEREBRO_OK, "open %s: %s", file, cerebro_last_error());
+    return m;
+}
+
+static void to_int32(const int64_t *src, int32_t *dst, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        dst[i] = (int32_t)src[i];
+}
+
+/* Both towers equal PyTorch within 1e-4, padded and unpadded text alike. */
+static void check_parity(const char *preset)
+{
+    ref r;
+    char file[64];
+    load_ref(preset, &r);
+    snprintf(file, sizeof file, "%s.pt", preset);
+    cerebro_model *m = open_model(file, CEREBRO_PRECISION_FP32);
+    ck_assert_uint_eq(cerebro_model_dim(m), r.dim);
+    ck_assert_uint_eq(cerebro_model_context_length(m), r.context);
+    ck_assert_uint_eq(strlen(cerebro_model_id(m)), 64);
+
+    float *out = malloc(r.n_images * r.dim * sizeof(float));
+    ck_assert_int_eq(cerebro_model_encode_preprocessed(m, r.images, r.n_images, out), CEREBRO_OK);
+    for (size_t i = 0; i < r.n_images; i++) {
+        normalize(r.image_emb + i * r.dim, r.dim);
+        double d = max_abs_diff(out + i * r.dim, r.image_emb + i * r.dim, r.dim);
+        ck_assert_msg(d <= 1e-4, "%s image %zu: max abs diff %g > 1e-4", preset, i, d);
+    }
+    free(out);
+
+    int32_t *tok = malloc(r.n_texts * r.context * sizeof(int32_t));
+    to_int32(r.tokens, tok, r.n_texts * r.context);
+    float *padded = malloc(r.n_texts * r.dim * sizeof(float));
+    float *shortv = malloc(r.dim * sizeof(float));
+    ck_assert_int_eq(cerebro_model_encode_tokens(m, tok, r.n_texts, r.context, padded), CEREBRO_OK);
+    for (size_t i = 0; i < r.n_texts; i++) {
+        normalize(r.text_emb + i * r.dim, r.dim);
+        double d = max_abs_diff(padded + i * r.dim, r.text_emb + i * r.dim, r.dim);
+        ck_assert_msg(d <= 1e-4, "%s text %zu: max abs diff %g > 1e-4", preset, i, d);
+        /* Only the real tokens: the same vector (DESIGN.md, short path). */
+        ck_assert_int_eq(cerebro_model_encode_tokens(m, tok + i * r.context, 1, (size_t)r.lengths[i], shortv),
+                         CEREBRO_OK);
+        d = max_abs_diff(shortv, padded + i * r.dim, r.dim);
+        ck_assert_msg(d <= 1e-5, "%s text %zu (%d tokens): short vs padded %g > 1e-5", preset, i,
+                      r.lengths[i], d);
+    }
+    free(tok);
+    free(padded);
+    free(shortv);
+    cerebro_model_free(m);
+    free_ref(&r);
+}
+
+START_TEST(test_parity_tiny)
+{
+    check_parity("tiny");
+}
+END_TEST
+
+START_TEST(test_parity_vitb32)
+{
+    check_parity("vitb32");
+}
+END_TEST
+
+START_TEST(test_text_through_tokenizer)
+{
+    static const int32_t cat[] = {49406, 320, 1125, 539, 320, 2368, 49407};
+    const char *texts[] = {"a photo of a cat", "  A   PHOTO of a CAT "};
+    cerebro_model *m = open_model("tiny.pt", CEREBRO_PRECISION_FP32);
+    uint32_t dim = cerebro_model_dim(m);
+    float *a = malloc(2 * dim * sizeof(float)), *b = malloc(dim * sizeof(float));
+    ck_assert_int_eq(cerebro_model_encode_text(m, texts, 2, a), CEREBRO_OK);
+    ck_assert_int_eq(cerebro_model_encode_tokens(m, cat, 1, 7, b), CEREBRO_OK);
+    ck_assert_double_le(max_abs_diff(a, b, dim), 1e-6);
+    ck_assert_double_le(max_abs_diff(a + dim, b, dim), 1e-6); /* cleanup + lower-case */
+
+    /* Longer than the context: truncated, end token kept (documented). */
+    char longtext[4000] = "";
+    for (int i = 0; i < 300; i++)
+        strcat(longtext, "cat ");
+    const char *lt[] = {longtext};
+    int32_t trunc[77];
+    trunc[0] = 49406;
+    for (int i = 1; i < 76; i++)
+        trunc[i] = 2368;
+    trunc[76] = 49407;
+    ck_assert_int_eq(cerebro_model_encode_text(m, lt, 1, a), CEREBRO_OK);
+    ck_assert_int_eq(cerebro_model_encode_tokens(m, trunc, 1, 77, b), CEREBRO_OK);
+    ck_assert_double_le(max_abs_diff(a, b, dim), 1e-6);
+
+    /* Bad token ids and lengths are refused. */
+    int32_t bad[3] = {49406, 60000, 49407};
+    ck_assert_int_eq(cerebro_model_encode_tokens(m, bad, 1, 3, b), CEREBRO_E_INVALID);
+    ck_assert_ptr_nonnull(strstr(cerebro_last_error(), "60000"));
+    ck_assert_int_eq(cerebro_model_encode_tokens(m, cat, 1, 78, b), CEREBRO_E_INVALID);
+    free(a);
+    free(b);
+    cerebro_model_free(m);
+}
+END_TEST
+
+static void check_bf16(const char *preset)
+{
+    ref r;
+    char file[64];
+    load_ref(preset, &r);
+    snprintf(file, sizeof file, "%s.pt", preset);
+    cerebro_model *m = open_model(file, CEREBRO_PRECISION_BF16);
+    float *img = malloc(r.n_images * r.dim * sizeof(float));
+    float *txt = malloc(r.n_texts * r.dim * sizeof(float));
+    int32_t *tok = malloc(r.n_texts * r.context * sizeof(int32_t));
+    to_int32(r.tokens, tok, r.n_texts * r.context);
+    ck_assert_int_eq(cerebro_model_encode_preprocessed(m, r.images, r.n_images, img), CEREBRO_OK);
+    ck_assert_int_eq(cerebro_model_encode_tokens(m, tok, r.n_texts, r.context, txt), CEREBRO_OK);
+    for (size_t i = 0; i < r.n_images; i++) {
+        double c = cosine(img + i * r.dim, r.image_emb + i * r.dim, r.dim);
+        ck_assert_msg(c >= 0.999, "%s bf16 image %zu: cosine %.6f < 0.999", preset, i, c);
+    }
+    for (size_t i = 0; i < r.n_texts; i++) {
+        double c = cosine(txt + i * r.dim, r.text_emb + i * r.dim, r.dim);
+        ck_assert_msg(c >= 0.999, "%s bf16 text %zu: cosine %.6f < 0.999", preset, i, c);
+    }
+    free(img);
+    free(txt);
+    free(tok);
+    cerebro_model_free(m);
+    free_ref(&r);
+}
+
+START_TEST(test_bf16_tiny)
+{
+    check_bf16("tiny");
+}
+END_TEST
+
+START_TEST(test_bf16_vitb32)
+{
+    check_bf16("vitb32");
+}
+END_TEST
+
+typedef struct worker {
+    const cerebro_model *m;
+    const ref *r;
+    float *img, *txt;
+    cerebro_status st;
+} worker;
+
+static void *encode_worker(void *arg)
+{
+    worker *w = arg;
+    int32_t tok[16 * 77];
+    to_int32(w->r->tokens, tok, w->r->n_texts * w->r->context);
+    for (int rep = 0; rep < 3 && w->st == CEREBRO_OK; rep++) {
+        w->st = cerebro_model_encode_preprocessed(w->m, w->r->images, w->r->n_images, w->img);
+        if (w->st == CEREBRO_OK)
+            w->st = cerebro_model_encode_tokens(w->m, tok, w->r->n_texts, w->r->context, w->txt);
+    }
+    return NULL;
+}
+
+START_TEST(test_concurrent_encode)
+{
+    ref r;
+    load_ref("tiny", &r);
+    cerebro_model *m = open_model("tiny.pt", CEREBRO_PRECISION_FP32);
+    worker serial = {m, &r, malloc(r.n_images * r.dim * 4), malloc(r.n_texts * r.dim * 4), CEREBRO_OK};
+    encode_worker(&serial);
+    ck_assert_int_eq(serial.st, CEREBRO_OK);
+    worker w[4];
+    pthread_t t[4];
+    for (int i = 0; i < 4; i++) {
+        w[i] = (worker){m, &r, malloc(r.n_images * r.dim * 4), malloc(r.n_texts * r.dim * 4), CEREBRO_OK};
+        ck_assert_int_eq(pthread_create(&t[i], NULL, encode_worker, &w[i]), 0);
+    }
+    for (int i = 0; i < 4; i++) {
+        pthread_join(t[i], NULL);
+        ck_assert_int_eq(w[i].st, CEREBRO_OK);
+        ck_assert_double_le(max_abs_diff(w[i].img, serial.img, r.n_images * r.dim), 1e-6);
+        ck_assert_double_le(max_abs_diff(w[i].txt, serial.txt, r.n_texts * r.dim), 1e-6);
+        free(w[i].img);
+        free(w[i].txt);
+    }
+    free(serial.img);
+    free(serial.txt);
+    cerebro_model_free(m);
+    free_ref(&r);
+}
+END_TEST
+
+typedef struct error_log {
+    int calls;
+    size_t index[8];
+    char message[8][512];
+} error_log;
+
+static void on_error(void *user, size_t index, cerebro_status status, const char *message)
+{
+    error_log *log = user;
+    (void)status;
+    if (log->calls < 8) {
+        log->index[log->calls] = index;
+        snprintf(log->message[log->calls], sizeof log->message[0], "%s", message);
+    }
+    log->calls++;
+}
+
+static void check_fast_vs_exact(const char *preset)
+{
+    char file[64];
+    const char *paths[4] = {path_of("photos/photo0.jpg"), path_of("photos/photo1.jpg"),
+                            path_of("photos/photo2.jpg"), path_of("photos/photo3.jpg")};
+    snprintf(file, sizeof file, "%s.pt", preset);
+    cerebro_model *m = open_model(file, CEREBRO_PRECISION_FP32);
+    uint32_t dim = cerebro_model_dim(m);
+    float *exact = malloc(4 * dim * 4), *fast = malloc(4 * dim * 4);
+    cerebro_encode_options o;
+    cerebro_encode_options_init(&o);
+    o.mode = CEREBRO_PREPROCESS_EXACT;
+    ck_assert_int_eq(cerebro_model_encode_image_files(m, paths, 4, &o, exact, NULL), CEREBRO_OK);
+    o.mode = CEREBRO_PREPROCESS_FAST;
+    ck_assert_int_eq(cerebro_model_encode_image_files(m, paths, 4, &o, fast, NULL), CEREBRO_OK);
+    for (int i = 0; i < 4; i++) {
+        double c = cosine(exact + i * dim, fast + i * dim, dim);
+        ck_assert_msg(c >= 0.995, "%s photo%d: fast vs exact cosine %.5f < 0.995", preset, i, c);
+    }
+    free(exact);
+    free(fast);
+    cerebro_model_free(m);
+}
+
+START_TEST(test_fast_vs_exact_tiny)
+{
+    check_fast_vs_exact("tiny");
+}
+END_TEST
+
+START_TEST(test_fast_vs_exact_vitb32)
+{
+    check_fast_vs_exact("vitb32");
+}
+END_TEST
+
+START_TEST(test_batch_with_bad_files)
+{
+    const char *paths[5] = {path_of("photos/photo1.jpg"), path_of("missing.jpg"),
+                            path_of("not-an-archive.pt"), NULL, path_of("photos/photo0.jpg")};
+    cerebro_model *m = open_model("tiny.pt", CEREBRO_PRECISION_FP32);
+    uint32_t dim = cerebro_model_dim(m);
+    float *out = malloc(5 * dim * 4), *one = malloc(dim * 4);
+    cerebro_status st[5];
+    error_log log = {0};
+    cerebro_encode_options o;
+    cerebro_encode_options_init(&o);
+    o.batch_size = 2; /* crosses batch boundaries and the prefetch path */
+    o.on_error = on_error;
+    o.user = &log;
+    ck_assert_int_eq(cerebro_model_encode_image_files(m, paths, 5, &o, out, st), CEREBRO_OK);
+    ck_assert_int_eq(st[0], CEREBRO_OK);
+    ck_assert_int_eq(st[1], CEREBRO_E_NOT_FOUND);
+    ck_assert_int_eq(st[2], CEREBRO_E_FORMAT);
+    ck_assert_int_eq(st[3], CEREBRO_E_INVALID);
+    ck_assert_int_eq(st[4], CEREBRO_OK);
+    ck_assert_int_eq(log.calls, 3);
+    ck_assert_uint_eq(log.index[0], 1);
+    ck_assert_ptr_nonnull(strstr(log.message[0], "missing.jpg"));
+    ck_assert_ptr_nonnull(strstr(log.message[1], "not-an-archive.pt"));
+    for (uint32_t j = 0; j < dim; j++)
+        ck_assert_float_eq(out[1 * dim + j], 0.0f);
+    /* Good rows equal one-at-a-time encodes of the same files. */
+    const char *single[1] = {paths[4]};
+    ck_assert_int_eq(cerebro_model_encode_image_files(m, single, 1, &o, one, NULL), CEREBRO_OK);
+    ck_assert_double_le(max_abs_diff(one, out + 4 * dim, dim), 1e-5);
+    size_t size;
+    void *bytes = slurp(paths[4], &size);
+    ck_assert_int_eq(cerebro_model_encode_image_memory(m, bytes, size, NULL, one), CEREBRO_OK);
+    ck_assert_double_le(max_abs_diff(one, out + 4 * dim, dim), 1e-5);
+    free(bytes);
+    free(out);
+    free(one);
+    cerebro_model_free(m);
+}
+END_TEST
+
+static void expect_open_error(const char *file, cerebro_status want, const char *phrase)
+{
+    cerebro_model *m = (cerebro_model *)1;
+    cerebro_status st = cerebro_model_open(&m, path_of(file), NULL);
+    ck_assert_msg(st == want, "%s: got %s (%s), want %s", file, cerebro_status_string(st),
+                  cerebro_last_error(), cerebro_status_string(want));
+    ck_assert_ptr_null(m);
+    ck_assert_msg(strstr(cerebro_last_error(), file) != NULL, "%s: message lacks the file: %s", file,
+                  cerebro_last_error());
+    ck_assert_msg(strstr(cerebro_last_error(), phrase) != NULL, "%s: message lacks '%s': %s", file,
+                  phrase, cerebro_last_error());
+}
+
+START_TEST(test_open_errors)
+{
+    expect_open_error("does-not-exist.pt", CEREBRO_E_NOT_FOUND, "no such model file");
+    expect_open_error("not-an-archive.pt", CEREBRO_E_FORMAT, "not-an-archive.pt");
+    expect_open_error("no-methods.pt", CEREBRO_E_FORMAT, "no encode_image method");
+    expect_open_error("schema-v99.pt", CEREBRO_E_UNSUPPORTED, "schema version 99");
+    expect_open_error("wrong-dim.pt", CEREBRO_E_MISMATCH, "embed_dim");
+    expect_open_error("bad-tokenizer.pt", CEREBRO_E_FORMAT, "sentencepiece");
+    expect_open_error("openai-style.pt", CEREBRO_E_INVALID, "vocab_path");
+
+    cerebro_model_options o;
+    cerebro_model_options_init(&o);
+    o.precision = 7;
+    cerebro_model *m = NULL;
+    ck_assert_int_eq(cerebro_model_open(&m, path_of("tiny.pt"), &o), CEREBRO_E_INVALID);
+    ck_assert_int_eq(cerebro_model_open(NULL, path_of("tiny.pt"), NULL), CEREBRO_E_INVALID);
+}
+END_TEST
+
+START_TEST(test_openai_style_checkpoint)
+{
+    /* No cerebro/ files: CLIP defaults, a vocabulary by path, 77-token inputs. */
+    char vocab[1024];
+    const char *shared = getenv("CEREBRO_SHARED_DATA");
+    snprintf(vocab, sizeof vocab, "%s/clip/bpe_simple_vocab_16e6.txt.gz", shared ? shared : "../shared/data");
+    cerebro_model_options o;
+    cerebro_model_options_init(&o);
+    o.precision = CEREBRO_PRECISION_FP32;
+    o.vocab_path = vocab;
+    cerebro_model *clip = NULL, *bundle = open_model("tiny.pt", CEREBRO_PRECISION_FP32);
+    ck_assert_msg(cerebro_model_open(&clip, path_of("openai-style.pt"), &o) == CEREBRO_OK, "%s",
+                  cerebro_last_error());
+    ck_assert_uint_eq(cerebro_model_context_length(clip), 77);
+    ck_assert_uint_eq(cerebro_model_dim(clip), cerebro_model_dim(bundle));
+    ck_assert_ptr_nonnull(strstr(cerebro_model_config_json(clip), "\"variable_length\": false"));
+    cerebro_image_options io;
+    ck_assert_int_eq(cerebro_model_image_options(clip, &io), CEREBRO_OK);
+    ck_assert_uint_eq(io.size, 224); /* CLIP's default, whatever the archive holds */
+    uint32_t dim = cerebro_model_dim(clip);
+    float *a = malloc(dim * 4), *b = malloc(dim * 4);
+    const char *texts[] = {"a photo of a dog"};
+    ck_assert_int_eq(cerebro_model_encode_text(clip, texts, 1, a), CEREBRO_OK);
+    ck_assert_int_eq(cerebro_model_encode_text(bundle, texts, 1, b), CEREBRO_OK);
+    ck_assert_double_le(max_abs_diff(a, b, dim), 1e-5);
+    free(a);
+    free(b);
+    cerebro_model_free(clip);
+    cerebro_model_free(bundle);
+}
+END_TEST
+
+int main(void)
+{
+    Suite *s = suite_create("model");
+    TCase *tc = tcase_create("model");
+    tcase_set_timeout(tc, 600);
+    tcase_add_test(tc, test_parity_tiny);
+    tcase_add_test(tc, test_text_through_tokenizer);
+    tcase_add_test(tc, test_bf16_tiny);
+    tcase_add_test(tc, test_concurrent_encode);
+    tcase_add_test(tc, test_fast_vs_exact_tiny);
+    tcase_add_test(tc, test_batch_with_bad_files);
+    tcase_add_test(tc, test_open_errors);
+    tcase_add_test(tc, test_openai_style_checkpoint);
+    if (!getenv("CEREBRO_SKIP_VITB32")) {
+        tcase_add_test(tc, test_parity_vitb32);
+        tcase_add_test(tc, test_bf16_vitb32);
+        tcase_add_test(tc, test_fast_vs_exact_vitb32);
+    }
+    suite_add_tcase(s, tc);
+    SRunner *sr = srunner_create(s);
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
