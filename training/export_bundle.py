@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import warnings
 from pathlib import Path
 from typing import Any, Dict, List, Mapping, Optional, Tuple
 
@@ -38,7 +39,10 @@ def _strip_prefix(state_dict: Mapping[str, Any], prefix: str) -> StateDict:
 
 def read_checkpoint(path: Path) -> Tuple[StateDict, Optional[Dict], Dict]:
     """(state dict, CLIPConfig dict or None, training provenance)."""
-    loaded = torch.load(str(path), map_location="cpu")
+    with warnings.catch_warnings():
+        # torch.load hands TorchScript archives to torch.jit.load, with a warning.
+        warnings.filterwarnings("ignore", message=".*TorchScript archive")
+        loaded = torch.load(str(path), map_location="cpu")
     if isinstance(loaded, torch.jit.ScriptModule):
         return dict(loaded.state_dict()), None, {}
     if not isinstance(loaded, Mapping):

@@ -179,6 +179,7 @@ def test_openai_jit_fallback(tiny_model: CLIP, tmp_path: Path, clip_merges_path:
     module, config, merges = load_bundle(path, merges_path=clip_merges_path)
     assert config["image"]["size"] == 224 and config["text"]["context_length"] == 77
     assert config["text"]["variable_length"] is False
+    assert config["embed_dim"] == 64 and config["name"] == "ViT-B-32"
     assert config["image"]["mean"] == list(bundle.CLIP_MEAN)
     assert merges.startswith('"bpe_simple_vocab_16e6.txt#version')
     assert load_bundle(path)[2] is None

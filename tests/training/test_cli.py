@@ -118,3 +118,17 @@ def test_export_bundle_from_training_checkpoint(tiny_model: CLIP, tmp_path: Path
     assert config["provenance"]["training"] == {"steps": 10}
     image = torch.randn(1, 3, 32, 32, generator=torch.Generator().manual_seed(6))
     assert torch.allclose(module.encode_image(image), tiny_model.encode_image(image), atol=1e-6)
+
+
+@torch.no_grad()
+def test_export_bundle_from_jit_archive(tiny_model: CLIP, tmp_path: Path) -> None:
+    torch.jit.save(torch.jit.script(tiny_model), str(tmp_path / "jit.pt"))
+    (tmp_path / "merges.txt").write_text(synthetic_merges(48894))
+    run_tool("export_bundle.py", tmp_path / "jit.pt", "--out", tmp_path / "b.pt",
+             "--name", "jit", "--merges", tmp_path / "merges.txt",
+             "--vision-heads", "4", "--text-heads", "4")
+    module, config, _ = load_bundle(tmp_path / "b.pt")
+    assert config["text"]["variable_length"] is True
+    text = padded_tokens([[320]], 77)
+    assert torch.allclose(module.encode_text(text[:, :3]), tiny_model.encode_text(text),
+                          atol=1e-5)

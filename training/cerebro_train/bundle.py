@@ -138,8 +138,8 @@ def make_config(model_config: CLIPConfig, name: str,
 
 def openai_default_config(name: str = "openai-clip") -> Dict[str, Any]:
     """How a TorchScript archive without cerebro/config.json is read: OpenAI CLIP's
-    preprocessing, fixed 77-token inputs, CLIP's vocabulary. embed_dim is 0 (unknown
-    until the model runs)."""
+    preprocessing, fixed 77-token inputs, CLIP's vocabulary. embed_dim is 0 here;
+    load_bundle fills it in by running encode_text once."""
     sot_id, eot_id = special_token_ids(CLIP_VOCAB_SIZE)
     return {
         "format": FORMAT,
@@ -276,6 +276,18 @@ def export_bundle(model: nn.Module, config: Optional[CLIPConfig], merges_path_or
     return bundle_config
 
 
+def _openai_embed_dim(module: torch.jit.ScriptModule, text: Mapping[str, Any]) -> int:
+    tokens = torch.zeros(1, text["context_length"], dtype=torch.int64)
+    tokens[0, 0], tokens[0, 1] = text["sot_id"], text["eot_id"]
+    try:
+        with torch.no_grad():
+            return int(module.encode_text(tokens).shape[-1])
+    except RuntimeError as err:
+        raise ValueError("archive without cerebro/config.json: encode_text failed on CPU "
+                         "(OpenAI's JIT archives were traced on CUDA; export their state "
+                         f"dict with training/export_bundle.py instead): {err}") from err
+
+
 def load_bundle(path: Union[str, os.PathLike], merges_path: Optional[MergesSource] = None
                 ) -> Tuple[torch.jit.ScriptModule, Dict[str, Any], Optional[str]]:
     """(scripted module on CPU, config dict, merges text). An archive without
@@ -288,7 +300,9 @@ def load_bundle(path: Union[str, os.PathLike], merges_path: Optional[MergesSourc
             raise ValueError(f"{path}: archive has no {method} method")
     if not extra[CONFIG_FILE]:
         merges = read_merges(merges_path) if merges_path is not None else None
-        return module, openai_default_config(Path(path).stem), merges
+        config = openai_default_config(Path(path).stem)
+        config["embed_dim"] = _openai_embed_dim(module, config["text"])
+        return module, config, merges
     config = json.loads(extra[CONFIG_FILE].decode("utf-8"))
     validate_config(config)
     merges = extra[MERGES_FILE].decode("utf-8")
