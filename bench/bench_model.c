@@ -6,6 +6,7 @@
  * preprocessed batches, and short text queries encoded with only their real
  * tokens versus padded to the context length. bench_model.py runs PyTorch
  * on the same bundle in the same run and prints both side by side. */
+#define _GNU_SOURCE
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
