@@ -6,8 +6,9 @@
 - broken archives, one per error the loader must name: not an archive, no
   encode methods, an unknown config schema version, a config whose embed_dim
   disagrees with the model, an unknown tokenizer kind;
-- openai-style.pt: the tiny model saved without cerebro/ files, as OpenAI's
-  JIT checkpoints are (needs a vocabulary path; inputs padded to 77);
+- openai-style.pt: a small 224-px model saved without cerebro/ files, as
+  OpenAI's JIT checkpoints are (needs a vocabulary path; inputs padded to 77),
+  and tiny224.pt, the same weights as a bundle, to compare against;
 - photos/: photo-like JPEGs (1600x1200 and 1024x768) for fast-vs-exact checks.
 
 usage: gen_model_fixtures.py OUTDIR [--no-vitb32]
@@ -15,6 +16,7 @@ usage: gen_model_fixtures.py OUTDIR [--no-vitb32]
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import subprocess
 import sys
@@ -27,7 +29,8 @@ from PIL import Image, ImageDraw, ImageFilter
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "training"))
 
-from cerebro_train.bundle import load_bundle  # noqa: E402
+from cerebro_train.bundle import export_bundle, load_bundle  # noqa: E402
+from cerebro_train.model import CLIP, CLIPConfig  # noqa: E402
 
 MERGES = ROOT.parent / "shared" / "data" / "clip" / "bpe_simple_vocab_16e6.txt.gz"
 
@@ -90,7 +93,11 @@ def main(argv: list[str]) -> int:
     resave(tiny, out / "schema-v99.pt", lambda c: c.update(format_version=99))
     resave(tiny, out / "wrong-dim.pt", lambda c: c.update(embed_dim=c["embed_dim"] + 1))
     resave(tiny, out / "bad-tokenizer.pt", lambda c: c["text"].update(tokenizer="sentencepiece"))
-    resave(tiny, out / "openai-style.pt", None)
+    torch.manual_seed(3)
+    config224 = dataclasses.replace(CLIPConfig.tiny(), image_resolution=224, vision_patch_size=32)
+    export_bundle(CLIP(config224).eval(), config224, MERGES, out / "tiny224.pt", "tiny224",
+                  {"source": "tests/model/gen_model_fixtures.py"})
+    resave(out / "tiny224.pt", out / "openai-style.pt", None)
 
     photos = out / "photos"
     photos.mkdir(exist_ok=True)
