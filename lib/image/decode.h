@@ -1,0 +1,56 @@
+/* What the format decoders (jpeg.c, png.c) and the EXIF code (exif.c) offer
+ * decode.c, which sniffs the format and puts the pieces together. Internal
+ * to lib/image. */
+#ifndef CEREBRO_IMAGE_DECODE_H
+#define CEREBRO_IMAGE_DECODE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "image/image.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Where a decoder found the image's EXIF block: a TIFF header and IFDs
+ * (JPEG's "Exif\0\0" prefix already skipped), pointing into the input
+ * buffer. data is NULL when the file has none. */
+typedef struct cb_exif_block {
+    const uint8_t *data;
+    size_t size;
+} cb_exif_block;
+
+/* Refuses width x height over the hard side ceiling or max_pixels (0 = no
+ * pixel limit) with E_LIMIT, without allocating. Same rules and message as
+ * cb_image_new(), for decoders that must judge the full-size image while
+ * allocating a smaller one (JPEG fast mode). `label` names the input. */
+cerebro_status cb_image_check_limits(uint32_t width, uint32_t height, uint64_t max_pixels,
+                                     const char *label);
+
+/* Decoders: `label` (never NULL) prefixes every error message. On success
+ * *out is an RGB image (alpha composited on params->background) and *exif
+ * locates the EXIF block, if any. On failure *out is NULL. */
+cerebro_status cb_jpeg_decode(const uint8_t *data, size_t size, const char *label,
+                              const cb_decode_params *params, cb_exif_block *exif,
+                              cerebro_image **out);
+cerebro_status cb_png_decode(const uint8_t *data, size_t size, const char *label,
+                             const cb_decode_params *params, cb_exif_block *exif,
+                             cerebro_image **out);
+
+/* The EXIF orientation (1..8) of a TIFF-structured EXIF block, read the way
+ * PIL's Image.getexif() does; 0 when absent, unreadable or out of range.
+ * Every offset is bounds-checked: the block is untrusted. */
+int cb_exif_orientation(const uint8_t *tiff, size_t size);
+
+/* Applies an EXIF orientation (2..8; 0 and 1 leave the image alone) exactly
+ * like PIL's ImageOps.exif_transpose(). May replace *image (orientations
+ * 5..8 swap width and height); on failure *image is unchanged. */
+cerebro_status cb_image_apply_orientation(cerebro_image **image, int orientation,
+                                          const char *label);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif
