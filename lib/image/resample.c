@@ -38,7 +38,7 @@ typedef struct axis {
     uint32_t *start;  /* first input index of each output */
     uint32_t *count;  /* number of inputs of each output */
     int32_t *coef;    /* n * ksize fixed-point weights */
-    int32_t *coef4;   /* horizontal SIMD layout: each weight 4 times, padded (or NULL) */
+    int16_t *coef16;  /* horizontal SIMD layout (see horiz_row_avx2), or NULL */
     uint32_t kpad;    /* ksize rounded up to TAP_GROUP */
 } axis;
 
@@ -59,12 +59,32 @@ static void axis_free(axis *ax)
     free(ax->start);
     free(ax->count);
     free(ax->coef);
-    free(ax->coef4);
+    free(ax->coef16);
     memset(ax, 0, sizeof *ax);
 }
 
+/* The AVX2 horizontal kernel multiplies 16-bit pixels by 16-bit weights
+ * (pmaddwd), so each 22-bit weight k is split as k = hi * 2^11 + lo with
+ * 0 <= lo < 2^11; sum(p * hi) * 2^11 + sum(p * lo) is the same integer as
+ * sum(p * k) (int32 wrap-around cannot change a result that fits, and
+ * Pillow's does). Per group of four taps t..t+3 the layout is 16 lo
+ * values then 16 hi values, each lane-ordered like the pixel shuffle:
+ * [k0 k1 k0 k1 k0 k1 0 0 | k2 k3 k2 k3 k2 k3 0 0]. */
+static void split_coefficients(const int32_t *k, uint32_t count, int16_t *out)
+{
+    for (uint32_t t = 0; t < count; t++) {
+        int16_t lo = (int16_t)(k[t] & 0x7ff), hi = (int16_t)(k[t] >> 11);
+        int16_t *group = out + (size_t)(t / TAP_GROUP) * 32;
+        uint32_t lane = (t % TAP_GROUP) / 2, pos = t % 2;
+        for (uint32_t c = 0; c < 3; c++) {
+            group[lane * 8 + c * 2 + pos] = lo;
+            group[16 + lane * 8 + c * 2 + pos] = hi;
+        }
+    }
+}
+
 /* Fills ax for in_size -> out_size, outputs [o0, o0 + n). With simd, also
- * the replicated layout the AVX2 horizontal kernel reads. */
+ * the split layout the AVX2 horizontal kernel reads. */
 static cerebro_status axis_init(axis *ax, uint32_t in_size, uint32_t out_size, uint32_t o0,
                                 uint32_t n, int simd)
 {
@@ -80,16 +100,16 @@ static cerebro_status axis_init(axis *ax, uint32_t in_size, uint32_t out_size, u
     ax->n = n;
     ax->ksize = (uint32_t)ceil(support) * 2 + 1;
     ax->kpad = (ax->ksize + TAP_GROUP - 1) / TAP_GROUP * TAP_GROUP;
-    if (cb_mul_size(n, ax->kpad, &total) != 0 || total > SIZE_MAX / (4 * sizeof(int32_t)))
+    if (cb_mul_size(n, ax->kpad, &total) != 0 || total > SIZE_MAX / (8 * sizeof(int16_t)))
         return cb_fail(CEREBRO_E_LIMIT, "resample: %u -> %u needs too many coefficients", in_size,
                        out_size);
     ax->start = malloc(n * sizeof *ax->start);
     ax->count = malloc(n * sizeof *ax->count);
     ax->coef = calloc((size_t)n * ax->ksize, sizeof *ax->coef);
     if (simd)
-        ax->coef4 = calloc(total * 4, sizeof *ax->coef4);
+        ax->coef16 = calloc(total * 8, sizeof *ax->coef16);
     w = malloc(ax->ksize * sizeof *w);
-    if (!ax->start || !ax->count || !ax->coef || (simd && !ax->coef4) || !w) {
+    if (!ax->start || !ax->count || !ax->coef || (simd && !ax->coef16) || !w) {
         free(w);
         axis_free(ax);
         return cb_fail(CEREBRO_E_NOMEM, "resample: cannot allocate coefficients for %u -> %u",
@@ -119,11 +139,8 @@ static cerebro_status axis_init(axis *ax, uint32_t in_size, uint32_t out_size, u
         }
         ax->start[i] = (uint32_t)xmin;
         ax->count[i] = (uint32_t)xmax;
-        if (simd) {
-            int32_t *k4 = ax->coef4 + (size_t)i * ax->kpad * 4;
-            for (int x = 0; x < xmax; x++)
-                k4[4 * x] = k4[4 * x + 1] = k4[4 * x + 2] = k4[4 * x + 3] = k[x];
-        }
+        if (simd)
+            split_coefficients(k, (uint32_t)xmax, ax->coef16 + (size_t)i * ax->kpad * 8);
     }
     free(w);
     return CEREBRO_OK;
@@ -180,51 +197,104 @@ static void vert_row_scalar(const uint8_t *const *rows, const int32_t *k, uint32
 
 #ifdef CB_HAVE_AVX2_KERNELS
 /* Horizontal pass, four taps per step: a 16-byte load holds pixels t..t+3
- * (12 bytes used); two shuffles spread them into int32 lanes
- * [R G B 0 | R G B 0] that multiply the replicated weights. The load reads
- * 4 bytes past the last padded tap, so an output takes this path only when
- * those bytes are still inside the row; the others go scalar. */
-__attribute__((target("avx2"))) static void horiz_row_avx2(const uint8_t *row, uint32_t in_w,
-                                                           const axis *ax, uint8_t *out)
+ * (12 bytes used), broadcast to both 128-bit lanes; one shuffle makes
+ * 16-bit channel pairs [R0 R1 G0 G1 B0 B1 0 0 | R2 R3 G2 G3 B2 B3 0 0] and
+ * pmaddwd against the split weights gives int32 [R G B 0] partial sums.
+ * The load reads 4 bytes past the last padded tap, so an output takes
+ * this path only when those bytes are still inside the row; the others
+ * (the last few of a row at most) go scalar. */
+#define CB_AVX2 __attribute__((target("avx2")))
+#define CB_AVX2_INLINE __attribute__((target("avx2"), always_inline)) inline
+
+/* Taps of one output over `groups` groups, as [R G B 0 | R G B 0] sums
+ * whose two lanes still have to be added; the rounding half is included. */
+static CB_AVX2_INLINE __m256i taps_avx2(const uint8_t *p, const int16_t *k, uint32_t groups)
 {
-    const __m256i lo = _mm256_setr_epi8(0, -1, -1, -1, 1, -1, -1, -1, 2, -1, -1, -1, -1, -1, -1, -1,
-                                        3, -1, -1, -1, 4, -1, -1, -1, 5, -1, -1, -1, -1, -1, -1, -1);
-    const __m256i hi = _mm256_setr_epi8(6, -1, -1, -1, 7, -1, -1, -1, 8, -1, -1, -1, -1, -1, -1, -1,
-                                        9, -1, -1, -1, 10, -1, -1, -1, 11, -1, -1, -1, -1, -1, -1, -1);
+    const __m256i pairs = _mm256_setr_epi8(0, -1, 3, -1, 1, -1, 4, -1, 2, -1, 5, -1, -1, -1, -1, -1,
+                                           6, -1, 9, -1, 7, -1, 10, -1, 8, -1, 11, -1, -1, -1, -1, -1);
+    __m256i lo = _mm256_setr_epi32(HALF, HALF, HALF, 0, 0, 0, 0, 0), hi = _mm256_setzero_si256();
+
+    for (uint32_t g = 0; g < groups; g++, p += 12, k += 32) {
+        __m256i px = _mm256_shuffle_epi8(
+            _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)p)), pairs);
+        lo = _mm256_add_epi32(lo, _mm256_madd_epi16(px, _mm256_loadu_si256((const __m256i *)k)));
+        hi = _mm256_add_epi32(hi, _mm256_madd_epi16(px, _mm256_loadu_si256((const __m256i *)(k + 16))));
+    }
+    return _mm256_add_epi32(_mm256_slli_epi32(hi, 11), lo);
+}
+
+static inline uint32_t groups_of(uint32_t count)
+{
+    return (count + TAP_GROUP - 1) / TAP_GROUP;
+}
+
+CB_AVX2 static void horiz_row_avx2(const uint8_t *row, uint32_t in_w, const axis *ax, uint8_t *out)
+{
+    const __m256i dwords = _mm256_setr_epi32(0, 4, 1, 5, 0, 0, 0, 0);
+    const __m128i compact = _mm_setr_epi8(0, 1, 2, 4, 5, 6, 8, 9, 10, 12, 13, 14, -1, -1, -1, -1);
     const size_t row_bytes = (size_t)in_w * 3;
+    const size_t kstride = (size_t)ax->kpad * 8;
+    uint32_t i = 0;
 
-    for (uint32_t i = 0; i < ax->n; i++) {
-        uint32_t groups = (ax->count[i] + TAP_GROUP - 1) / TAP_GROUP;
+    /* Four outputs at a time share one loop (ILP) and one pack and store.
+     * Window starts never decrease, so the last output's bound covers all. */
+    for (; i + 4 <= ax->n; i += 4) {
+        const int16_t *k = ax->coef16 + i * kstride;
+        uint32_t g = groups_of(ax->count[i]), v;
+        __m256i a0, a1, a2, a3, s01, s23;
+        __m128i x;
+
+        for (uint32_t j = 1; j < 4; j++)
+            if (groups_of(ax->count[i + j]) > g)
+                g = groups_of(ax->count[i + j]);
+        if ((size_t)ax->start[i + 3] * 3 + (size_t)g * 12 + 4 > row_bytes)
+            break;
+        a0 = taps_avx2(row + (size_t)ax->start[i] * 3, k, g);
+        a1 = taps_avx2(row + (size_t)ax->start[i + 1] * 3, k + kstride, g);
+        a2 = taps_avx2(row + (size_t)ax->start[i + 2] * 3, k + 2 * kstride, g);
+        a3 = taps_avx2(row + (size_t)ax->start[i + 3] * 3, k + 3 * kstride, g);
+        s01 = _mm256_add_epi32(_mm256_permute2x128_si256(a0, a1, 0x20),
+                               _mm256_permute2x128_si256(a0, a1, 0x31));
+        s23 = _mm256_add_epi32(_mm256_permute2x128_si256(a2, a3, 0x20),
+                               _mm256_permute2x128_si256(a2, a3, 0x31));
+        s01 = _mm256_srai_epi32(s01, PRECISION_BITS);
+        s23 = _mm256_srai_epi32(s23, PRECISION_BITS);
+        /* Per lane: bytes [o0 | o2] and [o1 | o3]; gather o0 o1 o2 o3. */
+        s01 = _mm256_packus_epi16(_mm256_packs_epi32(s01, s23), _mm256_setzero_si256());
+        x = _mm_shuffle_epi8(_mm256_castsi256_si128(_mm256_permutevar8x32_epi32(s01, dwords)),
+                             compact);
+        _mm_storel_epi64((__m128i *)(out + (size_t)i * 3), x);
+        v = (uint32_t)_mm_extract_epi32(x, 2);
+        memcpy(out + (size_t)i * 3 + 8, &v, 4);
+    }
+    for (; i < ax->n; i++) {
+        uint32_t g = groups_of(ax->count[i]), v;
         size_t first = (size_t)ax->start[i] * 3;
-        const uint8_t *p = row + first;
-        const int32_t *k4 = ax->coef4 + (size_t)i * ax->kpad * 4;
-        __m256i acc = _mm256_setzero_si256();
+        __m256i a;
         __m128i sum;
-        uint32_t v;
 
-        if (first + (size_t)groups * TAP_GROUP * 3 + 4 > row_bytes) {
+        if (first + (size_t)g * 12 + 4 > row_bytes) {
             horiz_pixel(row, ax, i, out + (size_t)i * 3);
             continue;
         }
-        for (uint32_t g = 0; g < groups; g++, p += 12, k4 += 16) {
-            __m256i px = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)p));
-            __m256i k01 = _mm256_loadu_si256((const __m256i *)k4);
-            __m256i k23 = _mm256_loadu_si256((const __m256i *)(k4 + 8));
-            acc = _mm256_add_epi32(acc, _mm256_mullo_epi32(_mm256_shuffle_epi8(px, lo), k01));
-            acc = _mm256_add_epi32(acc, _mm256_mullo_epi32(_mm256_shuffle_epi8(px, hi), k23));
-        }
-        sum = _mm_add_epi32(_mm256_castsi256_si128(acc), _mm256_extracti128_si256(acc, 1));
-        sum = _mm_srai_epi32(_mm_add_epi32(sum, _mm_set1_epi32(HALF)), PRECISION_BITS);
+        a = taps_avx2(row + first, ax->coef16 + i * kstride, g);
+        sum = _mm_add_epi32(_mm256_castsi256_si128(a), _mm256_extracti128_si256(a, 1));
+        sum = _mm_srai_epi32(sum, PRECISION_BITS);
         sum = _mm_packus_epi16(_mm_packs_epi32(sum, sum), sum);
         v = (uint32_t)_mm_cvtsi128_si32(sum);
         memcpy(out + (size_t)i * 3, &v, 3);
     }
 }
 
+/* Eight bytes of a row, widened to int32 and multiplied by one weight. */
+static CB_AVX2_INLINE __m256i mul8_avx2(const uint8_t *p, __m256i k)
+{
+    return _mm256_mullo_epi32(_mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)p)), k);
+}
+
 /* Vertical pass, 32 bytes of the row at a time in four int32x8 sums. */
-__attribute__((target("avx2"))) static void vert_row_avx2(const uint8_t *const *rows,
-                                                          const int32_t *k, uint32_t taps,
-                                                          size_t len, uint8_t *out)
+CB_AVX2 static void vert_row_avx2(const uint8_t *const *rows, const int32_t *k, uint32_t taps,
+                                  size_t len, uint8_t *out)
 {
     const __m256i order = _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7);
     size_t j = 0;
@@ -234,17 +304,10 @@ __attribute__((target("avx2"))) static void vert_row_avx2(const uint8_t *const *
         for (uint32_t t = 0; t < taps; t++) {
             const uint8_t *p = rows[t] + j;
             __m256i kt = _mm256_set1_epi32(k[t]);
-            a0 = _mm256_add_epi32(a0, _mm256_mullo_epi32(
-                                          _mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)p)), kt));
-            a1 = _mm256_add_epi32(a1, _mm256_mullo_epi32(_mm256_cvtepu8_epi32(_mm_loadl_epi64(
-                                                             (const __m128i *)(p + 8))),
-                                                         kt));
-            a2 = _mm256_add_epi32(a2, _mm256_mullo_epi32(_mm256_cvtepu8_epi32(_mm_loadl_epi64(
-                                                             (const __m128i *)(p + 16))),
-                                                         kt));
-            a3 = _mm256_add_epi32(a3, _mm256_mullo_epi32(_mm256_cvtepu8_epi32(_mm_loadl_epi64(
-                                                             (const __m128i *)(p + 24))),
-                                                         kt));
+            a0 = _mm256_add_epi32(a0, mul8_avx2(p, kt));
+            a1 = _mm256_add_epi32(a1, mul8_avx2(p + 8, kt));
+            a2 = _mm256_add_epi32(a2, mul8_avx2(p + 16, kt));
+            a3 = _mm256_add_epi32(a3, mul8_avx2(p + 24, kt));
         }
         a0 = _mm256_srai_epi32(a0, PRECISION_BITS);
         a1 = _mm256_srai_epi32(a1, PRECISION_BITS);

@@ -1,0 +1,4 @@
+# Image preprocessing throughput; bench_preprocess.py drives it next to
+# PIL + torchvision on the same files.
+add_executable(bench_preprocess ${CMAKE_CURRENT_LIST_DIR}/bench_preprocess.c)
+target_link_libraries(bench_preprocess PRIVATE cerebro cerebro_warnings)
