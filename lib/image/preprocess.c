@@ -34,13 +34,30 @@ void cb_clip_geometry_of(uint32_t width, uint32_t height, uint32_t s, cb_clip_ge
     g->top = half_to_even(g->resized_h - s);
 }
 
-cerebro_status cb_clip_crop(const cerebro_image *image, uint32_t s, uint8_t *crop, unsigned flags)
+cerebro_status cb_clip_crop_box(const cerebro_image *image, uint32_t full_w, uint32_t full_h,
+                                const float box[4], uint32_t s, uint8_t *crop, unsigned flags)
 {
     cb_clip_geometry g;
+    cb_resample_job job = {0};
 
-    cb_clip_geometry_of(image->width, image->height, s, &g);
-    return cb_resample_window(image, g.resized_w, g.resized_h, g.left, g.top, s, s, crop,
-                              (size_t)s * 3, flags);
+    if (full_w == 0 || full_h == 0)
+        return cb_fail(CEREBRO_E_INTERNAL, "preprocess: original size %ux%u is empty", full_w,
+                       full_h);
+    cb_clip_geometry_of(full_w, full_h, s, &g);
+    job.out_w = g.resized_w;
+    job.out_h = g.resized_h;
+    if (box)
+        memcpy(job.box, box, sizeof job.box);
+    job.x0 = g.left;
+    job.y0 = g.top;
+    job.cw = job.ch = s;
+    job.flags = flags;
+    return cb_resample_window(image, &job, crop, (size_t)s * 3);
+}
+
+cerebro_status cb_clip_crop(const cerebro_image *image, uint32_t s, uint8_t *crop, unsigned flags)
+{
+    return cb_clip_crop_box(image, image->width, image->height, NULL, s, crop, flags);
 }
 
 /* Resolves NULL to the defaults and validates. */

@@ -25,6 +25,17 @@ void cb_clip_geometry_of(uint32_t width, uint32_t height, uint32_t s, cb_clip_ge
  * flags: CB_RESAMPLE_* (tests only). Errors: E_LIMIT, E_NOMEM. */
 cerebro_status cb_clip_crop(const cerebro_image *image, uint32_t s, uint8_t *crop, unsigned flags);
 
+/* The same for an image decoded at reduced scale (fast mode) from a
+ * full_w x full_h original (after EXIF orientation) whose content lies in
+ * `box` (x0, y0, x1, y1 in decoded pixels; NULL = the whole image): the
+ * geometry comes from the original size, so the result equals PIL's
+ * draft() + resize(size, BICUBIC, box) + CenterCrop, and differs from the
+ * full-resolution reference only by the DCT-domain downscale. For a 1/d
+ * decode the box is (0, 0, full_w / d, full_h / d) before orientation;
+ * orientations that mirror an axis move its partial pixel to the start. */
+cerebro_status cb_clip_crop_box(const cerebro_image *image, uint32_t full_w, uint32_t full_h,
+                                const float box[4], uint32_t s, uint8_t *crop, unsigned flags);
+
 #ifdef __cplusplus
 }
 #endif

@@ -83,13 +83,16 @@ static void split_coefficients(const int32_t *k, uint32_t count, int16_t *out)
     }
 }
 
-/* Fills ax for in_size -> out_size, outputs [o0, o0 + n). With simd, also
- * the split layout the AVX2 horizontal kernel reads. */
-static cerebro_status axis_init(axis *ax, uint32_t in_size, uint32_t out_size, uint32_t o0,
-                                uint32_t n, int simd)
+/* Fills ax for in_size pixels, of which [in0, in1) map onto out_size
+ * outputs, for the outputs [o0, o0 + n). With simd, also the split layout
+ * the AVX2 horizontal kernel reads. */
+static cerebro_status axis_init(axis *ax, uint32_t in_size, float in0, float in1,
+                                uint32_t out_size, uint32_t o0, uint32_t n, int simd)
 {
-    /* Pillow: scale = (double)(in1 - in0) / outSize with float box edges. */
-    double scale = (double)(float)in_size / out_size;
+    /* Pillow: scale = (double)(in1 - in0) / outSize, the box edges being
+     * floats subtracted in float. */
+    float extent = in1 - in0;
+    double scale = (double)extent / out_size;
     double filterscale = scale < 1.0 ? 1.0 : scale;
     double support = 2.0 * filterscale;
     double ss = 1.0 / filterscale;
@@ -117,7 +120,7 @@ static cerebro_status axis_init(axis *ax, uint32_t in_size, uint32_t out_size, u
     }
     for (uint32_t i = 0; i < n; i++) {
         int xx = (int)(o0 + i);
-        double center = (xx + 0.5) * scale;
+        double center = in0 + (xx + 0.5) * scale;
         double ww = 0.0;
         int xmin = (int)(center - support + 0.5);
         int xmax = (int)(center + support + 0.5);
@@ -330,17 +333,24 @@ typedef void (*horiz_fn)(const uint8_t *row, uint32_t in_w, const axis *ax, uint
 typedef void (*vert_fn)(const uint8_t *const *rows, const int32_t *k, uint32_t taps, size_t len,
                         uint8_t *out);
 
-cerebro_status cb_resample_window(const cerebro_image *src, uint32_t out_w, uint32_t out_h,
-                                  uint32_t x0, uint32_t y0, uint32_t cw, uint32_t ch,
-                                  uint8_t *dst, size_t dst_stride, unsigned flags)
+cerebro_status cb_resample_window(const cerebro_image *src, const cb_resample_job *job,
+                                  uint8_t *dst, size_t dst_stride)
 {
     axis hx = {0}, vy = {0};
     uint8_t *tmp = NULL;
     const uint8_t **rows = NULL;
     const uint8_t *mid;   /* rows the vertical pass reads */
+    uint32_t out_w = job->out_w, out_h = job->out_h, x0 = job->x0, y0 = job->y0;
+    uint32_t cw = job->cw, ch = job->ch;
+    int whole = job->box[0] == 0 && job->box[1] == 0 && job->box[2] == 0 && job->box[3] == 0;
+    float bx0 = whole ? 0 : job->box[0], by0 = whole ? 0 : job->box[1];
+    float bx1 = whole ? (float)src->width : job->box[2];
+    float by1 = whole ? (float)src->height : job->box[3];
     size_t mid_stride, row_len = (size_t)cw * 3, tmp_size;
     uint32_t r0, r1;      /* input rows the window needs */
-    int need_h = out_w != src->width, need_v = out_h != src->height;
+    /* Pillow's need_horizontal / need_vertical, box included. */
+    int need_h = out_w != src->width || bx0 != 0 || bx1 != (float)out_w;
+    int need_v = out_h != src->height || by0 != 0 || by1 != (float)out_h;
     int simd = 0;
     horiz_fn horiz = horiz_row_scalar;
     vert_fn vert = vert_row_scalar;
@@ -352,18 +362,20 @@ cerebro_status cb_resample_window(const cerebro_image *src, uint32_t out_w, uint
         return cb_fail(CEREBRO_E_INVALID,
                        "resample: window %ux%u at (%u,%u) does not fit a %ux%u output", cw, ch, x0,
                        y0, out_w, out_h);
+    if (!(bx0 >= 0 && bx0 < bx1 && bx1 <= (float)src->width && by0 >= 0 && by0 < by1 &&
+          by1 <= (float)src->height))
+        return cb_fail(CEREBRO_E_INVALID, "resample: box (%g, %g, %g, %g) outside the %ux%u source",
+                       (double)bx0, (double)by0, (double)bx1, (double)by1, src->width, src->height);
 #ifdef CB_HAVE_AVX2_KERNELS
-    if (!(flags & CB_RESAMPLE_SCALAR) && have_avx2()) {
+    if (!(job->flags & CB_RESAMPLE_SCALAR) && have_avx2()) {
         simd = 1;
         horiz = horiz_row_avx2;
         vert = vert_row_avx2;
     }
-#else
-    CB_UNUSED(flags);
 #endif
 
     if (need_v) {
-        if ((st = axis_init(&vy, src->height, out_h, y0, ch, 0)) != CEREBRO_OK)
+        if ((st = axis_init(&vy, src->height, by0, by1, out_h, y0, ch, 0)) != CEREBRO_OK)
             goto done;
         r0 = vy.start[0];
         r1 = vy.start[ch - 1] + vy.count[ch - 1];
@@ -373,7 +385,7 @@ cerebro_status cb_resample_window(const cerebro_image *src, uint32_t out_w, uint
     }
 
     if (need_h) {
-        if ((st = axis_init(&hx, src->width, out_w, x0, cw, simd)) != CEREBRO_OK)
+        if ((st = axis_init(&hx, src->width, bx0, bx1, out_w, x0, cw, simd)) != CEREBRO_OK)
             goto done;
         if (cb_mul_size(r1 - r0, row_len, &tmp_size) != 0 || !(tmp = malloc(tmp_size))) {
             st = cb_fail(CEREBRO_E_NOMEM, "resample: cannot allocate %u rows of %zu bytes",
@@ -420,6 +432,7 @@ cerebro_status cerebro_image_resize(cerebro_image **out, const cerebro_image *im
                                     uint32_t width, uint32_t height)
 {
     cerebro_image_options defaults;
+    cb_resample_job job = {0};
     uint64_t limit;
     cerebro_status st;
 
@@ -439,8 +452,9 @@ cerebro_status cerebro_image_resize(cerebro_image **out, const cerebro_image *im
         limit = (uint64_t)image->width * image->height;
     if ((st = cb_image_new(width, height, limit, "cerebro_image_resize", out)) != CEREBRO_OK)
         return st;
-    st = cb_resample_window(image, width, height, 0, 0, width, height, (*out)->pixels,
-                            (size_t)width * 3, 0);
+    job.out_w = job.cw = width;
+    job.out_h = job.ch = height;
+    st = cb_resample_window(image, &job, (*out)->pixels, (size_t)width * 3);
     if (st != CEREBRO_OK) {
         cerebro_image_free(*out);
         *out = NULL;

@@ -19,7 +19,7 @@
 extern "C" {
 #endif
 
-/* Flags for cb_resample_window. */
+/* Flags for cb_resample_job.flags. */
 #define CB_RESAMPLE_SCALAR 0x1u /* never use the SIMD kernels (tests compare both) */
 
 /* Largest output side the window function accepts. A centre crop of an
@@ -27,15 +27,25 @@ extern "C" {
  * (4096 * 65500 / 1 at most); only the window is ever stored. */
 #define CB_RESAMPLE_MAX_OUT (1u << 30)
 
-/* Writes the window [x0, x0 + cw) x [y0, y0 + ch) of what PIL's
- * image.resize((out_w, out_h), Image.BICUBIC) returns into dst, packed RGB
- * rows of dst_stride bytes. The window must lie inside out_w x out_h and
- * both sizes must be 1..CB_RESAMPLE_MAX_OUT. Allocates only its scratch
- * (coefficients and the horizontally resampled rows the window needs).
- * Errors: E_INVALID (bad geometry), E_LIMIT, E_NOMEM. */
-cerebro_status cb_resample_window(const cerebro_image *src, uint32_t out_w, uint32_t out_h,
-                                  uint32_t x0, uint32_t y0, uint32_t cw, uint32_t ch,
-                                  uint8_t *dst, size_t dst_stride, unsigned flags);
+/* What to compute: the window [x0, x0 + cw) x [y0, y0 + ch) of what PIL's
+ * image.resize((out_w, out_h), Image.BICUBIC, box=box) returns. An all-zero
+ * box means the whole source (PIL's default). A fractional box is what a
+ * scaled JPEG decode needs: the last pixel of a 1/8 decode may hold only
+ * part of a block, so the content spans full / 8 pixels (PIL's draft()
+ * returns that box for resize()). */
+typedef struct cb_resample_job {
+    uint32_t out_w, out_h;   /* the full resized size, 1..CB_RESAMPLE_MAX_OUT */
+    float box[4];            /* source x0, y0, x1, y1, 0 <= x0 < x1 <= width; or all 0 */
+    uint32_t x0, y0, cw, ch; /* the window, inside out_w x out_h */
+    unsigned flags;          /* CB_RESAMPLE_* */
+} cb_resample_job;
+
+/* Writes job's window into dst, packed RGB rows of dst_stride bytes.
+ * Allocates only its scratch (coefficients and the horizontally resampled
+ * rows the window needs). Errors: E_INVALID (bad geometry), E_LIMIT,
+ * E_NOMEM. */
+cerebro_status cb_resample_window(const cerebro_image *src, const cb_resample_job *job,
+                                  uint8_t *dst, size_t dst_stride);
 
 #ifdef __cplusplus
 }

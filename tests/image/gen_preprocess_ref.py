@@ -11,11 +11,17 @@ PIL's Image.resize.
 
 Output: <out>/manifest.txt, one case a line, fields separated by spaces
 (paths relative to <out>):
-  resize <src.rgb> <w> <h> <tw> <th> <ref.rgb>
+  resize <src.rgb> <w> <h> <tw> <th> <x0> <y0> <x1> <y1> <ref.rgb>
   crop   <src.rgb> <w> <h> <S> <crop.u8> <tensor.f32>
   file   <image> <S> <big 0|1> <crop.u8> <tensor.f32>
-crop.u8 is the S x S x 3 uint8 crop before ToTensor; tensor.f32 the 3 x S x S
-normalised float32 tensor (native byte order), "-" where not written.
+  fast   <image> <S> <W> <H> <x0> <y0> <x1> <y1> <crop.u8>
+resize: PIL's resize((tw, th), BICUBIC, box=(x0, y0, x1, y1)), box all 0 for
+the default. crop.u8 is the S x S x 3 uint8 crop before ToTensor; tensor.f32
+the 3 x S x S normalised float32 tensor (native byte order), "-" where not
+written. fast: what PIL gives for the JPEG decoded at the scale libcerebro's
+fast mode picks (draft()), oriented, then resized with the geometry of the
+original W x H (oriented) from the box the content covers, and centre
+cropped.
 
 Usage: gen_preprocess_ref.py --out DIR
 """
@@ -113,10 +119,20 @@ def raw_cases(w: Writer) -> None:
                    (max(1, width // 3), height), (int(rng.integers(1, 300)), int(rng.integers(1, 300)))}
         if width * height <= 250000:  # upscaling and the identity copy, on the smaller sources
             targets |= {(min(2 * width + 1, 701), height + 5), (width, height)}
-        for j, (tw, th) in enumerate(sorted(targets)):
-            ref = np.asarray(im.resize((tw, th), Image.BICUBIC))
+        jobs = [(t, (0.0, 0.0, 0.0, 0.0)) for t in sorted(targets)]
+        # Fractional boxes of a scaled decode: content full / d pixels wide,
+        # starting at 0 or ending at the last pixel (mirrored orientations).
+        if width >= 2 and height >= 2 and i % 2 == 0:
+            d = (2, 4, 8)[i % 3]
+            bw, bh = width - (i % d + 1) / d, height - ((i + 3) % d + 1) / d
+            half = (max(1, width // 2), max(1, height // 2))
+            jobs += [(half, (0.0, 0.0, bw, bh)), (half, (width - bw, height - bh, float(width), float(height)))]
+        for j, ((tw, th), box) in enumerate(jobs):
+            kwargs = {"box": box} if box[2] else {}
+            ref = np.asarray(im.resize((tw, th), Image.BICUBIC, **kwargs))
             name = w.raw(f"raw{i}.r{j}.rgb", ref)
-            w.lines.append(f"resize {src} {width} {height} {tw} {th} {name}")
+            w.lines.append(f"resize {src} {width} {height} {tw} {th} "
+                           f"{box[0]!r} {box[1]!r} {box[2]!r} {box[3]!r} {name}")
         for size in SIZES:
             # Raw cases check the resampler; the float conversion is checked
             # on the small sizes here and on every file case.
@@ -161,6 +177,9 @@ def file_cases(w: Writer) -> None:
     ]
     for orientation in range(1, 9):
         cases.append((f"exif{orientation}_320x240.jpg", 320, 240, f"exif{orientation}", "exif", (224, 64), False))
+    for orientation in range(1, 9):
+        # Sizes that do not divide by 8: fast mode's partial pixel moves with the orientation.
+        cases.append((f"exif{orientation}_333x250.jpg", 333, 250, f"exif{orientation}", "exif", (32,), False))
     cases.append(("exif6_2400x1600.jpg", 2400, 1600, "exif6", "exif", (224,), True))
 
     for i, (name, width, height, how, kind, sizes, big) in enumerate(cases):
@@ -170,6 +189,42 @@ def file_cases(w: Writer) -> None:
         for size in sizes:
             crop_name, tensor_name = w.references(im, name, size)
             w.lines.append(f"file {name} {size} {int(big)} {crop_name} {tensor_name}")
+            if how.startswith("jpg") or how.startswith("exif"):
+                fast_case(w, path, name, kind, size)
+
+
+# EXIF orientations whose transform moves the stored right column to the
+# left, and the stored bottom row to the top.
+MIRRORS_X = {2, 3, 6, 7}
+MIRRORS_Y = {3, 4, 7, 8}
+
+
+def fast_case(w: Writer, path: Path, name: str, kind: str, size: int) -> None:
+    """Reference for fast mode's geometry: libcerebro decodes at the
+    strongest 1/d that keeps the short side >= S (PIL's draft() at the same
+    d), then resizes from the box the original content covers."""
+    im = Image.open(path)
+    width, height = im.size
+    scale = next((d for d in (8, 4, 2) if min(-(-width // d), -(-height // d)) >= size), 1)
+    if scale == 1:
+        return
+    im.draft(im.mode, (width // scale, height // scale))
+    assert im.size == (-(-width // scale), -(-height // scale)), (name, im.size, scale)
+    orientation = im.getexif().get(0x0112, 1) if kind == "exif" else 1
+    if kind == "exif":
+        im = ImageOps.exif_transpose(im)
+    im = im.convert("RGB")
+    full_w, full_h = (height, width) if orientation >= 5 else (width, height)
+    ext_w, ext_h = full_w / scale, full_h / scale
+    x0 = im.width - ext_w if orientation in MIRRORS_X else 0.0
+    y0 = im.height - ext_h if orientation in MIRRORS_Y else 0.0
+    box = (x0, y0, x0 + ext_w, y0 + ext_h)
+    resized = im.resize(T.functional._compute_resized_output_size((full_h, full_w), [size])[::-1],
+                        Image.BICUBIC, box=box)
+    crop = T.CenterCrop(size)(resized)
+    crop_name = w.raw(f"{name}.s{size}.fast.u8", np.asarray(crop, np.uint8))
+    w.lines.append(f"fast {name} {size} {full_w} {full_h} "
+                   f"{box[0]!r} {box[1]!r} {box[2]!r} {box[3]!r} {crop_name}")
 
 
 def save_image(im: Image.Image, path: Path, how: str) -> None:
