@@ -6,9 +6,10 @@
  * are compared through those canonical ids, so string equality is kept.
  *
  * CLIP merges, at each step, every occurrence (left to right) of the
- * adjacent pair with the lowest rank. cb_bpe_word() does the same in
- * O(n log n): a heap of (rank, position) entries, popped one rank at a
- * time; entries made stale by earlier merges are skipped. */
+ * adjacent pair with the lowest rank. Short words do exactly that over an
+ * array that remembers each pair's rank; longer ones use a heap of
+ * (rank, position) entries popped one rank at a time, entries made stale by
+ * earlier merges skipped, so a word of n bytes costs O(n log n). */
 #include <stdlib.h>
 #include <string.h>
 
@@ -485,7 +486,73 @@ static int merge_at(const cb_bpe *bpe, cb_bpe_work *w, int32_t left, const pair_
     return 0;
 }
 
+/* Words up to this many bytes take the array path: the rank of each
+ * adjacent pair is kept, and a step scans them for the lowest. */
+enum { SHORT_WORD = 32 };
+#define NO_RANK UINT32_MAX
+
+static void rank_pair(const cb_bpe *bpe, const uint32_t *sym, size_t i, uint32_t *rank,
+                      uint32_t *merged)
+{
+    const pair_slot *p = pair_of(bpe, sym[i], sym[i + 1]);
+    rank[i] = p ? p->rank : NO_RANK;
+    merged[i] = p ? p->merged : 0;
+}
+
+static int bpe_short(const cb_bpe *bpe, const uint8_t *bytes, size_t len, cb_ids *out)
+{
+    uint32_t sym[SHORT_WORD], rank[SHORT_WORD], merged[SHORT_WORD];
+    uint8_t fresh[SHORT_WORD];
+    size_t n = len;
+
+    for (size_t i = 0; i < n; i++)
+        sym[i] = bpe->base[bytes[i]][i + 1 == n];
+    for (size_t i = 0; i + 1 < n; i++)
+        rank_pair(bpe, sym, i, rank, merged);
+    while (n > 1) {
+        uint32_t best = NO_RANK;
+        size_t m = 0;
+
+        for (size_t i = 0; i + 1 < n; i++)
+            best = rank[i] < best ? rank[i] : best;
+        if (best == NO_RANK)
+            break;
+        /* Merge every occurrence left to right, keeping the ranks of pairs
+         * whose symbols did not change. */
+        for (size_t i = 0; i < n; m++) {
+            if (i + 1 < n && rank[i] == best) {
+                sym[m] = merged[i];
+                fresh[m] = 1;
+                i += 2;
+            } else {
+                sym[m] = sym[i];
+                rank[m] = rank[i];
+                merged[m] = merged[i];
+                fresh[m] = 0;
+                i++;
+            }
+        }
+        n = m;
+        for (size_t i = 0; i + 1 < n; i++)
+            if (fresh[i] || fresh[i + 1])
+                rank_pair(bpe, sym, i, rank, merged);
+    }
+    if (cb_ids_reserve(out, n) != 0)
+        return -1;
+    for (size_t i = 0; i < n; i++)
+        out->v[out->n++] = (int32_t)sym[i];
+    return 0;
+}
+
 int cb_bpe_word(const cb_bpe *bpe, const uint8_t *bytes, size_t len, cb_bpe_work *w, cb_ids *out)
+{
+    if (len <= SHORT_WORD)
+        return bpe_short(bpe, bytes, len, out);
+    return cb_bpe_word_heap(bpe, bytes, len, w, out);
+}
+
+int cb_bpe_word_heap(const cb_bpe *bpe, const uint8_t *bytes, size_t len, cb_bpe_work *w,
+                     cb_ids *out)
 {
     if (len == 1) {
         if (cb_ids_reserve(out, 1) != 0)

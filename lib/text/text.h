@@ -163,6 +163,10 @@ void cb_bpe_work_free(cb_bpe_work *work);
  * Returns 0, or -1 when memory ran out. */
 int cb_bpe_word(const cb_bpe *bpe, const uint8_t *bytes, size_t len, cb_bpe_work *work,
                 cb_ids *out);
+/* The heap-based path cb_bpe_word() takes for long pieces, callable on any
+ * piece so tests can check both paths agree. */
+int cb_bpe_word_heap(const cb_bpe *bpe, const uint8_t *bytes, size_t len, cb_bpe_work *work,
+                     cb_ids *out);
 
 /* ---- piece_cache.c ------------------------------------------------------ */
 

@@ -9,8 +9,11 @@
 
 /* Merges CLIP uses from its file: 49152 - 256 - 2. */
 #define CLIP_MERGES (CB_CLIP_VOCAB_SIZE - CB_BPE_BYTE_SYMBOLS - CB_BPE_SPECIALS)
-/* A per-call BPE cache starts paying after this many pieces. */
-#define CACHE_AFTER_PIECES 64
+/* A per-call BPE cache starts paying after this many pieces (the benchmark
+ * builds a variant with SIZE_MAX to measure it). */
+#ifndef CB_CACHE_AFTER_PIECES
+#define CB_CACHE_AFTER_PIECES 64
+#endif
 
 struct cerebro_tokenizer {
     cb_bpe *bpe;
@@ -159,7 +162,7 @@ static int encode_piece(const cerebro_tokenizer *tok, encode_work *w, const uint
     const int32_t *hit;
     size_t n, before = w->ids.n;
 
-    if (!w->cache && piece_index >= CACHE_AFTER_PIECES)
+    if (!w->cache && piece_index >= CB_CACHE_AFTER_PIECES)
         w->cache = cb_piece_cache_new(); /* NULL just means no caching */
     if (w->cache && (hit = cb_piece_cache_get(w->cache, bytes, len, &n)) != NULL) {
         if (cb_ids_reserve(&w->ids, n) != 0)

@@ -646,6 +646,48 @@ START_TEST(test_long_inputs_are_linear)
 }
 END_TEST
 
+START_TEST(test_bpe_paths_agree)
+{
+    static const char *const alphabets[] = {"abcdefghijklmnopqrstuvwxyz", "ab", "a", "eat",
+                                            "!?.,'-", "0123456789", "\xce\xb1\xcf\x83\xe7\x8c\xab"};
+    size_t len;
+    char *data = read_merges_text(&len);
+    const char *lines = memchr(data, '\n', len) + 1;
+    cb_bpe *bpe = NULL;
+    cb_bpe_work work = {0};
+    cb_ids a = {0}, b = {0};
+    uint32_t seed = 12345;
+
+    ck_assert_int_eq(cb_bpe_build(lines, len - (size_t)(lines - data), 48894, 49406, 49407, &bpe),
+                     CEREBRO_OK);
+    for (int k = 0; k < 50000; k++) {
+        uint8_t word[32];
+        const char *set;
+        size_t n, set_len;
+        seed = seed * 1103515245u + 12345u;
+        set = alphabets[(seed >> 16) % (sizeof alphabets / sizeof alphabets[0])];
+        set_len = strlen(set);
+        seed = seed * 1103515245u + 12345u;
+        n = 1 + (seed >> 16) % 32;
+        for (size_t i = 0; i < n; i++) {
+            seed = seed * 1103515245u + 12345u;
+            word[i] = (uint8_t)set[(seed >> 16) % set_len];
+        }
+        a.n = b.n = 0;
+        ck_assert_int_eq(cb_bpe_word(bpe, word, n, &work, &a), 0);
+        ck_assert_int_eq(cb_bpe_word_heap(bpe, word, n, &work, &b), 0);
+        ck_assert_msg(a.n == b.n && memcmp(a.v, b.v, a.n * sizeof *a.v) == 0,
+                      "word %d (%zu bytes, '%.*s'): the two BPE paths differ", k, n, (int)n,
+                      (const char *)word);
+    }
+    cb_ids_free(&a);
+    cb_ids_free(&b);
+    cb_bpe_work_free(&work);
+    cb_bpe_free(bpe);
+    free(data);
+}
+END_TEST
+
 static Suite *text_suite(void)
 {
     Suite *s = suite_create("text");
@@ -661,6 +703,7 @@ static Suite *text_suite(void)
     tcase_add_test(api, test_open_plain_and_errors);
     tcase_add_test(api, test_from_merges);
     tcase_add_test(api, test_long_inputs_are_linear);
+    tcase_add_test(api, test_bpe_paths_agree);
     tcase_add_test(parity, test_corpus_parity);
     tcase_add_test(parity, test_corpus_parity_small_vocab);
     tcase_add_test(parity, test_concurrent_encoding);

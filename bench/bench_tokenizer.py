@@ -1,0 +1,125 @@
+#!/usr/bin/python3
+"""Tokenizer throughput: libcerebro's C tokenizer (bench_tokenizer) next to the
+Python reference (training/cerebro_train/tokenizer.py, CLIP's rules), on the same
+texts, measured in one run.
+
+    /usr/bin/python3 bench/bench_tokenizer.py --build build [--seconds 2] [--threads 2]
+
+Workloads (written to a temporary directory, one text per line, hex-encoded):
+  queries   short search queries, 2-6 words (search-as-you-type)
+  captions  image captions, 8-30 words with punctuation
+  mixed     the parity corpus of tests/text/gen_corpus.py (scripts, emoji, entities, long texts)
+  long      English documents of about 10,000 characters
+Prints tokens/s for the Python reference (its BPE cache warm, as CLIP runs it),
+the C tokenizer on one thread, the C tokenizer without its per-call BPE cache,
+and the C tokenizer on --threads threads.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import re
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Dict, List
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "training"))
+sys.path.insert(0, str(ROOT / "tests" / "text"))
+from cerebro_train.tokenizer import Tokenizer  # noqa: E402
+from gen_corpus import ENGLISH, PUNCT, build_corpus  # noqa: E402
+
+DEFAULT_MERGES = ROOT.parent / "shared" / "data" / "clip" / "bpe_simple_vocab_16e6.txt.gz"
+
+
+def workloads(seed: int = 7) -> Dict[str, List[str]]:
+    rng = random.Random(seed)
+    queries = [" ".join(rng.choice(ENGLISH) for _ in range(rng.randint(2, 6))) for _ in range(3000)]
+    captions = []
+    for _ in range(2000):
+        words = [rng.choice(ENGLISH) for _ in range(rng.randint(8, 30))]
+        words[0] = words[0].capitalize()
+        for _ in range(rng.randint(0, 3)):
+            words.insert(rng.randrange(len(words)), rng.choice([",", ".", "!", "'s", "-"]))
+        captions.append(" ".join(words) + ".")
+    long_docs = []
+    for _ in range(20):
+        words: List[str] = []
+        while sum(len(w) + 1 for w in words) < 10000:
+            words.append(rng.choice(ENGLISH) + (rng.choice(PUNCT) if rng.random() < 0.05 else ""))
+        long_docs.append(" ".join(words)[:10000])
+    return {"queries": queries, "captions": captions, "mixed": build_corpus(), "long": long_docs}
+
+
+def write(path: Path, texts: List[str]) -> None:
+    with open(path, "w", encoding="ascii") as f:
+        for text in texts:
+            f.write("T " + text.encode("utf-8").hex() + "\n")
+
+
+def python_rate(tok: Tokenizer, texts: List[str], seconds: float) -> float:
+    for text in texts:  # warm the BPE cache, as a long-running CLIP process has it
+        tok.encode(text)
+    tokens, start = 0, time.perf_counter()
+    while True:
+        for text in texts:
+            tokens += len(tok.encode(text))
+        elapsed = time.perf_counter() - start
+        if elapsed >= seconds:
+            return tokens / elapsed
+
+
+def c_rates(exe: Path, merges: Path, files: List[Path], seconds: float, threads: int) -> Dict[str, float]:
+    out = subprocess.run([str(exe), str(merges), "--seconds", str(seconds), "--threads", str(threads)]
+                         + [str(f) for f in files], check=True, capture_output=True, text=True).stdout
+    rates = {}
+    for line in out.splitlines():
+        m = re.match(r"file=(\S+) .*tokens_per_s=(\d+)", line)
+        if m:
+            rates[m.group(1)] = float(m.group(2))
+    return rates
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--build", default="build", help="CMake build directory with bench/bench_tokenizer")
+    ap.add_argument("--merges", default=str(DEFAULT_MERGES))
+    ap.add_argument("--seconds", type=float, default=2.0)
+    ap.add_argument("--threads", type=int, default=os.cpu_count() or 1)
+    args = ap.parse_args()
+    build = Path(args.build)
+    exe, nocache = build / "bench" / "bench_tokenizer", build / "bench" / "bench_tokenizer_nocache"
+    if not exe.exists():
+        print(f"{exe} not found: build the project first", file=sys.stderr)
+        return 1
+    start = time.perf_counter()
+    tok = Tokenizer.from_file(args.merges)
+    print(f"load: Python reference {1e3 * (time.perf_counter() - start):.0f} ms", end="")
+    load = subprocess.run([str(exe), args.merges, "--seconds", "0", "/dev/null"], capture_output=True,
+                          text=True).stdout
+    print(f", C {load.split('=')[1].strip() if '=' in load else '?'} ms")
+    sets = workloads()
+    with tempfile.TemporaryDirectory() as tmp:
+        files = []
+        for name, texts in sets.items():
+            files.append(Path(tmp) / name)
+            write(files[-1], texts)
+        c1 = c_rates(exe, Path(args.merges), files, args.seconds, 1)
+        c0 = c_rates(nocache, Path(args.merges), files, args.seconds, 1) if nocache.exists() else {}
+        cn = c_rates(exe, Path(args.merges), files, args.seconds, args.threads)
+    print(f"{'workload':10} {'texts':>6} {'Python ref':>12} {'C 1 thread':>12} {'C no cache':>12} "
+          f"{'C ' + str(args.threads) + ' threads':>13} {'C/Python':>9}   (tokens/s)")
+    for name, texts in sets.items():
+        py = python_rate(tok, texts, args.seconds)
+        print(f"{name:10} {len(texts):6d} {py:12,.0f} {c1[name]:12,.0f} {c0.get(name, 0):12,.0f} "
+              f"{cn[name]:13,.0f} {c1[name] / py:8.1f}x")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
