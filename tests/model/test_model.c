@@ -495,6 +495,28 @@ START_TEST(test_openai_style_checkpoint)
 }
 END_TEST
 
+START_TEST(test_openblas_loaded)
+{
+    /* Debian's reference BLAS is ~36x slower than OpenBLAS (DESIGN.md): the
+     * BLAS that libtorch resolved in this process must be OpenBLAS. */
+    cerebro_model *m = open_model("tiny.pt", CEREBRO_PRECISION_FP32);
+    char line[4096];
+    int openblas = 0, reference = 0;
+    FILE *maps = fopen("/proc/self/maps", "r");
+    ck_assert_ptr_nonnull(maps);
+    while (fgets(line, sizeof line, maps)) {
+        if (strstr(line, "openblas"))
+            openblas = 1;
+        else if (strstr(line, "/blas/libblas.so"))
+            reference = 1;
+    }
+    fclose(maps);
+    ck_assert_msg(openblas && !reference,
+                  "libtorch loaded the reference BLAS: run scripts/setup.sh (libopenblas0-pthread)");
+    cerebro_model_free(m);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("model");
@@ -508,6 +530,7 @@ int main(void)
     tcase_add_test(tc, test_batch_with_bad_files);
     tcase_add_test(tc, test_open_errors);
     tcase_add_test(tc, test_openai_style_checkpoint);
+    tcase_add_test(tc, test_openblas_loaded);
     if (!getenv("CEREBRO_SKIP_VITB32")) {
         tcase_add_test(tc, test_parity_vitb32);
         tcase_add_test(tc, test_bf16_vitb32);
