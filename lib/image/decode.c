@@ -133,34 +133,34 @@ cerebro_status cb_image_decode_file(const char *path, const cb_decode_params *pa
     return st;
 }
 
+/* The argument checks both public loaders share. */
+static cerebro_status load_begin(const char *function, cerebro_image **out, const char *input,
+                                 int input_missing, const cerebro_image_options *opts,
+                                 cb_decode_params *params)
+{
+    if (!out)
+        return cb_fail(CEREBRO_E_INVALID, "%s: out is NULL", function);
+    *out = NULL;
+    if (input_missing)
+        return cb_fail(CEREBRO_E_INVALID, "%s: %s is NULL", function, input);
+    return cb_decode_params_from(opts, 0, params);
+}
+
 cerebro_status cerebro_image_load_file(cerebro_image **out, const char *path,
                                        const cerebro_image_options *opts)
 {
     cb_decode_params params;
-    cerebro_status st;
+    cerebro_status st = load_begin("cerebro_image_load_file", out, "path", !path, opts, &params);
 
-    if (!out)
-        return cb_fail(CEREBRO_E_INVALID, "cerebro_image_load_file: out is NULL");
-    *out = NULL;
-    if (!path)
-        return cb_fail(CEREBRO_E_INVALID, "cerebro_image_load_file: path is NULL");
-    if ((st = cb_decode_params_from(opts, 0, &params)) != CEREBRO_OK)
-        return st;
-    return cb_image_decode_file(path, &params, out);
+    return st != CEREBRO_OK ? st : cb_image_decode_file(path, &params, out);
 }
 
 cerebro_status cerebro_image_load_memory(cerebro_image **out, const void *data, size_t size,
                                          const char *name, const cerebro_image_options *opts)
 {
     cb_decode_params params;
-    cerebro_status st;
+    cerebro_status st = load_begin("cerebro_image_load_memory", out, "data", !data && size, opts,
+                                   &params);
 
-    if (!out)
-        return cb_fail(CEREBRO_E_INVALID, "cerebro_image_load_memory: out is NULL");
-    *out = NULL;
-    if (!data && size)
-        return cb_fail(CEREBRO_E_INVALID, "cerebro_image_load_memory: data is NULL");
-    if ((st = cb_decode_params_from(opts, 0, &params)) != CEREBRO_OK)
-        return st;
-    return cb_image_decode(data, size, name, &params, out);
+    return st != CEREBRO_OK ? st : cb_image_decode(data, size, name, &params, out);
 }
