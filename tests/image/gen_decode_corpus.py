@@ -232,22 +232,29 @@ def ycck_jpeg(cmyk: np.ndarray, quality: int = 90) -> bytes:
     return data
 
 
-def cjpeg_sampling(im: Image.Image) -> dict[str, bytes]:
-    """Sampling factors without a TurboJPEG name (3x1, 1x3, ...), which
-    libjpeg and PIL decode; written by cjpeg (libjpeg-turbo-progs) where
-    installed, since PIL only writes 4:4:4, 4:2:2 and 4:2:0."""
+def cjpeg_variants(im: Image.Image) -> dict[str, bytes]:
+    """JPEG features PIL 9.4 does not write but reads: sampling factors
+    without a TurboJPEG name (3x1, 1x3, ...), restart markers, arithmetic
+    coding, an RGB (untransformed) colour space. Written by cjpeg
+    (libjpeg-turbo-progs) where installed."""
     cjpeg = shutil.which("cjpeg")
     if not cjpeg:
-        print("cjpeg not found: skipping odd sampling factors", file=sys.stderr)
+        print("cjpeg not found: skipping the cjpeg-only JPEG variants", file=sys.stderr)
         return {}
     ppm = io.BytesIO()
     im.save(ppm, "PPM")
-    out = {}
-    for factors in ("4x1", "3x1", "1x3", "3x2", "2x1,1x1,2x1"):
-        name = "sampling_" + factors.replace(",", "_") + ".jpg"
-        out[name] = subprocess.run([cjpeg, "-quality", "90", "-sample", factors],
-                                   input=ppm.getvalue(), capture_output=True, check=True).stdout
-    return out
+    variants = {f"sampling_{f.replace(',', '_')}": ["-sample", f]
+                for f in ("4x1", "3x1", "1x3", "3x2", "2x1,1x1,2x1")}
+    variants.update({
+        "restart_every_row": ["-restart", "1"],
+        "restart_every_mcu": ["-restart", "1b"],
+        "arithmetic": ["-arithmetic"],
+        "arithmetic_progressive": ["-arithmetic", "-progressive"],
+        "rgb_colorspace": ["-rgb"],
+    })
+    return {f"cjpeg_{name}.jpg": subprocess.run([cjpeg, "-quality", "90", *args], input=ppm.getvalue(),
+                                          capture_output=True, check=True).stdout
+            for name, args in variants.items()}
 
 
 # ------------------------------------------------------------------ corpus
@@ -321,7 +328,7 @@ def add_jpegs(c: Corpus) -> dict[str, bytes]:
         "ycck.jpg": ycck_jpeg(np.asarray(rgb.convert("CMYK"))),
         "tiny1x1.jpg": jpeg_bytes(Image.new("RGB", (1, 1), (200, 10, 90))),
     }
-    files.update(cjpeg_sampling(rgb))
+    files.update(cjpeg_variants(rgb))
     for name, data in files.items():
         c.ok(name, data, open_ref(data))
     base = files["baseline420.jpg"]

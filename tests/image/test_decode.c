@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <unistd.h>
 
 #include "cerebro/cerebro.h"
 #include "core/core.h"
@@ -315,9 +316,19 @@ static size_t png_image_data_end(const uint8_t *d, size_t n)
 static void truncate_everywhere(const char *rel)
 {
     size_t size, end;
-    uint8_t *data = read_all(rel, &size);
-    int is_png = data[0] == 0x89;
+    uint8_t *data;
+    int is_png;
     cb_decode_params p = params_for(0, 1, NULL);
+    char *path = corpus_path(rel);
+
+    if (access(path, R_OK) != 0 && strstr(rel, "cjpeg_")) {
+        fprintf(stderr, "%s missing (no cjpeg when the corpus was made): skipped\n", rel);
+        free(path);
+        return;
+    }
+    free(path);
+    data = read_all(rel, &size);
+    is_png = data[0] == 0x89;
 
     end = is_png ? png_image_data_end(data, size) : size;
     ck_assert_uint_gt(end, 100);
@@ -341,6 +352,8 @@ START_TEST(test_truncated_at_every_offset)
     truncate_everywhere("valid/baseline420.jpg");
     truncate_everywhere("valid/progressive.jpg");
     truncate_everywhere("valid/cmyk.jpg");
+    truncate_everywhere("valid/cjpeg_restart_every_mcu.jpg");
+    truncate_everywhere("valid/cjpeg_arithmetic_progressive.jpg");
     truncate_everywhere("valid/rgb.png");
     truncate_everywhere("valid/interlaced_rgba.png");
     truncate_everywhere("valid/palette2_trns.png");
