@@ -119,11 +119,28 @@ cerebro_status cerebro_image_preprocess(const cerebro_image *image,
     return st;
 }
 
-/* Decode parameters for a preprocess call: fast mode lets the JPEG decoder
- * shrink in the IDCT while the shortest side stays >= S. */
-static cerebro_status decode_params(const cerebro_image_options *o, cb_decode_params *p)
+/* Options and decode parameters of a preprocess call: fast mode lets the
+ * JPEG decoder shrink in the IDCT while the shortest side stays >= S. */
+static cerebro_status prepare(const cerebro_image_options *opts, cerebro_image_options *buf,
+                              const cerebro_image_options **use, cb_decode_params *p)
 {
-    return cb_decode_params_from(o, o->mode == CEREBRO_PREPROCESS_FAST, p);
+    cerebro_status st = options_or_defaults(opts, buf, use);
+
+    if (st != CEREBRO_OK)
+        return st;
+    return cb_decode_params_from(*use, (*use)->mode == CEREBRO_PREPROCESS_FAST, p);
+}
+
+/* Preprocesses a freshly decoded image and frees it. */
+static cerebro_status finish(cerebro_image *img, const cerebro_image_options *o, float *out,
+                             const char *label)
+{
+    cerebro_status st = cerebro_image_preprocess(img, o, out);
+
+    if (st != CEREBRO_OK)
+        cb_error_prefix(label);
+    cerebro_image_free(img);
+    return st;
 }
 
 cerebro_status cerebro_image_preprocess_file(const char *path, const cerebro_image_options *opts,
@@ -139,16 +156,10 @@ cerebro_status cerebro_image_preprocess_file(const char *path, const cerebro_ima
         return cb_fail(CEREBRO_E_INVALID, "cerebro_image_preprocess_file: path is NULL");
     if (!out)
         return cb_fail(CEREBRO_E_INVALID, "cerebro_image_preprocess_file: out is NULL");
-    if ((st = options_or_defaults(opts, &defaults, &o)) != CEREBRO_OK ||
-        (st = decode_params(o, &p)) != CEREBRO_OK)
+    if ((st = prepare(opts, &defaults, &o, &p)) != CEREBRO_OK ||
+        (st = cb_image_decode_file(path, &p, &img)) != CEREBRO_OK)
         return st;
-    if ((st = cb_image_decode_file(path, &p, &img)) != CEREBRO_OK)
-        return st;
-    st = cerebro_image_preprocess(img, o, out);
-    if (st != CEREBRO_OK)
-        cb_error_prefix(path);
-    cerebro_image_free(img);
-    return st;
+    return finish(img, o, out, path);
 }
 
 cerebro_status cerebro_image_preprocess_memory(const void *data, size_t size, const char *name,
@@ -164,14 +175,8 @@ cerebro_status cerebro_image_preprocess_memory(const void *data, size_t size, co
         return cb_fail(CEREBRO_E_INVALID, "cerebro_image_preprocess_memory: data is NULL");
     if (!out)
         return cb_fail(CEREBRO_E_INVALID, "cerebro_image_preprocess_memory: out is NULL");
-    if ((st = options_or_defaults(opts, &defaults, &o)) != CEREBRO_OK ||
-        (st = decode_params(o, &p)) != CEREBRO_OK)
+    if ((st = prepare(opts, &defaults, &o, &p)) != CEREBRO_OK ||
+        (st = cb_image_decode(data, size, name, &p, &img)) != CEREBRO_OK)
         return st;
-    if ((st = cb_image_decode(data, size, name, &p, &img)) != CEREBRO_OK)
-        return st;
-    st = cerebro_image_preprocess(img, o, out);
-    if (st != CEREBRO_OK)
-        cb_error_prefix(name);
-    cerebro_image_free(img);
-    return st;
+    return finish(img, o, out, name);
 }
