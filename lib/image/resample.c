@@ -19,7 +19,9 @@
 #include "core/core.h"
 #include "image/resample.h"
 
-#if defined(__x86_64__) && defined(__GNUC__)
+/* AVX2 kernels are chosen at run time; -DCEREBRO_NO_SIMD leaves only the
+ * portable ones (the tests run those too, through CB_RESAMPLE_SCALAR). */
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(CEREBRO_NO_SIMD)
 #include <immintrin.h>
 #define CB_HAVE_AVX2_KERNELS 1
 #endif
