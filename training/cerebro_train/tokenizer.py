@@ -94,16 +94,18 @@ def read_merges_text(path: Union[str, os.PathLike]) -> str:
 
 
 def parse_merges(text: str, count: Optional[int]) -> List[Tuple[str, str]]:
-    """The first `count` merges (all when None) after the header line."""
+    """The first `count` merges after the header line (None: all of them, up to
+    CLIP's count). A final newline does not start another line; every line used
+    must hold exactly two fields."""
     lines = text.split("\n")[1:]
+    if lines and lines[-1] == "":
+        lines.pop()
     if count is None:
-        lines = [line for line in lines if line.strip()]
-    elif len(lines) < count:
-        raise ValueError(f"merges text has {len(lines)} lines after the header, need {count}")
-    else:
-        lines = lines[:count]
+        count = min(len(lines), CLIP_VOCAB_SIZE - BYTE_SYMBOLS - SPECIAL_TOKENS)
+    if len(lines) < count:
+        raise ValueError(f"merges text has {len(lines)} merges after the header, need {count}")
     merges: List[Tuple[str, str]] = []
-    for number, line in enumerate(lines, start=2):
+    for number, line in enumerate(lines[:count], start=2):
         halves = line.split()
         if len(halves) != 2:
             raise ValueError(f"merges line {number}: expected 'left right', got {line[:60]!r}")
@@ -132,9 +134,7 @@ class Tokenizer:
     def from_text(cls, text: str, vocab_size: Optional[int] = None) -> "Tokenizer":
         """From merges text; vocab_size None takes CLIP's count (or fewer if the text is short)."""
         if vocab_size is None:
-            available = parse_merges(text, None)
-            clip_count = CLIP_VOCAB_SIZE - BYTE_SYMBOLS - SPECIAL_TOKENS
-            return cls(available[:clip_count])
+            return cls(parse_merges(text, None))
         count = vocab_size - BYTE_SYMBOLS - SPECIAL_TOKENS
         if count < 0:
             raise ValueError(f"vocab_size {vocab_size} is below {BYTE_SYMBOLS + SPECIAL_TOKENS}")
