@@ -133,6 +133,9 @@ int cb_pretokenize_next(const uint32_t *cps, size_t n, size_t *pos, cb_piece *pi
 
 typedef struct cb_bpe cb_bpe;
 
+/* 64-bit FNV-1a over bytes, for the hash tables here and in piece_cache.c. */
+uint64_t cb_hash_bytes(const uint8_t *p, size_t n);
+
 /* Builds the merge table from `n_merges` merge lines (`lines` points just
  * past the header line, `len` bytes). Errors: E_FORMAT, E_NOMEM. */
 cerebro_status cb_bpe_build(const char *lines, size_t len, uint32_t n_merges, uint32_t sot,
@@ -188,9 +191,6 @@ void cb_piece_cache_put(cb_piece_cache *cache, const uint8_t *bytes, size_t len,
 /* Reads a merges file, plain or gzip-compressed, into a malloc'd buffer.
  * Errors name the path: E_NOT_FOUND, E_IO, E_CORRUPT, E_LIMIT, E_NOMEM. */
 cerebro_status cb_merges_read_file(const char *path, char **data, size_t *len);
-
-/* 64-bit FNV-1a over bytes; used by the hash tables. */
-uint64_t cb_hash_bytes(const uint8_t *p, size_t n);
 
 #ifdef __cplusplus
 }
