@@ -61,20 +61,6 @@ static cerebro_status unknown_format(const uint8_t *data, size_t size, const cha
     return cb_fail(CEREBRO_E_FORMAT, "%s: not a JPEG or PNG image (starts with %s)", label, head);
 }
 
-cerebro_status cb_image_check_limits(uint32_t width, uint32_t height, uint64_t max_pixels,
-                                     const char *label)
-{
-    uint64_t pixels = (uint64_t)width * height;
-
-    if (width > CB_IMAGE_MAX_SIDE || height > CB_IMAGE_MAX_SIDE)
-        return cb_fail(CEREBRO_E_LIMIT, "%s: %ux%u exceeds the maximum side of %u pixels", label,
-                       width, height, CB_IMAGE_MAX_SIDE);
-    if (max_pixels && pixels > max_pixels)
-        return cb_fail(CEREBRO_E_LIMIT, "%s: %ux%u is %llu pixels, over the limit of %llu", label,
-                       width, height, (unsigned long long)pixels, (unsigned long long)max_pixels);
-    return CEREBRO_OK;
-}
-
 cerebro_status cb_image_decode(const uint8_t *data, size_t size, const char *name,
                                const cb_decode_params *params, cerebro_image **out)
 {

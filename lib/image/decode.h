@@ -21,12 +21,6 @@ typedef struct cb_exif_block {
     size_t size;
 } cb_exif_block;
 
-/* Refuses width x height over the hard side ceiling or max_pixels (0 = no
- * pixel limit) with E_LIMIT, without allocating. Same rules and message as
- * cb_image_new(), for decoders that must judge the full-size image while
- * allocating a smaller one (JPEG fast mode). `label` names the input. */
-cerebro_status cb_image_check_limits(uint32_t width, uint32_t height, uint64_t max_pixels,
-                                     const char *label);
 
 /* Decoders: `label` (never NULL) prefixes every error message. On success
  * *out is an RGB image (alpha composited on params->background) and *exif

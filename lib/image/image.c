@@ -50,22 +50,33 @@ cerebro_status cb_decode_params_from(const cerebro_image_options *opts, int fast
     return CEREBRO_OK;
 }
 
-cerebro_status cb_image_new(uint32_t width, uint32_t height, uint64_t max_pixels, const char *name,
-                            cerebro_image **out)
+cerebro_status cb_image_check_limits(uint32_t width, uint32_t height, uint64_t max_pixels,
+                                     const char *label)
 {
-    cerebro_image *img;
     uint64_t pixels = (uint64_t)width * height;
-    const char *label = name ? name : "image";
 
-    *out = NULL;
-    if (width == 0 || height == 0)
-        return cb_fail(CEREBRO_E_CORRUPT, "%s: image has zero size (%ux%u)", label, width, height);
     if (width > CB_IMAGE_MAX_SIDE || height > CB_IMAGE_MAX_SIDE)
         return cb_fail(CEREBRO_E_LIMIT, "%s: %ux%u exceeds the maximum side of %u pixels", label,
                        width, height, CB_IMAGE_MAX_SIDE);
     if (max_pixels && pixels > max_pixels)
         return cb_fail(CEREBRO_E_LIMIT, "%s: %ux%u is %llu pixels, over the limit of %llu", label,
                        width, height, (unsigned long long)pixels, (unsigned long long)max_pixels);
+    return CEREBRO_OK;
+}
+
+cerebro_status cb_image_new(uint32_t width, uint32_t height, uint64_t max_pixels, const char *name,
+                            cerebro_image **out)
+{
+    cerebro_image *img;
+    uint64_t pixels = (uint64_t)width * height;
+    const char *label = name ? name : "image";
+    cerebro_status st;
+
+    *out = NULL;
+    if (width == 0 || height == 0)
+        return cb_fail(CEREBRO_E_CORRUPT, "%s: image has zero size (%ux%u)", label, width, height);
+    if ((st = cb_image_check_limits(width, height, max_pixels, label)) != CEREBRO_OK)
+        return st;
     img = malloc(sizeof *img);
     if (!img)
         return cb_fail(CEREBRO_E_NOMEM, "%s: out of memory", label);

@@ -42,6 +42,12 @@ typedef struct cb_decode_params {
 cerebro_status cb_decode_params_from(const cerebro_image_options *opts, int fast,
                                      cb_decode_params *params);
 
+/* E_LIMIT when a side exceeds CB_IMAGE_MAX_SIDE or the pixel count
+ * max_pixels (0: only the side ceiling). Call before any allocation that
+ * depends on the size. */
+cerebro_status cb_image_check_limits(uint32_t width, uint32_t height, uint64_t max_pixels,
+                                     const char *label);
+
 /* Allocates an image of width x height after checking limits
  * (max_pixels: 0 = only the hard ceiling). `name` labels errors. */
 cerebro_status cb_image_new(uint32_t width, uint32_t height, uint64_t max_pixels, const char *name,
