@@ -178,8 +178,9 @@ static int encode_piece(const cerebro_tokenizer *tok, encode_work *w, const uint
     return 0;
 }
 
-/* sot, the ids of the cleaned text, eot; stops early once context_length
- * (if > 0) is reached, since the rest would be cut anyway. */
+/* sot, the ids of the cleaned text, eot. With context_length > 0 the result
+ * is sot + ids[:context_length - 2] + eot (CLIP's truncation), so pieces stop
+ * being encoded once those ids are known. */
 static cerebro_status encode_cleaned(const cerebro_tokenizer *tok, encode_work *w,
                                      const uint32_t *cps, size_t n, uint32_t context_length)
 {
