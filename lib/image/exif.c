@@ -213,8 +213,52 @@ static cerebro_status transpose(cerebro_image **image, int flip_rows, int flip_c
     return CEREBRO_OK;
 }
 
+static cerebro_status apply_pixels(cerebro_image **image, int orientation, const char *label);
+
+/* Moves the content box and the original size the way the pixels moved:
+ * a mirrored axis puts its partial pixel first; 5..8 swap the axes. */
+static void orient_box(cerebro_image *img, int orientation)
+{
+    /* Size before the transform: 5..8 have already swapped width/height. */
+    float w = (float)(orientation >= 5 ? img->height : img->width);
+    float h = (float)(orientation >= 5 ? img->width : img->height);
+    float x0 = img->box[0], y0 = img->box[1], x1 = img->box[2], y1 = img->box[3];
+    float b[4];
+
+    switch (orientation) {
+    case 2: b[0] = w - x1, b[1] = y0, b[2] = w - x0, b[3] = y1; break;
+    case 3: b[0] = w - x1, b[1] = h - y1, b[2] = w - x0, b[3] = h - y0; break;
+    case 4: b[0] = x0, b[1] = h - y1, b[2] = x1, b[3] = h - y0; break;
+    case 5: b[0] = y0, b[1] = x0, b[2] = y1, b[3] = x1; break;
+    case 6: b[0] = h - y1, b[1] = x0, b[2] = h - y0, b[3] = x1; break;
+    case 7: b[0] = h - y1, b[1] = w - x1, b[2] = h - y0, b[3] = w - x0; break;
+    case 8: b[0] = y0, b[1] = w - x1, b[2] = y1, b[3] = w - x0; break;
+    default: return;
+    }
+    memcpy(img->box, b, sizeof b);
+    if (orientation >= 5) {
+        uint32_t t = img->full_width;
+        img->full_width = img->full_height;
+        img->full_height = t;
+    }
+}
+
 cerebro_status cb_image_apply_orientation(cerebro_image **image, int orientation,
                                           const char *label)
+{
+    cerebro_image saved = **image;
+    cerebro_status st = apply_pixels(image, orientation, label);
+
+    if (st == CEREBRO_OK && orientation >= 2 && orientation <= 8) {
+        (*image)->full_width = saved.full_width;
+        (*image)->full_height = saved.full_height;
+        memcpy((*image)->box, saved.box, sizeof saved.box);
+        orient_box(*image, orientation);
+    }
+    return st;
+}
+
+static cerebro_status apply_pixels(cerebro_image **image, int orientation, const char *label)
 {
     switch (orientation) {
     case 2: flip_left_right(*image); return CEREBRO_OK;   /* FLIP_LEFT_RIGHT */

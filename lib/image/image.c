@@ -82,6 +82,7 @@ cerebro_status cb_image_new(uint32_t width, uint32_t height, uint64_t max_pixels
         return cb_fail(CEREBRO_E_NOMEM, "%s: out of memory", label);
     img->width = width;
     img->height = height;
+    cb_image_set_scaled(img, width, height, 1, 1);
     img->pixels = malloc((size_t)pixels * 3);
     if (!img->pixels) {
         free(img);
@@ -89,6 +90,16 @@ cerebro_status cb_image_new(uint32_t width, uint32_t height, uint64_t max_pixels
     }
     *out = img;
     return CEREBRO_OK;
+}
+
+void cb_image_set_scaled(cerebro_image *img, uint32_t full_w, uint32_t full_h, int num, int den)
+{
+    img->full_width = full_w;
+    img->full_height = full_h;
+    img->box[0] = 0.0f;
+    img->box[1] = 0.0f;
+    img->box[2] = (float)((double)full_w * num / den);
+    img->box[3] = (float)((double)full_h * num / den);
 }
 
 void cerebro_image_free(cerebro_image *image)

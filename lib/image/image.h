@@ -13,12 +13,24 @@
 extern "C" {
 #endif
 
-/* The public opaque handle: tightly packed 8-bit RGB, 3 * width bytes a row. */
+/* The public opaque handle: tightly packed 8-bit RGB, 3 * width bytes a row.
+ * A JPEG decoded at 1/d scale (fast mode) remembers the size of the image
+ * the file holds (after EXIF orientation) and where that content lies in
+ * the decoded pixels: the scaled size is rounded up, so the last column or
+ * row is partial (and orientation may move it to the first). Otherwise
+ * full_* equal width/height and box is (0, 0, width, height). */
 struct cerebro_image {
     uint32_t width;
     uint32_t height;
     uint8_t *pixels;
+    uint32_t full_width;
+    uint32_t full_height;
+    float box[4]; /* x0, y0, x1, y1 in decoded pixels */
 };
+
+/* Records that `img` holds a full_w x full_h original decoded at `num/den`
+ * scale (content in (0, 0, full_w * num / den, full_h * num / den)). */
+void cb_image_set_scaled(cerebro_image *img, uint32_t full_w, uint32_t full_h, int num, int den);
 
 /* Hard ceiling on either side whatever the options say (PIL's own limit
  * and far above any camera). */

@@ -291,6 +291,7 @@ cerebro_status cb_jpeg_decode(const uint8_t *data, size_t size, const char *labe
         cerebro_image_free(img);
         return st;
     }
+    cb_image_set_scaled(img, layout.width, layout.height, scale.num, scale.denom);
     *exif = layout.exif;
     *out = img;
     return CEREBRO_OK;

@@ -57,6 +57,11 @@ cerebro_status cb_clip_crop_box(const cerebro_image *image, uint32_t full_w, uin
 
 cerebro_status cb_clip_crop(const cerebro_image *image, uint32_t s, uint8_t *crop, unsigned flags)
 {
+    /* A scaled decode (fast mode) keeps its original geometry: resizing
+     * from the rounded-up decoded size would stretch the image. */
+    if (image->full_width != image->width || image->full_height != image->height)
+        return cb_clip_crop_box(image, image->full_width, image->full_height, image->box, s, crop,
+                                flags);
     return cb_clip_crop_box(image, image->width, image->height, NULL, s, crop, flags);
 }
 

@@ -25,17 +25,15 @@ static const float clip_std[3] = {0.26862954f, 0.26130258f, 0.27577711f};
  * CEREBRO_TEST_VERBOSE=1 to see every figure):
  *   - large JPEGs (>= 2 MP, the case fast mode exists for): mean <= 0.56,
  *     max <= 30 levels;
- *   - small JPEGs at S = 32 or 64 (e.g. 333x250 decoded at 1/8): mean up to
- *     6.1 levels today. The scaled size is rounded up to whole pixels
- *     (ceil(333 / 8) = 42 for 41.6 of content) and the geometry is taken
- *     from the decoded size, which stretches the image by up to a pixel of
- *     the decoded image;
- *   - the same with the original size and the content box known
- *     (cb_clip_crop_box, bit-exact with PIL's draft() + resize(box)): mean
- *     <= 2.35, max 30 levels. The decoder does not report the original
- *     size and box yet; once it does, preprocess uses them. */
+ *   - small JPEGs at S = 32 or 64 (e.g. 333x250 decoded at 1/8): the
+ *     scaled size is rounded up to whole pixels (ceil(333 / 8) = 42 for
+ *     41.6 of content), so the decoder reports the original size and the
+ *     content box and preprocess takes its geometry from them
+ *     (cb_clip_crop_box, bit-exact with PIL's draft() + resize(box)):
+ *     mean <= 2.35, max 30 levels (6.1 when the geometry came from the
+ *     rounded decoded size). */
 #define FAST_MEAN_LEVELS_LARGE 1.0
-#define FAST_MEAN_LEVELS_ANY 8.0
+#define FAST_MEAN_LEVELS_ANY 3.0
 #define FAST_BOX_MEAN_LEVELS 3.0
 
 static char *ref_path(const char *name)

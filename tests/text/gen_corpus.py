@@ -4,8 +4,6 @@
   gen_corpus.py --out DIR          writes DIR/corpus.txt (texts and reference ids),
                                    DIR/corpus_vocab1000.txt (the same with 1,000 tokens),
                                    and DIR/unicode.txt (Python's view of every code point)
-  gen_corpus.py --check-clip       compares the reference with a literal transcription of
-                                   CLIP's rules (clip_rules.py) on the same corpus
 
 corpus.txt: a "count N" line, then per case "T <hex of the UTF-8 text>" and
 "I <n> <ids...>". unicode.txt: run-length ranges over all code points (surrogates
@@ -26,7 +24,7 @@ import regex
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
 sys.path.insert(0, os.path.join(ROOT, "training"))
-from cerebro_train.tokenizer import Tokenizer, clean, pieces  # noqa: E402
+from cerebro_train.tokenizer import Tokenizer, pieces  # noqa: E402
 
 _RE_SPACE = regex.compile(r"\s")
 DEFAULT_MERGES = os.path.join(ROOT, "..", "shared", "data", "clip", "bpe_simple_vocab_16e6.txt.gz")
@@ -240,34 +238,15 @@ def write_unicode(path: str) -> None:
     os.replace(path + ".tmp", path)
 
 
-def check_clip(tok: Tokenizer, cases: Sequence[str], merges: str) -> int:
-    sys.path.insert(0, HERE)
-    from clip_rules import ClipRulesTokenizer  # pylint: disable=import-outside-toplevel
-    clip = ClipRulesTokenizer(merges)
-    for i, text in enumerate(cases):
-        for length in (0, 77, 5, 1):
-            ours = tok.encode(text, length)
-            theirs = clip.tokenize(text, length) if length else clip.tokenize(text, 10 ** 9)
-            if ours != theirs:
-                print(f"case {i} (context {length}): {text!r}\n  cleaned {clean(text)!r}\n"
-                      f"  reference {ours}\n  CLIP rules {theirs}")
-                return 1
-    print(f"reference == CLIP rules on {len(cases)} cases x 4 context lengths")
-    return 0
-
-
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--out", help="directory for corpus.txt and unicode.txt")
     ap.add_argument("--merges", default=DEFAULT_MERGES)
-    ap.add_argument("--check-clip", action="store_true")
     args = ap.parse_args()
     tok = Tokenizer.from_file(args.merges)
     cases = build_corpus()
-    if args.check_clip:
-        return check_clip(tok, cases, args.merges)
     if not args.out:
-        ap.error("--out or --check-clip is required")
+        ap.error("--out is required")
     os.makedirs(args.out, exist_ok=True)
     start = time.time()
     write_corpus(os.path.join(args.out, "corpus.txt"), tok, cases)
