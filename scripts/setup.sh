@@ -13,6 +13,7 @@ packages=(
   libsqlite3-dev libutf8proc-dev libcjson-dev
   # tests
   check python3 python3-torch python3-torchvision python3-numpy python3-pil python3-pytest
+  python3-regex
   # benchmarks and test-image tools
   libjpeg-turbo-progs
 )

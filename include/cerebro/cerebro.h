@@ -1,5 +1,5 @@
 /*
- * libcerebro — natural-language search over image and video collections.
+ * libcerebro -- natural-language search over image and video collections.
  *
  * One header is the whole public API. Everything is C99 with fixed-width
  * types, callable from any FFI (ctypes, koffi) without variadic calls or
@@ -254,7 +254,10 @@ CEREBRO_API void cerebro_tokenizer_free(cerebro_tokenizer *tok);
 CEREBRO_API uint32_t cerebro_tokenizer_vocab_size(const cerebro_tokenizer *tok);
 
 /** Tokenizes UTF-8 text (len bytes; text need not be NUL-terminated) as
- *  CLIP does: start token, BPE ids, end token. With context_length > 0 the
+ *  CLIP's simple_tokenizer does -- HTML unescape (twice), whitespace
+ *  collapse, lower-case, CLIP's pre-tokenizer, byte-level BPE -- except that
+ *  ftfy.fix_text is not applied: start token, BPE ids, end token. Input is
+ *  limited to 1 MiB (E_LIMIT). With context_length > 0 the
  *  result is truncated to context_length tokens keeping the end token last;
  *  0 means no truncation. Writes at most `capacity` ids; *n_tokens gets the
  *  full count (call with capacity 0 to size the buffer: returns E_LIMIT if
