@@ -1,0 +1,38 @@
+"""Python bindings for libcerebro (ctypes; no compiled extension).
+
+The library is found through $CEREBRO_LIBRARY, then this package's
+directory, then the system loader; it must have the major version these
+bindings were written for.
+
+    import cerebro
+    with cerebro.Model("models/default.pt") as model:
+        vecs = model.encode_text(["a snow leopard on rocks"])
+"""
+
+from __future__ import annotations
+
+from . import _lib
+from .errors import (CancelledError, CorruptError, Error, FormatError, InternalError,
+                     InvalidError, IoError, LibraryError, LimitError, MismatchError, ModelError,
+                     NoMemoryError, NotFoundError, Status, StoreError, UnsupportedError)
+from .index import AddStats, Hit, Index, IndexStats, Progress
+from .model import ImageError, Model
+
+__version__ = f"{_lib.VERSION_MAJOR}.{_lib.VERSION_MINOR}.{_lib.VERSION_PATCH}"
+
+__all__ = [
+    "AddStats", "CancelledError", "CorruptError", "Error", "FormatError", "Hit", "ImageError",
+    "Index", "IndexStats", "InternalError", "InvalidError", "IoError", "LibraryError",
+    "LimitError", "MismatchError", "Model", "ModelError", "NoMemoryError", "NotFoundError",
+    "Progress", "Status", "StoreError", "UnsupportedError", "library_path", "library_version",
+]
+
+
+def library_version() -> str:
+    """Version string of the loaded libcerebro, e.g. "0.1.0"."""
+    return _lib.lib().cerebro_version_string().decode()
+
+
+def library_path() -> str:
+    """Path the loaded libcerebro was opened from."""
+    return str(_lib.lib()._name)

@@ -1,0 +1,268 @@
+"""cerebro.Index: a durable store of embeddings with k-NN search. Searches
+may run from many threads at once; adds and removes are serialised inside
+the library."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Sequence
+from ctypes import POINTER, byref, c_char_p, c_float
+from dataclasses import dataclass
+from typing import Any, Optional, Union
+
+import numpy as np
+
+from . import _lib
+from ._handle import Handle
+from .errors import Status, error_for, status_of
+from .model import Model, PathLike, _buffer, _mode
+
+Query = Union[str, "os.PathLike[str]", bytes, bytearray, memoryview, np.ndarray, Sequence[float]]
+
+
+@dataclass(frozen=True)
+class Hit:
+    """One search result. timestamp: seconds into a video, None for stills."""
+
+    id: int
+    score: float
+    path: str
+    width: int
+    height: int
+    timestamp: Optional[float]
+
+
+@dataclass(frozen=True)
+class Progress:
+    """What cerebro_index_add() reports after each file."""
+
+    done: int
+    total: int
+    added: int
+    skipped: int
+    failed: int
+    path: str
+    status: Status | int
+    message: Optional[str]
+
+
+@dataclass(frozen=True)
+class AddStats:
+    added: int
+    updated: int
+    skipped: int
+    removed: int
+    failed: int
+    frames: int
+
+
+@dataclass(frozen=True)
+class IndexStats:
+    dim: int
+    count: int
+    files: int
+    failed: int
+    memory_bytes: int
+    recall_at_10: float
+    structure: str
+    model_id: str
+
+
+ProgressCallback = Callable[[Progress], Optional[bool]]
+
+
+def _text(raw: bytes | None) -> str:
+    return os.fsdecode(raw) if raw is not None else ""
+
+
+class Index:
+    """An index directory opened with cerebro_index_open() for `model`.
+
+    factory: FAISS factory string (None: chosen from the collection size).
+    create: create the directory if missing. readonly: search only.
+    The Index keeps its Model alive (and open) until the Index is closed.
+    """
+
+    def __init__(self, dir: PathLike, model: Model, factory: str | None = None, create: bool = True,
+                 readonly: bool = False, memory_budget: int = 0) -> None:
+        if not isinstance(model, Model):
+            raise TypeError(f"model: expected cerebro.Model, got {type(model).__name__}")
+        lib = _lib.lib()
+        opts = _lib.IndexOptions()
+        lib.cerebro_index_options_init(byref(opts))
+        opts.flags = (_lib.INDEX_CREATE if create else 0) | (_lib.INDEX_READONLY if readonly else 0)
+        factory_raw = factory.encode() if factory is not None else None
+        opts.factory = factory_raw
+        opts.memory_budget = memory_budget
+        ptr = POINTER(_lib.IndexHandle)()
+        with model._handle.use() as m:
+            _lib.check(lib.cerebro_index_open(byref(ptr), _lib.fspath(dir), m, byref(opts)))
+        self._lib = lib
+        self.model = model
+        self.dir = os.fsdecode(dir)
+        self._handle = Handle(self, ptr, lib, "cerebro_index_free", "Index", holds=(model._handle,))
+
+    # ---- lifetime -----------------------------------------------------------
+
+    def close(self) -> None:
+        """Closes the index (committed work is durable). Idempotent."""
+        self._handle.close()
+
+    @property
+    def closed(self) -> bool:
+        return self._handle.closed
+
+    def __enter__(self) -> Index:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"<cerebro.Index {self.dir!r}{' closed' if self.closed else ''}>"
+
+    # ---- writing ------------------------------------------------------------
+
+    def add(self, paths: Sequence[PathLike] | PathLike, progress: ProgressCallback | None = None,
+            recurse: bool = True, hidden: bool = False, follow_symlinks: bool = False,
+            video: bool = True, mode: str = "fast", batch_size: int = 0, commit_every: int = 0,
+            workers: int = 0) -> AddStats:
+        """Adds files and folders incrementally. progress(Progress) is called
+        after each file; returning True cancels (CancelledError is raised after
+        what was done is committed). An exception in progress cancels too and
+        is re-raised."""
+        if isinstance(paths, (str, bytes, os.PathLike)):
+            paths = [paths]
+        raw = [_lib.fspath(p) for p in paths]
+        opts = _lib.AddOptions()
+        self._lib.cerebro_add_options_init(byref(opts))
+        opts.flags = ((0 if recurse else _lib.ADD_NO_RECURSE) | (_lib.ADD_HIDDEN if hidden else 0)
+                      | (_lib.ADD_FOLLOW_SYMLINKS if follow_symlinks else 0)
+                      | (0 if video else _lib.ADD_NO_VIDEO))
+        opts.mode = _mode(mode)
+        opts.batch_size, opts.commit_every, opts.n_workers = batch_size, commit_every, workers
+        raised: list[BaseException] = []
+
+        def on_progress(_user: object, p: Any) -> int:
+            if progress is None or raised:
+                return 1 if raised else 0
+            c = p.contents
+            try:
+                return 1 if progress(Progress(c.done, c.total, c.added, c.skipped, c.failed,
+                                              _text(c.path), status_of(c.status),
+                                              _text(c.message) if c.message else None)) else 0
+            except BaseException as e:  # re-raised after the C call unwinds
+                raised.append(e)
+                return 1
+
+        opts.progress = _lib.PROGRESS_FN(on_progress) if progress else _lib.PROGRESS_FN()
+        stats = _lib.AddStats()
+        arr = (c_char_p * max(len(raw), 1))(*raw)
+        with self._handle.use() as ix:
+            st = self._lib.cerebro_index_add(ix, arr, len(raw), byref(opts), byref(stats))
+            if raised:
+                raise raised[0]
+            _lib.check(st)
+        return AddStats(stats.added, stats.updated, stats.skipped, stats.removed, stats.failed,
+                        stats.frames)
+
+    def remove(self, item: int | PathLike) -> None:
+        """Removes an item by id (int) or a file (every frame of a video) by path."""
+        with self._handle.use() as ix:
+            if isinstance(item, (int, np.integer)) and not isinstance(item, bool):
+                _lib.check(self._lib.cerebro_index_remove_id(ix, int(item)))
+            else:
+                _lib.check(self._lib.cerebro_index_remove_path(ix, _lib.fspath(item)))
+
+    # ---- reading ------------------------------------------------------------
+
+    def search(self, query: Query, k: int = 10, prefix: PathLike | None = None) -> list[Hit]:
+        """The k best matches for a query: str is text, a pathlib.Path (any
+        os.PathLike) is an image file, bytes are an encoded image, a numpy
+        array or float sequence is an embedding of the model's dim."""
+        opts, _keep = self._search_options(k, prefix)
+        out = POINTER(_lib.ResultsHandle)()
+        with self._handle.use() as ix:
+            if isinstance(query, str):
+                st = self._lib.cerebro_index_search_text(ix, self._utf8(query), byref(opts), byref(out))
+            elif isinstance(query, os.PathLike):
+                st = self._lib.cerebro_index_search_image_file(ix, _lib.fspath(query), byref(opts),
+                                                               byref(out))
+            elif isinstance(query, (bytes, bytearray, memoryview)):
+                ptr, n, _data = _buffer(query)
+                st = self._lib.cerebro_index_search_image_memory(ix, ptr, n, byref(opts), byref(out))
+            else:
+                vec = np.ascontiguousarray(query, dtype=np.float32)
+                if vec.shape != (self.model.dim,):
+                    raise error_for(Status.E_INVALID, f"vector query: expected shape "
+                                    f"({self.model.dim},), got {vec.shape}")
+                st = self._lib.cerebro_index_search_vector(ix, vec.ctypes.data_as(POINTER(c_float)),
+                                                           byref(opts), byref(out))
+            _lib.check(st)
+        return self._hits(out)
+
+    def similar(self, id: int, k: int = 10, prefix: PathLike | None = None) -> list[Hit]:
+        """Neighbours of an indexed item ("more like this"), itself excluded."""
+        opts, _keep = self._search_options(k, prefix)
+        out = POINTER(_lib.ResultsHandle)()
+        with self._handle.use() as ix:
+            _lib.check(self._lib.cerebro_index_search_id(ix, int(id), byref(opts), byref(out)))
+        return self._hits(out)
+
+    def get(self, id: int) -> Hit:
+        """The item with this id (NotFoundError if absent)."""
+        out = POINTER(_lib.ResultsHandle)()
+        with self._handle.use() as ix:
+            _lib.check(self._lib.cerebro_index_get(ix, int(id), byref(out)))
+        return self._hits(out)[0]
+
+    def vector(self, id: int) -> np.ndarray:
+        """The stored embedding of an item, float32 [dim]."""
+        out = np.empty(self.model.dim, dtype=np.float32)
+        with self._handle.use() as ix:
+            _lib.check(self._lib.cerebro_index_get_vector(ix, int(id),
+                                                          out.ctypes.data_as(POINTER(c_float))))
+        return out
+
+    def stats(self) -> IndexStats:
+        s = _lib.IndexStats()
+        s.version = 1
+        with self._handle.use() as ix:
+            _lib.check(self._lib.cerebro_index_stats_get(ix, byref(s)))
+        return IndexStats(s.dim, s.count, s.files, s.failed, s.memory_bytes, s.recall_at_10,
+                          s.structure.decode("utf-8", "replace"), s.model_id.decode("ascii", "replace"))
+
+    def __len__(self) -> int:
+        return self.stats().count
+
+    # ---- helpers ------------------------------------------------------------
+
+    @staticmethod
+    def _utf8(text: str) -> bytes:
+        raw = text.encode("utf-8")
+        if b"\0" in raw:
+            raise error_for(Status.E_INVALID, "query text contains a NUL character")
+        return raw
+
+    def _search_options(self, k: int, prefix: PathLike | None) -> tuple[_lib.SearchOptions, Any]:
+        opts = _lib.SearchOptions()
+        self._lib.cerebro_search_options_init(byref(opts))
+        if not 1 <= k <= _lib.MAX_K:
+            raise error_for(Status.E_LIMIT, f"k={k}: must be 1..{_lib.MAX_K}")
+        opts.k = k
+        raw = _lib.fspath(prefix) if prefix is not None else None
+        opts.prefix = raw
+        return opts, raw
+
+    def _hits(self, results: Any) -> list[Hit]:
+        """Copies the hits out and frees the results handle."""
+        try:
+            hits = []
+            hit = _lib.Hit()
+            for i in range(self._lib.cerebro_results_count(results)):
+                _lib.check(self._lib.cerebro_results_get(results, i, byref(hit)))
+                hits.append(Hit(hit.id, hit.score, _text(hit.path), hit.width, hit.height,
+                                None if hit.timestamp < 0 else hit.timestamp))
+            return hits
+        finally:
+            self._lib.cerebro_results_free(results)
