@@ -22,7 +22,10 @@ from pathlib import Path
 import torch
 
 ROOT = Path(__file__).resolve().parents[1]
-MERGES = ROOT.parent / "shared" / "data" / "clip" / "bpe_simple_vocab_16e6.txt.gz"
+sys.path.insert(0, str(ROOT / "training"))
+from cerebro_train.paths import clip_merges  # noqa: E402
+
+MERGES = clip_merges()
 
 
 def python_reference(bundle: Path, threads: int, batch: int, seconds: float, bf16: bool) -> dict:

@@ -32,10 +32,11 @@ from typing import Dict, List
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "training"))
 sys.path.insert(0, str(ROOT / "tests" / "text"))
+from cerebro_train.paths import clip_merges  # noqa: E402
 from cerebro_train.tokenizer import Tokenizer  # noqa: E402
 from gen_corpus import ENGLISH, PUNCT, build_corpus  # noqa: E402
 
-DEFAULT_MERGES = ROOT.parent / "shared" / "data" / "clip" / "bpe_simple_vocab_16e6.txt.gz"
+DEFAULT_MERGES = clip_merges()
 
 
 def workloads(seed: int = 7) -> Dict[str, List[str]]:

@@ -31,8 +31,9 @@ sys.path.insert(0, str(ROOT / "training"))
 
 from cerebro_train.bundle import export_bundle, load_bundle  # noqa: E402
 from cerebro_train.model import CLIP, CLIPConfig  # noqa: E402
+from cerebro_train.paths import clip_merges  # noqa: E402
 
-MERGES = ROOT.parent / "shared" / "data" / "clip" / "bpe_simple_vocab_16e6.txt.gz"
+MERGES = clip_merges()
 
 
 def make_bundle(out: Path, preset: str, seed: int) -> None:

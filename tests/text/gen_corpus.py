@@ -24,10 +24,11 @@ import regex
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
 sys.path.insert(0, os.path.join(ROOT, "training"))
+from cerebro_train.paths import clip_merges  # noqa: E402
 from cerebro_train.tokenizer import Tokenizer, pieces  # noqa: E402
 
 _RE_SPACE = regex.compile(r"\s")
-DEFAULT_MERGES = os.path.join(ROOT, "..", "shared", "data", "clip", "bpe_simple_vocab_16e6.txt.gz")
+DEFAULT_MERGES = str(clip_merges())
 
 ENGLISH = ("a photo of a cat dog snow leopard on rocks the quick brown fox jumps over lazy "
            "elephant giraffe flamingo penguin tiger lion owl frog zebra mountain river sunset "

@@ -27,6 +27,8 @@ from typing import Dict, Iterator, List, Optional, Sequence, Tuple, Union
 
 import regex
 
+from .paths import clip_merges
+
 SOT_TEXT = "<|startoftext|>"
 EOT_TEXT = "<|endoftext|>"
 END_OF_WORD = "</w>"
@@ -34,8 +36,7 @@ CLIP_VOCAB_SIZE = 49408
 CLIP_CONTEXT_LENGTH = 77
 BYTE_SYMBOLS = 512
 SPECIAL_TOKENS = 2
-DEFAULT_MERGES = os.path.join(os.path.dirname(__file__), "..", "..", "..", "shared", "data",
-                              "clip", "bpe_simple_vocab_16e6.txt.gz")
+DEFAULT_MERGES = str(clip_merges())
 
 _PIECE = regex.compile(
     r"""<\|startoftext\|>|<\|endoftext\|>|'s|'t|'re|'ve|'m|'ll|'d"""
