@@ -1,17 +1,16 @@
 /* Encoding texts, tokens, tensors and image files with a loaded model.
- * Image files go through a small pipeline: decode workers preprocess batch
- * i+1 while the model runs batch i; a bad file is reported and skipped. */
+ * Image files go through the shared pipeline (pipeline.c); a bad file is
+ * reported and skipped. */
 #include <math.h>
-#include <pthread.h>
-#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "core/core.h"
 #include "model/model.h"
+#include "model/pipeline.h"
 
-enum { TEXT_BATCH = 64, DEFAULT_IMAGE_BATCH = 32, MAX_BATCH = 1024, MSG_CAP = 512 };
+enum { TEXT_BATCH = 64, DEFAULT_IMAGE_BATCH = 32, MAX_BATCH = 1024 };
 
 void cb_normalize_rows(float *v, size_t n, uint32_t dim)
 {
@@ -144,83 +143,39 @@ done:
     return st;
 }
 
-/* ---- image files ---------------------------------------------------------- */
+/* ---- image files ----------------------------------------------------------- */
 
-typedef struct prep_batch {
+typedef struct files_job {
     const char *const *paths;
-    size_t count;
     const cerebro_image_options *iopts;
-    size_t per;               /* floats per tensor */
-    float *pixels;            /* count * per */
-    cerebro_status *status;   /* count */
-    char (*msg)[MSG_CAP];     /* count */
-    atomic_size_t next;
-} prep_batch;
+    const cerebro_encode_options *opts;
+    uint32_t dim;
+    float *out;
+    cerebro_status *statuses;
+} files_job;
 
-static void *prep_worker(void *arg)
+static cerebro_status prepare_file(void *user, size_t i, float *tensor, char *msg, size_t cap)
 {
-    prep_batch *b = arg;
-    size_t i;
-    while ((i = atomic_fetch_add(&b->next, 1)) < b->count) {
-        const char *path = b->paths[i];
-        b->status[i] = path ? cerebro_image_preprocess_file(path, b->iopts, b->pixels + i * b->per)
-                            : cb_fail(CEREBRO_E_INVALID, "paths[%zu] is NULL", i);
-        b->msg[i][0] = '\0';
-        if (b->status[i] != CEREBRO_OK)
-            snprintf(b->msg[i], MSG_CAP, "%s", cerebro_last_error());
-    }
-    return NULL;
+    files_job *job = user;
+    const char *path = job->paths[i];
+    cerebro_status st = path ? cerebro_image_preprocess_file(path, job->iopts, tensor)
+                             : cb_fail(CEREBRO_E_INVALID, "paths[%zu] is NULL", i);
+    if (st != CEREBRO_OK)
+        snprintf(msg, cap, "%s", cerebro_last_error());
+    return st;
 }
 
-/* Preprocesses one batch with `workers` threads (the caller's included). */
-static void prep_run(prep_batch *b, uint32_t workers)
+static cerebro_status consume_files(void *user, size_t start, size_t count, const float *emb,
+                                    const cerebro_status *status,
+                                    const char (*msg)[CB_PIPELINE_MSG_CAP])
 {
-    pthread_t tid[64];
-    uint32_t started = 0;
-    atomic_store(&b->next, 0);
-    for (uint32_t w = 1; w < workers && w < 64; w++) {
-        if (pthread_create(&tid[started], NULL, prep_worker, b) == 0)
-            started++;
-    }
-    prep_worker(b);
-    for (uint32_t w = 0; w < started; w++)
-        pthread_join(tid[w], NULL);
-}
-
-typedef struct prefetch {
-    prep_batch *batch;
-    uint32_t workers;
-} prefetch;
-
-static void *prefetch_main(void *arg)
-{
-    prefetch *p = arg;
-    prep_run(p->batch, p->workers);
-    return NULL;
-}
-
-/* Moves the successful tensors to the front, runs the model on them and
- * scatters the embeddings back; failed rows become zeros. */
-static cerebro_status encode_batch(const cerebro_model *m, prep_batch *b, float *out, float *tmp)
-{
-    uint32_t dim = m->config.embed_dim;
-    size_t ok = 0;
-    cerebro_status st;
-
-    for (size_t i = 0; i < b->count; i++) {
-        if (b->status[i] != CEREBRO_OK)
-            continue;
-        if (ok != i)
-            memcpy(b->pixels + ok * b->per, b->pixels + i * b->per, b->per * sizeof(float));
-        ok++;
-    }
-    if (ok && (st = cb_model_encode_pixels(m, b->pixels, ok, ok, tmp)) != CEREBRO_OK)
-        return st;
-    for (size_t i = 0, j = 0; i < b->count; i++) {
-        if (b->status[i] == CEREBRO_OK)
-            memcpy(out + i * dim, tmp + j++ * dim, dim * sizeof(float));
-        else
-            memset(out + i * dim, 0, dim * sizeof(float));
+    files_job *job = user;
+    memcpy(job->out + start * job->dim, emb, count * job->dim * sizeof(float));
+    for (size_t i = 0; i < count; i++) {
+        if (job->statuses)
+            job->statuses[start + i] = status[i];
+        if (status[i] != CEREBRO_OK && job->opts->on_error)
+            job->opts->on_error(job->opts->user, start + i, status[i], msg[i]);
     }
     return CEREBRO_OK;
 }
@@ -242,8 +197,6 @@ cerebro_status cerebro_model_encode_image_files(const cerebro_model *m, const ch
 {
     cerebro_encode_options defaults;
     cerebro_image_options iopts;
-    prep_batch b[2];
-    float *tmp = NULL;
     cerebro_status st;
 
     if (!m || (!paths && n) || (!out && n))
@@ -256,63 +209,15 @@ cerebro_status cerebro_model_encode_image_files(const cerebro_model *m, const ch
         return st;
     cerebro_model_image_options(m, &iopts);
     iopts.mode = opts->mode;
-    size_t bs = opts->batch_size ? opts->batch_size : DEFAULT_IMAGE_BATCH;
-    uint32_t workers = opts->n_workers ? opts->n_workers : cb_online_cpus();
-    size_t per = cerebro_image_tensor_size(&iopts);
-
-    memset(b, 0, sizeof b);
-    for (int i = 0; i < 2; i++) {
-        b[i].iopts = &iopts;
-        b[i].per = per;
-        b[i].pixels = malloc(bs * per * sizeof(float));
-        b[i].status = malloc(bs * sizeof(cerebro_status));
-        b[i].msg = malloc(bs * sizeof *b[i].msg);
-        if (!b[i].pixels || !b[i].status || !b[i].msg)
-            st = CEREBRO_E_NOMEM;
-    }
-    tmp = malloc(bs * m->config.embed_dim * sizeof(float));
-    if (st != CEREBRO_OK || !tmp) {
-        st = cb_fail(CEREBRO_E_NOMEM, "cerebro_model_encode_image_files: out of memory for batch %zu", bs);
-        goto done;
-    }
-
-    b[0].paths = paths;
-    b[0].count = n < bs ? n : bs;
-    prep_run(&b[0], workers);
-    for (size_t start = 0, cur = 0; start < n; start += bs, cur ^= 1) {
-        prep_batch *now = &b[cur], *next = &b[cur ^ 1];
-        size_t after = start + now->count;
-        pthread_t pf;
-        prefetch job = {next, workers};
-        int overlapping = 0;
-
-        if (after < n) {
-            next->paths = paths + after;
-            next->count = n - after < bs ? n - after : bs;
-            overlapping = pthread_create(&pf, NULL, prefetch_main, &job) == 0;
-            if (!overlapping)
-                prep_run(next, workers);
-        }
-        st = encode_batch(m, now, out + start * m->config.embed_dim, tmp);
-        if (overlapping)
-            pthread_join(pf, NULL);
-        if (st != CEREBRO_OK)
-            goto done;
-        for (size_t i = 0; i < now->count; i++) {
-            if (statuses)
-                statuses[start + i] = now->status[i];
-            if (now->status[i] != CEREBRO_OK && opts->on_error)
-                opts->on_error(opts->user, start + i, now->status[i], now->msg[i]);
-        }
-    }
-done:
-    for (int i = 0; i < 2; i++) {
-        free(b[i].pixels);
-        free(b[i].status);
-        free(b[i].msg);
-    }
-    free(tmp);
-    return st;
+    files_job job = {paths, &iopts, opts, m->config.embed_dim, out, statuses};
+    cb_pipeline p = {m,
+                     n,
+                     opts->batch_size ? opts->batch_size : DEFAULT_IMAGE_BATCH,
+                     opts->n_workers ? opts->n_workers : cb_online_cpus(),
+                     prepare_file,
+                     consume_files,
+                     &job};
+    return cb_pipeline_run(&p);
 }
 
 cerebro_status cerebro_model_encode_image_memory(const cerebro_model *m, const void *data, size_t size,
