@@ -30,6 +30,10 @@ class ModelHandle(Structure):
     """struct cerebro_model (opaque)."""
 
 
+class ImageHandle(Structure):
+    """struct cerebro_image (opaque)."""
+
+
 class TokenizerHandle(Structure):
     """struct cerebro_tokenizer (opaque)."""
 
@@ -136,10 +140,24 @@ _PROTOTYPES: dict[str, tuple[object, list[object]]] = {
     "cerebro_last_error": (c_char_p, []),
     "cerebro_free": (None, [c_void_p]),
     "cerebro_image_options_init": (None, [_P(ImageOptions)]),
+    "cerebro_image_load_file": (_status, [_P(_P(ImageHandle)), c_char_p, _P(ImageOptions)]),
+    "cerebro_image_load_memory": (_status, [_P(_P(ImageHandle)), c_void_p, c_size_t, c_char_p,
+                                            _P(ImageOptions)]),
+    "cerebro_image_from_rgb": (_status, [_P(_P(ImageHandle)), _P(c_uint8), c_uint32, c_uint32,
+                                         c_size_t, _P(ImageOptions)]),
+    "cerebro_image_free": (None, [_P(ImageHandle)]),
+    "cerebro_image_width": (c_uint32, [_P(ImageHandle)]),
+    "cerebro_image_height": (c_uint32, [_P(ImageHandle)]),
+    "cerebro_image_pixels": (_P(c_uint8), [_P(ImageHandle)]),
+    "cerebro_image_resize": (_status, [_P(_P(ImageHandle)), _P(ImageHandle), c_uint32, c_uint32]),
+    "cerebro_image_encode_jpeg": (_status, [_P(ImageHandle), c_int, _P(c_void_p), _P(c_size_t)]),
     "cerebro_image_tensor_size": (c_size_t, [_P(ImageOptions)]),
     "cerebro_image_preprocess_file": (_status, [c_char_p, _P(ImageOptions), _P(c_float)]),
     "cerebro_image_preprocess_memory": (_status, [c_void_p, c_size_t, c_char_p, _P(ImageOptions),
                                                   _P(c_float)]),
+    "cerebro_image_preprocess": (_status, [_P(ImageHandle), _P(ImageOptions), _P(c_float)]),
+    "cerebro_tokenizer_open": (_status, [_P(_P(TokenizerHandle)), c_char_p]),
+    "cerebro_tokenizer_free": (None, [_P(TokenizerHandle)]),
     "cerebro_tokenizer_vocab_size": (c_uint32, [_P(TokenizerHandle)]),
     "cerebro_tokenizer_encode": (_status, [_P(TokenizerHandle), c_char_p, c_size_t, c_uint32,
                                            _P(c_int32), c_size_t, _P(c_size_t)]),
@@ -163,6 +181,7 @@ _PROTOTYPES: dict[str, tuple[object, list[object]]] = {
                                                    _P(EncodeOptions), _P(c_float), _P(c_int)]),
     "cerebro_model_encode_image_memory": (_status, [_P(ModelHandle), c_void_p, c_size_t,
                                                     _P(EncodeOptions), _P(c_float)]),
+    "cerebro_model_encode_image": (_status, [_P(ModelHandle), _P(ImageHandle), _P(c_float)]),
     "cerebro_index_options_init": (None, [_P(IndexOptions)]),
     "cerebro_index_open": (_status, [_P(_P(IndexHandle)), c_char_p, _P(ModelHandle),
                                      _P(IndexOptions)]),
