@@ -5,15 +5,16 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 import threading
+from ctypes import POINTER, byref, c_int32, c_size_t
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 import cerebro
-from conftest import MERGES, ROOT, built_tool
+from cerebro import _lib
+from conftest import MERGES, built_tool
 
 
 def reference(fixtures: Path, name: str) -> np.ndarray:
@@ -36,16 +37,29 @@ def test_properties(model: cerebro.Model, tiny: Path) -> None:
     assert str(tiny) in repr(model)
 
 
-def test_tokenize_matches_the_python_reference(model: cerebro.Model) -> None:
-    sys.path.insert(0, str(ROOT / "training"))
-    from cerebro_train.tokenizer import Tokenizer
-    ref = Tokenizer.from_file(str(MERGES))
+def c_tokenize(text: str, context_length: int) -> list[int]:
+    """The C API called directly: a tokenizer opened from the CLIP merges file."""
+    lib = _lib.lib()
+    tok = POINTER(_lib.TokenizerHandle)()
+    _lib.check(lib.cerebro_tokenizer_open(byref(tok), str(MERGES).encode()))
+    try:
+        raw = text.encode()
+        buf, n = (c_int32 * 4096)(), c_size_t()
+        _lib.check(lib.cerebro_tokenizer_encode(tok, raw, len(raw), context_length, buf, 4096, byref(n)))
+        return list(buf[:n.value])
+    finally:
+        lib.cerebro_tokenizer_free(tok)
+
+
+def test_tokenize_matches_the_c_tokenizer(model: cerebro.Model) -> None:
     texts = ["a snow leopard on rocks", "", "Café &amp; ÜBER  spaces", "<|endoftext|> x",
              "word " * 100]
     for text in texts:
-        assert model.tokenize(text) == ref.encode(text, context_length=77), text
+        assert model.tokenize(text) == c_tokenize(text, 77), text
+        assert model.tokenize(text, truncate=False) == c_tokenize(text, 0), text
     ids = model.tokenize("a photo")
     assert ids[0] == model.config["text"]["sot_id"] and ids[-1] == model.config["text"]["eot_id"]
+    assert len(ids) == 4
     assert len(model.tokenize("word " * 100)) == 77
     assert len(model.tokenize("word " * 100, truncate=False)) == 102
     assert model.tokenize(b"a photo") == ids

@@ -1,0 +1,100 @@
+'use strict';
+// Index: a durable store with k-NN search. Every operation runs in a worker
+// thread and returns a promise; searches may run concurrently.
+
+const { Handle, HANDLE } = require('./handle');
+const { Model } = require('./model');
+const ops = require('./ops');
+const { pool } = require('./pool');
+
+const OPEN = Symbol('open');
+
+function modelHandle(model) {
+  if (!(model instanceof Model)) throw new TypeError('model: expected a cerebro Model');
+  return model[HANDLE];
+}
+
+/** A query as ops.search takes it. */
+function query(q) {
+  if (typeof q === 'string') return { text: q };
+  if (q instanceof Float32Array || Array.isArray(q)) return { vector: q };
+  if (q instanceof Uint8Array || q instanceof ArrayBuffer) return { data: q };
+  if (q && typeof q === 'object') {
+    const keys = Object.keys(q).filter((k) => q[k] !== undefined);
+    if (keys.length === 1 && ['text', 'image', 'data', 'vector'].includes(keys[0])) return q;
+  }
+  throw new TypeError('query: expected text (string), image bytes (Uint8Array), a vector ' +
+                      '(Float32Array), or one of {text}, {image: path}, {data}, {vector}');
+}
+
+class Index {
+  #h;
+
+  /** Opens (or creates) the index directory synchronously; Index.open() is
+   *  the non-blocking form. options: {factory, create, readonly, memoryBudget} */
+  constructor(dir, model, options = {}) {
+    const mh = modelHandle(model);
+    const ptr = options[OPEN] !== undefined ? options[OPEN]
+      : mh.use((m) => ops.indexOpen(dir, m, options));
+    this.#h = new Handle(this, ptr, (p) => ops.fn().cerebro_index_free(p), 'Index', [mh]);
+    this.model = model;
+    this.dir = dir;
+  }
+
+  static async open(dir, model, options = {}) {
+    const mh = modelHandle(model);
+    const ptr = await mh.use((m) => pool.run('indexOpen', [dir, m, options]));
+    return new Index(dir, model, { ...options, [OPEN]: ptr });
+  }
+
+  get closed() { return this.#h.closing; }
+
+  #run(op, args, onProgress) {
+    return this.#h.use((ix) => pool.run(op, [ix, ...args], onProgress));
+  }
+
+  /** Adds files and folders incrementally. options.progress(p) is called
+   *  after each file; returning true (or a promise of true) cancels, and the
+   *  promise rejects with CEREBRO_E_CANCELLED; a throwing callback cancels
+   *  and rejects with its error. Resolves to {added, updated, skipped,
+   *  removed, failed, frames}. */
+  add(paths, options = {}) {
+    const { progress = null, ...rest } = options;
+    const list = Array.isArray(paths) ? paths : [paths];
+    return this.#run('indexAdd', [list, rest], progress);
+  }
+
+  /** Removes an item by id (number / bigint) or a file by path. */
+  remove(item) {
+    return this.#run('indexRemove', [item]);
+  }
+
+  /** Hits [{id, score, path, width, height, timestamp}] best first. */
+  search(q, { k = 10, prefix = null } = {}) {
+    return this.#run('search', [this.model.dim, query(q), { k, prefix }]);
+  }
+
+  /** Neighbours of an indexed item, itself excluded. */
+  similar(id, { k = 10, prefix = null } = {}) {
+    return this.#run('search', [this.model.dim, { id }, { k, prefix }]);
+  }
+
+  get(id) {
+    return this.#run('get', [id]);
+  }
+
+  vector(id) {
+    return this.#run('vector', [this.model.dim, id]);
+  }
+
+  stats() {
+    return this.#run('stats', []);
+  }
+
+  /** Closes the index once operations in flight end; resolves when closed. */
+  close() {
+    return this.#h.close();
+  }
+}
+
+module.exports = { Index };
