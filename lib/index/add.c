@@ -1,0 +1,732 @@
+/* Incremental indexing: walk the given paths, skip unchanged files (size and
+ * mtime, then content hash), follow moved files (same content under a new
+ * path keeps its vectors), drop vanished ones, and encode the rest through
+ * the model pipeline, committing one bounded transaction per batch so a
+ * killed process loses at most the batch in flight. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include "core/core.h"
+#include "core/sha256.h"
+#include "image/image.h"
+#include "index/store.h"
+#include "index/walk.h"
+#include "model/pipeline.h"
+
+/* A pipeline status meaning "same bytes as stored: keep the vectors". */
+#define CB_ITEM_UNCHANGED ((cerebro_status)1)
+
+enum { DEFAULT_BATCH = 32, DEFAULT_COMMIT = 256, MAX_BATCH = 1024 };
+
+/* A file row under one of the roots, as the store has it. */
+typedef struct known {
+    char *path;
+    int64_t file_id;
+    int64_t size, mtime_ns;
+    int status;
+    uint8_t hash[32];
+    int has_hash;
+    int seen;
+} known;
+
+/* A file to (re)encode. */
+typedef struct candidate {
+    char *path;
+    int64_t size, mtime_ns;
+    int64_t file_id; /* -1: new */
+    uint8_t old_hash[32];
+    int has_old_hash;
+    uint8_t hash[32]; /* filled by the worker */
+    uint32_t width, height;
+} candidate;
+
+typedef struct add_job {
+    cerebro_index *idx;
+    const cerebro_add_options *opts;
+    cerebro_add_stats stats;
+    known *known;
+    size_t n_known, cap_known;
+    candidate *cand;
+    size_t n_cand, cap_cand;
+    cb_decode_params params;
+    cerebro_image_options iopts;
+    uint64_t done, total;
+    int cancelled;
+} add_job;
+
+static int64_t mtime_ns_of(const struct stat *st)
+{
+    return (int64_t)st->st_mtim.tv_sec * 1000000000 + st->st_mtim.tv_nsec;
+}
+
+/* Calls the user's progress callback; remembers a request to cancel. */
+static void progress(add_job *j, const char *path, cerebro_status status, const char *message)
+{
+    if (!j->opts->progress)
+        return;
+    cerebro_progress p = {1, 0, j->done, j->total, j->stats.added + j->stats.updated,
+                          j->stats.skipped, j->stats.failed, path, status, message};
+    if (j->opts->progress(j->opts->user, &p))
+        j->cancelled = 1;
+}
+
+/* ---- what the store knows ------------------------------------------------ */
+
+static int compare_known(const void *a, const void *b)
+{
+    return strcmp(((const known *)a)->path, ((const known *)b)->path);
+}
+
+static cerebro_status load_known(add_job *j, const char *root)
+{
+    sqlite3_stmt *q;
+    size_t len = strlen(root);
+    char *lo = malloc(len + 2), *hi = malloc(len + 2);
+    cerebro_status st = CEREBRO_OK;
+
+    if (!lo || !hi) {
+        free(lo);
+        free(hi);
+        return cb_fail(CEREBRO_E_NOMEM, "out of memory");
+    }
+    /* The root itself and everything under root + "/" ('0' follows '/'). */
+    sprintf(lo, "%s/", strcmp(root, "/") == 0 ? "" : root);
+    sprintf(hi, "%s0", strcmp(root, "/") == 0 ? "" : root);
+    st = cb_sql_prepare(j->idx->db,
+                        "SELECT id, path, size, mtime_ns, status, hash FROM files "
+                        "WHERE path = ?1 OR (path >= ?2 AND path < ?3)",
+                        &q);
+    if (st == CEREBRO_OK) {
+        sqlite3_bind_text(q, 1, root, -1, SQLITE_STATIC);
+        sqlite3_bind_text(q, 2, lo, -1, SQLITE_STATIC);
+        sqlite3_bind_text(q, 3, hi, -1, SQLITE_STATIC);
+        while (sqlite3_step(q) == SQLITE_ROW) {
+            if (j->n_known == j->cap_known) {
+                size_t cap = j->cap_known ? j->cap_known * 2 : 256;
+                known *g = realloc(j->known, cap * sizeof *g);
+                if (!g) {
+                    st = cb_fail(CEREBRO_E_NOMEM, "out of memory");
+                    break;
+                }
+                j->known = g;
+                j->cap_known = cap;
+            }
+            known *k = &j->known[j->n_known];
+            memset(k, 0, sizeof *k);
+            k->file_id = sqlite3_column_int64(q, 0);
+            k->path = strdup((const char *)sqlite3_column_text(q, 1));
+            k->size = sqlite3_column_int64(q, 2);
+            k->mtime_ns = sqlite3_column_int64(q, 3);
+            k->status = sqlite3_column_int(q, 4);
+            if (sqlite3_column_bytes(q, 5) == 32) {
+                memcpy(k->hash, sqlite3_column_blob(q, 5), 32);
+                k->has_hash = 1;
+            }
+            if (!k->path) {
+                st = cb_fail(CEREBRO_E_NOMEM, "out of memory");
+                break;
+            }
+            j->n_known++;
+        }
+        sqlite3_finalize(q);
+    }
+    free(lo);
+    free(hi);
+    return st;
+}
+
+/* Sorts the known rows and drops duplicates (overlapping roots). */
+static void finish_known(add_job *j)
+{
+    size_t w = 0;
+    qsort(j->known, j->n_known, sizeof *j->known, compare_known);
+    for (size_t i = 0; i < j->n_known; i++) {
+        if (w > 0 && j->known[w - 1].file_id == j->known[i].file_id) {
+            free(j->known[i].path);
+            continue;
+        }
+        j->known[w++] = j->known[i];
+    }
+    j->n_known = w;
+}
+
+static known *find_known(add_job *j, const char *path)
+{
+    known key = {0};
+    key.path = (char *)path;
+    return bsearch(&key, j->known, j->n_known, sizeof *j->known, compare_known);
+}
+
+/* ---- walking ---------------------------------------------------------------- */
+
+static void add_candidate(add_job *j, const char *path, const struct stat *st, const known *k)
+{
+    if (j->n_cand == j->cap_cand) {
+        size_t cap = j->cap_cand ? j->cap_cand * 2 : 256;
+        candidate *g = realloc(j->cand, cap * sizeof *g);
+        if (!g)
+            return;
+        j->cand = g;
+        j->cap_cand = cap;
+    }
+    candidate *c = &j->cand[j->n_cand];
+    memset(c, 0, sizeof *c);
+    if (!(c->path = strdup(path)))
+        return;
+    c->size = (int64_t)st->st_size;
+    c->mtime_ns = mtime_ns_of(st);
+    c->file_id = k ? k->file_id : -1;
+    if (k && k->has_hash) {
+        memcpy(c->old_hash, k->hash, 32);
+        c->has_old_hash = 1;
+    }
+    j->n_cand++;
+}
+
+static void on_file(void *user, const char *path, const struct stat *st)
+{
+    add_job *j = user;
+    known *k = find_known(j, path);
+
+    j->total++;
+    if (k) {
+        if (k->seen)
+            return; /* reached twice through overlapping roots */
+        k->seen = 1;
+        if (k->size == (int64_t)st->st_size && k->mtime_ns == mtime_ns_of(st)) {
+            j->stats.skipped++; /* unchanged, or failed before and unchanged */
+            j->done++;
+            return;
+        }
+    }
+    add_candidate(j, path, st, k);
+}
+
+static void on_walk_error(void *user, const char *path, cerebro_status status, const char *message)
+{
+    add_job *j = user;
+    j->total++;
+    j->done++;
+    j->stats.failed++;
+    progress(j, path, status, message);
+}
+
+static int compare_candidates(const void *a, const void *b)
+{
+    return strcmp(((const candidate *)a)->path, ((const candidate *)b)->path);
+}
+
+/* New files reached through two overlapping roots appear twice. */
+static void dedupe_candidates(add_job *j)
+{
+    size_t w = 0;
+    qsort(j->cand, j->n_cand, sizeof *j->cand, compare_candidates);
+    for (size_t i = 0; i < j->n_cand; i++) {
+        if (w > 0 && strcmp(j->cand[w - 1].path, j->cand[i].path) == 0) {
+            free(j->cand[i].path);
+            j->total--;
+            continue;
+        }
+        j->cand[w++] = j->cand[i];
+    }
+    j->n_cand = w;
+}
+
+/* ---- moved and vanished files ---------------------------------------------- */
+
+static cerebro_status hash_file(const char *path, uint64_t max, uint8_t digest[32])
+{
+    uint8_t *data;
+    size_t size;
+    cb_sha256 h;
+    cerebro_status st = cb_read_file(path, max, &data, &size);
+    if (st != CEREBRO_OK)
+        return st;
+    cb_sha256_init(&h);
+    cb_sha256_update(&h, data, size);
+    cb_sha256_final(&h, digest);
+    free(data);
+    return CEREBRO_OK;
+}
+
+/* Rows under the roots that were not seen and no longer exist. Files that
+ * still exist but were not walked (hidden, excluded) stay. A new file with
+ * the content of a vanished one takes over its row: same vectors, new path.
+ * What remains vanished is deleted. */
+static cerebro_status settle_vanished(add_job *j)
+{
+    cerebro_index *idx = j->idx;
+    int64_t *gone = NULL, *old_items = NULL;
+    size_t n_gone = 0, n_old = 0, cap_old = 0, moved = 0;
+    sqlite3_stmt *q = NULL;
+    cerebro_status st;
+    struct stat sb;
+
+    if (!(gone = malloc((j->n_known ? j->n_known : 1) * sizeof *gone)))
+        return cb_fail(CEREBRO_E_NOMEM, "out of memory");
+    for (size_t i = 0; i < j->n_known; i++) {
+        known *k = &j->known[i];
+        if (k->seen || lstat(k->path, &sb) == 0 || errno != ENOENT)
+            continue;
+        k->seen = -1; /* vanished */
+    }
+    if ((st = cb_sql_exec(idx->db, "BEGIN IMMEDIATE")) != CEREBRO_OK)
+        goto done;
+    /* Moves: only a new file of the same size can carry the same content. */
+    for (size_t c = 0; c < j->n_cand && st == CEREBRO_OK; c++) {
+        candidate *cd = &j->cand[c];
+        uint8_t digest[32];
+        int hashed = 0;
+        if (cd->file_id >= 0)
+            continue;
+        for (size_t i = 0; i < j->n_known; i++) {
+            known *k = &j->known[i];
+            if (k->seen != -1 || k->size != cd->size || !k->has_hash || k->status != 0)
+                continue;
+            if (!hashed && hash_file(cd->path, j->iopts.max_file_bytes, digest) != CEREBRO_OK)
+                break;
+            hashed = 1;
+            if (memcmp(digest, k->hash, 32) != 0)
+                continue;
+            if ((st = cb_sql_prepare(idx->db, "UPDATE files SET path = ?, mtime_ns = ? WHERE id = ?", &q)) !=
+                CEREBRO_OK)
+                break;
+            sqlite3_bind_text(q, 1, cd->path, -1, SQLITE_STATIC);
+            sqlite3_bind_int64(q, 2, cd->mtime_ns);
+            sqlite3_bind_int64(q, 3, k->file_id);
+            if (sqlite3_step(q) != SQLITE_DONE)
+                st = cb_sql_fail(idx->db, cd->path);
+            sqlite3_finalize(q);
+            q = NULL;
+            k->seen = 1;
+            cd->file_id = -2; /* handled */
+            moved++;
+            j->stats.updated++;
+            j->done++;
+            break;
+        }
+    }
+    for (size_t i = 0; i < j->n_known && st == CEREBRO_OK; i++) {
+        if (j->known[i].seen == -1)
+            gone[n_gone++] = j->known[i].file_id;
+    }
+    if (st == CEREBRO_OK && n_gone > 0) {
+        sqlite3_stmt *items = NULL;
+        st = cb_sql_prepare(idx->db, "SELECT id FROM items WHERE file_id = ?", &items);
+        if (st == CEREBRO_OK)
+            st = cb_sql_prepare(idx->db, "DELETE FROM files WHERE id = ?", &q);
+        for (size_t i = 0; i < n_gone && st == CEREBRO_OK; i++) {
+            sqlite3_reset(items);
+            sqlite3_bind_int64(items, 1, gone[i]);
+            while (sqlite3_step(items) == SQLITE_ROW) {
+                if (n_old == cap_old) {
+                    int64_t *g = realloc(old_items, (cap_old = cap_old ? cap_old * 2 : 64) * sizeof *g);
+                    if (!g) {
+                        st = cb_fail(CEREBRO_E_NOMEM, "out of memory");
+                        break;
+                    }
+                    old_items = g;
+                }
+                old_items[n_old++] = sqlite3_column_int64(items, 0);
+            }
+            sqlite3_reset(q);
+            sqlite3_bind_int64(q, 1, gone[i]);
+            if (st == CEREBRO_OK && sqlite3_step(q) != SQLITE_DONE)
+                st = cb_sql_fail(idx->db, "removing vanished files");
+        }
+        sqlite3_finalize(items);
+        sqlite3_finalize(q);
+        q = NULL;
+        j->stats.removed += n_gone;
+    }
+    if (st == CEREBRO_OK && (n_gone > 0 || moved > 0))
+        st = cb_index_commit(idx, old_items, n_old, NULL, NULL, 0);
+    else
+        cb_sql_exec(idx->db, "ROLLBACK"); /* nothing changed, or failed */
+done:
+    free(gone);
+    free(old_items);
+    return st;
+}
+
+/* ---- encoding and committing ------------------------------------------------ */
+
+typedef struct encode_job {
+    add_job *j;
+    candidate **items; /* the candidates still to encode */
+} encode_job;
+
+static cerebro_status prepare_candidate(void *user, size_t i, float *tensor, char *msg, size_t cap)
+{
+    encode_job *e = user;
+    candidate *c = e->items[i];
+    uint8_t *data = NULL;
+    size_t size = 0;
+    cerebro_image *img = NULL;
+    cb_sha256 h;
+    cerebro_status st = cb_read_file(c->path, e->j->iopts.max_file_bytes, &data, &size);
+
+    if (st == CEREBRO_OK) {
+        cb_sha256_init(&h);
+        cb_sha256_update(&h, data, size);
+        cb_sha256_final(&h, c->hash);
+        if (c->has_old_hash && memcmp(c->hash, c->old_hash, 32) == 0) {
+            free(data);
+            return CB_ITEM_UNCHANGED; /* touched, not changed */
+        }
+        st = cb_image_decode(data, size, c->path, &e->j->params, &img);
+    }
+    free(data);
+    if (st == CEREBRO_OK) {
+        c->width = img->full_width;
+        c->height = img->full_height;
+        st = cerebro_image_preprocess(img, &e->j->iopts, tensor);
+        if (st != CEREBRO_OK)
+            cb_error_prefix(c->path);
+    }
+    cerebro_image_free(img);
+    if (st != CEREBRO_OK)
+        snprintf(msg, cap, "%s", cerebro_last_error());
+    return st;
+}
+
+/* Statements one batch commit uses. */
+typedef struct batch_sql {
+    sqlite3_stmt *old_items, *del_items, *update_meta, *update_file, *insert_file, *insert_item;
+} batch_sql;
+
+static cerebro_status batch_sql_prepare(sqlite3 *db, batch_sql *b)
+{
+    cerebro_status st;
+    memset(b, 0, sizeof *b);
+    if ((st = cb_sql_prepare(db, "SELECT id FROM items WHERE file_id = ?", &b->old_items)) ||
+        (st = cb_sql_prepare(db, "DELETE FROM items WHERE file_id = ?", &b->del_items)) ||
+        (st = cb_sql_prepare(db, "UPDATE files SET size = ?, mtime_ns = ? WHERE id = ?", &b->update_meta)) ||
+        (st = cb_sql_prepare(db,
+                             "UPDATE files SET size = ?2, mtime_ns = ?3, hash = ?4, width = ?5, height = ?6, "
+                             "status = ?7, error = ?8, indexed_at = ?9, kind = 0 WHERE id = ?1",
+                             &b->update_file)) ||
+        (st = cb_sql_prepare(db,
+                             "INSERT INTO files(path, size, mtime_ns, hash, width, height, status, error, "
+                             "indexed_at) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+                             &b->insert_file)) ||
+        (st = cb_sql_prepare(db, "INSERT INTO items(file_id, timestamp, vector) VALUES(?, -1, ?)",
+                             &b->insert_item)))
+        return st;
+    return CEREBRO_OK;
+}
+
+static void batch_sql_free(batch_sql *b)
+{
+    sqlite3_finalize(b->old_items);
+    sqlite3_finalize(b->del_items);
+    sqlite3_finalize(b->update_meta);
+    sqlite3_finalize(b->update_file);
+    sqlite3_finalize(b->insert_file);
+    sqlite3_finalize(b->insert_item);
+}
+
+static int step_done(sqlite3_stmt *q)
+{
+    int rc = sqlite3_step(q);
+    sqlite3_reset(q);
+    return rc == SQLITE_DONE;
+}
+
+/* Writes one file's outcome: its row (new or updated) and, when encoded,
+ * its vector. Old vectors' ids are appended to old[]. */
+static cerebro_status write_file(add_job *j, batch_sql *b, candidate *c, cerebro_status status,
+                                 const char *message, const float *vec, int64_t *old, size_t *n_old,
+                                 int64_t *new_id)
+{
+    sqlite3 *db = j->idx->db;
+    int64_t now = (int64_t)time(NULL);
+    sqlite3_stmt *q;
+
+    *new_id = -1;
+    if (c->file_id >= 0) {
+        sqlite3_bind_int64(b->old_items, 1, c->file_id);
+        while (sqlite3_step(b->old_items) == SQLITE_ROW)
+            old[(*n_old)++] = sqlite3_column_int64(b->old_items, 0);
+        sqlite3_reset(b->old_items);
+        sqlite3_bind_int64(b->del_items, 1, c->file_id);
+        if (!step_done(b->del_items))
+            return cb_sql_fail(db, c->path);
+        q = b->update_file;
+        sqlite3_bind_int64(q, 1, c->file_id);
+    } else {
+        q = b->insert_file;
+        sqlite3_bind_text(q, 1, c->path, -1, SQLITE_TRANSIENT);
+    }
+    sqlite3_bind_int64(q, 2, c->size);
+    sqlite3_bind_int64(q, 3, c->mtime_ns);
+    if (status == CEREBRO_OK || c->hash[0] || c->hash[1])
+        sqlite3_bind_blob(q, 4, c->hash, 32, SQLITE_TRANSIENT);
+    else
+        sqlite3_bind_null(q, 4);
+    sqlite3_bind_int(q, 5, (int)c->width);
+    sqlite3_bind_int(q, 6, (int)c->height);
+    sqlite3_bind_int(q, 7, status);
+    if (status == CEREBRO_OK)
+        sqlite3_bind_null(q, 8);
+    else
+        sqlite3_bind_text(q, 8, message, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_int64(q, 9, now);
+    if (!step_done(q))
+        return cb_sql_fail(db, c->path);
+    sqlite3_clear_bindings(q);
+    if (c->file_id < 0)
+        c->file_id = sqlite3_last_insert_rowid(db);
+    if (status != CEREBRO_OK)
+        return CEREBRO_OK;
+    sqlite3_bind_int64(b->insert_item, 1, c->file_id);
+    sqlite3_bind_blob(b->insert_item, 2, vec, (int)(j->idx->dim * sizeof(float)), SQLITE_TRANSIENT);
+    if (!step_done(b->insert_item))
+        return cb_sql_fail(db, c->path);
+    *new_id = sqlite3_last_insert_rowid(db);
+    return CEREBRO_OK;
+}
+
+static cerebro_status consume_batch(void *user, size_t start, size_t count, const float *emb,
+                                    const cerebro_status *status,
+                                    const char (*msg)[CB_PIPELINE_MSG_CAP])
+{
+    encode_job *e = user;
+    add_job *j = e->j;
+    cerebro_index *idx = j->idx;
+    uint32_t dim = idx->dim;
+    batch_sql b;
+    int64_t *old = NULL, *new_ids = NULL;
+    float *vectors = NULL;
+    size_t n_old = 0, n_new = 0, cap_old = 0;
+    cerebro_status st;
+
+    if ((st = cb_sql_exec(idx->db, "BEGIN IMMEDIATE")) != CEREBRO_OK)
+        return st;
+    if ((st = batch_sql_prepare(idx->db, &b)) != CEREBRO_OK)
+        goto fail;
+    /* Each file held at most a handful of vectors (video frames later):
+     * size the old-id list by asking. */
+    for (size_t i = 0; i < count; i++)
+        cap_old += e->items[start + i]->file_id >= 0 ? 1 : 0;
+    cap_old = cap_old ? cap_old * 4 + 64 : 1;
+    old = malloc(cap_old * sizeof *old);
+    new_ids = malloc(count * sizeof *new_ids);
+    vectors = malloc(count * dim * sizeof *vectors);
+    if (!old || !new_ids || !vectors) {
+        st = cb_fail(CEREBRO_E_NOMEM, "out of memory");
+        goto fail;
+    }
+    for (size_t i = 0; i < count && st == CEREBRO_OK; i++) {
+        candidate *c = e->items[start + i];
+        int64_t id;
+        if (status[i] == CB_ITEM_UNCHANGED) {
+            sqlite3_bind_int64(b.update_meta, 1, c->size);
+            sqlite3_bind_int64(b.update_meta, 2, c->mtime_ns);
+            sqlite3_bind_int64(b.update_meta, 3, c->file_id);
+            if (!step_done(b.update_meta))
+                st = cb_sql_fail(idx->db, c->path);
+            j->stats.skipped++;
+            continue;
+        }
+        if (n_old + 64 > cap_old) {
+            int64_t *g = realloc(old, (cap_old *= 2) * sizeof *g);
+            if (!g) {
+                st = cb_fail(CEREBRO_E_NOMEM, "out of memory");
+                break;
+            }
+            old = g;
+        }
+        int existed = c->file_id >= 0;
+        st = write_file(j, &b, c, status[i], msg[i], emb + i * dim, old, &n_old, &id);
+        if (st == CEREBRO_OK && id >= 0) {
+            memcpy(vectors + n_new * dim, emb + i * dim, dim * sizeof(float));
+            new_ids[n_new++] = id;
+            if (existed)
+                j->stats.updated++;
+            else
+                j->stats.added++;
+        } else if (st == CEREBRO_OK) {
+            j->stats.failed++;
+        }
+    }
+    batch_sql_free(&b);
+    if (st != CEREBRO_OK) {
+        cb_sql_exec(idx->db, "ROLLBACK");
+        goto out;
+    }
+    st = cb_index_commit(idx, old, n_old, vectors, new_ids, n_new);
+    for (size_t i = 0; i < count && st == CEREBRO_OK; i++) {
+        j->done++;
+        int bad = status[i] != CEREBRO_OK && status[i] != CB_ITEM_UNCHANGED;
+        progress(j, e->items[start + i]->path, bad ? status[i] : CEREBRO_OK, bad ? msg[i] : NULL);
+    }
+    if (st == CEREBRO_OK && j->cancelled)
+        st = cb_fail(CEREBRO_E_CANCELLED, "indexing cancelled by the progress callback after %llu files",
+                     (unsigned long long)j->done);
+    goto out;
+fail:
+    batch_sql_free(&b);
+    cb_sql_exec(idx->db, "ROLLBACK");
+out:
+    free(old);
+    free(new_ids);
+    free(vectors);
+    return st;
+}
+
+static cerebro_status check_add_options(const cerebro_add_options *o)
+{
+    if (o->version < 1 || o->version > CEREBRO_ADD_OPTIONS_VERSION)
+        return cb_fail(CEREBRO_E_INVALID, "add options: unknown version %u", o->version);
+    if (o->flags & ~(CEREBRO_ADD_NO_RECURSE | CEREBRO_ADD_HIDDEN | CEREBRO_ADD_FOLLOW_SYMLINKS |
+                     CEREBRO_ADD_NO_VIDEO))
+        return cb_fail(CEREBRO_E_INVALID, "add options: unknown flags 0x%x", o->flags);
+    if (o->mode > CEREBRO_PREPROCESS_FAST)
+        return cb_fail(CEREBRO_E_INVALID, "add options: unknown preprocess mode %u", o->mode);
+    if (o->batch_size > MAX_BATCH || o->commit_every > 100000)
+        return cb_fail(CEREBRO_E_LIMIT, "add options: batch_size %u / commit_every %u too large",
+                       o->batch_size, o->commit_every);
+    return CEREBRO_OK;
+}
+
+/* Re-chooses the structure when the collection crossed a size threshold. */
+static cerebro_status restructure(cerebro_index *idx)
+{
+    char want[128];
+    cerebro_status st = CEREBRO_OK;
+    if (idx->factory[0])
+        return CEREBRO_OK;
+    pthread_rwlock_wrlock(&idx->state_lock);
+    cb_ann_choose(cb_ann_count(idx->ann), idx->dim, idx->memory_budget, want, sizeof want);
+    if (strcmp(want, cb_ann_structure(idx->ann)) != 0)
+        st = cb_index_rebuild_ann(idx, idx->db);
+    pthread_rwlock_unlock(&idx->state_lock);
+    if (st == CEREBRO_OK)
+        idx->saved_generation = -1; /* the file must follow the new structure */
+    return st;
+}
+
+static cerebro_status run_add(add_job *j, const char *const *paths, size_t n)
+{
+    cerebro_index *idx = j->idx;
+    cb_walk w = {j->opts->flags, on_file, on_walk_error, j};
+    char **roots = calloc(n ? n : 1, sizeof *roots);
+    cerebro_status st = CEREBRO_OK, root_st = CEREBRO_OK;
+    size_t visited = 0;
+
+    if (!roots)
+        return cb_fail(CEREBRO_E_NOMEM, "out of memory");
+    for (size_t i = 0; i < n && st == CEREBRO_OK; i++) {
+        if (!paths[i]) {
+            st = cb_fail(CEREBRO_E_INVALID, "cerebro_index_add: paths[%zu] is NULL", i);
+            break;
+        }
+        if ((roots[i] = cb_absolute_path(paths[i])))
+            st = load_known(j, roots[i]);
+    }
+    finish_known(j);
+    for (size_t i = 0; i < n && st == CEREBRO_OK; i++) {
+        cerebro_status s = cb_walk_root(&w, paths[i], NULL);
+        if (s == CEREBRO_OK) {
+            visited++;
+            continue;
+        }
+        root_st = s;
+        on_walk_error(j, paths[i], s, cerebro_last_error());
+    }
+    dedupe_candidates(j);
+    if (st == CEREBRO_OK)
+        st = settle_vanished(j);
+    if (st == CEREBRO_OK) {
+        encode_job e = {j, malloc((j->n_cand ? j->n_cand : 1) * sizeof(candidate *))};
+        size_t m = 0;
+        if (!e.items) {
+            st = cb_fail(CEREBRO_E_NOMEM, "out of memory");
+        } else {
+            for (size_t i = 0; i < j->n_cand; i++)
+                if (j->cand[i].file_id != -2)
+                    e.items[m++] = &j->cand[i];
+            size_t batch = j->opts->batch_size ? j->opts->batch_size : DEFAULT_BATCH;
+            size_t commit = j->opts->commit_every ? j->opts->commit_every : DEFAULT_COMMIT;
+            cb_pipeline p = {idx->model,
+                             m,
+                             batch < commit ? batch : commit,
+                             j->opts->n_workers ? j->opts->n_workers : cb_online_cpus(),
+                             prepare_candidate,
+                             consume_batch,
+                             &e};
+            progress(j, NULL, CEREBRO_OK, NULL);
+            if (!j->cancelled)
+                st = cb_pipeline_run(&p);
+            else
+                st = cb_fail(CEREBRO_E_CANCELLED, "indexing cancelled by the progress callback");
+            free(e.items);
+        }
+    }
+    cerebro_status saved = st;
+    if (st == CEREBRO_OK || st == CEREBRO_E_CANCELLED) {
+        /* What was committed is kept and persisted, cancelled or not. */
+        cerebro_status s2 = restructure(idx);
+        if (s2 == CEREBRO_OK)
+            s2 = cb_index_save_ann(idx);
+        if (st == CEREBRO_OK)
+            st = s2;
+        else
+            cb_fail(saved, "indexing cancelled by the progress callback after %llu files",
+                    (unsigned long long)j->done);
+    }
+    if (st == CEREBRO_OK && visited == 0 && n > 0)
+        st = cb_fail(root_st, "nothing to index: none of the %zu paths could be read", n);
+    for (size_t i = 0; i < n; i++)
+        free(roots[i]);
+    free(roots);
+    return st;
+}
+
+cerebro_status cerebro_index_add(cerebro_index *idx, const char *const *paths, size_t n,
+                                 const cerebro_add_options *opts, cerebro_add_stats *stats)
+{
+    cerebro_add_options defaults;
+    add_job j;
+    cerebro_status st;
+
+    if (stats) {
+        memset(stats, 0, sizeof *stats);
+        stats->version = 1;
+    }
+    if (!idx || (!paths && n))
+        return cb_fail(CEREBRO_E_INVALID, "cerebro_index_add: NULL argument");
+    if (idx->readonly)
+        return cb_fail(CEREBRO_E_INVALID, "%s: index opened read-only", idx->dir);
+    if (!opts) {
+        cerebro_add_options_init(&defaults);
+        opts = &defaults;
+    }
+    if ((st = check_add_options(opts)) != CEREBRO_OK)
+        return st;
+    memset(&j, 0, sizeof j);
+    j.idx = idx;
+    j.opts = opts;
+    j.stats.version = 1;
+    cerebro_model_image_options(idx->model, &j.iopts);
+    j.iopts.mode = opts->mode;
+    if ((st = cb_decode_params_from(&j.iopts, opts->mode == CEREBRO_PREPROCESS_FAST, &j.params)) != CEREBRO_OK)
+        return st;
+    pthread_mutex_lock(&idx->write_lock);
+    st = run_add(&j, paths, n);
+    pthread_mutex_unlock(&idx->write_lock);
+    for (size_t i = 0; i < j.n_known; i++)
+        free(j.known[i].path);
+    for (size_t i = 0; i < j.n_cand; i++)
+        free(j.cand[i].path);
+    free(j.known);
+    free(j.cand);
+    if (stats)
+        *stats = j.stats;
+    return st;
+}

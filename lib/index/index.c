@@ -1,0 +1,478 @@
+/* cerebro_index: opening a store, keeping the ANN in step with SQLite,
+ * removal, stats. */
+#include <dirent.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "core/core.h"
+#include "index/store.h"
+#include "index/walk.h"
+
+#define RECALL_QUERIES 200
+
+static void ann_file(const cerebro_index *idx, int64_t generation, char *buf, size_t cap)
+{
+    snprintf(buf, cap, "%s/ann-%" PRId64 ".faiss", idx->dir, generation);
+}
+
+static cerebro_status check_options(const cerebro_index_options *o)
+{
+    if (o->version < 1 || o->version > CEREBRO_INDEX_OPTIONS_VERSION)
+        return cb_fail(CEREBRO_E_INVALID, "index options: unknown version %u", o->version);
+    if (o->flags & ~(CEREBRO_INDEX_CREATE | CEREBRO_INDEX_READONLY))
+        return cb_fail(CEREBRO_E_INVALID, "index options: unknown flags 0x%x", o->flags);
+    if (o->factory && strlen(o->factory) >= sizeof(((cerebro_index *)0)->factory))
+        return cb_fail(CEREBRO_E_LIMIT, "index options: factory string longer than %zu bytes",
+                       sizeof(((cerebro_index *)0)->factory) - 1);
+    return CEREBRO_OK;
+}
+
+cerebro_status cb_index_rebuild_ann(cerebro_index *idx, sqlite3 *db)
+{
+    sqlite3_stmt *q = NULL;
+    size_t n = 0, cap = 0;
+    float *x = NULL;
+    int64_t *ids = NULL;
+    cb_ann *ann = NULL;
+    cerebro_status st = cb_sql_prepare(db, "SELECT id, vector FROM items ORDER BY id", &q);
+    int rc;
+
+    while (st == CEREBRO_OK && (rc = sqlite3_step(q)) == SQLITE_ROW) {
+        if (sqlite3_column_bytes(q, 1) != (int)(idx->dim * sizeof(float))) {
+            st = cb_fail(CEREBRO_E_CORRUPT, "%s: item %lld has a %d-byte vector; expected %u floats",
+                         idx->dir, (long long)sqlite3_column_int64(q, 0), sqlite3_column_bytes(q, 1),
+                         idx->dim);
+            break;
+        }
+        if (n == cap) {
+            size_t ncap = cap ? cap * 2 : 1024;
+            float *nx = realloc(x, ncap * idx->dim * sizeof(float));
+            int64_t *nids = nx ? realloc(ids, ncap * sizeof(int64_t)) : NULL;
+            if (nx)
+                x = nx;
+            if (!nx || !nids) {
+                st = cb_fail(CEREBRO_E_NOMEM, "%s: out of memory loading %zu vectors", idx->dir, ncap);
+                break;
+            }
+            ids = nids;
+            cap = ncap;
+        }
+        ids[n] = sqlite3_column_int64(q, 0);
+        memcpy(x + n * idx->dim, sqlite3_column_blob(q, 1), idx->dim * sizeof(float));
+        n++;
+    }
+    if (st == CEREBRO_OK && rc != SQLITE_DONE)
+        st = cb_sql_fail(db, "loading vectors");
+    sqlite3_finalize(q);
+    if (st == CEREBRO_OK)
+        st = cb_ann_build(idx->dim, idx->factory[0] ? idx->factory : NULL, idx->memory_budget, x, ids,
+                          n, &ann);
+    if (st == CEREBRO_OK && !cb_ann_is_exact(ann) && n > 0 && !idx->readonly) {
+        double recall = 0;
+        char buf[64];
+        if (cb_ann_recall_at_10(ann, x, ids, n, RECALL_QUERIES, &recall) == CEREBRO_OK) {
+            snprintf(buf, sizeof buf, "%.4f", recall);
+            cb_meta_set(idx->db, "recall_at_10", buf);
+        }
+    }
+    free(x);
+    free(ids);
+    if (st != CEREBRO_OK)
+        return st;
+    cb_ann_free(idx->ann);
+    idx->ann = ann;
+    return CEREBRO_OK;
+}
+
+static void delete_old_ann_files(const cerebro_index *idx)
+{
+    char keep[64], path[4096];
+    struct dirent *e;
+    DIR *d = opendir(idx->dir);
+
+    if (!d)
+        return;
+    snprintf(keep, sizeof keep, "ann-%" PRId64 ".faiss", idx->saved_generation);
+    while ((e = readdir(d))) {
+        if (strncmp(e->d_name, "ann-", 4) == 0 && strcmp(e->d_name, keep) != 0 &&
+            (strstr(e->d_name, ".faiss") || strstr(e->d_name, ".tmp"))) {
+            snprintf(path, sizeof path, "%s/%s", idx->dir, e->d_name);
+            unlink(path);
+        }
+    }
+    closedir(d);
+}
+
+cerebro_status cb_index_save_ann(cerebro_index *idx)
+{
+    char path[4096];
+    cerebro_status st = CEREBRO_OK;
+
+    if (idx->readonly)
+        return CEREBRO_OK;
+    pthread_rwlock_rdlock(&idx->state_lock);
+    if (idx->saved_generation != idx->generation) {
+        ann_file(idx, idx->generation, path, sizeof path);
+        st = cb_ann_write(idx->ann, path);
+        if (st == CEREBRO_OK)
+            idx->saved_generation = idx->generation;
+    }
+    pthread_rwlock_unlock(&idx->state_lock);
+    if (st == CEREBRO_OK)
+        delete_old_ann_files(idx);
+    return st;
+}
+
+cerebro_status cb_index_commit(cerebro_index *idx, const int64_t *old_ids, size_t n_old,
+                               const float *vectors, const int64_t *new_ids, size_t n_new)
+{
+    char gen[32];
+    cerebro_status st;
+    size_t removed = 0;
+
+    snprintf(gen, sizeof gen, "%" PRId64, idx->generation + 1);
+    if ((st = cb_meta_set(idx->db, "generation", gen)) != CEREBRO_OK) {
+        cb_sql_exec(idx->db, "ROLLBACK");
+        return st;
+    }
+    pthread_rwlock_wrlock(&idx->state_lock);
+    if (sqlite3_exec(idx->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
+        st = cb_sql_fail(idx->db, "commit");
+        cb_sql_exec(idx->db, "ROLLBACK");
+        pthread_rwlock_unlock(&idx->state_lock);
+        return st;
+    }
+    idx->generation++;
+    if (n_old)
+        st = cb_ann_remove(idx->ann, old_ids, n_old, &removed);
+    if (st == CEREBRO_OK && n_new)
+        st = cb_ann_add(idx->ann, vectors, new_ids, n_new);
+    if (st != CEREBRO_OK) /* e.g. a structure that cannot remove: start again from the store */
+        st = cb_index_rebuild_ann(idx, idx->db);
+    pthread_rwlock_unlock(&idx->state_lock);
+    return st;
+}
+
+/* A new store records its model; an existing one must have been built with
+ * the same model. */
+static cerebro_status check_model(cerebro_index *idx)
+{
+    char stored_id[128], stored_name[160], buf[64];
+    int found, have_name;
+    const cerebro_model *m = idx->model;
+    cerebro_status st = cb_meta_get(idx->db, "model_id", stored_id, sizeof stored_id, &found);
+
+    if (st != CEREBRO_OK)
+        return st;
+    if (!found) {
+        if (idx->readonly)
+            return cb_fail(CEREBRO_E_NOT_FOUND, "%s: not a libcerebro index (no model recorded)", idx->dir);
+        snprintf(buf, sizeof buf, "%d", CB_STORE_FORMAT_VERSION);
+        if ((st = cb_sql_exec(idx->db, "BEGIN IMMEDIATE")) != CEREBRO_OK)
+            return st;
+        st = cb_meta_set(idx->db, "format_version", buf);
+        if (st == CEREBRO_OK)
+            st = cb_meta_set(idx->db, "model_id", cerebro_model_id(m));
+        if (st == CEREBRO_OK)
+            st = cb_meta_set(idx->db, "model_name", cerebro_model_name(m));
+        snprintf(buf, sizeof buf, "%u", idx->dim);
+        if (st == CEREBRO_OK)
+            st = cb_meta_set(idx->db, "dim", buf);
+        if (st == CEREBRO_OK)
+            st = cb_meta_set(idx->db, "model_config", cerebro_model_config_json(m));
+        if (st == CEREBRO_OK)
+            st = cb_meta_set(idx->db, "generation", "0");
+        if (st == CEREBRO_OK)
+            st = cb_meta_set(idx->db, "factory", idx->factory);
+        if (st == CEREBRO_OK)
+            st = cb_sql_exec(idx->db, "COMMIT");
+        if (st != CEREBRO_OK)
+            cb_sql_exec(idx->db, "ROLLBACK");
+        return st;
+    }
+    if (strcmp(stored_id, cerebro_model_id(m)) != 0) {
+        if (cb_meta_get(idx->db, "model_name", stored_name, sizeof stored_name, &have_name) != CEREBRO_OK ||
+            !have_name)
+            snprintf(stored_name, sizeof stored_name, "?");
+        return cb_fail(CEREBRO_E_MISMATCH,
+                       "%s was indexed with model '%s' (id %.12s); the model given is '%s' (id %.12s): "
+                       "open it with that model, or index into a new directory",
+                       idx->dir, stored_name, stored_id, cerebro_model_name(m), cerebro_model_id(m));
+    }
+    if ((st = cb_meta_get(idx->db, "format_version", buf, sizeof buf, &found)) != CEREBRO_OK)
+        return st;
+    if (!found || atoi(buf) != CB_STORE_FORMAT_VERSION)
+        return cb_fail(CEREBRO_E_UNSUPPORTED, "%s: store format %s; this library reads format %d",
+                       idx->dir, found ? buf : "?", CB_STORE_FORMAT_VERSION);
+    return CEREBRO_OK;
+}
+
+static cerebro_status count_items(sqlite3 *db, uint64_t *n)
+{
+    sqlite3_stmt *q;
+    cerebro_status st = cb_sql_prepare(db, "SELECT COUNT(*) FROM items", &q);
+    if (st != CEREBRO_OK)
+        return st;
+    if (sqlite3_step(q) == SQLITE_ROW)
+        *n = (uint64_t)sqlite3_column_int64(q, 0);
+    else
+        st = cb_sql_fail(db, "counting items");
+    sqlite3_finalize(q);
+    return st;
+}
+
+/* Loads the ANN file of the current generation, or rebuilds it. */
+static cerebro_status load_ann(cerebro_index *idx, const char *requested_factory)
+{
+    char buf[160], path[4096];
+    int found;
+    uint64_t items = 0;
+    cerebro_status st = cb_meta_get(idx->db, "generation", buf, sizeof buf, &found);
+
+    if (st != CEREBRO_OK)
+        return st;
+    idx->generation = found ? strtoll(buf, NULL, 10) : 0;
+    if ((st = cb_meta_get(idx->db, "factory", buf, sizeof buf, &found)) != CEREBRO_OK)
+        return st;
+    snprintf(idx->factory, sizeof idx->factory, "%.127s", found ? buf : "");
+    int refactor = requested_factory && strcmp(requested_factory, idx->factory) != 0;
+    if (refactor) {
+        snprintf(idx->factory, sizeof idx->factory, "%s", requested_factory);
+        if (!idx->readonly && (st = cb_meta_set(idx->db, "factory", idx->factory)) != CEREBRO_OK)
+            return st;
+    }
+    if ((st = count_items(idx->db, &items)) != CEREBRO_OK)
+        return st;
+    ann_file(idx, idx->generation, path, sizeof path);
+    if (!refactor && cb_ann_read(path, &idx->ann) == CEREBRO_OK) {
+        if (cb_ann_count(idx->ann) == items && cb_ann_dim(idx->ann) == idx->dim) {
+            idx->saved_generation = idx->generation;
+            return CEREBRO_OK;
+        }
+        cb_ann_free(idx->ann); /* stale or foreign: the store is the truth */
+        idx->ann = NULL;
+    }
+    /* Missing, stale (a crash after a commit) or a new structure asked for. */
+    idx->saved_generation = -1;
+    if ((st = cb_index_rebuild_ann(idx, idx->db)) != CEREBRO_OK)
+        return st;
+    return cb_index_save_ann(idx);
+}
+
+cerebro_status cerebro_index_open(cerebro_index **out, const char *dir, const cerebro_model *model,
+                                  const cerebro_index_options *opts)
+{
+    cerebro_index_options defaults;
+    cerebro_index *idx;
+    cerebro_status st;
+    struct stat sb;
+
+    if (!out)
+        return cb_fail(CEREBRO_E_INVALID, "cerebro_index_open: out is NULL");
+    *out = NULL;
+    if (!dir || !model)
+        return cb_fail(CEREBRO_E_INVALID, "cerebro_index_open: dir and model are required");
+    if (!opts) {
+        cerebro_index_options_init(&defaults);
+        opts = &defaults;
+    }
+    if ((st = check_options(opts)) != CEREBRO_OK)
+        return st;
+    int readonly = (opts->flags & CEREBRO_INDEX_READONLY) != 0;
+    int create = !readonly && (opts->flags & CEREBRO_INDEX_CREATE);
+    if (stat(dir, &sb) != 0) {
+        if (errno != ENOENT || !create)
+            return cb_fail(CEREBRO_E_NOT_FOUND, "%s: no such index directory", dir);
+        if (mkdir(dir, 0755) != 0 && errno != EEXIST)
+            return cb_fail(CEREBRO_E_IO, "%s: cannot create the directory: %s", dir, strerror(errno));
+    } else if (!S_ISDIR(sb.st_mode)) {
+        return cb_fail(CEREBRO_E_INVALID, "%s: not a directory", dir);
+    }
+    if (!(idx = calloc(1, sizeof *idx)))
+        return cb_fail(CEREBRO_E_NOMEM, "out of memory");
+    pthread_mutex_init(&idx->write_lock, NULL);
+    pthread_mutex_init(&idx->pool_lock, NULL);
+    pthread_rwlock_init(&idx->state_lock, NULL);
+    idx->model = model;
+    idx->dim = cerebro_model_dim(model);
+    idx->readonly = readonly;
+    idx->memory_budget = opts->memory_budget;
+    if (!(idx->dir = cb_absolute_path(dir))) {
+        st = CEREBRO_E_NOMEM;
+        goto fail;
+    }
+    if ((st = cb_store_open_db(idx->dir, readonly, create, &idx->db)) != CEREBRO_OK ||
+        (st = check_model(idx)) != CEREBRO_OK || (st = load_ann(idx, opts->factory)) != CEREBRO_OK)
+        goto fail;
+    *out = idx;
+    return CEREBRO_OK;
+fail:
+    cerebro_index_free(idx);
+    return st;
+}
+
+void cerebro_index_free(cerebro_index *idx)
+{
+    if (!idx)
+        return;
+    if (idx->ann && idx->db)
+        cb_index_save_ann(idx);
+    cb_ann_free(idx->ann);
+    for (int i = 0; i < idx->pool_n; i++)
+        sqlite3_close(idx->pool[i]);
+    sqlite3_close(idx->db);
+    pthread_rwlock_destroy(&idx->state_lock);
+    pthread_mutex_destroy(&idx->pool_lock);
+    pthread_mutex_destroy(&idx->write_lock);
+    free(idx->dir);
+    free(idx);
+}
+
+/* Removes the items (and, when it has none left, the file row) selected by
+ * `sql_items` with `key` bound, in one committed step. */
+static cerebro_status remove_where(cerebro_index *idx, const char *sql_items, int64_t id_key,
+                                   const char *text_key, const char *what)
+{
+    sqlite3_stmt *q = NULL;
+    int64_t *ids = NULL;
+    size_t n = 0, cap = 0;
+    cerebro_status st;
+
+    if (idx->readonly)
+        return cb_fail(CEREBRO_E_INVALID, "%s: index opened read-only", idx->dir);
+    pthread_mutex_lock(&idx->write_lock);
+    if ((st = cb_sql_exec(idx->db, "BEGIN IMMEDIATE")) != CEREBRO_OK)
+        goto out;
+    if ((st = cb_sql_prepare(idx->db, sql_items, &q)) != CEREBRO_OK)
+        goto rollback;
+    if (text_key)
+        sqlite3_bind_text(q, 1, text_key, -1, SQLITE_STATIC);
+    else
+        sqlite3_bind_int64(q, 1, id_key);
+    while (sqlite3_step(q) == SQLITE_ROW) {
+        if (n == cap) {
+            int64_t *g = realloc(ids, (cap = cap ? cap * 2 : 16) * sizeof *ids);
+            if (!g) {
+                st = cb_fail(CEREBRO_E_NOMEM, "out of memory");
+                goto rollback;
+            }
+            ids = g;
+        }
+        ids[n++] = sqlite3_column_int64(q, 0);
+    }
+    sqlite3_finalize(q);
+    q = NULL;
+    if (text_key) {
+        /* A file without vectors (a failed one) is removed by path too. */
+        if ((st = cb_sql_prepare(idx->db, "DELETE FROM files WHERE path = ?", &q)) != CEREBRO_OK)
+            goto rollback;
+        sqlite3_bind_text(q, 1, text_key, -1, SQLITE_STATIC);
+    } else {
+        if ((st = cb_sql_prepare(idx->db, "DELETE FROM items WHERE id = ?", &q)) != CEREBRO_OK)
+            goto rollback;
+        sqlite3_bind_int64(q, 1, id_key);
+    }
+    if (sqlite3_step(q) != SQLITE_DONE) {
+        st = cb_sql_fail(idx->db, what);
+        goto rollback;
+    }
+    if (sqlite3_changes(idx->db) == 0) {
+        st = cb_fail(CEREBRO_E_NOT_FOUND, "%s: not in the index", what);
+        goto rollback;
+    }
+    sqlite3_finalize(q);
+    q = NULL;
+    /* Files whose last frame went. */
+    if (!text_key && (st = cb_sql_exec(idx->db, "DELETE FROM files WHERE status = 0 AND NOT EXISTS "
+                                                "(SELECT 1 FROM items WHERE items.file_id = files.id)")) !=
+                         CEREBRO_OK)
+        goto rollback;
+    st = cb_index_commit(idx, ids, n, NULL, NULL, 0);
+    if (st == CEREBRO_OK)
+        st = cb_index_save_ann(idx);
+    goto out;
+rollback:
+    sqlite3_finalize(q);
+    cb_sql_exec(idx->db, "ROLLBACK");
+out:
+    pthread_mutex_unlock(&idx->write_lock);
+    free(ids);
+    return st;
+}
+
+cerebro_status cerebro_index_remove_path(cerebro_index *idx, const char *path)
+{
+    cerebro_status st;
+    char *key;
+
+    if (!idx || !path)
+        return cb_fail(CEREBRO_E_INVALID, "cerebro_index_remove_path: NULL argument");
+    if (!(key = cb_absolute_path(path)))
+        return cb_fail(CEREBRO_E_NOT_FOUND, "%s: not in the index", path);
+    st = remove_where(idx, "SELECT items.id FROM items JOIN files ON files.id = items.file_id "
+                           "WHERE files.path = ?",
+                      0, key, path);
+    free(key);
+    return st;
+}
+
+cerebro_status cerebro_index_remove_id(cerebro_index *idx, int64_t id)
+{
+    char what[64];
+    if (!idx)
+        return cb_fail(CEREBRO_E_INVALID, "cerebro_index_remove_id: index is NULL");
+    snprintf(what, sizeof what, "item %" PRId64, id);
+    return remove_where(idx, "SELECT id FROM items WHERE id = ?", id, NULL, what);
+}
+
+static int64_t scalar(sqlite3 *db, const char *sql)
+{
+    sqlite3_stmt *q;
+    int64_t v = 0;
+    if (sqlite3_prepare_v2(db, sql, -1, &q, NULL) != SQLITE_OK)
+        return 0;
+    if (sqlite3_step(q) == SQLITE_ROW)
+        v = sqlite3_column_int64(q, 0);
+    sqlite3_finalize(q);
+    return v;
+}
+
+cerebro_status cerebro_index_stats_get(cerebro_index *idx, cerebro_index_stats *out)
+{
+    char buf[128];
+    int found;
+    sqlite3 *db;
+    cerebro_status st;
+
+    if (!idx || !out)
+        return cb_fail(CEREBRO_E_INVALID, "cerebro_index_stats_get: NULL argument");
+    memset(out, 0, sizeof *out);
+    out->version = 1;
+    out->dim = idx->dim;
+    if ((st = cb_index_reader(idx, &db)) != CEREBRO_OK)
+        return st;
+    pthread_rwlock_rdlock(&idx->state_lock);
+    sqlite3_exec(db, "BEGIN", NULL, NULL, NULL);
+    out->count = (uint64_t)scalar(db, "SELECT COUNT(*) FROM items");
+    out->files = (uint64_t)scalar(db, "SELECT COUNT(*) FROM files WHERE status = 0");
+    out->failed = (uint64_t)scalar(db, "SELECT COUNT(*) FROM files WHERE status != 0");
+    out->memory_bytes = cb_ann_memory(idx->ann);
+    snprintf(out->structure, sizeof out->structure, "%s", cb_ann_structure(idx->ann));
+    out->recall_at_10 = 1.0;
+    if (!cb_ann_is_exact(idx->ann)) {
+        out->recall_at_10 = -1; /* not measured yet */
+        if (cb_meta_get(db, "recall_at_10", buf, sizeof buf, &found) == CEREBRO_OK && found)
+            out->recall_at_10 = atof(buf);
+    }
+    if (cb_meta_get(db, "model_id", buf, sizeof buf, &found) == CEREBRO_OK && found)
+        snprintf(out->model_id, sizeof out->model_id, "%.71s", buf);
+    sqlite3_exec(db, "COMMIT", NULL, NULL, NULL);
+    pthread_rwlock_unlock(&idx->state_lock);
+    cb_index_reader_done(idx, db);
+    return CEREBRO_OK;
+}

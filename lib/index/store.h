@@ -1,0 +1,81 @@
+/* The index directory: cerebro.db (SQLite, the source of truth) and the
+ * derived ANN file. Internal view of cerebro_index shared by index.c
+ * (open, close, remove, stats), add.c (incremental indexing) and search.c. */
+#ifndef CEREBRO_STORE_H
+#define CEREBRO_STORE_H
+
+#include <pthread.h>
+#include <sqlite3.h>
+#include <stdint.h>
+
+#include "cerebro/cerebro.h"
+#include "index/ann.h"
+
+#define CB_STORE_FORMAT_VERSION 1
+#define CB_READ_POOL 8
+
+struct cerebro_index {
+    char *dir;
+    const cerebro_model *model;
+    uint32_t dim;
+    int readonly;
+    char factory[128];       /* user's factory string, or "" for automatic */
+    uint64_t memory_budget;
+
+    sqlite3 *db;             /* the writer's connection */
+    pthread_mutex_t write_lock; /* one writer (add/remove) at a time */
+
+    /* The committed state searches see: writers commit their SQLite
+     * transaction and update the ANN while holding this exclusively. */
+    pthread_rwlock_t state_lock;
+    cb_ann *ann;
+    int64_t generation;      /* of the committed state the ANN reflects */
+    int64_t saved_generation;/* of the ANN file on disk */
+
+    pthread_mutex_t pool_lock; /* idle read-only connections */
+    sqlite3 *pool[CB_READ_POOL];
+    int pool_n;
+};
+
+/* SQLite helpers: each returns E_STORE with SQLite's message on failure. */
+cerebro_status cb_sql_exec(sqlite3 *db, const char *sql);
+cerebro_status cb_sql_prepare(sqlite3 *db, const char *sql, sqlite3_stmt **st);
+cerebro_status cb_sql_fail(sqlite3 *db, const char *what);
+
+/* Opens the database file of dir (creating the schema unless readonly). */
+cerebro_status cb_store_open_db(const char *dir, int readonly, int create, sqlite3 **out);
+
+/* meta table access (value copied into buf; *found 0 when absent). */
+cerebro_status cb_meta_get(sqlite3 *db, const char *key, char *buf, size_t cap, int *found);
+cerebro_status cb_meta_set(sqlite3 *db, const char *key, const char *value);
+
+/* A read-only connection from the pool (opened on demand). */
+cerebro_status cb_index_reader(cerebro_index *idx, sqlite3 **db);
+void cb_index_reader_done(cerebro_index *idx, sqlite3 *db);
+
+/* Commits the writer's open transaction and applies the matching ANN
+ * change atomically for readers: removes `old_ids`, adds `vectors` with
+ * `new_ids`. Bumps the generation in the same transaction. On an ANN
+ * failure the ANN is rebuilt from the store. */
+cerebro_status cb_index_commit(cerebro_index *idx, const int64_t *old_ids, size_t n_old,
+                               const float *vectors, const int64_t *new_ids, size_t n_new);
+
+/* Rebuilds the ANN from the vectors table (structure: idx->factory or the
+ * automatic choice) and records recall for approximate structures.
+ * Caller holds state_lock exclusively (or is opening). */
+cerebro_status cb_index_rebuild_ann(cerebro_index *idx, sqlite3 *db);
+
+/* Writes the ANN file for the current generation if it is newer than the
+ * one on disk, and deletes older files. Caller holds write_lock. */
+cerebro_status cb_index_save_ann(cerebro_index *idx);
+
+/* Absolute path under the store's conventions (see walk.h). */
+char *cb_index_path_key(const char *path);
+
+
+
+/* Builds a results handle for ids/scores (n hits, best first), looking up
+ * each item's file; ids no longer in the store are dropped. */
+cerebro_status cb_results_lookup(sqlite3 *db, const int64_t *ids, const float *scores, size_t n,
+                                 int64_t exclude, cerebro_results **out);
+#endif

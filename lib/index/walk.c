@@ -1,0 +1,234 @@
+/* Folder walking: recursion with loop detection, hidden files, symlinks. */
+#include <dirent.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+#include "core/core.h"
+#include "index/walk.h"
+
+/* Folders on the current descent path, to refuse symlink loops. */
+typedef struct ancestry {
+    dev_t dev;
+    ino_t ino;
+    const struct ancestry *parent;
+} ancestry;
+
+int cb_is_image_name(const char *name)
+{
+    static const char *const exts[] = {".jpg", ".jpeg", ".jpe", ".jfif", ".png"};
+    size_t n = strlen(name);
+    for (size_t i = 0; i < sizeof exts / sizeof exts[0]; i++) {
+        size_t e = strlen(exts[i]);
+        if (n > e && strcasecmp(name + n - e, exts[i]) == 0)
+            return 1;
+    }
+    return 0;
+}
+
+char *cb_absolute_path(const char *path)
+{
+    char parent[PATH_MAX], resolved[PATH_MAX];
+    const char *slash = strrchr(path, '/'), *name;
+    size_t len;
+    char *out;
+
+    if (!*path) {
+        cb_fail(CEREBRO_E_INVALID, "empty path");
+        return NULL;
+    }
+    /* Trailing slashes name the folder itself. */
+    len = strlen(path);
+    while (len > 1 && path[len - 1] == '/')
+        len--;
+    if (len >= sizeof parent) {
+        cb_fail(CEREBRO_E_LIMIT, "%s: path longer than %d bytes", path, PATH_MAX);
+        return NULL;
+    }
+    memcpy(parent, path, len);
+    parent[len] = '\0';
+    slash = strrchr(parent, '/');
+    if (!slash) {
+        name = parent;
+        if (!realpath(".", resolved)) {
+            cb_fail(CEREBRO_E_IO, "cannot resolve the current folder: %s", strerror(errno));
+            return NULL;
+        }
+    } else {
+        name = slash + 1;
+        if (slash == parent) {
+            strcpy(resolved, "/");
+        } else {
+            parent[slash - parent] = '\0';
+            if (!realpath(parent, resolved)) {
+                cb_fail(errno == ENOENT ? CEREBRO_E_NOT_FOUND : CEREBRO_E_IO, "%s: %s", path,
+                        strerror(errno));
+                return NULL;
+            }
+        }
+    }
+    if (strcmp(name, ".") == 0 || strcmp(name, "..") == 0 || !*name) {
+        /* "dir/.." and friends: resolve the whole path instead. */
+        memcpy(parent, path, len);
+        parent[len] = '\0';
+        if (!realpath(parent, resolved)) {
+            cb_fail(errno == ENOENT ? CEREBRO_E_NOT_FOUND : CEREBRO_E_IO, "%s: %s", path, strerror(errno));
+            return NULL;
+        }
+        return strdup(resolved);
+    }
+    out = malloc(strlen(resolved) + strlen(name) + 2);
+    if (!out) {
+        cb_fail(CEREBRO_E_NOMEM, "out of memory");
+        return NULL;
+    }
+    sprintf(out, "%s%s%s", resolved, strcmp(resolved, "/") == 0 ? "" : "/", name);
+    return out;
+}
+
+static void report(const cb_walk *w, const char *path, cerebro_status st, const char *fmt, ...)
+    CB_PRINTF(4, 5);
+
+static void report(const cb_walk *w, const char *path, cerebro_status st, const char *fmt, ...)
+{
+    char msg[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    if (w->on_error)
+        w->on_error(w->user, path, st, msg);
+}
+
+static void walk_dir(const cb_walk *w, const char *dir, const struct stat *dst, const ancestry *up,
+                     int depth);
+
+/* Visits one folder entry: a file, a folder, or a symlink to either. */
+static void visit(const cb_walk *w, const char *path, const char *name, const ancestry *up, int depth)
+{
+    struct stat lst, st;
+
+    if (lstat(path, &lst) != 0) {
+        report(w, path, CEREBRO_E_IO, "%s: cannot stat: %s", path, strerror(errno));
+        return;
+    }
+    st = lst;
+    if (S_ISLNK(lst.st_mode)) {
+        if (stat(path, &st) != 0) {
+            if (cb_is_image_name(name))
+                report(w, path, CEREBRO_E_NOT_FOUND, "%s: broken symbolic link (%s)", path, strerror(errno));
+            return;
+        }
+        if (S_ISDIR(st.st_mode) && !(w->flags & CEREBRO_ADD_FOLLOW_SYMLINKS))
+            return;
+    }
+    if (S_ISDIR(st.st_mode)) {
+        if (!(w->flags & CEREBRO_ADD_NO_RECURSE))
+            walk_dir(w, path, &st, up, depth + 1);
+        return;
+    }
+    if (!cb_is_image_name(name))
+        return;
+    if (!S_ISREG(st.st_mode)) {
+        report(w, path, CEREBRO_E_IO, "%s: not a regular file", path);
+        return;
+    }
+    w->on_file(w->user, path, &st);
+}
+
+static int compare_names(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static void walk_dir(const cb_walk *w, const char *dir, const struct stat *dst, const ancestry *up,
+                     int depth)
+{
+    ancestry self = {dst->st_dev, dst->st_ino, up};
+    char **names = NULL;
+    size_t n = 0, cap = 0;
+    struct dirent *e;
+    DIR *d;
+
+    for (const ancestry *a = up; a; a = a->parent) {
+        if (a->dev == dst->st_dev && a->ino == dst->st_ino) {
+            report(w, dir, CEREBRO_E_IO, "%s: symbolic link loop (folder already being visited)", dir);
+            return;
+        }
+    }
+    if (depth > 256) {
+        report(w, dir, CEREBRO_E_LIMIT, "%s: folders nested deeper than 256 levels", dir);
+        return;
+    }
+    if (!(d = opendir(dir))) {
+        report(w, dir, CEREBRO_E_IO, "%s: cannot open folder: %s", dir, strerror(errno));
+        return;
+    }
+    /* Sorted names: the same folder is always indexed in the same order. */
+    while ((e = readdir(d))) {
+        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
+            continue;
+        if (e->d_name[0] == '.' && !(w->flags & CEREBRO_ADD_HIDDEN))
+            continue;
+        if (n == cap) {
+            size_t ncap = cap ? cap * 2 : 64;
+            char **grown = realloc(names, ncap * sizeof *names);
+            if (!grown)
+                break;
+            names = grown;
+            cap = ncap;
+        }
+        if (!(names[n] = strdup(e->d_name)))
+            break;
+        n++;
+    }
+    closedir(d);
+    qsort(names, n, sizeof *names, compare_names);
+    for (size_t i = 0; i < n; i++) {
+        size_t len = strlen(dir) + strlen(names[i]) + 2;
+        char *path = malloc(len);
+        if (path) {
+            snprintf(path, len, "%s%s%s", dir, strcmp(dir, "/") == 0 ? "" : "/", names[i]);
+            visit(w, path, names[i], &self, depth);
+            free(path);
+        }
+        free(names[i]);
+    }
+    free(names);
+}
+
+cerebro_status cb_walk_root(const cb_walk *w, const char *root, char **absolute)
+{
+    struct stat st;
+    char *abs = cb_absolute_path(root);
+
+    if (absolute)
+        *absolute = NULL;
+    if (!abs)
+        return cerebro_last_error()[0] ? CEREBRO_E_NOT_FOUND : CEREBRO_E_NOMEM;
+    if (stat(abs, &st) != 0) {
+        cerebro_status s = errno == ENOENT ? CEREBRO_E_NOT_FOUND : CEREBRO_E_IO;
+        cb_fail(s, "%s: %s", root, strerror(errno));
+        if (absolute)
+            *absolute = abs;
+        else
+            free(abs);
+        return s;
+    }
+    if (S_ISDIR(st.st_mode))
+        walk_dir(w, abs, &st, NULL, 0);
+    else if (S_ISREG(st.st_mode))
+        w->on_file(w->user, abs, &st);
+    else
+        report(w, abs, CEREBRO_E_IO, "%s: not a regular file or folder", abs);
+    if (absolute)
+        *absolute = abs;
+    else
+        free(abs);
+    return CEREBRO_OK;
+}

@@ -1,0 +1,38 @@
+/* Finding the files to index under the paths a user gives. */
+#ifndef CEREBRO_WALK_H
+#define CEREBRO_WALK_H
+
+#include <stdint.h>
+#include <sys/stat.h>
+
+#include "cerebro/cerebro.h"
+
+/* A regular file found (or given): its absolute path and stat data. */
+typedef void (*cb_walk_file_fn)(void *user, const char *path, const struct stat *st);
+/* Something that could not be visited (broken symlink, unreadable
+ * folder, symlink loop): reported, never fatal. */
+typedef void (*cb_walk_error_fn)(void *user, const char *path, cerebro_status status,
+                                 const char *message);
+
+typedef struct cb_walk {
+    unsigned flags; /* CEREBRO_ADD_NO_RECURSE | _HIDDEN | _FOLLOW_SYMLINKS */
+    cb_walk_file_fn on_file;
+    cb_walk_error_fn on_error;
+    void *user;
+} cb_walk;
+
+/* Walks `root` (a folder, recursively, or a single file). Inside folders
+ * only files with an image extension are reported; a file given directly is
+ * always reported. *absolute (malloc'd, may be NULL) receives root made
+ * absolute, without resolving a final symlink. Returns E_NOT_FOUND / E_IO
+ * for a root that cannot be visited at all. */
+cerebro_status cb_walk_root(const cb_walk *w, const char *root, char **absolute);
+
+/* Absolute form of a path: the parent folder resolved with realpath(3),
+ * the last component kept. malloc'd; NULL with an error set on failure. */
+char *cb_absolute_path(const char *path);
+
+/* 1 if the name ends with an image extension libcerebro decodes. */
+int cb_is_image_name(const char *name);
+
+#endif
