@@ -31,7 +31,7 @@ function open(explicit) {
     try {
       lib = koffi.load(name);
     } catch (e) {
-      tried.push(`${origin}: ${e.message}`);
+      tried.push(`${origin} (${name}): ${e.message}`);
       continue;
     }
     checkVersion(lib, name);

@@ -1,0 +1,155 @@
+// TypeScript definitions for the cerebro Node.js bindings (index.js).
+
+/** cerebro_status values: fixed forever by the C header. */
+export declare const Status: Readonly<{
+  OK: 0; E_INVALID: -1; E_NOMEM: -2; E_IO: -3; E_FORMAT: -4; E_CORRUPT: -5; E_LIMIT: -6;
+  E_UNSUPPORTED: -7; E_MISMATCH: -8; E_NOT_FOUND: -9; E_CANCELLED: -10; E_MODEL: -11;
+  E_STORE: -12; E_INTERNAL: -13;
+}>;
+
+/** "CEREBRO_E_NOT_FOUND" for -9, and so on. */
+export declare function statusCode(status: number): string;
+
+/** A failed libcerebro call; message is the library's detail. */
+export declare class CerebroError extends Error {
+  constructor(message: string, status: number);
+  readonly status: number;
+  readonly code: string;
+}
+
+export type PreprocessMode = 'exact' | 'fast';
+
+export interface ModelOptions {
+  /** Intra-op threads; 0 or undefined: all online CPUs. */
+  threads?: number;
+  /** BPE merges for OpenAI JIT checkpoints without their own. */
+  vocab?: string | null;
+  precision?: 'auto' | 'fp32' | 'bf16';
+}
+
+export interface ImageError {
+  index: number;
+  path: string;
+  status: number;
+  code: string;
+  message: string;
+}
+
+export interface EncodeImagesOptions {
+  mode?: PreprocessMode;
+  batchSize?: number;
+  /** Decode threads; 0: all online CPUs. */
+  workers?: number;
+  flat?: boolean;
+}
+
+export declare class Model {
+  constructor(path: string, options?: ModelOptions);
+  readonly path: string;
+  readonly dim: number;
+  readonly id: string;
+  readonly name: string;
+  readonly contextLength: number;
+  readonly imageSize: number;
+  readonly config: Record<string, unknown>;
+  readonly closed: boolean;
+  tokenize(text: string | Uint8Array, options?: { truncate?: boolean }): number[];
+  encodeText(texts: string[], options?: { flat?: false }): Float32Array[];
+  encodeText(texts: string[], options: { flat: true }): Float32Array;
+  encodeTokens(tokens: ArrayLike<number>[], options?: { flat?: false }): Float32Array[];
+  encodeTokens(tokens: ArrayLike<number>[], options: { flat: true }): Float32Array;
+  preprocess(image: string | Uint8Array, options?: { mode?: PreprocessMode }): Float32Array;
+  encodeImages(paths: string[], options?: EncodeImagesOptions & { flat?: false }):
+    Promise<{ vectors: Float32Array[]; errors: ImageError[] }>;
+  encodeImages(paths: string[], options: EncodeImagesOptions & { flat: true }):
+    Promise<{ vectors: Float32Array; errors: ImageError[] }>;
+  close(): void;
+}
+
+export interface IndexOptions {
+  /** FAISS factory string; null: chosen from the collection size. */
+  factory?: string | null;
+  create?: boolean;
+  readonly?: boolean;
+  memoryBudget?: number;
+}
+
+export interface Progress {
+  done: number;
+  total: number;
+  added: number;
+  skipped: number;
+  failed: number;
+  path: string;
+  status: number;
+  code: string;
+  message: string | null;
+}
+
+export interface AddOptions {
+  /** Return true (or a promise of true) to cancel. */
+  progress?: ((p: Progress) => boolean | void | Promise<boolean | void>) | null;
+  recurse?: boolean;
+  hidden?: boolean;
+  followSymlinks?: boolean;
+  video?: boolean;
+  mode?: PreprocessMode;
+  batchSize?: number;
+  commitEvery?: number;
+  workers?: number;
+}
+
+export interface AddStats {
+  added: number; updated: number; skipped: number; removed: number; failed: number; frames: number;
+}
+
+export interface Hit {
+  id: number | bigint;
+  score: number;
+  path: string;
+  width: number;
+  height: number;
+  /** Seconds into a video; null for still images. */
+  timestamp: number | null;
+}
+
+export interface SearchOptions {
+  k?: number;
+  prefix?: string | null;
+}
+
+/** A string is text; bytes are an encoded image; a Float32Array or number[] is a vector. */
+export type Query = string | Uint8Array | ArrayBuffer | Float32Array | number[] |
+  { text: string } | { image: string } | { data: Uint8Array | ArrayBuffer } |
+  { vector: Float32Array | number[] };
+
+export interface IndexStats {
+  dim: number;
+  count: number;
+  files: number;
+  failed: number;
+  memoryBytes: number;
+  recallAt10: number;
+  structure: string;
+  modelId: string;
+}
+
+export declare class Index {
+  constructor(dir: string, model: Model, options?: IndexOptions);
+  static open(dir: string, model: Model, options?: IndexOptions): Promise<Index>;
+  readonly dir: string;
+  readonly model: Model;
+  readonly closed: boolean;
+  add(paths: string | string[], options?: AddOptions): Promise<AddStats>;
+  remove(item: string | number | bigint): Promise<void>;
+  search(query: Query, options?: SearchOptions): Promise<Hit[]>;
+  similar(id: number | bigint, options?: SearchOptions): Promise<Hit[]>;
+  get(id: number | bigint): Promise<Hit>;
+  vector(id: number | bigint): Promise<Float32Array>;
+  stats(): Promise<IndexStats>;
+  close(): Promise<void>;
+}
+
+export declare function libraryVersion(): string;
+export declare function libraryPath(): string;
+export declare const bindingsVersion: string;
