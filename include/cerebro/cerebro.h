@@ -449,8 +449,19 @@ typedef struct cerebro_add_stats {
 } cerebro_add_stats;
 
 /** Adds files and folders (recursively) incrementally: unchanged files are
- *  skipped, changed ones re-encoded, vanished ones under the given folders
- *  removed. stats may be NULL. A bad file never stops the batch. */
+ *  skipped (same size and mtime, or same content hash), changed ones
+ *  re-encoded, moved ones (same content under a new path) keep their
+ *  vectors and id, vanished ones under the given folders removed. Inside
+ *  folders only .jpg/.jpeg/.jpe/.jfif/.png files are taken and hidden
+ *  entries are skipped (CEREBRO_ADD_HIDDEN); a file named directly is always
+ *  tried. Paths are stored absolute: the parent folder resolved, the last
+ *  component kept. Work is committed in batches (commit_every files): a
+ *  killed process loses at most the batch in flight, and a re-run resumes.
+ *  A bad file never stops the run: it is recorded with its error and
+ *  reported through the progress callback. Returns CEREBRO_OK when the run
+ *  completed (check stats->failed), E_CANCELLED when the callback asked to
+ *  stop, or the error of the paths when none could be read. stats may be
+ *  NULL. Serialised with other writers; searches continue meanwhile. */
 CEREBRO_API cerebro_status cerebro_index_add(cerebro_index *index, const char *const *paths,
                                              size_t n, const cerebro_add_options *opts,
                                              cerebro_add_stats *stats);
@@ -465,7 +476,9 @@ CEREBRO_API cerebro_status cerebro_index_remove_id(cerebro_index *index, int64_t
 typedef struct cerebro_search_options {
     uint32_t version;   /**< CEREBRO_SEARCH_OPTIONS_VERSION */
     uint32_t k;         /**< results wanted, 1..CEREBRO_MAX_K (0 = 10) */
-    const char *prefix; /**< only paths under this prefix (NULL = all) */
+    const char *prefix; /**< only paths starting with this (stored paths are absolute; a
+                             relative prefix is made absolute against the current
+                             directory); NULL = all. Applied inside the k-NN search. */
 } cerebro_search_options;
 
 #define CEREBRO_SEARCH_OPTIONS_INIT {CEREBRO_SEARCH_OPTIONS_VERSION, 10, NULL}
