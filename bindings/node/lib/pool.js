@@ -47,7 +47,14 @@ class Pool {
         msg.flag = new SharedArrayBuffer(4);
         job.answer = new Int32Array(msg.flag);
       }
-      w.postMessage(msg);
+      try {
+        w.postMessage(msg);
+      } catch (e) { // e.g. an option that cannot be cloned: the worker stays free
+        w.job = null;
+        w.unref();
+        this.idle.push(w);
+        job.reject(e);
+      }
     }
   }
 

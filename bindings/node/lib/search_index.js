@@ -58,41 +58,41 @@ class Index {
    *  promise rejects with CEREBRO_E_CANCELLED; a throwing callback cancels
    *  and rejects with its error. Resolves to {added, updated, skipped,
    *  removed, failed, frames}. */
-  add(paths, options = {}) {
+  async add(paths, options = {}) {
     const { progress = null, ...rest } = options;
     const list = Array.isArray(paths) ? paths : [paths];
     return this.#run('indexAdd', [list, rest], progress);
   }
 
   /** Removes an item by id (number / bigint) or a file by path. */
-  remove(item) {
+  async remove(item) {
     return this.#run('indexRemove', [item]);
   }
 
   /** Hits [{id, score, path, width, height, timestamp}] best first. */
-  search(q, { k = 10, prefix = null } = {}) {
+  async search(q, { k = 10, prefix = null } = {}) {
     return this.#run('search', [this.model.dim, query(q), { k, prefix }]);
   }
 
   /** Neighbours of an indexed item, itself excluded. */
-  similar(id, { k = 10, prefix = null } = {}) {
+  async similar(id, { k = 10, prefix = null } = {}) {
     return this.#run('search', [this.model.dim, { id }, { k, prefix }]);
   }
 
-  get(id) {
+  async get(id) {
     return this.#run('get', [id]);
   }
 
-  vector(id) {
+  async vector(id) {
     return this.#run('vector', [this.model.dim, id]);
   }
 
-  stats() {
+  async stats() {
     return this.#run('stats', []);
   }
 
   /** Closes the index once operations in flight end; resolves when closed. */
-  close() {
+  async close() {
     return this.#h.close();
   }
 }

@@ -98,3 +98,20 @@ test('errors carry status, code and message', () => {
   assert.equal(e.code, 'CEREBRO_E_CORRUPT');
   assert.equal(e.message, 'a.jpg: truncated');
 });
+
+test('index.d.ts declares every export and method', () => {
+  const dts = fs.readFileSync(path.join(PACKAGE, 'index.d.ts'), 'utf8');
+  for (const name of Object.keys(cerebro)) {
+    assert.match(dts, new RegExp(`export declare (class|function|const) ${name}\\b`), name);
+  }
+  const body = (cls) => dts.match(new RegExp(`export declare class ${cls} [^{]*\\{(.*?)\\n\\}`, 's'))[1];
+  for (const cls of ['Model', 'Index']) {
+    const declared = body(cls);
+    const proto = cerebro[cls].prototype;
+    const members = Object.getOwnPropertyNames(proto).filter((m) => m !== 'constructor');
+    for (const m of [...members, ...Object.getOwnPropertyNames(cerebro[cls])
+      .filter((m) => typeof cerebro[cls][m] === 'function')]) {
+      assert.match(declared, new RegExp(`\\b${m}\\b`), `${cls}.${m}`);
+    }
+  }
+});
