@@ -7,9 +7,11 @@ import threading
 import weakref
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, TypeVar
 
 from .errors import Status, error_for
+
+_O = TypeVar("_O", bound="Owner")
 
 
 class Handle:
@@ -83,3 +85,23 @@ class Handle:
             free(ptr)
         for h in holds:
             h._drop()
+
+
+class Owner:
+    """close(), closed and `with` for a class whose library handle is self._handle."""
+
+    _handle: Handle
+
+    def close(self) -> None:
+        """Frees the handle now, or when the last call using it returns. Idempotent."""
+        self._handle.close()
+
+    @property
+    def closed(self) -> bool:
+        return self._handle.closed
+
+    def __enter__(self: _O) -> _O:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

@@ -13,7 +13,7 @@ from typing import Any, Optional, Union
 import numpy as np
 
 from . import _lib
-from ._handle import Handle
+from ._handle import Handle, Owner
 from .errors import Status, error_for, status_of
 from .model import Model, PathLike, _buffer, _mode
 
@@ -75,12 +75,13 @@ def _text(raw: bytes | None) -> str:
     return os.fsdecode(raw) if raw is not None else ""
 
 
-class Index:
+class Index(Owner):
     """An index directory opened with cerebro_index_open() for `model`.
 
     factory: FAISS factory string (None: chosen from the collection size).
     create: create the directory if missing. readonly: search only.
-    The Index keeps its Model alive (and open) until the Index is closed.
+    The Index keeps its Model alive (and open) until the Index is closed;
+    close() (or `with`) closes it, and committed work is durable.
     """
 
     def __init__(self, dir: PathLike, model: Model, factory: str | None = None, create: bool = True,
@@ -101,22 +102,6 @@ class Index:
         self.model = model
         self.dir = os.fsdecode(dir)
         self._handle = Handle(self, ptr, lib, "cerebro_index_free", "Index", holds=(model._handle,))
-
-    # ---- lifetime -----------------------------------------------------------
-
-    def close(self) -> None:
-        """Closes the index (committed work is durable). Idempotent."""
-        self._handle.close()
-
-    @property
-    def closed(self) -> bool:
-        return self._handle.closed
-
-    def __enter__(self) -> Index:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
     def __repr__(self) -> str:
         return f"<cerebro.Index {self.dir!r}{' closed' if self.closed else ''}>"

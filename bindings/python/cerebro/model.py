@@ -14,7 +14,7 @@ from typing import Any, NamedTuple, Union
 import numpy as np
 
 from . import _lib
-from ._handle import Handle
+from ._handle import Handle, Owner
 from .errors import Status, error_for, status_of
 
 PathLike = Union[str, bytes, "os.PathLike[str]"]
@@ -49,11 +49,12 @@ def _buffer(data: bytes | bytearray | memoryview) -> tuple[Any, int, Any]:
     return view.ctypes.data, view.nbytes, view
 
 
-class Model:
+class Model(Owner):
     """A model bundle opened with cerebro_model_open().
 
     threads: intra-op threads (None: all online CPUs). vocab: BPE merges for
     OpenAI JIT checkpoints that carry none. precision: "auto", "fp32", "bf16".
+    close() (or `with`) frees it, after any Index using it is closed.
     """
 
     def __init__(self, path: PathLike, threads: int | None = None, vocab: PathLike | None = None,
@@ -74,22 +75,6 @@ class Model:
         self._lib = lib
         self._handle = Handle(self, ptr, lib, "cerebro_model_free", "Model")
         self.path = os.fsdecode(path)
-
-    # ---- lifetime -----------------------------------------------------------
-
-    def close(self) -> None:
-        """Frees the model (after any Index using it is closed). Idempotent."""
-        self._handle.close()
-
-    @property
-    def closed(self) -> bool:
-        return self._handle.closed
-
-    def __enter__(self) -> Model:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
     def __repr__(self) -> str:
         state = "closed" if self.closed else f"dim={self.dim}"

@@ -67,22 +67,23 @@ function runNode(code, env) {
   return spawnSync(process.execPath, ['-e', code], { env: full, encoding: 'utf8', cwd: PACKAGE });
 }
 
-test('refuses another major version', (t) => {
+/** Loads a fake library built from `source` and returns the failed run. */
+function loadFake(t, source) {
   const dir = tmpdir(t);
-  fs.writeFileSync(path.join(dir, 'fake.c'), 'unsigned cerebro_version_number(void) { return 10203; }\n');
+  fs.writeFileSync(path.join(dir, 'fake.c'), source);
   const lib = compile(['-shared', '-fPIC', path.join(dir, 'fake.c')], path.join(dir, 'libfake.so'));
   const r = runNode("require('.').libraryVersion()", { CEREBRO_LIBRARY: lib });
   assert.notEqual(r.status, 0);
-  assert.match(r.stderr, /libcerebro 1\.2\.3, but these bindings were written for major version 0/);
+  return r.stderr;
+}
+
+test('refuses another major version', (t) => {
+  assert.match(loadFake(t, 'unsigned cerebro_version_number(void) { return 10203; }\n'),
+               /libcerebro 1\.2\.3, but these bindings were written for major version 0/);
 });
 
 test('refuses a library that is not libcerebro', (t) => {
-  const dir = tmpdir(t);
-  fs.writeFileSync(path.join(dir, 'fake.c'), 'int something_else(void) { return 0; }\n');
-  const lib = compile(['-shared', '-fPIC', path.join(dir, 'fake.c')], path.join(dir, 'libfake.so'));
-  const r = runNode("require('.').libraryVersion()", { CEREBRO_LIBRARY: lib });
-  assert.notEqual(r.status, 0);
-  assert.match(r.stderr, /is not libcerebro/);
+  assert.match(loadFake(t, 'int something_else(void) { return 0; }\n'), /is not libcerebro/);
 });
 
 test('an explicit path that does not load is an error naming it', () => {
