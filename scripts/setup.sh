@@ -18,6 +18,8 @@ packages=(
   libjpeg-turbo-progs
 )
 
+sudo=""
+[ "$(id -u)" -eq 0 ] || sudo="sudo"
 missing=()
 for p in "${packages[@]}"; do
   if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q '^install ok installed$'; then
@@ -29,11 +31,24 @@ if [ ${#missing[@]} -eq 0 ]; then
   echo "setup: all ${#packages[@]} packages already installed"
 else
   echo "setup: installing ${missing[*]}"
-  sudo=""
-  [ "$(id -u)" -eq 0 ] || sudo="sudo"
   export DEBIAN_FRONTEND=noninteractive
   $sudo apt-get update -qq
   $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+
+# Node.js for the Node binding: Debian's packages unless a node is already
+# installed (e.g. from NodeSource, which bundles npm).
+if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
+  echo "setup: installing nodejs npm"
+  export DEBIAN_FRONTEND=noninteractive
+  ${sudo:-} apt-get update -qq
+  ${sudo:-} apt-get install -y -qq --no-install-recommends nodejs npm
+fi
+# The Node binding's dependencies (koffi), exactly as locked.
+root=$(cd "$(dirname "$0")/.." && pwd)
+if [ ! -d "$root/bindings/node/node_modules/koffi" ] ||
+   [ "$root/bindings/node/package-lock.json" -nt "$root/bindings/node/node_modules/.package-lock.json" ]; then
+  (cd "$root/bindings/node" && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error)
 fi
 
 # OpenBLAS must be the BLAS that libtorch and FAISS load: the reference BLAS is

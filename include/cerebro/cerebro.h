@@ -55,6 +55,9 @@
  *     from seeing a consistent, committed state.
  *   - cerebro_image and cerebro_results handles are plain values: share
  *     them read-only, free each once.
+ *   - Callbacks (progress, on_error) run on the thread that made the call,
+ *     never on a library worker thread, so they may call back into
+ *     libcerebro and read cerebro_last_error().
  */
 #ifndef CEREBRO_CEREBRO_H
 #define CEREBRO_CEREBRO_H
