@@ -1,0 +1,1400 @@
+/* The store through the public API (libcerebro.so, as a user links it):
+ * create/open, add and every kind of search checked against brute force
+ * over the stored vectors, k limits, prefix filters, incremental re-runs
+ * (unchanged, touched, modified, moved, vanished, hidden, non-images),
+ * removal, model mismatch, a deleted or stale ANN file, read-only opens,
+ * stats, progress and cancellation, searches racing an indexer, and a
+ * folder of hostile entries. Images are small JPEGs written by the library's
+ * own encoder; the model is the tiny random-weight bundle of tests/model. */
+#define _GNU_SOURCE /* nftw, utimensat, strdup, symlink, mkfifo */
+#include <check.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <math.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "cerebro/cerebro.h"
+
+#define OK(call)                                                                                   \
+    do {                                                                                           \
+        cerebro_status st_ = (call);                                                               \
+        ck_assert_msg(st_ == CEREBRO_OK, "%s: %s (%s)", #call, cerebro_status_string(st_),         \
+                      cerebro_last_error());                                                       \
+    } while (0)
+
+/* ---- files ---------------------------------------------------------------- */
+
+static const char *fixtures(void)
+{
+    const char *d = getenv("CEREBRO_MODEL_FIXTURES");
+    return d ? d : "model-fixtures";
+}
+
+/* Strings the tests build (paths) live until the test's teardown. */
+static pthread_mutex_t arena_lock = PTHREAD_MUTEX_INITIALIZER;
+static char **arena;
+static size_t arena_n, arena_cap;
+
+static char *keep(char *s)
+{
+    ck_assert_ptr_nonnull(s);
+    pthread_mutex_lock(&arena_lock);
+    if (arena_n == arena_cap) {
+        arena_cap = arena_cap ? arena_cap * 2 : 256;
+        arena = realloc(arena, arena_cap * sizeof *arena);
+    }
+    arena[arena_n++] = s;
+    pthread_mutex_unlock(&arena_lock);
+    return s;
+}
+
+static void arena_free(void)
+{
+    for (size_t i = 0; i < arena_n; i++)
+        free(arena[i]);
+    free(arena);
+    arena = NULL;
+    arena_n = arena_cap = 0;
+}
+
+/* "a/b", valid until the end of the test. */
+static const char *join(const char *a, const char *b)
+{
+    char *s = malloc(strlen(a) + strlen(b) + 2);
+    ck_assert_ptr_nonnull(s);
+    sprintf(s, "%s/%s", a, b);
+    return keep(s);
+}
+
+static int rm_entry(const char *path, const struct stat *sb, int type, struct FTW *ftw)
+{
+    (void)sb;
+    (void)ftw;
+    if (type == FTW_DP)
+        rmdir(path);
+    else
+        unlink(path);
+    return 0;
+}
+
+static void rm_rf(const char *path)
+{
+    nftw(path, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+static void mkdirs(const char *path)
+{
+    char buf[4096];
+    snprintf(buf, sizeof buf, "%s", path);
+    for (char *p = buf + 1; *p; p++) {
+        if (*p == '/') {
+            *p = '\0';
+            mkdir(buf, 0755);
+            *p = '/';
+        }
+    }
+    mkdir(buf, 0755);
+}
+
+/* A fresh, empty, absolute scratch folder for one test. */
+static const char *scratch(const char *name)
+{
+    const char *base = getenv("CEREBRO_TEST_TMP");
+    char cwd[2048], dir[4096];
+    if (!base || base[0] != '/') {
+        ck_assert_ptr_nonnull(getcwd(cwd, sizeof cwd));
+        snprintf(dir, sizeof dir, "%s/%s/index-%s", cwd, base ? base : "tmp", name);
+    } else {
+        snprintf(dir, sizeof dir, "%s/index-%s", base, name);
+    }
+    rm_rf(dir);
+    mkdirs(dir);
+    return keep(strdup(dir));
+}
+
+static uint64_t rng_next(uint64_t *s)
+{
+    *s ^= *s << 13;
+    *s ^= *s >> 7;
+    *s ^= *s << 17;
+    return *s;
+}
+
+/* A w x h JPEG whose content depends on `seed`: a colour gradient under
+ * random blocks, so every seed gives the model a different picture. */
+static void *jpeg_bytes(uint32_t seed, uint32_t w, uint32_t h, size_t *size)
+{
+    uint8_t *rgb = malloc((size_t)w * h * 3);
+    uint64_t s = 0x9e3779b97f4a7c15ull ^ ((uint64_t)seed * 0x100000001b3ull + 1);
+    uint8_t base[3], block[3];
+    cerebro_image *img = NULL;
+    void *data = NULL;
+
+    ck_assert_ptr_nonnull(rgb);
+    for (int c = 0; c < 3; c++)
+        base[c] = (uint8_t)rng_next(&s);
+    for (uint32_t y = 0; y < h; y++)
+        for (uint32_t x = 0; x < w; x++)
+            for (int c = 0; c < 3; c++)
+                rgb[((size_t)y * w + x) * 3 + c] = (uint8_t)(base[c] + (c == 0 ? x * 2 : c == 1 ? y * 2 : x + y));
+    for (int b = 0; b < 6; b++) {
+        uint32_t bx = (uint32_t)(rng_next(&s) % w), by = (uint32_t)(rng_next(&s) % h);
+        uint32_t bw = 4 + (uint32_t)(rng_next(&s) % (w / 2)), bh = 4 + (uint32_t)(rng_next(&s) % (h / 2));
+        for (int c = 0; c < 3; c++)
+            block[c] = (uint8_t)rng_next(&s);
+        for (uint32_t y = by; y < by + bh && y < h; y++)
+            for (uint32_t x = bx; x < bx + bw && x < w; x++)
+                memcpy(rgb + ((size_t)y * w + x) * 3, block, 3);
+    }
+    OK(cerebro_image_from_rgb(&img, rgb, w, h, (size_t)w * 3, NULL));
+    OK(cerebro_image_encode_jpeg(img, 92, &data, size));
+    cerebro_image_free(img);
+    free(rgb);
+    return data;
+}
+
+static void write_bytes(const char *path, const void *data, size_t size)
+{
+    FILE *f = fopen(path, "wb");
+    ck_assert_msg(f != NULL, "cannot create %s: %s", path, strerror(errno));
+    ck_assert_uint_eq(fwrite(data, 1, size, f), size);
+    ck_assert_int_eq(fclose(f), 0);
+}
+
+static void write_jpeg(const char *path, uint32_t seed, uint32_t w, uint32_t h)
+{
+    size_t size;
+    void *data = jpeg_bytes(seed, w, h, &size);
+    write_bytes(path, data, size);
+    cerebro_free(data);
+}
+
+static void *slurp(const char *path, size_t *size)
+{
+    FILE *f = fopen(path, "rb");
+    ck_assert_msg(f != NULL, "cannot open %s", path);
+    fseek(f, 0, SEEK_END);
+    long n = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    char *buf = malloc((size_t)n + 1);
+    ck_assert_uint_eq(fread(buf, 1, (size_t)n, f), (size_t)n);
+    fclose(f);
+    *size = (size_t)n;
+    return buf;
+}
+
+/* Sets a file's mtime to `sec` seconds (and a few ns) after the epoch. */
+static void set_mtime(const char *path, time_t sec)
+{
+    struct timespec t[2] = {{sec, 123}, {sec, 456}};
+    ck_assert_int_eq(utimensat(AT_FDCWD, path, t, 0), 0);
+}
+
+/* ---- model and index ------------------------------------------------------- */
+
+static cerebro_model *open_model(const char *file)
+{
+    cerebro_model_options o;
+    cerebro_model *m = NULL;
+    cerebro_model_options_init(&o);
+    o.n_threads = 2;
+    o.precision = CEREBRO_PRECISION_FP32;
+    cerebro_status st = cerebro_model_open(&m, join(fixtures(), file), &o);
+    ck_assert_msg(st == CEREBRO_OK, "%s/%s: %s (run the model fixture first)", fixtures(), file,
+                  cerebro_last_error());
+    return m;
+}
+
+static cerebro_index *open_index(const char *dir, const cerebro_model *m, uint32_t flags)
+{
+    cerebro_index_options o;
+    cerebro_index *idx = NULL;
+    cerebro_index_options_init(&o);
+    o.flags = flags;
+    OK(cerebro_index_open(&idx, dir, m, &o));
+    ck_assert_ptr_nonnull(idx);
+    return idx;
+}
+
+static cerebro_add_stats add_one(cerebro_index *idx, const char *path, uint32_t flags)
+{
+    cerebro_add_options o;
+    cerebro_add_stats s;
+    cerebro_add_options_init(&o);
+    o.flags = flags;
+    OK(cerebro_index_add(idx, &path, 1, &o, &s));
+    return s;
+}
+
+static uint64_t item_count(cerebro_index *idx)
+{
+    cerebro_index_stats s;
+    OK(cerebro_index_stats_get(idx, &s));
+    return s.count;
+}
+
+/* A copy of a results handle. */
+typedef struct hits {
+    size_t n;
+    int64_t *id;
+    float *score;
+    char **path;
+} hits;
+
+static hits copy_hits(cerebro_results *r)
+{
+    hits h = {cerebro_results_count(r), NULL, NULL, NULL};
+    h.id = calloc(h.n + 1, sizeof *h.id);
+    h.score = calloc(h.n + 1, sizeof *h.score);
+    h.path = calloc(h.n + 1, sizeof *h.path);
+    for (size_t i = 0; i < h.n; i++) {
+        cerebro_hit hit;
+        OK(cerebro_results_get(r, i, &hit));
+        h.id[i] = hit.id;
+        h.score[i] = hit.score;
+        h.path[i] = strdup(hit.path);
+        ck_assert_double_eq(hit.timestamp, -1);
+        ck_assert_uint_gt(hit.width, 0);
+        ck_assert_uint_gt(hit.height, 0);
+    }
+    cerebro_results_free(r);
+    return h;
+}
+
+static void free_hits(hits *h)
+{
+    for (size_t i = 0; i < h->n; i++)
+        free(h->path[i]);
+    free(h->id);
+    free(h->score);
+    free(h->path);
+}
+
+static cerebro_search_options search_opts(uint32_t k, const char *prefix)
+{
+    cerebro_search_options o;
+    cerebro_search_options_init(&o);
+    o.k = k;
+    o.prefix = prefix;
+    return o;
+}
+
+static hits by_text(cerebro_index *idx, const char *text, uint32_t k, const char *prefix)
+{
+    cerebro_search_options o = search_opts(k, prefix);
+    cerebro_results *r = NULL;
+    OK(cerebro_index_search_text(idx, text, &o, &r));
+    return copy_hits(r);
+}
+
+static hits by_vector(cerebro_index *idx, const float *v, uint32_t k, const char *prefix)
+{
+    cerebro_search_options o = search_opts(k, prefix);
+    cerebro_results *r = NULL;
+    OK(cerebro_index_search_vector(idx, v, &o, &r));
+    return copy_hits(r);
+}
+
+/* Every item of the store (the index is exact, so k = MAX_K finds all). */
+static hits all_items(cerebro_index *idx, uint32_t dim)
+{
+    float *v = calloc(dim, sizeof *v);
+    v[0] = 1;
+    hits h = by_vector(idx, v, CEREBRO_MAX_K, NULL);
+    free(v);
+    return h;
+}
+
+static int64_t id_of(cerebro_index *idx, uint32_t dim, const char *path)
+{
+    hits h = all_items(idx, dim);
+    int64_t id = -1;
+    for (size_t i = 0; i < h.n; i++)
+        if (strcmp(h.path[i], path) == 0)
+            id = h.id[i];
+    free_hits(&h);
+    return id;
+}
+
+static void normalize(float *v, uint32_t dim)
+{
+    double ss = 0;
+    for (uint32_t i = 0; i < dim; i++)
+        ss += (double)v[i] * v[i];
+    for (uint32_t i = 0; i < dim; i++)
+        v[i] = (float)(v[i] / sqrt(ss));
+}
+
+static double dot(const float *a, const float *b, uint32_t dim)
+{
+    double s = 0;
+    for (uint32_t i = 0; i < dim; i++)
+        s += (double)a[i] * b[i];
+    return s;
+}
+
+static void seeded_vector(float *v, uint32_t dim, uint32_t seed)
+{
+    uint64_t s = 0x12345678ull + seed;
+    for (uint32_t i = 0; i < dim; i++)
+        v[i] = (float)((double)(rng_next(&s) % 20001) / 10000.0 - 1.0);
+    normalize(v, dim);
+}
+
+/* Top k by brute force over the stored vectors (read back with
+ * get_vector) of the items whose path starts with `prefix` (NULL: all),
+ * leaving out `exclude`. */
+static hits brute_force(cerebro_index *idx, uint32_t dim, const float *query, uint32_t k,
+                        const char *prefix, int64_t exclude)
+{
+    hits all = all_items(idx, dim), top = {0, NULL, NULL, NULL};
+    float *q = malloc(dim * sizeof *q), *v = malloc(dim * sizeof *v);
+    memcpy(q, query, dim * sizeof *q);
+    normalize(q, dim);
+    top.id = calloc(all.n + 1, sizeof *top.id);
+    top.score = calloc(all.n + 1, sizeof *top.score);
+    top.path = calloc(all.n + 1, sizeof *top.path);
+    for (size_t i = 0; i < all.n; i++) {
+        if (all.id[i] == exclude || (prefix && strncmp(all.path[i], prefix, strlen(prefix)) != 0))
+            continue;
+        OK(cerebro_index_get_vector(idx, all.id[i], v));
+        float s = (float)dot(q, v, dim);
+        size_t j = top.n++;
+        while (j > 0 && top.score[j - 1] < s) {
+            top.score[j] = top.score[j - 1];
+            top.id[j] = top.id[j - 1];
+            top.path[j] = top.path[j - 1];
+            j--;
+        }
+        top.score[j] = s;
+        top.id[j] = all.id[i];
+        top.path[j] = strdup(all.path[i]);
+    }
+    for (size_t i = k; i < top.n; i++)
+        free(top.path[i]);
+    if (top.n > k)
+        top.n = k;
+    free_hits(&all);
+    free(q);
+    free(v);
+    return top;
+}
+
+static void assert_same_hits(const hits *got, const hits *want)
+{
+    ck_assert_uint_eq(got->n, want->n);
+    for (size_t i = 0; i < got->n; i++) {
+        ck_assert_msg(got->id[i] == want->id[i] || fabsf(got->score[i] - want->score[i]) < 1e-5f,
+                      "hit %zu: id %lld (%g) vs %lld (%g)", i, (long long)got->id[i], got->score[i],
+                      (long long)want->id[i], want->score[i]);
+        ck_assert_float_eq_tol(got->score[i], want->score[i], 1e-5f);
+    }
+}
+
+static void assert_sorted(const hits *h)
+{
+    for (size_t i = 1; i < h->n; i++)
+        ck_assert_msg(h->score[i - 1] >= h->score[i], "scores not sorted at %zu: %g < %g", i,
+                      h->score[i - 1], h->score[i]);
+}
+
+/* A folder of n JPEGs img000.jpg... (seeds seed0 + i), sizes 40..87 px. */
+static void fill_folder(const char *dir, int n, uint32_t seed0)
+{
+    char name[64];
+    mkdirs(dir);
+    for (int i = 0; i < n; i++) {
+        snprintf(name, sizeof name, "img%03d.jpg", i);
+        write_jpeg(join(dir, name), seed0 + (uint32_t)i, 40 + (uint32_t)(i * 7) % 48,
+                   40 + (uint32_t)(i * 13) % 48);
+    }
+}
+
+/* ---- progress ------------------------------------------------------------- */
+
+typedef struct progress_log {
+    int calls, file_calls, cancel_after;
+    uint64_t last_done, last_total, last_added, last_failed;
+    int bad;
+    char failures[16384]; /* "path\tstatus\tmessage\n" per failed file */
+    size_t used;
+} progress_log;
+
+static int on_progress(void *user, const cerebro_progress *p)
+{
+    progress_log *l = user;
+    l->calls++;
+    if (p->version != 1 || p->done > p->total || p->done < l->last_done)
+        l->bad++;
+    l->last_done = p->done;
+    l->last_total = p->total;
+    l->last_added = p->added;
+    l->last_failed = p->failed;
+    if (p->path)
+        l->file_calls++;
+    if (p->path && p->status != CEREBRO_OK && l->used < sizeof l->failures) {
+        int w = snprintf(l->failures + l->used, sizeof l->failures - l->used, "%s\t%d\t%s\n", p->path,
+                         (int)p->status, p->message ? p->message : "(no message)");
+        if (w > 0)
+            l->used += (size_t)w;
+    }
+    /* cancel_after < 0: cancel at the first report. */
+    return l->cancel_after < 0 || (l->cancel_after > 0 && l->file_calls >= l->cancel_after);
+}
+
+/* The failure report for a path ending in `name`, whose message names it. */
+static void assert_reported(const progress_log *l, const char *name)
+{
+    const char *line = l->failures;
+    while (*line) {
+        const char *tab = strchr(line, '\t'), *end = strchr(line, '\n');
+        size_t n = strlen(name);
+        if (tab && (size_t)(tab - line) >= n && memcmp(tab - n, name, n) == 0) {
+            const char *msg = strchr(tab + 1, '\t');
+            ck_assert_ptr_nonnull(msg);
+            char text[2048];
+            snprintf(text, sizeof text, "%.*s", (int)(end - msg - 1), msg + 1);
+            ck_assert_msg(strstr(text, name) != NULL, "the message for %s does not name it: %s", name, text);
+            return;
+        }
+        line = end + 1;
+    }
+    ck_abort_msg("%s was not reported as failed; reports:\n%s", name, l->failures);
+}
+
+/* Names of the ann-*.faiss files in dir (newline-separated). */
+static int ann_files(const char *dir, char *names, size_t cap)
+{
+    DIR *d = opendir(dir);
+    struct dirent *e;
+    int n = 0;
+    names[0] = '\0';
+    ck_assert_ptr_nonnull(d);
+    while ((e = readdir(d))) {
+        if (strncmp(e->d_name, "ann-", 4) == 0 && strstr(e->d_name, ".faiss")) {
+            n++;
+            strncat(names, e->d_name, cap - strlen(names) - 2);
+            strcat(names, "\n");
+        }
+    }
+    closedir(d);
+    return n;
+}
+
+static void copy_file(const char *from, const char *to)
+{
+    size_t size;
+    void *data = slurp(from, &size);
+    write_bytes(to, data, size);
+    free(data);
+}
+
+/* ---- tests ------------------------------------------------------------------ */
+
+START_TEST(test_search_kinds)
+{
+    const char *root = scratch("kinds"), *photos = join(root, "photos"), *store = join(root, "store");
+    cerebro_model *m = open_model("tiny.pt");
+    uint32_t dim = cerebro_model_dim(m);
+    float *v = malloc(dim * sizeof *v), *enc = malloc(dim * sizeof *enc);
+    cerebro_results *r = NULL;
+    cerebro_hit hit;
+
+    fill_folder(photos, 12, 100);
+    fill_folder(join(photos, "sub"), 5, 200);
+    cerebro_index *idx = open_index(store, m, CEREBRO_INDEX_CREATE);
+    ck_assert_uint_eq(item_count(idx), 0);
+    hits empty = by_text(idx, "a red square", 10, NULL);
+    ck_assert_uint_eq(empty.n, 0);
+    free_hits(&empty);
+
+    cerebro_add_stats s = add_one(idx, photos, 0);
+    ck_assert_uint_eq(s.version, 1);
+    ck_assert_uint_eq(s.added, 17);
+    ck_assert_uint_eq(s.updated + s.skipped + s.removed + s.failed + s.frames, 0);
+    ck_assert_uint_eq(item_count(idx), 17);
+
+    /* Text: sorted, equal to brute force over the stored vectors. */
+    const char *texts[] = {"a red square", "two dogs playing in the snow", ""};
+    for (size_t t = 0; t < 3; t++) {
+        hits h = by_text(idx, texts[t], 5, NULL);
+        OK(cerebro_model_encode_text(m, &texts[t], 1, v));
+        hits want = brute_force(idx, dim, v, 5, NULL, -1);
+        assert_sorted(&h);
+        assert_same_hits(&h, &want);
+        free_hits(&h);
+        free_hits(&want);
+    }
+
+    /* Image file: the indexed file itself comes first, score ~1, and its
+     * stored vector is what the model gives for the file. */
+    const char *target = join(photos, "img007.jpg");
+    cerebro_search_options o = search_opts(3, NULL);
+    OK(cerebro_index_search_image_file(idx, target, &o, &r));
+    hits h = copy_hits(r);
+    ck_assert_uint_eq(h.n, 3);
+    ck_assert_str_eq(h.path[0], target);
+    ck_assert_float_eq_tol(h.score[0], 1.0f, 1e-4f);
+    int64_t target_id = h.id[0];
+    OK(cerebro_index_get_vector(idx, target_id, v));
+    OK(cerebro_model_encode_image_files(m, &target, 1, NULL, enc, NULL));
+    ck_assert_double_ge(dot(v, enc, dim), 0.9999);
+    ck_assert_double_eq_tol(dot(v, v, dim), 1.0, 1e-4);
+    free_hits(&h);
+
+    /* Image in memory: the same. */
+    size_t size;
+    void *bytes = slurp(target, &size);
+    OK(cerebro_index_search_image_memory(idx, bytes, size, &o, &r));
+    h = copy_hits(r);
+    ck_assert_int_eq(h.id[0], target_id);
+    ck_assert_float_eq_tol(h.score[0], 1.0f, 1e-4f);
+    free_hits(&h);
+    ck_assert_int_eq(cerebro_index_search_image_memory(idx, "not an image", 12, &o, &r), CEREBRO_E_FORMAT);
+    ck_assert_ptr_null(r);
+    free(bytes);
+
+    /* Vector: an unnormalised query gives the scores of its unit vector. */
+    seeded_vector(v, dim, 1);
+    hits want = brute_force(idx, dim, v, 7, NULL, -1);
+    for (uint32_t i = 0; i < dim; i++)
+        v[i] *= 3.5f;
+    h = by_vector(idx, v, 7, NULL);
+    assert_same_hits(&h, &want);
+    free_hits(&h);
+    free_hits(&want);
+
+    /* By id: neighbours of the item, never the item itself. */
+    OK(cerebro_index_get_vector(idx, target_id, v));
+    o = search_opts(16, NULL);
+    OK(cerebro_index_search_id(idx, target_id, &o, &r));
+    h = copy_hits(r);
+    want = brute_force(idx, dim, v, 16, NULL, target_id);
+    ck_assert_uint_eq(h.n, 16);
+    for (size_t i = 0; i < h.n; i++)
+        ck_assert_int_ne(h.id[i], target_id);
+    assert_same_hits(&h, &want);
+    free_hits(&h);
+    free_hits(&want);
+    o = search_opts(3, NULL);
+    OK(cerebro_index_search_id(idx, target_id, &o, &r));
+    ck_assert_uint_eq(cerebro_results_count(r), 3);
+    cerebro_results_free(r);
+    ck_assert_int_eq(cerebro_index_search_id(idx, 987654, &o, &r), CEREBRO_E_NOT_FOUND);
+    ck_assert_ptr_null(r);
+
+    /* Get: one hit, score 1, the path as indexed. */
+    OK(cerebro_index_get(idx, target_id, &r));
+    ck_assert_uint_eq(cerebro_results_count(r), 1);
+    OK(cerebro_results_get(r, 0, &hit));
+    ck_assert_int_eq(hit.id, target_id);
+    ck_assert_str_eq(hit.path, target);
+    ck_assert_float_eq(hit.score, 1.0f);
+    ck_assert_int_eq(cerebro_results_get(r, 1, &hit), CEREBRO_E_INVALID);
+    cerebro_results_free(r);
+    ck_assert_int_eq(cerebro_index_get(idx, 987654, &r), CEREBRO_E_NOT_FOUND);
+    ck_assert_ptr_null(r);
+    ck_assert_int_eq(cerebro_index_get_vector(idx, 987654, v), CEREBRO_E_NOT_FOUND);
+
+    /* NULL arguments. */
+    ck_assert_int_eq(cerebro_index_search_text(NULL, "x", NULL, &r), CEREBRO_E_INVALID);
+    ck_assert_int_eq(cerebro_index_search_text(idx, NULL, NULL, &r), CEREBRO_E_INVALID);
+    ck_assert_int_eq(cerebro_index_search_vector(idx, v, NULL, NULL), CEREBRO_E_INVALID);
+    ck_assert_int_eq(cerebro_index_get_vector(idx, target_id, NULL), CEREBRO_E_INVALID);
+    ck_assert_uint_eq(cerebro_results_count(NULL), 0);
+    cerebro_results_free(NULL);
+    cerebro_index_free(NULL);
+
+    /* Reopening finds the same items. */
+    cerebro_index_free(idx);
+    idx = open_index(store, m, 0);
+    ck_assert_uint_eq(item_count(idx), 17);
+    OK(cerebro_index_get(idx, target_id, &r));
+    cerebro_results_free(r);
+    cerebro_index_free(idx);
+    free(v);
+    free(enc);
+    cerebro_model_free(m);
+}
+END_TEST
+
+START_TEST(test_k_limits)
+{
+    const char *root = scratch("k"), *photos = join(root, "photos");
+    cerebro_model *m = open_model("tiny.pt");
+    cerebro_results *r = (cerebro_results *)1;
+
+    fill_folder(photos, 14, 300);
+    cerebro_index *idx = open_index(join(root, "store"), m, CEREBRO_INDEX_CREATE);
+    add_one(idx, photos, 0);
+    hits h = by_text(idx, "anything", 0, NULL); /* 0 means 10 */
+    ck_assert_uint_eq(h.n, 10);
+    free_hits(&h);
+    h = by_text(idx, "anything", 1, NULL);
+    ck_assert_uint_eq(h.n, 1);
+    free_hits(&h);
+    h = by_text(idx, "anything", CEREBRO_MAX_K, NULL);
+    ck_assert_uint_eq(h.n, 14);
+    free_hits(&h);
+    cerebro_search_options o = search_opts(CEREBRO_MAX_K + 1, NULL);
+    ck_assert_int_eq(cerebro_index_search_text(idx, "anything", &o, &r), CEREBRO_E_LIMIT);
+    ck_assert_ptr_null(r);
+    ck_assert_ptr_nonnull(strstr(cerebro_last_error(), "10001"));
+    o.k = UINT32_MAX;
+    ck_assert_int_eq(cerebro_index_search_text(idx, "anything", &o, &r), CEREBRO_E_LIMIT);
+    o = search_opts(5, NULL);
+    o.version = 99;
+    ck_assert_int_eq(cerebro_index_search_text(idx, "anything", &o, &r), CEREBRO_E_INVALID);
+    cerebro_index_free(idx);
+    cerebro_model_free(m);
+}
+END_TEST
+
+START_TEST(test_prefix)
+{
+    const char *root = scratch("prefix"), *photos = join(root, "photos");
+    const char *sub = join(photos, "2024"), *sub2 = join(photos, "2024-old");
+    cerebro_model *m = open_model("tiny.pt");
+    uint32_t dim = cerebro_model_dim(m);
+    float *q = malloc(dim * sizeof *q);
+    char prefix[4200];
+
+    fill_folder(photos, 10, 400);
+    fill_folder(sub, 6, 500);
+    fill_folder(sub2, 4, 600);
+    fill_folder(join(photos, "old/2023"), 3, 650);
+    cerebro_index *idx = open_index(join(root, "store"), m, CEREBRO_INDEX_CREATE);
+    add_one(idx, photos, 0);
+    ck_assert_uint_eq(item_count(idx), 23);
+
+    /* Under a subfolder only, equal to brute force restricted to it. */
+    snprintf(prefix, sizeof prefix, "%s/", sub);
+    for (uint32_t seed = 0; seed < 4; seed++) {
+        seeded_vector(q, dim, seed);
+        hits h = by_vector(idx, q, 4, prefix);
+        hits want = brute_force(idx, dim, q, 4, prefix, -1);
+        ck_assert_uint_eq(h.n, 4);
+        for (size_t i = 0; i < h.n; i++)
+            ck_assert_msg(strncmp(h.path[i], prefix, strlen(prefix)) == 0, "%s is not under %s", h.path[i],
+                          prefix);
+        assert_same_hits(&h, &want);
+        free_hits(&h);
+        free_hits(&want);
+        /* More than the folder holds: all of it, nothing else. */
+        h = by_vector(idx, q, 50, prefix);
+        ck_assert_uint_eq(h.n, 6);
+        free_hits(&h);
+    }
+    /* Without the slash the prefix is a string prefix: 2024-old matches too. */
+    hits h = by_text(idx, "x", 50, sub);
+    ck_assert_uint_eq(h.n, 10);
+    free_hits(&h);
+
+    /* A relative prefix is taken from the current folder. */
+    char cwd[4096];
+    ck_assert_ptr_nonnull(getcwd(cwd, sizeof cwd));
+    ck_assert_int_eq(chdir(photos), 0);
+    h = by_text(idx, "x", 50, "2024/");
+    ck_assert_uint_eq(h.n, 6);
+    free_hits(&h);
+
+    /* A prefix matching nothing: no results, not an error -- relative,
+     * absolute, or under a folder that no longer exists. */
+    h = by_text(idx, "x", 10, "no-such-folder/");
+    ck_assert_uint_eq(h.n, 0);
+    free_hits(&h);
+    h = by_text(idx, "x", 10, "/no/such/folder/");
+    ck_assert_uint_eq(h.n, 0);
+    free_hits(&h);
+    ck_assert_int_eq(chdir(cwd), 0);
+
+    /* Search by id with a prefix: the neighbours under it. */
+    int64_t id = id_of(idx, dim, join(sub, "img002.jpg"));
+    ck_assert_int_ge(id, 0);
+    cerebro_search_options o = search_opts(3, prefix);
+    cerebro_results *r = NULL;
+    OK(cerebro_index_search_id(idx, id, &o, &r));
+    h = copy_hits(r);
+    OK(cerebro_index_get_vector(idx, id, q));
+    hits want = brute_force(idx, dim, q, 3, prefix, id);
+    assert_same_hits(&h, &want);
+    free_hits(&h);
+    free_hits(&want);
+
+    cerebro_index_free(idx);
+    free(q);
+    cerebro_model_free(m);
+}
+END_TEST
+
+START_TEST(test_incremental)
+{
+    const char *root = scratch("incr"), *photos = join(root, "photos");
+    cerebro_model *m = open_model("tiny.pt");
+    uint32_t dim = cerebro_model_dim(m);
+    float *before = malloc(dim * sizeof(float)), *after = malloc(dim * sizeof(float));
+    cerebro_results *r = NULL;
+
+    fill_folder(photos, 8, 700);
+    mkdirs(join(photos, "sub"));
+    mkdirs(join(photos, ".hidden-dir"));
+    write_jpeg(join(photos, ".hidden.jpg"), 750, 48, 48);
+    write_jpeg(join(photos, ".hidden-dir/inside.jpg"), 751, 48, 48);
+    write_jpeg(join(photos, "jpeg-named.gif"), 752, 48, 48);
+    write_jpeg(join(photos, "jpeg-named.txt"), 753, 48, 48);
+    write_jpeg(join(photos, "UPPER.JPG"), 754, 48, 48);
+    write_bytes(join(photos, "notes.txt"), "not an image", 12);
+    for (int i = 0; i < 8; i++) {
+        char name[32];
+        snprintf(name, sizeof name, "img%03d.jpg", i);
+        set_mtime(join(photos, name), 1600000000 + i);
+    }
+
+    cerebro_index *idx = open_index(join(root, "store"), m, CEREBRO_INDEX_CREATE);
+    cerebro_add_stats s = add_one(idx, photos, 0);
+    /* Hidden files and non-image names are not even looked at. */
+    ck_assert_uint_eq(s.added, 9);
+    ck_assert_uint_eq(s.failed, 0);
+    ck_assert_int_lt(id_of(idx, dim, join(photos, ".hidden.jpg")), 0);
+    ck_assert_int_lt(id_of(idx, dim, join(photos, "jpeg-named.gif")), 0);
+    ck_assert_int_ge(id_of(idx, dim, join(photos, "UPPER.JPG")), 0);
+
+    /* Unchanged: nothing encoded. */
+    progress_log log = {0};
+    cerebro_add_options ao;
+    cerebro_add_options_init(&ao);
+    ao.progress = on_progress;
+    ao.user = &log;
+    const char *paths[1] = {photos};
+    OK(cerebro_index_add(idx, paths, 1, &ao, &s));
+    ck_assert_uint_eq(s.skipped, 9);
+    ck_assert_uint_eq(s.added + s.updated + s.removed + s.failed, 0);
+    ck_assert_int_eq(log.file_calls, 0);
+    ck_assert_uint_eq(log.last_done, 9);
+    ck_assert_uint_eq(log.last_total, 9);
+    ck_assert_int_eq(log.bad, 0);
+
+    /* Touched, same bytes: hashed, found equal, skipped; the vector stays. */
+    const char *touched = join(photos, "img001.jpg");
+    int64_t touched_id = id_of(idx, dim, touched);
+    OK(cerebro_index_get_vector(idx, touched_id, before));
+    set_mtime(touched, 1700000000);
+    s = add_one(idx, photos, 0);
+    ck_assert_uint_eq(s.skipped, 9);
+    ck_assert_uint_eq(s.added + s.updated + s.removed, 0);
+    ck_assert_int_eq(id_of(idx, dim, touched), touched_id);
+    s = add_one(idx, photos, 0);
+    ck_assert_uint_eq(s.skipped, 9);
+
+    /* Modified content: re-encoded, the vector changes. */
+    const char *modified = join(photos, "img002.jpg");
+    int64_t modified_id = id_of(idx, dim, modified);
+    OK(cerebro_index_get_vector(idx, modified_id, before));
+    write_jpeg(modified, 9999, 64, 40);
+    set_mtime(modified, 1700000001);
+    s = add_one(idx, photos, 0);
+    ck_assert_uint_eq(s.updated, 1);
+    ck_assert_uint_eq(s.skipped, 8);
+    ck_assert_uint_eq(s.added + s.removed, 0);
+    int64_t new_id = id_of(idx, dim, modified);
+    ck_assert_int_ge(new_id, 0);
+    OK(cerebro_index_get_vector(idx, new_id, after));
+    ck_assert_double_lt(dot(before, after, dim), 0.9999);
+    OK(cerebro_model_encode_image_files(m, &modified, 1, NULL, before, NULL));
+    ck_assert_double_gt(dot(before, after, dim), 0.9999);
+    ck_assert_uint_eq(item_count(idx), 9);
+
+    /* Moved within the folder: same id, same vector, nothing encoded. */
+    const char *from = join(photos, "img003.jpg"), *to = join(photos, "sub/moved.jpg");
+    int64_t moved_id = id_of(idx, dim, from);
+    OK(cerebro_index_get_vector(idx, moved_id, before));
+    ck_assert_int_eq(rename(from, to), 0);
+    s = add_one(idx, photos, 0);
+    ck_assert_uint_eq(s.added, 0);
+    ck_assert_uint_eq(s.removed, 0);
+    ck_assert_uint_eq(s.updated, 1);
+    ck_assert_int_eq(id_of(idx, dim, to), moved_id);
+    ck_assert_int_lt(id_of(idx, dim, from), 0);
+    OK(cerebro_index_get_vector(idx, moved_id, after));
+    ck_assert_double_gt(dot(before, after, dim), 0.99999);
+    OK(cerebro_index_get(idx, moved_id, &r));
+    hits h = copy_hits(r);
+    ck_assert_str_eq(h.path[0], to);
+    free_hits(&h);
+
+    /* Vanished: removed with its vector. */
+    const char *gone = join(photos, "img004.jpg");
+    int64_t gone_id = id_of(idx, dim, gone);
+    ck_assert_int_eq(unlink(gone), 0);
+    s = add_one(idx, photos, 0);
+    ck_assert_uint_eq(s.removed, 1);
+    ck_assert_uint_eq(s.added + s.updated, 0);
+    ck_assert_uint_eq(item_count(idx), 8);
+    ck_assert_int_eq(cerebro_index_get(idx, gone_id, &r), CEREBRO_E_NOT_FOUND);
+    ck_assert_int_eq(cerebro_index_get_vector(idx, gone_id, before), CEREBRO_E_NOT_FOUND);
+
+    /* Hidden files with the flag; without it again, they stay (they exist). */
+    s = add_one(idx, photos, CEREBRO_ADD_HIDDEN);
+    ck_assert_uint_eq(s.added, 2);
+    ck_assert_int_ge(id_of(idx, dim, join(photos, ".hidden-dir/inside.jpg")), 0);
+    s = add_one(idx, photos, 0);
+    ck_assert_uint_eq(s.removed, 0);
+    ck_assert_uint_eq(item_count(idx), 10);
+
+    /* A file given directly is indexed whatever its name. */
+    s = add_one(idx, join(photos, "jpeg-named.txt"), 0);
+    ck_assert_uint_eq(s.added, 1);
+    /* Not recursing leaves the subfolder alone. */
+    write_jpeg(join(photos, "sub/new.jpg"), 760, 48, 48);
+    s = add_one(idx, photos, CEREBRO_ADD_NO_RECURSE);
+    ck_assert_uint_eq(s.added + s.removed, 0);
+    s = add_one(idx, photos, 0);
+    ck_assert_uint_eq(s.added, 1);
+    ck_assert_uint_eq(item_count(idx), 12);
+
+    cerebro_index_free(idx);
+    free(before);
+    free(after);
+    cerebro_model_free(m);
+}
+END_TEST
+
+START_TEST(test_remove)
+{
+    const char *root = scratch("remove"), *photos = join(root, "photos");
+    cerebro_model *m = open_model("tiny.pt");
+    uint32_t dim = cerebro_model_dim(m);
+    float *v = malloc(dim * sizeof *v);
+    cerebro_results *r = NULL;
+
+    fill_folder(photos, 6, 800);
+    cerebro_index *idx = open_index(join(root, "store"), m, CEREBRO_INDEX_CREATE);
+    add_one(idx, photos, 0);
+
+    const char *p1 = join(photos, "img001.jpg"), *p2 = join(photos, "img002.jpg");
+    int64_t id1 = id_of(idx, dim, p1), id2 = id_of(idx, dim, p2);
+    OK(cerebro_index_remove_path(idx, p1));
+    ck_assert_int_eq(cerebro_index_remove_path(idx, p1), CEREBRO_E_NOT_FOUND);
+    ck_assert_int_eq(cerebro_index_get(idx, id1, &r), CEREBRO_E_NOT_FOUND);
+    ck_assert_int_lt(id_of(idx, dim, p1), 0);
+    ck_assert_uint_eq(item_count(idx), 5);
+
+    OK(cerebro_index_remove_id(idx, id2));
+    ck_assert_int_eq(cerebro_index_remove_id(idx, id2), CEREBRO_E_NOT_FOUND);
+    ck_assert_int_eq(cerebro_index_get_vector(idx, id2, v), CEREBRO_E_NOT_FOUND);
+    ck_assert_int_lt(id_of(idx, dim, p2), 0);
+    ck_assert_uint_eq(item_count(idx), 4);
+    cerebro_index_stats st;
+    OK(cerebro_index_stats_get(idx, &st));
+    ck_assert_uint_eq(st.files, 4);
+
+    ck_assert_int_eq(cerebro_index_remove_path(idx, join(photos, "never-indexed.jpg")), CEREBRO_E_NOT_FOUND);
+    ck_assert_int_eq(cerebro_index_remove_path(idx, "/no/such/folder/x.jpg"), CEREBRO_E_NOT_FOUND);
+    ck_assert_int_eq(cerebro_index_remove_id(idx, -5), CEREBRO_E_NOT_FOUND);
+    ck_assert_int_eq(cerebro_index_remove_path(NULL, p1), CEREBRO_E_INVALID);
+
+    /* Removals survive a reopen; a later add brings the files back. */
+    cerebro_index_free(idx);
+    idx = open_index(join(root, "store"), m, 0);
+    ck_assert_uint_eq(item_count(idx), 4);
+    cerebro_add_stats s = add_one(idx, photos, 0);
+    ck_assert_uint_eq(s.added, 2);
+    ck_assert_uint_eq(item_count(idx), 6);
+    cerebro_index_free(idx);
+    free(v);
+    cerebro_model_free(m);
+}
+END_TEST
+
+START_TEST(test_model_mismatch)
+{
+    const char *root = scratch("mismatch"), *photos = join(root, "photos"), *store = join(root, "store");
+    cerebro_model *m = open_model("tiny.pt"), *other = open_model("tiny224.pt");
+    cerebro_index *idx = (cerebro_index *)1;
+    cerebro_index_options o;
+    char id1[13], id2[13];
+
+    fill_folder(photos, 3, 900);
+    idx = open_index(store, m, CEREBRO_INDEX_CREATE);
+    add_one(idx, photos, 0);
+    cerebro_index_free(idx);
+
+    ck_assert_str_ne(cerebro_model_id(m), cerebro_model_id(other));
+    snprintf(id1, sizeof id1, "%.12s", cerebro_model_id(m));
+    snprintf(id2, sizeof id2, "%.12s", cerebro_model_id(other));
+    for (int ro = 0; ro < 2; ro++) {
+        cerebro_index_options_init(&o);
+        o.flags = ro ? CEREBRO_INDEX_READONLY : CEREBRO_INDEX_CREATE;
+        idx = (cerebro_index *)1;
+        ck_assert_int_eq(cerebro_index_open(&idx, store, other, &o), CEREBRO_E_MISMATCH);
+        ck_assert_ptr_null(idx);
+        const char *e = cerebro_last_error();
+        ck_assert_msg(strstr(e, cerebro_model_name(m)) && strstr(e, cerebro_model_name(other)) &&
+                          strstr(e, id1) && strstr(e, id2),
+                      "message must name both models: %s", e);
+    }
+    /* The store is untouched: the right model still opens it. */
+    idx = open_index(store, m, 0);
+    ck_assert_uint_eq(item_count(idx), 3);
+    cerebro_index_free(idx);
+    cerebro_model_free(other);
+    cerebro_model_free(m);
+}
+END_TEST
+
+START_TEST(test_ann_file_is_derived)
+{
+    const char *root = scratch("ann"), *photos = join(root, "photos"), *store = join(root, "store");
+    const char *saved = join(root, "saved.faiss");
+    cerebro_model *m = open_model("tiny.pt");
+    char names[1024], first[256];
+
+    fill_folder(photos, 15, 1000);
+    cerebro_index *idx = open_index(store, m, CEREBRO_INDEX_CREATE);
+    add_one(idx, photos, 0);
+    hits want = by_text(idx, "a mountain lake", 8, NULL);
+    cerebro_index_free(idx);
+    ck_assert_int_eq(ann_files(store, names, sizeof names), 1);
+
+    /* Deleted: rebuilt from the store, same results, file written again. */
+    snprintf(first, sizeof first, "%.*s", (int)strcspn(names, "\n"), names);
+    copy_file(join(store, first), saved);
+    ck_assert_int_eq(unlink(join(store, first)), 0);
+    idx = open_index(store, m, 0);
+    hits h = by_text(idx, "a mountain lake", 8, NULL);
+    assert_same_hits(&h, &want);
+    free_hits(&h);
+    ck_assert_uint_eq(item_count(idx), 15);
+    cerebro_index_free(idx);
+    ck_assert_int_eq(ann_files(store, names, sizeof names), 1);
+
+    /* Garbage under the right name: rebuilt. */
+    ck_assert_int_eq(ann_files(store, names, sizeof names), 1);
+    snprintf(first, sizeof first, "%.*s", (int)strcspn(names, "\n"), names);
+    write_bytes(join(store, first), "garbage", 7);
+    idx = open_index(store, m, 0);
+    h = by_text(idx, "a mountain lake", 8, NULL);
+    assert_same_hits(&h, &want);
+    free_hits(&h);
+    cerebro_index_free(idx);
+
+    /* Stale: the file of an older state (15 vectors) under the name of the
+     * current one (18): the store wins. */
+    write_jpeg(join(photos, "late1.jpg"), 1100, 50, 50);
+    write_jpeg(join(photos, "late2.jpg"), 1101, 50, 50);
+    write_jpeg(join(photos, "late3.jpg"), 1102, 50, 50);
+    idx = open_index(store, m, 0);
+    add_one(idx, photos, 0);
+    hits want18 = by_text(idx, "a mountain lake", 18, NULL);
+    ck_assert_uint_eq(want18.n, 18);
+    cerebro_index_free(idx);
+    ck_assert_int_eq(ann_files(store, names, sizeof names), 1);
+    snprintf(first, sizeof first, "%.*s", (int)strcspn(names, "\n"), names);
+    copy_file(saved, join(store, first));
+    idx = open_index(store, m, CEREBRO_INDEX_READONLY);
+    h = by_text(idx, "a mountain lake", 18, NULL);
+    assert_same_hits(&h, &want18);
+    free_hits(&h);
+    cerebro_index_free(idx);
+    idx = open_index(store, m, 0);
+    ck_assert_uint_eq(item_count(idx), 18);
+    h = by_text(idx, "a mountain lake", 18, NULL);
+    assert_same_hits(&h, &want18);
+    free_hits(&h);
+    cerebro_index_free(idx);
+
+    free_hits(&want);
+    free_hits(&want18);
+    cerebro_model_free(m);
+}
+END_TEST
+
+START_TEST(test_readonly)
+{
+    const char *root = scratch("ro"), *photos = join(root, "photos"), *store = join(root, "store");
+    cerebro_model *m = open_model("tiny.pt");
+    cerebro_index *idx = (cerebro_index *)1;
+    cerebro_index_options o;
+    cerebro_add_stats s;
+    const char *paths[1] = {photos};
+
+    fill_folder(photos, 5, 1200);
+    cerebro_index_options_init(&o);
+    o.flags = CEREBRO_INDEX_READONLY;
+    /* Nothing there yet: read-only never creates. */
+    ck_assert_int_eq(cerebro_index_open(&idx, store, m, &o), CEREBRO_E_NOT_FOUND);
+    ck_assert_ptr_null(idx);
+    ck_assert_int_ne(access(store, F_OK), 0);
+    mkdirs(store);
+    ck_assert_int_ne(cerebro_index_open(&idx, store, m, &o), CEREBRO_OK);
+    ck_assert_ptr_null(idx);
+    o.flags = 0; /* neither CREATE nor READONLY: the folder must exist */
+    ck_assert_int_eq(cerebro_index_open(&idx, join(root, "absent"), m, &o), CEREBRO_E_NOT_FOUND);
+    o.flags = 0x80;
+    ck_assert_int_eq(cerebro_index_open(&idx, store, m, &o), CEREBRO_E_INVALID);
+
+    idx = open_index(store, m, CEREBRO_INDEX_CREATE);
+    add_one(idx, photos, 0);
+    hits want = by_text(idx, "a boat", 5, NULL);
+    cerebro_index_free(idx);
+
+    idx = open_index(store, m, CEREBRO_INDEX_READONLY);
+    hits h = by_text(idx, "a boat", 5, NULL);
+    assert_same_hits(&h, &want);
+    free_hits(&h);
+    ck_assert_int_eq(cerebro_index_add(idx, paths, 1, NULL, &s), CEREBRO_E_INVALID);
+    ck_assert_int_eq(cerebro_index_remove_path(idx, join(photos, "img001.jpg")), CEREBRO_E_INVALID);
+    ck_assert_int_eq(cerebro_index_remove_id(idx, want.id[0]), CEREBRO_E_INVALID);
+    ck_assert_uint_eq(item_count(idx), 5);
+    /* A writer and a reader on the same store at once. */
+    cerebro_index *writer = open_index(store, m, 0);
+    OK(cerebro_index_remove_id(writer, want.id[0]));
+    ck_assert_uint_eq(item_count(writer), 4);
+    cerebro_index_free(writer);
+    cerebro_index_free(idx);
+    free_hits(&want);
+    cerebro_model_free(m);
+}
+END_TEST
+
+START_TEST(test_stats)
+{
+    const char *root = scratch("stats"), *photos = join(root, "photos");
+    cerebro_model *m = open_model("tiny.pt");
+    cerebro_index_stats st;
+
+    fill_folder(photos, 7, 1300);
+    write_bytes(join(photos, "bad.jpg"), "\xff\xd8\xff garbage", 12);
+    cerebro_index *idx = open_index(join(root, "store"), m, CEREBRO_INDEX_CREATE);
+    OK(cerebro_index_stats_get(idx, &st));
+    ck_assert_uint_eq(st.count, 0);
+    cerebro_add_stats s = add_one(idx, photos, 0);
+    ck_assert_uint_eq(s.added, 7);
+    ck_assert_uint_eq(s.failed, 1);
+    OK(cerebro_index_stats_get(idx, &st));
+    ck_assert_uint_eq(st.version, 1);
+    ck_assert_uint_eq(st.dim, cerebro_model_dim(m));
+    ck_assert_uint_eq(st.count, 7);
+    ck_assert_uint_eq(st.files, 7);
+    ck_assert_uint_eq(st.failed, 1);
+    ck_assert_uint_ge(st.memory_bytes, 7 * st.dim * sizeof(float));
+    ck_assert_double_eq(st.recall_at_10, 1.0);
+    ck_assert_str_eq(st.structure, "Flat");
+    ck_assert_str_eq(st.model_id, cerebro_model_id(m));
+    ck_assert_int_eq(cerebro_index_stats_get(idx, NULL), CEREBRO_E_INVALID);
+    ck_assert_int_eq(cerebro_index_stats_get(NULL, &st), CEREBRO_E_INVALID);
+    /* A good file overwritten with garbage loses its vector. */
+    const char *spoiled = join(photos, "img003.jpg");
+    int64_t spoiled_id = id_of(idx, st.dim, spoiled);
+    write_bytes(spoiled, "\x89PNG\r\n\x1a\n broken", 16);
+    set_mtime(spoiled, 1650000000);
+    s = add_one(idx, photos, 0);
+    ck_assert_uint_eq(s.failed, 1);
+    ck_assert_uint_eq(s.added + s.updated, 0);
+    cerebro_results *r = NULL;
+    ck_assert_int_eq(cerebro_index_get(idx, spoiled_id, &r), CEREBRO_E_NOT_FOUND);
+    OK(cerebro_index_stats_get(idx, &st));
+    ck_assert_uint_eq(st.count, 6);
+    ck_assert_uint_eq(st.files, 6);
+    ck_assert_uint_eq(st.failed, 2);
+    write_jpeg(spoiled, 1398, 50, 50);
+    set_mtime(spoiled, 1650000001);
+    s = add_one(idx, photos, 0);
+    ck_assert_uint_eq(s.updated, 1);
+    OK(cerebro_index_stats_get(idx, &st));
+    ck_assert_uint_eq(st.count, 7);
+    ck_assert_uint_eq(st.failed, 1);
+    /* A failed file stays failed (and is not retried) until it changes. */
+    s = add_one(idx, photos, 0);
+    ck_assert_uint_eq(s.skipped, 8);
+    ck_assert_uint_eq(s.failed, 0);
+    write_jpeg(join(photos, "bad.jpg"), 1399, 50, 50);
+    set_mtime(join(photos, "bad.jpg"), 1650000000);
+    s = add_one(idx, photos, 0);
+    ck_assert_uint_eq(s.updated + s.added, 1);
+    OK(cerebro_index_stats_get(idx, &st));
+    ck_assert_uint_eq(st.count, 8);
+    ck_assert_uint_eq(st.failed, 0);
+    cerebro_index_free(idx);
+    cerebro_model_free(m);
+}
+END_TEST
+
+START_TEST(test_progress_and_cancel)
+{
+    const char *root = scratch("cancel"), *photos = join(root, "photos");
+    cerebro_model *m = open_model("tiny.pt");
+    cerebro_add_options ao;
+    cerebro_add_stats s;
+    const char *paths[1] = {photos};
+    progress_log log = {0};
+
+    fill_folder(photos, 20, 1400);
+    cerebro_index *idx = open_index(join(root, "store"), m, CEREBRO_INDEX_CREATE);
+    cerebro_add_options_init(&ao);
+    ao.batch_size = 4;
+    ao.commit_every = 4;
+    ao.n_workers = 2;
+    ao.progress = on_progress;
+    ao.user = &log;
+    log.cancel_after = 6;
+    ck_assert_int_eq(cerebro_index_add(idx, paths, 1, &ao, &s), CEREBRO_E_CANCELLED);
+    ck_assert_ptr_nonnull(strstr(cerebro_last_error(), "cancel"));
+    ck_assert_int_eq(log.bad, 0);
+    uint64_t kept = item_count(idx);
+    ck_assert_uint_ge(kept, 6);
+    ck_assert_uint_lt(kept, 20);
+    ck_assert_uint_eq(s.added, kept);
+    ck_assert_uint_eq(log.last_total, 20);
+
+    /* Committed work survives a close; a re-run finishes the job. */
+    cerebro_index_free(idx);
+    idx = open_index(join(root, "store"), m, 0);
+    ck_assert_uint_eq(item_count(idx), kept);
+    memset(&log, 0, sizeof log);
+    OK(cerebro_index_add(idx, paths, 1, &ao, &s));
+    ck_assert_uint_eq(s.skipped, kept);
+    ck_assert_uint_eq(s.added, 20 - kept);
+    ck_assert_uint_eq(item_count(idx), 20);
+    ck_assert_int_eq(log.bad, 0);
+    ck_assert_int_eq(log.file_calls, (int)(20 - kept));
+    ck_assert_uint_eq(log.last_done, 20);
+    ck_assert_uint_eq(log.last_total, 20);
+    ck_assert_uint_eq(log.last_added, 20 - kept);
+
+    /* Cancelling at the first report (before any encoding) keeps nothing new. */
+    write_jpeg(join(photos, "late.jpg"), 1450, 50, 50);
+    memset(&log, 0, sizeof log);
+    log.cancel_after = -1;
+    ck_assert_int_eq(cerebro_index_add(idx, paths, 1, &ao, &s), CEREBRO_E_CANCELLED);
+    ck_assert_int_eq(log.calls, 1);
+    ck_assert_uint_eq(s.added, 0);
+    ck_assert_uint_eq(item_count(idx), 20);
+    ao.progress = NULL;
+    OK(cerebro_index_add(idx, paths, 1, &ao, &s));
+    ck_assert_uint_eq(s.added, 1);
+    ck_assert_uint_eq(item_count(idx), 21);
+    cerebro_index_free(idx);
+    cerebro_model_free(m);
+}
+END_TEST
+
+/* ---- searches racing an indexer ------------------------------------------------ */
+
+typedef struct racer {
+    cerebro_index *idx;
+    uint32_t dim;
+    atomic_int *stop;
+    int searches, nonempty;
+    char error[512];
+} racer;
+
+static void *race_search(void *arg)
+{
+    racer *rc = arg;
+    float *q = malloc(rc->dim * sizeof *q);
+    const char *texts[] = {"a cat", "a sunset over the sea", "red"};
+    for (uint32_t round = 0; !atomic_load(rc->stop) && !rc->error[0]; round++) {
+        cerebro_index_stats before;
+        cerebro_results *r = NULL;
+        cerebro_search_options o;
+        cerebro_search_options_init(&o);
+        o.k = 1 + round % 12;
+        if (cerebro_index_stats_get(rc->idx, &before) != CEREBRO_OK) {
+            snprintf(rc->error, sizeof rc->error, "stats: %s", cerebro_last_error());
+            break;
+        }
+        cerebro_status st;
+        if (round % 2) {
+            st = cerebro_index_search_text(rc->idx, texts[round % 3], &o, &r);
+        } else {
+            seeded_vector(q, rc->dim, round);
+            st = cerebro_index_search_vector(rc->idx, q, &o, &r);
+        }
+        if (st != CEREBRO_OK) {
+            snprintf(rc->error, sizeof rc->error, "search: %s", cerebro_last_error());
+            break;
+        }
+        size_t n = cerebro_results_count(r);
+        /* Items are only added meanwhile: at least what was there before. */
+        uint64_t expect = before.count < o.k ? before.count : o.k;
+        if (n < expect || n > o.k)
+            snprintf(rc->error, sizeof rc->error, "%zu hits for k=%u with %llu items before", n, o.k,
+                     (unsigned long long)before.count);
+        float last = 2;
+        for (size_t i = 0; i < n && !rc->error[0]; i++) {
+            cerebro_hit hit, again;
+            cerebro_results *g = NULL;
+            cerebro_results_get(r, i, &hit);
+            if (hit.score > last + 1e-6f)
+                snprintf(rc->error, sizeof rc->error, "scores not sorted: %g after %g", hit.score, last);
+            last = hit.score;
+            if (access(hit.path, F_OK) != 0)
+                snprintf(rc->error, sizeof rc->error, "hit %s does not exist", hit.path);
+            else if (cerebro_index_get(rc->idx, hit.id, &g) != CEREBRO_OK ||
+                     cerebro_results_get(g, 0, &again) != CEREBRO_OK || strcmp(again.path, hit.path) != 0)
+                snprintf(rc->error, sizeof rc->error, "hit %lld (%s) is not in the store", (long long)hit.id,
+                         hit.path);
+            cerebro_results_free(g);
+        }
+        rc->searches++;
+        rc->nonempty += n > 0;
+        cerebro_results_free(r);
+    }
+    free(q);
+    return NULL;
+}
+
+START_TEST(test_concurrent_searches)
+{
+    const char *root = scratch("race"), *photos = join(root, "photos");
+    cerebro_model *m = open_model("tiny.pt");
+    atomic_int stop = 0;
+    racer rc[4];
+    pthread_t tid[4];
+    cerebro_add_options ao;
+    cerebro_add_stats s;
+
+    fill_folder(join(photos, "a"), 60, 2000);
+    fill_folder(join(photos, "b"), 60, 2100);
+    cerebro_index *idx = open_index(join(root, "store"), m, CEREBRO_INDEX_CREATE);
+    for (int i = 0; i < 4; i++) {
+        memset(&rc[i], 0, sizeof rc[i]);
+        rc[i].idx = idx;
+        rc[i].dim = cerebro_model_dim(m);
+        rc[i].stop = &stop;
+        ck_assert_int_eq(pthread_create(&tid[i], NULL, race_search, &rc[i]), 0);
+    }
+    cerebro_add_options_init(&ao);
+    ao.batch_size = 4;
+    ao.commit_every = 4;
+    ao.n_workers = 1;
+    const char *pa[1] = {join(photos, "a")}, *pb[1] = {join(photos, "b")}, *all[1] = {photos};
+    OK(cerebro_index_add(idx, pa, 1, &ao, &s));
+    OK(cerebro_index_add(idx, pb, 1, &ao, &s));
+    OK(cerebro_index_remove_path(idx, join(photos, "a/img000.jpg")));
+    OK(cerebro_index_add(idx, all, 1, &ao, &s));
+    ck_assert_uint_eq(s.added, 1);
+    atomic_store(&stop, 1);
+    for (int i = 0; i < 4; i++) {
+        pthread_join(tid[i], NULL);
+        ck_assert_msg(!rc[i].error[0], "searcher %d: %s", i, rc[i].error);
+        ck_assert_int_gt(rc[i].searches, 0);
+    }
+    ck_assert_uint_eq(item_count(idx), 120);
+    cerebro_index_free(idx);
+    cerebro_model_free(m);
+}
+END_TEST
+
+/* ---- a hostile folder ------------------------------------------------------------ */
+
+START_TEST(test_hostile_folder)
+{
+    const char *root = scratch("hostile"), *photos = join(root, "photos");
+    cerebro_model *m = open_model("tiny.pt");
+    uint32_t dim = cerebro_model_dim(m);
+    const char *odd_name = "odd-\xff\xfe-name.jpg";
+    size_t size;
+    cerebro_add_stats s;
+    cerebro_add_options ao;
+    progress_log log = {0};
+
+    alarm(300); /* a hang fails the test instead of stalling the suite */
+    mkdirs(photos);
+    write_jpeg(join(photos, "good1.jpg"), 3000, 60, 45);
+    write_jpeg(join(photos, "good2.jpeg"), 3001, 45, 60);
+    write_jpeg(join(photos, odd_name), 3002, 50, 50);
+    mkdirs(join(photos, "x.jpg")); /* a folder with an image name... */
+    write_jpeg(join(photos, "x.jpg/inner.jpg"), 3003, 50, 50); /* ...holding an image */
+    write_bytes(join(photos, "zero.jpg"), "", 0);
+    void *jpeg = jpeg_bytes(3004, 80, 80, &size);
+    write_bytes(join(photos, "trunc.jpg"), jpeg, size / 3);
+    cerebro_free(jpeg);
+    write_bytes(join(photos, "text.jpg"), "hello, I am not a picture", 25);
+    ck_assert_int_eq(symlink("/no/such/target.jpg", join(photos, "broken.jpg")), 0);
+    ck_assert_int_eq(symlink(".", join(photos, "loop")), 0);
+    /* An unreadable entry: root reads through chmod 000, so a FIFO (opening
+     * it would block forever) stands for a file that cannot be read. */
+    ck_assert_int_eq(mkfifo(join(photos, "y.jpg"), 0644), 0);
+    write_bytes(join(photos, "readme.txt"), "hi", 2);
+
+    cerebro_index *idx = open_index(join(root, "store"), m, CEREBRO_INDEX_CREATE);
+    cerebro_add_options_init(&ao);
+    ao.flags = CEREBRO_ADD_FOLLOW_SYMLINKS;
+    ao.progress = on_progress;
+    ao.user = &log;
+    ao.batch_size = 2;
+    const char *paths[2] = {photos, join(root, "missing.jpg")};
+    OK(cerebro_index_add(idx, paths, 2, &ao, &s));
+    ck_assert_uint_eq(s.added, 4);
+    ck_assert_uint_eq(item_count(idx), 4);
+    const char *bad[] = {"zero.jpg", "trunc.jpg", "text.jpg", "broken.jpg", "loop", "y.jpg", "missing.jpg"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+        assert_reported(&log, bad[i]);
+    ck_assert_uint_eq(s.failed, sizeof bad / sizeof bad[0]);
+    ck_assert_int_eq(log.bad, 0);
+    ck_assert_int_ge(id_of(idx, dim, join(photos, "x.jpg/inner.jpg")), 0);
+
+    /* The non-UTF-8 name comes back byte for byte. */
+    const char *odd = join(photos, odd_name);
+    cerebro_search_options o = search_opts(1, NULL);
+    cerebro_results *r = NULL;
+    OK(cerebro_index_search_image_file(idx, odd, &o, &r));
+    hits h = copy_hits(r);
+    ck_assert_str_eq(h.path[0], odd);
+    free_hits(&h);
+
+    /* Again, without following links: the same four, nothing re-encoded. */
+    s = add_one(idx, photos, 0);
+    ck_assert_uint_eq(s.added + s.updated + s.removed, 0);
+    ck_assert_uint_eq(item_count(idx), 4);
+    cerebro_index_stats st;
+    OK(cerebro_index_stats_get(idx, &st));
+    ck_assert_uint_eq(st.failed, 3); /* zero, trunc, text: the files that were read */
+    cerebro_index_free(idx);
+    cerebro_model_free(m);
+    alarm(0);
+}
+END_TEST
+
+static Suite *index_suite(void)
+{
+    Suite *s = suite_create("index");
+    TCase *tc = tcase_create("index");
+    tcase_set_timeout(tc, 600);
+    tcase_add_checked_fixture(tc, NULL, arena_free);
+    tcase_add_test(tc, test_search_kinds);
+    tcase_add_test(tc, test_k_limits);
+    tcase_add_test(tc, test_prefix);
+    tcase_add_test(tc, test_incremental);
+    tcase_add_test(tc, test_remove);
+    tcase_add_test(tc, test_model_mismatch);
+    tcase_add_test(tc, test_ann_file_is_derived);
+    tcase_add_test(tc, test_readonly);
+    tcase_add_test(tc, test_stats);
+    tcase_add_test(tc, test_progress_and_cancel);
+    tcase_add_test(tc, test_concurrent_searches);
+    tcase_add_test(tc, test_hostile_folder);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+int main(void)
+{
+    signal(SIGPIPE, SIG_IGN);
+    SRunner *sr = srunner_create(index_suite());
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
