@@ -1,7 +1,9 @@
 /* k-NN search by text, image, vector or item, and the results handle. */
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "core/core.h"
 #include "index/store.h"
@@ -154,15 +156,23 @@ static cerebro_status prefix_ids(sqlite3 *db, const char *prefix, int64_t **ids,
 }
 
 /* The prefix as stored paths spell it: absolute, so "safari/2024/" given
- * from the collection's parent folder matches. A trailing slash is kept. */
+ * from the collection's parent folder matches. A trailing slash is kept.
+ * Folders that no longer exist cannot be resolved, yet the store may still
+ * hold files from them: such a prefix is joined to the current folder as
+ * written. NULL only when out of memory. */
 static char *prefix_key(const char *prefix)
 {
     size_t len = strlen(prefix);
-    char *abs, *out;
+    char *abs, *out, cwd[PATH_MAX];
     if (prefix[0] == '/' || len == 0)
         return strdup(prefix);
-    if (!(abs = cb_absolute_path(prefix)))
-        return NULL;
+    if (!(abs = cb_absolute_path(prefix))) {
+        if (!getcwd(cwd, sizeof cwd))
+            snprintf(cwd, sizeof cwd, "%s", "."); /* matches nothing stored: no results */
+        if ((out = malloc(strlen(cwd) + len + 2)))
+            sprintf(out, "%s/%s", cwd, prefix);
+        return out;
+    }
     if (prefix[len - 1] != '/')
         return abs;
     out = malloc(strlen(abs) + 2);
@@ -205,7 +215,8 @@ static cerebro_status search(cerebro_index *idx, const float *query, const cereb
     sqlite3_exec(db, "BEGIN", NULL, NULL, NULL);
     if (opts->prefix) {
         char *key = prefix_key(opts->prefix);
-        st = key ? prefix_ids(db, key, &allowed, &n_allowed) : CEREBRO_E_NOMEM;
+        st = key ? prefix_ids(db, key, &allowed, &n_allowed)
+                 : cb_fail(CEREBRO_E_NOMEM, "search: out of memory for the prefix");
         free(key);
     }
     if (st == CEREBRO_OK) {

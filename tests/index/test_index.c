@@ -715,6 +715,14 @@ START_TEST(test_prefix)
     h = by_text(idx, "x", 10, "/no/such/folder/");
     ck_assert_uint_eq(h.n, 0);
     free_hits(&h);
+    h = by_text(idx, "x", 10, "gone/2023/");
+    ck_assert_uint_eq(h.n, 0);
+    free_hits(&h);
+    /* Files of a folder deleted since (not re-indexed yet) are still found. */
+    rm_rf(join(photos, "old"));
+    h = by_text(idx, "x", 10, "old/2023/");
+    ck_assert_uint_eq(h.n, 3);
+    free_hits(&h);
     ck_assert_int_eq(chdir(cwd), 0);
 
     /* Search by id with a prefix: the neighbours under it. */
