@@ -599,14 +599,17 @@ static cerebro_status restructure(cerebro_index *idx)
 {
     char want[128];
     cerebro_status st = CEREBRO_OK;
+    int rebuilt = 0;
     if (idx->factory[0])
         return CEREBRO_OK;
     pthread_rwlock_wrlock(&idx->state_lock);
     cb_ann_choose(cb_ann_count(idx->ann), idx->dim, idx->memory_budget, want, sizeof want);
-    if (strcmp(want, cb_ann_structure(idx->ann)) != 0)
+    if (strcmp(want, cb_ann_structure(idx->ann)) != 0) {
         st = cb_index_rebuild_ann(idx, idx->db);
+        rebuilt = st == CEREBRO_OK;
+    }
     pthread_rwlock_unlock(&idx->state_lock);
-    if (st == CEREBRO_OK)
+    if (rebuilt)
         idx->saved_generation = -1; /* the file must follow the new structure */
     return st;
 }

@@ -790,6 +790,19 @@ START_TEST(test_incremental)
     ck_assert_uint_eq(log.last_done, 9);
     ck_assert_uint_eq(log.last_total, 9);
     ck_assert_int_eq(log.bad, 0);
+    /* ...and writes nothing: the ANN file is not rewritten. */
+    struct stat ann_before, ann_after;
+    char ann[256];
+    ck_assert_int_eq(ann_files(join(root, "store"), ann, sizeof ann), 1);
+    ann[strcspn(ann, "\n")] = '\0';
+    ck_assert_int_eq(stat(join(join(root, "store"), ann), &ann_before), 0);
+    OK(cerebro_index_add(idx, paths, 1, &ao, &s));
+    ck_assert_uint_eq(s.skipped, 9);
+    ck_assert_int_eq(stat(join(join(root, "store"), ann), &ann_after), 0);
+    ck_assert_msg(ann_before.st_ino == ann_after.st_ino &&
+                      ann_before.st_mtim.tv_nsec == ann_after.st_mtim.tv_nsec &&
+                      ann_before.st_mtim.tv_sec == ann_after.st_mtim.tv_sec,
+                  "an unchanged re-run rewrote %s", ann);
 
     /* Touched, same bytes: hashed, found equal, skipped; the vector stays. */
     const char *touched = join(photos, "img001.jpg");
