@@ -192,10 +192,10 @@ static void on_file(void *user, const char *path, const struct stat *st)
     add_job *j = user;
     known *k = find_known(j, path);
 
+    if (k && k->seen)
+        return; /* reached twice through overlapping roots: counted once */
     j->total++;
     if (k) {
-        if (k->seen)
-            return; /* reached twice through overlapping roots */
         k->seen = 1;
         if (k->size == (int64_t)st->st_size && k->mtime_ns == mtime_ns_of(st)) {
             j->stats.skipped++; /* unchanged, or failed before and unchanged */

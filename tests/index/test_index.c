@@ -889,6 +889,52 @@ START_TEST(test_incremental)
 }
 END_TEST
 
+START_TEST(test_overlapping_roots)
+{
+    const char *root = scratch("overlap"), *photos = join(root, "photos");
+    cerebro_model *m = open_model("tiny.pt");
+    uint32_t dim = cerebro_model_dim(m);
+    cerebro_add_options ao;
+    cerebro_add_stats s;
+    progress_log log = {0};
+
+    fill_folder(photos, 5, 850);
+    fill_folder(join(photos, "sub"), 4, 860);
+    cerebro_index *idx = open_index(join(root, "store"), m, CEREBRO_INDEX_CREATE);
+    cerebro_add_options_init(&ao);
+    ao.progress = on_progress;
+    ao.user = &log;
+    /* The same files through a folder, its parent, a relative spelling with
+     * a trailing slash and one file by name: each indexed once. */
+    char cwd[4096];
+    ck_assert_ptr_nonnull(getcwd(cwd, sizeof cwd));
+    ck_assert_int_eq(chdir(root), 0);
+    const char *paths[4] = {join(photos, "sub"), photos, "photos/", join(photos, "img001.jpg")};
+    OK(cerebro_index_add(idx, paths, 4, &ao, &s));
+    ck_assert_uint_eq(s.added, 9);
+    ck_assert_uint_eq(item_count(idx), 9);
+    ck_assert_int_eq(log.file_calls, 9);
+    ck_assert_uint_eq(log.last_done, 9);
+    ck_assert_uint_eq(log.last_total, 9);
+    hits all = all_items(idx, dim);
+    for (size_t i = 0; i < all.n; i++)
+        for (size_t j = i + 1; j < all.n; j++)
+            ck_assert_str_ne(all.path[i], all.path[j]);
+    free_hits(&all);
+
+    /* Again: everything skipped once, and progress ends at done == total. */
+    memset(&log, 0, sizeof log);
+    OK(cerebro_index_add(idx, paths, 4, &ao, &s));
+    ck_assert_uint_eq(s.skipped, 9);
+    ck_assert_uint_eq(s.added + s.updated + s.removed, 0);
+    ck_assert_uint_eq(log.last_done, 9);
+    ck_assert_uint_eq(log.last_total, 9);
+    ck_assert_int_eq(chdir(cwd), 0);
+    cerebro_index_free(idx);
+    cerebro_model_free(m);
+}
+END_TEST
+
 START_TEST(test_remove)
 {
     const char *root = scratch("remove"), *photos = join(root, "photos");
@@ -1398,6 +1444,7 @@ static Suite *index_suite(void)
     tcase_add_test(tc, test_k_limits);
     tcase_add_test(tc, test_prefix);
     tcase_add_test(tc, test_incremental);
+    tcase_add_test(tc, test_overlapping_roots);
     tcase_add_test(tc, test_remove);
     tcase_add_test(tc, test_model_mismatch);
     tcase_add_test(tc, test_ann_file_is_derived);
