@@ -95,8 +95,11 @@ def utc_now_iso() -> str:
 def make_config(model_config: CLIPConfig, name: str,
                 provenance: Optional[Mapping[str, Any]] = None,
                 mean: Sequence[float] = CLIP_MEAN, std: Sequence[float] = CLIP_STD,
-                background: Sequence[int] = DEFAULT_BACKGROUND) -> Dict[str, Any]:
-    """The config.json contents (format v1) for a model of `model_config`'s sizes."""
+                background: Sequence[int] = DEFAULT_BACKGROUND,
+                architecture: Optional[Mapping[str, Any]] = None) -> Dict[str, Any]:
+    """The config.json contents (format v1) for a model of `model_config`'s sizes.
+    `architecture` replaces the default `{"kind": "clip_vit", **sizes}` record (e.g. a
+    convolutional-stem variant, training/cerebro_train/arch.py)."""
     provenance = dict(provenance or {})
     sot_id, eot_id = special_token_ids(model_config.vocab_size)
     config = {
@@ -128,7 +131,8 @@ def make_config(model_config: CLIPConfig, name: str,
             "training": dict(provenance.pop("training", None) or {}),
             "source": str(provenance.pop("source", "")),
         },
-        "architecture": {"kind": "clip_vit", **model_config.to_dict()},
+        "architecture": dict(architecture) if architecture is not None
+        else {"kind": "clip_vit", **model_config.to_dict()},
     }
     if provenance:
         raise ValueError(f"unknown provenance keys: {sorted(provenance)}")
@@ -256,13 +260,15 @@ def export_bundle(model: nn.Module, config: Optional[CLIPConfig], merges_path_or
                   out_path: Union[str, os.PathLike], name: str,
                   provenance: Optional[Mapping[str, Any]] = None, *,
                   mean: Sequence[float] = CLIP_MEAN, std: Sequence[float] = CLIP_STD,
-                  background: Sequence[int] = DEFAULT_BACKGROUND) -> Dict[str, Any]:
+                  background: Sequence[int] = DEFAULT_BACKGROUND,
+                  architecture: Optional[Mapping[str, Any]] = None) -> Dict[str, Any]:
     """Script `model` (float32, eval) and write it with its config and merges to
     `out_path`. `config` defaults to `model.config`; `provenance` may hold "training"
-    (dict), "source" (str) and "created" (ISO 8601, default now). Returns the config."""
+    (dict), "source" (str) and "created" (ISO 8601, default now); `architecture`
+    overrides the config's architecture record. Returns the config."""
     if config is None:
         config = model.config
-    bundle_config = make_config(config, name, provenance, mean, std, background)
+    bundle_config = make_config(config, name, provenance, mean, std, background, architecture)
     merges = trim_merges(read_merges(merges_path_or_text), config.vocab_size)
     module = _as_float32_script(model)
     _probe(module, bundle_config)

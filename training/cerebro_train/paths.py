@@ -25,3 +25,17 @@ def shared_data() -> Path:
 def clip_merges() -> Path:
     """CLIP's bpe_simple_vocab_16e6.txt.gz."""
     return shared_data() / "clip" / "bpe_simple_vocab_16e6.txt.gz"
+
+
+# The training pipeline's folders.
+TRAINING = REPO / "training"
+
+
+def default_data_dir() -> Path:
+    """Downloads, manifests and pixel caches of `cerebro_train data` (git-ignored)."""
+    return Path(os.environ.get("CEREBRO_TRAINING_DATA", TRAINING / "data"))
+
+
+def default_runs_dir() -> Path:
+    """Training runs: checkpoints, logs, bundles, reports (git-ignored)."""
+    return TRAINING / "runs"
