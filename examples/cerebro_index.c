@@ -23,13 +23,14 @@ const char cli_help_index[] =
     "to resume); a second Ctrl-C quits at once.\n"
     "\n"
     "options:\n"
-    "  --hidden           include hidden files and folders\n"
-    "  --follow-symlinks  follow symbolic links to folders\n"
-    "  --no-recurse       do not descend into subfolders\n"
-    "  --exact            decode at full size (reference preprocessing; slower)\n"
-    "  --batch N          images per model call, 1..1024 (default 32)\n"
-    "  --factory STR      FAISS index structure, e.g. Flat, HNSW32 (default: chosen\n"
-    "                     from the collection's size)\n" CLI_COMMON_HELP
+    "  --hidden       include hidden files and folders\n"
+    "  --follow-symlinks\n"
+    "                 follow symbolic links to folders\n"
+    "  --no-recurse   do not descend into subfolders\n"
+    "  --exact        decode at full size (reference preprocessing; slower)\n"
+    "  --batch N      images per model call, 1..1024 (default 32)\n"
+    "  --factory STR  FAISS index structure, e.g. Flat, HNSW32 (default:\n"
+    "                 chosen from the collection's size)\n" CLI_COMMON_HELP
     "\n"
     "exit status: 0 when the index is up to date (files that failed are listed),\n"
     "1 when nothing could be indexed, 2 usage error, 130 interrupted.\n";

@@ -42,7 +42,9 @@ const char cli_help_rebuild[] =
     "Rebuilds the search structure from the stored vectors (nothing is encoded\n"
     "again). With --factory the structure is the FAISS factory string given\n"
     "(e.g. Flat, HNSW32, IVF1024,PQ32); without, libcerebro chooses one from\n"
-    "the collection's size again. Prints the result as info does.\n"
+    "the collection's size again. A structure already in use is kept as it is.\n"
+    "Approximate structures have their recall@10 measured when rebuilt.\n"
+    "Prints the result as info does.\n"
     "\n"
     "options:\n"
     "  --factory STR  FAISS index factory string\n" CLI_COMMON_HELP;

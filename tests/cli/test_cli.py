@@ -1,0 +1,336 @@
+#!/usr/bin/python3
+"""The `cerebro` program end to end, on a tiny random-weight model.
+
+Search quality means nothing with random weights, but every mechanism is
+real: the walk, failed files and their reasons, the incremental summary,
+JSON output, prefixes, removal, model mismatch, exit statuses, Ctrl-C.
+
+usage: test_cli.py CEREBRO_PROGRAM MODEL_FIXTURES_DIR SAMPLE_IMAGES_DIR WORK_DIR
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+SUMMARY = re.compile(r"^indexed (\d+), updated (\d+), unchanged (\d+), removed (\d+), failed (\d+) in ",
+                     re.MULTILINE)
+
+
+@dataclass
+class Run:
+    rc: int
+    out: str
+    err: str
+
+
+class Cerebro:
+    """Runs the program in `work` with a clean environment."""
+
+    def __init__(self, program: Path, work: Path, model: Path) -> None:
+        self.program = program
+        self.work = work
+        self.model = model
+        self.env = {k: v for k, v in os.environ.items() if not k.startswith("CEREBRO_")}
+
+    def run(self, *args: str, env: dict[str, str] | None = None) -> Run:
+        p = subprocess.run([str(self.program), *args], cwd=self.work, env={**self.env, **(env or {})},
+                           capture_output=True, text=True, timeout=600)
+        return Run(p.returncode, p.stdout, p.stderr)
+
+    def ok(self, *args: str, env: dict[str, str] | None = None) -> Run:
+        r = self.run(*args, env=env)
+        expect(r.rc == 0, f"cerebro {' '.join(args)}: exit {r.rc}\n{r.out}{r.err}")
+        return r
+
+    def fails(self, rc: int, *args: str, env: dict[str, str] | None = None) -> Run:
+        r = self.run(*args, env=env)
+        expect(r.rc == rc, f"cerebro {' '.join(args)}: exit {r.rc}, expected {rc}\n{r.out}{r.err}")
+        return r
+
+    def search(self, *args: str) -> list[dict]:
+        return [json.loads(line) for line in self.ok(*args, "--json").out.splitlines()]
+
+
+def expect(cond: bool, message: str) -> None:
+    if not cond:
+        raise AssertionError(message)
+
+
+def summary(r: Run) -> tuple[int, ...]:
+    m = SUMMARY.search(r.out)
+    expect(m is not None, f"no summary line in:\n{r.out}{r.err}")
+    return tuple(int(g) for g in m.groups())
+
+
+def make_collection(images: Path, work: Path) -> Path:
+    """photos/: 9 images (one a copy in birds-old/, a folder whose name
+    starts like birds/), a truncated JPEG, a text file named .png, and a
+    text file the walk must ignore."""
+    photos = work / "photos"
+    (photos / "birds").mkdir(parents=True)
+    (photos / "birds-old").mkdir()
+    for name in ["elephant.jpg", "frog.png", "giraffe.jpg", "lion.jpg", "tiger.jpg"]:
+        shutil.copy(images / name, photos / name)
+    for name in ["flamingo.png", "owl.png", "penguin.png"]:
+        shutil.copy(images / name, photos / "birds" / name)
+    shutil.copy(images / "owl.png", photos / "birds-old" / "owl.png")
+    (photos / "broken.jpg").write_bytes((images / "lion.jpg").read_bytes()[:3000])
+    (photos / "fake.png").write_text("not a png\n")
+    (photos / "notes.txt").write_text("not an image either\n")
+    return photos
+
+
+def test_help_and_usage(c: Cerebro) -> None:
+    top = c.ok("--help").out
+    expect(top.startswith("usage: cerebro") and "exit status" in top and "130" in top, top)
+    expect(re.fullmatch(r"cerebro \d+\.\d+\.\d+ \(libcerebro \d+\.\d+\.\d+\)\n", c.ok("--version").out) is not None,
+           "version line")
+    commands = ["index", "search", "similar", "remove", "info", "rebuild"]
+    usage_errors = [[], ["frobnicate"], ["--bogus"], ["search", "--bogus", "x"], ["search"], ["index"],
+                    ["search", "-k", "0", "x"], ["search", "-k", "10001", "x"], ["search", "-k", "ten", "x"],
+                    ["search", "   "], ["search", "a" * 1001], ["similar"], ["similar", "a.jpg", "--id", "1"],
+                    ["index", "--batch", "0", "photos"], ["remove"], ["remove", "--id", "-3"],
+                    ["info", "extra"]]
+    # Each start loads libtorch (about a second): run them side by side.
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        helps = list(pool.map(lambda cmd: (c.run(cmd, "--help"), c.run("help", cmd)), commands))
+        usages = list(pool.map(lambda args: c.run(*args), usage_errors))
+    for cmd, (own, via_help) in zip(commands, helps):
+        expect(own.rc == 0 and own.out.startswith(f"usage: cerebro {cmd}") and "--db DIR" in own.out, own.out)
+        expect(via_help.rc == 0 and via_help.out == own.out, f"help {cmd} differs from {cmd} --help")
+    for args, r in zip(usage_errors, usages):
+        expect(r.rc == 2 and "cerebro" in r.err and "--help" in r.err, f"{args}: exit {r.rc}: {r.err}")
+    expect("1001 bytes" in usages[usage_errors.index(["search", "a" * 1001])].err, "text limit message")
+    expect("from 1 to 10000" in usages[usage_errors.index(["search", "-k", "0", "x"])].err, "k limit message")
+
+
+def test_nothing_to_do(c: Cerebro) -> None:
+    r = c.fails(1, "--model", "missing.pt", "index", "photos")
+    expect("cannot load the model" in r.err and "missing.pt" in r.err, r.err)
+    r = c.fails(1, "index", "photos", env={"CEREBRO_MODEL": str(c.work / "gone.pt")})
+    expect("gone.pt" in r.err, r.err)
+    r = c.fails(1, "--model", str(c.model), "index", "no-such-folder")
+    expect("no-such-folder: no such file or folder" in r.err, r.err)
+    expect(not (c.work / ".cerebro").exists(), "a failed start must not create the index")
+    r = c.fails(1, "--model", str(c.model), "search", "a lion")
+    expect("no such index directory" in r.err and "cerebro index" in r.err, r.err)
+
+
+def test_first_index(c: Cerebro, photos: Path) -> None:
+    r = c.ok("--model", str(c.model), "index", "photos")
+    expect(summary(r) == (9, 0, 0, 0, 2), f"first run: {summary(r)}")
+    failed = r.out.split("failed:\n", 1)[1].splitlines()
+    expect(len(failed) == 2, r.out)
+    expect(failed[0].startswith("  photos/broken.jpg: ") and "truncated" in failed[0], failed[0])
+    expect(failed[1].startswith("  photos/fake.png: ") and "not a JPEG or PNG" in failed[1], failed[1])
+    expect("notes.txt" not in r.out + r.err, "a .txt file is not an image")
+    recorded = (c.work / ".cerebro" / "model-path").read_text().strip()
+    expect(recorded == str(c.model.resolve()), f"model-path holds {recorded}")
+
+    again = c.ok("index", "photos")  # the model now comes from model-path
+    expect(summary(again) == (0, 0, 11, 0, 0), f"second run: {summary(again)}")
+
+
+def test_info(c: Cerebro) -> None:
+    info = json.loads(c.ok("info", "--json").out)
+    expect((info["vectors"], info["files"], info["failed"]) == (9, 9, 2), str(info))
+    expect(info["structure"] == "Flat" and info["recall_at_10"] == 1.0, str(info))
+    expect(info["model_path"] == str(c.model.resolve()) and info["model"], str(info))
+    expect(info["db"] == str(c.work / ".cerebro") and info["disk_bytes"] > 0, str(info))
+    expect(info["memory_bytes"] >= 9 * info["dim"] * 4, str(info))
+    text = c.ok("info").out
+    expect(re.search(r"^vectors +9$", text, re.M) and re.search(r"^files +9 indexed, 2 failed$", text, re.M),
+           text)
+
+
+def test_search(c: Cerebro, photos: Path) -> None:
+    hits = c.search("search", "a lion resting", "-k", "5")
+    expect(len(hits) == 5, f"{len(hits)} hits")
+    for h in hits:
+        expect(set(h) == {"path", "score", "id", "timestamp"} and h["timestamp"] is None, str(h))
+        expect(h["path"].startswith(str(photos) + "/") and Path(h["path"]).is_file(), h["path"])
+        expect(isinstance(h["id"], int) and -1.0001 <= h["score"] <= 1.0001, str(h))
+    expect([h["score"] for h in hits] == sorted((h["score"] for h in hits), reverse=True), "best first")
+    expect(len({h["id"] for h in hits}) == 5, "distinct items")
+    everything = c.search("search", "animals", "-k", "100")
+    expect(len(everything) == 9, f"{len(everything)} items in all")
+    text = c.ok("search", "animals", "-k", "3").out.splitlines()
+    expect(len(text) == 3 and all(re.fullmatch(r"-?\d\.\d{3}  photos/\S+  \(id \d+\)", t) for t in text),
+           "\n".join(text))
+    long_ok = c.search("search", "a" * 1000, "-k", "1")
+    expect(len(long_ok) == 1, "1000 bytes of text are allowed")
+
+
+def test_prefix(c: Cerebro, photos: Path) -> None:
+    for prefix in ["photos/birds", "photos/birds/", str(photos / "birds")]:
+        hits = c.search("search", "a bird", "--prefix", prefix)
+        paths = sorted(Path(h["path"]).name for h in hits)
+        expect(paths == ["flamingo.png", "owl.png", "penguin.png"], f"{prefix}: {paths}")
+        expect(all(h["path"].startswith(str(photos / "birds") + "/") for h in hits), prefix)
+    # Not a folder: a plain path prefix, birds/ and birds-old/ alike.
+    expect(len(c.search("search", "a bird", "--prefix", "photos/bir")) == 4, "string prefix")
+    expect(c.search("search", "x", "--prefix", "elsewhere/") == [], "no match is no result")
+
+
+def test_similar(c: Cerebro, photos: Path) -> None:
+    hits = c.search("similar", "photos/tiger.jpg", "-k", "3")
+    expect(len(hits) == 3 and hits[0]["path"] == str(photos / "tiger.jpg"), str(hits))
+    expect(hits[0]["score"] > 0.999, f"an image is its own nearest neighbour: {hits[0]}")
+    tiger = hits[0]["id"]
+    by_id = c.search("similar", "--id", str(tiger), "-k", "20")
+    expect(len(by_id) == 8 and tiger not in {h["id"] for h in by_id}, "--id leaves the item out")
+    owls = c.search("similar", "photos/birds/owl.png", "-k", "2")
+    expect(sorted(h["path"] for h in owls) == [str(photos / "birds-old/owl.png"), str(photos / "birds/owl.png")]
+           and min(h["score"] for h in owls) > 0.999, f"two copies of the owl: {owls}")
+    r = c.fails(1, "similar", "photos/fake.png")
+    expect("not a JPEG or PNG" in r.err, r.err)
+    r = c.fails(1, "similar", "--id", "999999")
+    expect("999999" in r.err and "not in the index" in r.err, r.err)
+
+
+def test_remove_and_update(c: Cerebro, photos: Path) -> None:
+    r = c.ok("remove", "photos/lion.jpg")
+    expect(r.out == "removed photos/lion.jpg\n", r.out)
+    paths = {h["path"] for h in c.search("search", "a lion", "-k", "100")}
+    expect(len(paths) == 8 and str(photos / "lion.jpg") not in paths, str(paths))
+    r = c.fails(1, "remove", "photos/lion.jpg")
+    expect("not in the index" in r.err, r.err)
+    r = c.fails(1, "remove", "photos/birds")
+    expect("is a folder" in r.err, r.err)
+    tiger = c.search("similar", "photos/tiger.jpg", "-k", "1")[0]["id"]
+    expect(c.ok("remove", "--id", str(tiger)).out == f"removed item {tiger}\n", "remove --id")
+    c.fails(1, "remove", "--id", str(tiger))
+    expect(json.loads(c.ok("info", "--json").out)["vectors"] == 7, "two items removed")
+
+    # Still on disk, so indexed again; a changed file updated, a deleted one dropped.
+    shutil.copy(photos / "giraffe.jpg", photos / "elephant.jpg")
+    (photos / "frog.png").unlink()
+    r = c.ok("index", "photos")
+    expect(summary(r) == (2, 1, 7, 1, 0), f"incremental run: {summary(r)}")
+    names = {Path(h["path"]).name for h in c.search("search", "x", "-k", "100")}
+    expect(names == {"elephant.jpg", "giraffe.jpg", "lion.jpg", "tiger.jpg", "flamingo.png", "owl.png",
+                     "penguin.png"}, str(names))
+
+
+def test_all_failed(c: Cerebro, images: Path) -> None:
+    bad = c.work / "bad"
+    bad.mkdir()
+    (bad / "broken.jpg").write_bytes((images / "tiger.jpg").read_bytes()[:2000])
+    r = c.fails(1, "index", "bad")
+    expect(summary(r) == (0, 0, 0, 0, 1) and "bad/broken.jpg: " in r.out, r.out)
+    expect("no file could be indexed" in r.err, r.err)
+
+
+def test_other_model(c: Cerebro, other: Path) -> None:
+    for args in [["search", "x"], ["index", "photos"], ["info"]]:
+        r = c.fails(1, "--model", str(other), *args)
+        expect("was indexed with model" in r.err, r.err)
+    recorded = (c.work / ".cerebro" / "model-path").read_text().strip()
+    expect(recorded == str(c.model.resolve()), "a refused model is not recorded")
+    # A new index may use it; CEREBRO_DB names the index.
+    r = c.ok("--model", str(other), "index", "photos/birds", env={"CEREBRO_DB": "other.cerebro"})
+    expect(summary(r) == (3, 0, 0, 0, 0), r.out)
+    expect(json.loads(c.ok("info", "--json", "--db", "other.cerebro").out)["vectors"] == 3, "other index")
+
+
+def test_rebuild(c: Cerebro) -> None:
+    out = c.ok("rebuild", "--factory", "HNSW16").out
+    expect(re.search(r"^structure +HNSW16", out, re.M) is not None, out)
+    expect(len(c.search("search", "x", "-k", "3")) == 3, "search after rebuild")
+    r = c.fails(1, "rebuild", "--factory", "NoSuchStructure")
+    expect("NoSuchStructure" in r.err, r.err)
+    out = c.ok("rebuild").out
+    expect(re.search(r"^structure +Flat$", out, re.M) is not None, out)
+
+
+def wait_for(path: Path, proc: subprocess.Popen, seconds: float) -> None:
+    end = time.monotonic() + seconds
+    while not path.exists() and proc.poll() is None and time.monotonic() < end:
+        time.sleep(0.01)
+
+
+def test_interrupt(c: Cerebro, images: Path) -> None:
+    """Ctrl-C once: committed batches kept, a resumable stop. Twice: out at once."""
+    many = c.work / "many"
+    many.mkdir()
+    sources = sorted(p for p in images.iterdir() if p.suffix in {".jpg", ".png"})
+    for i in range(120):
+        shutil.copy(sources[i % len(sources)], many / f"{i:03d}{sources[i % len(sources)].suffix}")
+    db = c.work / "many.cerebro"
+
+    def start(batch: int) -> subprocess.Popen:
+        proc = subprocess.Popen([str(c.program), "--db", str(db), "--model", str(c.model), "index", "--batch",
+                                 str(batch), "many"], cwd=c.work, env=c.env, stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, text=True)
+        # model-path is written once the index is open, just before indexing starts.
+        wait_for(db / "model-path", proc, 300)
+        time.sleep(0.05)
+        proc.send_signal(signal.SIGINT)
+        return proc
+
+    proc = start(1)
+    out, err = proc.communicate(timeout=300)
+    expect(proc.returncode == 130, f"exit {proc.returncode}\n{out}{err}")
+    m = re.search(r"interrupted: (\d+) files indexed, run again to resume", err)
+    expect(m is not None, err)
+    done = int(m.group(1))
+    expect(done < 120 and summary(Run(0, out, err))[0] == done, f"{done}\n{out}")
+    vectors = json.loads(c.ok("info", "--json", "--db", str(db)).out)["vectors"]
+    expect(vectors == done, f"{vectors} vectors kept, {done} reported")
+    r = c.ok("--db", str(db), "index", "many")
+    expect(summary(r) == (120 - done, 0, done, 0, 0), f"resumed: {summary(r)}")
+
+    shutil.rmtree(db)
+    proc = start(120)  # one long batch: the second Ctrl-C lands inside it
+    time.sleep(0.1)
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGINT)
+        proc.communicate(timeout=300)
+        expect(proc.returncode == -signal.SIGINT, f"second Ctrl-C: exit {proc.returncode}")
+    else:
+        print("note: the first Ctrl-C ended the run before a second could be sent")
+        proc.communicate()
+    r = c.ok("--db", str(db), "index", "many")  # the store survived being killed
+    expect(summary(r)[0] + summary(r)[2] == 120, r.out)
+
+
+def main(argv: list[str]) -> int:
+    program, fixtures, images, work = (Path(a).resolve() for a in argv)
+    shutil.rmtree(work, ignore_errors=True)
+    work.mkdir(parents=True)
+    c = Cerebro(program, work, fixtures / "tiny.pt")
+    photos = make_collection(images, work)
+    steps = [
+        ("help and usage errors", lambda: test_help_and_usage(c)),
+        ("nothing to do", lambda: test_nothing_to_do(c)),
+        ("first index", lambda: test_first_index(c, photos)),
+        ("info", lambda: test_info(c)),
+        ("search", lambda: test_search(c, photos)),
+        ("prefix", lambda: test_prefix(c, photos)),
+        ("similar", lambda: test_similar(c, photos)),
+        ("remove and update", lambda: test_remove_and_update(c, photos)),
+        ("all files failed", lambda: test_all_failed(c, images)),
+        ("another model", lambda: test_other_model(c, fixtures / "tiny224.pt")),
+        ("rebuild", lambda: test_rebuild(c)),
+        ("Ctrl-C", lambda: test_interrupt(c, images)),
+    ]
+    for name, step in steps:
+        t0 = time.monotonic()
+        step()
+        print(f"ok  {name} ({time.monotonic() - t0:.1f} s)", flush=True)
+    shutil.rmtree(work, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
