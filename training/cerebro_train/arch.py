@@ -106,12 +106,26 @@ def _small(**overrides: Any) -> Dict[str, Any]:
     return arch
 
 
+def _lite(**overrides: Any) -> Dict[str, Any]:
+    """The default model, sized for a shared 2-core CPU: 64 px through a 3-layer conv stem
+    (32, 64, 128 channels, stride 8) to 8x8 tokens, width 128 x 4 layers; text width
+    128 x 3 layers over a 12,288-token vocabulary, 32 tokens; 128-d embeddings. About a
+    third of `small`'s compute per image; 3.1M parameters, a 12.5 MB bundle."""
+    arch = dict(kind=KIND_CONVSTEM, stem_channels=[32, 64, 128], embed_dim=128,
+                image_resolution=64, vision_layers=4, vision_width=128, vision_patch_size=8,
+                context_length=32, vocab_size=12288, transformer_width=128,
+                transformer_heads=2, transformer_layers=3, vision_heads=2)
+    arch.update(overrides)
+    return arch
+
+
 PRESETS: Dict[str, Callable[[], Dict[str, Any]]] = {
     "tiny": lambda: dict(kind=KIND_CONVSTEM, stem_channels=[16, 32], embed_dim=32,
                          image_resolution=32, vision_layers=1, vision_width=32,
                          vision_patch_size=4, context_length=16, vocab_size=1024,
                          transformer_width=32, transformer_heads=1, transformer_layers=1,
                          vision_heads=1),
+    "lite": _lite,
     "small-vit": _small,
     "small": lambda: _small(kind=KIND_CONVSTEM, stem_channels=[48, 96, 192]),
     "base-64": lambda: dict(kind=KIND_CONVSTEM, stem_channels=[64, 128, 256], embed_dim=256,
@@ -121,7 +135,7 @@ PRESETS: Dict[str, Callable[[], Dict[str, Any]]] = {
                             vision_heads=6),
     "vitb32": lambda: dict(kind=KIND_VIT, **CLIPConfig.vitb32().to_dict()),
 }
-DEFAULT_PRESET = "small"
+DEFAULT_PRESET = "lite"
 
 
 def preset(name: str) -> Dict[str, Any]:

@@ -2,7 +2,9 @@
 library: pseudo-labelling and the export check run the bundle exactly as search does.
 
 The binding finds the shared library through $CEREBRO_LIBRARY; when that is unset we
-point it at the first built one in the repository (build-train/, then build/)."""
+point it at the build the caller runs in (a CTest test's working folder is inside the
+build tree: the nearest ancestor holding lib/libcerebro.so), else the first built one
+in the repository (build-train/, build/, build-bind/)."""
 
 from __future__ import annotations
 
@@ -18,8 +20,10 @@ BUILD_DIRS = ("build-train", "build", "build-bind")
 
 
 def built_libraries() -> List[Path]:
-    return [REPO / d / "lib" / "libcerebro.so" for d in BUILD_DIRS
-            if (REPO / d / "lib" / "libcerebro.so").is_file()]
+    found = [folder / "lib" / "libcerebro.so" for folder in [Path.cwd(), *Path.cwd().parents]
+             if (folder / "lib" / "libcerebro.so").is_file()][:1]
+    return found + [REPO / d / "lib" / "libcerebro.so" for d in BUILD_DIRS
+                    if (REPO / d / "lib" / "libcerebro.so").is_file()]
 
 
 def import_cerebro(library: Optional[str] = None) -> ModuleType:
