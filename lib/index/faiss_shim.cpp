@@ -1,0 +1,839 @@
+// FAISS (Debian's static libfaiss 1.7.3) behind lib/index/ann.h. Every
+// entry point runs its body through guarded(), which turns FaissException,
+// std::bad_alloc and any other exception into a cerebro_status with FAISS's
+// message kept for the user.
+//
+// A structure is described by "<factory>|<search parameters>", e.g.
+// "IVF2048,Flat|nprobe=24": the factory string goes to faiss::index_factory,
+// the parameters (ParameterSpace syntax) are applied after construction and
+// the whole description is stored with the index file.
+//
+// Ids: IVF structures keep the store's ids in their inverted lists; every
+// other structure is wrapped in an IndexIDMap2. FAISS 1.7.3's IndexIDMap
+// refuses SearchParameters, so filtered searches go to the wrapped index with
+// a selector that translates its positions to ids (what FAISS 1.7.4 later
+// added as IDSelectorTranslated).
+#include <faiss/AutoTune.h>
+#include <faiss/IVFlib.h>
+#include <faiss/IndexFlat.h>
+#include <faiss/IndexHNSW.h>
+#include <faiss/IndexIDMap.h>
+#include <faiss/IndexIVF.h>
+#include <faiss/IndexIVFPQ.h>
+#include <faiss/IndexPQ.h>
+#include <faiss/IndexPreTransform.h>
+#include <faiss/impl/FaissException.h>
+#include <faiss/impl/DistanceComputer.h>
+#include <faiss/impl/IDSelector.h>
+#include <faiss/impl/io.h>
+#include <faiss/index_factory.h>
+#include <faiss/index_io.h>
+#include <faiss/invlists/InvertedLists.h>
+#include <faiss/utils/Heap.h>
+#include <faiss/utils/distances.h>
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cfloat>
+#include <cinttypes>
+#include <cmath>
+#include <cstdio>
+#include <cstring>
+#include <memory>
+#include <new>
+#include <string>
+#include <vector>
+
+#include "core/core.h"
+#include "index/ann.h"
+
+using idx_t = faiss::Index::idx_t;
+
+struct cb_ann {
+    std::unique_ptr<faiss::Index> index;
+    std::string structure;
+    faiss::IndexIDMap2 *idmap = nullptr; // set when we map ids around `index`'s positions
+    faiss::IndexIVF *ivf = nullptr;
+    faiss::IndexHNSW *hnsw = nullptr;
+};
+
+namespace {
+
+// Collections below this size get exact search (DESIGN.md, "Store").
+constexpr uint64_t kExactLimit = 100000;
+// Training uses at most max(kTrainMin, kTrainPerList * nlist) vectors.
+constexpr size_t kTrainMin = 100000;
+constexpr size_t kTrainPerList = 64;
+// Bytes per vector beyond its code: IndexIDMap2 keeps the id twice (vector
+// and hash map node, ~48 bytes); IVF lists keep it once.
+constexpr uint64_t kIdMapBytes = 48;
+constexpr uint64_t kIvfIdBytes = 8;
+// File trailer: structure string, then this fixed part, then the magic.
+constexpr char kMagic[8] = {'C', 'B', 'A', 'N', 'N', '0', '0', '1'};
+constexpr uint32_t kMaxStructure = 4096;
+
+// Strips FAISS's "Error in <function> at <file>:<line>: " prefix.
+std::string faiss_message(const faiss::FaissException &e)
+{
+    const std::string &m = e.msg;
+    size_t at = m.rfind(".cpp:");
+    if (at == std::string::npos)
+        at = m.rfind(".h:");
+    if (m.compare(0, 9, "Error in ") == 0 && at != std::string::npos) {
+        size_t colon = m.find(": ", at + 3);
+        if (colon != std::string::npos)
+            return m.substr(colon + 2);
+    }
+    return m;
+}
+
+// FAISS errors map to `status` (E_INVALID while parsing a factory string,
+// E_CORRUPT while reading, E_STORE otherwise).
+template <typename Body>
+cerebro_status guarded(const char *what, cerebro_status status, Body &&body) noexcept
+{
+    try {
+        return body();
+    } catch (const faiss::FaissException &e) {
+        return cb_fail(status, "%s: %s", what, faiss_message(e).c_str());
+    } catch (const std::bad_alloc &) {
+        return cb_fail(CEREBRO_E_NOMEM, "%s: out of memory", what);
+    } catch (const std::exception &e) {
+        return cb_fail(status, "%s: %s", what, e.what());
+    } catch (...) {
+        return cb_fail(CEREBRO_E_INTERNAL, "%s: unknown C++ exception", what);
+    }
+}
+
+// IVF sizing, measured on 1M x 512 clustered vectors (bench/bench_ann.c).
+// A single query costs about nlist centroid products plus nprobe * n/nlist
+// list vectors, both read from memory (2 KiB each at 512-d): about 2*sqrt(n)
+// lists (a power of two) with ~2048 list vectors scanned balances the two.
+// 1M vectors: IVF2048, nprobe 4, recall@10 0.9998 on held-out queries
+// (nprobe 2: 0.978), ~4k products per query.
+constexpr double kScannedPerQuery = 2048;
+
+uint32_t nlist_for(uint64_t n)
+{
+    double target = 2.0 * std::sqrt(static_cast<double>(n));
+    uint32_t nlist = 64;
+    while (nlist < 65536 && nlist * 1.5 < target)
+        nlist *= 2;
+    return nlist;
+}
+
+uint32_t nprobe_for(size_t nlist, uint64_t n)
+{
+    double lists = std::round(kScannedPerQuery * static_cast<double>(nlist) / static_cast<double>(std::max<uint64_t>(n, 1)));
+    return static_cast<uint32_t>(std::min<double>(std::max(lists, 4.0), static_cast<double>(nlist)));
+}
+
+// HNSW only runs when a factory string asks for it; FAISS's default
+// efSearch of 16 gives poor recall on 512-d vectors.
+constexpr int kEfSearch = 128;
+
+// The largest PQ code (bytes per vector) whose memory fits, or the smallest.
+uint32_t pq_bytes_for(uint32_t dim, uint64_t per_vector_budget)
+{
+    uint32_t best = 0;
+    for (uint32_t div : {4u, 8u, 16u, 32u, 64u}) {
+        if (dim % div)
+            continue;
+        uint32_t m = dim / div;
+        if (m == 0)
+            continue;
+        best = m;
+        if (m <= per_vector_budget)
+            return m;
+    }
+    return best;
+}
+
+// Which structure the index has inside its id mapping.
+void classify(cb_ann &a)
+{
+    faiss::Index *inner = a.index.get();
+    a.idmap = dynamic_cast<faiss::IndexIDMap2 *>(inner);
+    if (a.idmap)
+        inner = a.idmap->index;
+    a.ivf = faiss::ivflib::try_extract_index_ivf(inner);
+    a.hnsw = dynamic_cast<faiss::IndexHNSW *>(inner);
+}
+
+// Training settings. FAISS's k-means warns on stderr below 39 training
+// vectors per centroid: a library must not write to stderr, and a small
+// collection is no error. index_factory turns on polysemous training for PQ
+// codes, which only serves Hamming-filtered search (unused here) and took
+// minutes for 2000 vectors with Debian's generic (no POPCNT) build.
+void configure_training(cb_ann &a)
+{
+    if (a.ivf)
+        a.ivf->cp.min_points_per_centroid = 1;
+    if (auto ivfpq = dynamic_cast<faiss::IndexIVFPQ *>(a.ivf)) {
+        ivfpq->pq.cp.min_points_per_centroid = 1;
+        ivfpq->do_polysemous_training = false;
+    }
+    if (auto pq = dynamic_cast<faiss::IndexPQ *>(a.idmap ? a.idmap->index : a.index.get())) {
+        pq->pq.cp.min_points_per_centroid = 1;
+        pq->do_polysemous_training = false;
+    }
+}
+
+// Splits "<factory>|<params>".
+void split_structure(const std::string &s, std::string &factory, std::string &params)
+{
+    size_t bar = s.find('|');
+    factory = s.substr(0, bar);
+    params = bar == std::string::npos ? std::string() : s.substr(bar + 1);
+}
+
+// Applies the search parameters of the description; when it names none,
+// chooses them for n vectors and appends them, so the description says
+// what runs (and cb_ann_read restores it).
+void apply_parameters(cb_ann &a, uint64_t n)
+{
+    std::string factory, params;
+    split_structure(a.structure, factory, params);
+    if (params.empty()) {
+        char buf[64] = "";
+        if (a.ivf)
+            std::snprintf(buf, sizeof buf, "nprobe=%u", nprobe_for(a.ivf->nlist, n));
+        else if (a.hnsw)
+            std::snprintf(buf, sizeof buf, "efSearch=%d", kEfSearch);
+        params = buf;
+        if (!params.empty())
+            a.structure = factory + "|" + params;
+    }
+    if (!params.empty())
+        faiss::ParameterSpace().set_index_parameters(a.index.get(), params.c_str());
+}
+
+// Membership in a caller's filter: a bitmap over [lo, hi] when the ids are
+// dense enough (store row ids usually are), else FAISS's hash set.
+struct FilterSelector final : faiss::IDSelector {
+    int64_t lo = 0, hi = -1;
+    std::vector<uint64_t> bits;
+    std::unique_ptr<faiss::IDSelectorBatch> batch;
+
+    explicit FilterSelector(const cb_ann_filter &f)
+    {
+        if (f.n == 0)
+            return;
+        auto mm = std::minmax_element(f.ids, f.ids + f.n);
+        lo = *mm.first;
+        hi = *mm.second;
+        uint64_t span = static_cast<uint64_t>(hi) - static_cast<uint64_t>(lo);
+        if (span < std::max<uint64_t>(64 * static_cast<uint64_t>(f.n), 1u << 23)) {
+            bits.assign(span / 64 + 1, 0);
+            for (size_t i = 0; i < f.n; i++) {
+                uint64_t o = static_cast<uint64_t>(f.ids[i]) - static_cast<uint64_t>(lo);
+                bits[o >> 6] |= uint64_t{1} << (o & 63);
+            }
+        } else {
+            batch.reset(new faiss::IDSelectorBatch(f.n, f.ids));
+        }
+    }
+
+    bool is_member(idx_t id) const override
+    {
+        if (batch)
+            return batch->is_member(id);
+        if (id < lo || id > hi)
+            return false;
+        uint64_t o = static_cast<uint64_t>(id) - static_cast<uint64_t>(lo);
+        return bits[o >> 6] >> (o & 63) & 1;
+    }
+};
+
+// A position in the wrapped index is a member when its id is.
+struct TranslatedSelector final : faiss::IDSelector {
+    const std::vector<idx_t> &id_map;
+    const faiss::IDSelector &sel;
+    TranslatedSelector(const std::vector<idx_t> &m, const faiss::IDSelector &s) : id_map(m), sel(s) {}
+    bool is_member(idx_t i) const override
+    {
+        return i >= 0 && static_cast<size_t>(i) < id_map.size() && sel.is_member(id_map[i]);
+    }
+};
+
+// Top-k over the allowed ids alone, by distance computer: for structures
+// whose own filtered search cannot be widened. FAISS 1.7.3's IndexHNSW
+// honours SearchParameters::sel but ignores SearchParametersHNSW::efSearch,
+// and its efSearch member is shared by concurrent searches, so under a
+// selective filter its walk meets too few allowed vectors. Scanning them is
+// exact, and cheaper than the walk while they are few.
+void search_allowed(const cb_ann &a, size_t nq, const float *q, size_t k, const cb_ann_filter &f,
+                    float *scores, int64_t *labels)
+{
+    std::vector<idx_t> pos, id;
+    for (size_t i = 0; i < f.n; i++) {
+        auto it = a.idmap->rev_map.find(f.ids[i]);
+        if (it != a.idmap->rev_map.end()) {
+            pos.push_back(it->second);
+            id.push_back(f.ids[i]);
+        }
+    }
+    const faiss::Index *codes = a.hnsw ? a.hnsw->storage : a.idmap->index;
+    std::unique_ptr<faiss::DistanceComputer> dc(codes->get_distance_computer());
+    const size_t d = static_cast<size_t>(a.index->d);
+    for (size_t i = 0; i < nq; i++) {
+        float *s = scores + i * k;
+        int64_t *l = labels + i * k;
+        faiss::minheap_heapify(k, s, l);
+        dc->set_query(q + i * d);
+        for (size_t j = 0; j < pos.size(); j++) {
+            float v = (*dc)(pos[j]);
+            if (v > s[0])
+                faiss::minheap_replace_top(k, s, l, v, id[j]);
+        }
+        faiss::minheap_reorder(k, s, l);
+    }
+}
+
+// One filtered search, inside FAISS through an IDSelector where the
+// structure supports it. IVF visits about as many allowed candidates as an
+// unfiltered search would: a selective filter raises nprobe by the inverse of
+// its selectivity (up to every list) instead of returning fewer hits than
+// exist.
+void search_filtered(const cb_ann &a, size_t nq, const float *q, size_t k, const cb_ann_filter &f,
+                     float *scores, int64_t *labels)
+{
+    const faiss::Index *target = a.idmap ? a.idmap->index : a.index.get();
+    const double selectivity = static_cast<double>(f.n) / static_cast<double>(std::max<idx_t>(a.index->ntotal, 1));
+    if (a.hnsw && target == a.hnsw && selectivity * a.hnsw->hnsw.efSearch < 2.0 * static_cast<double>(k)) {
+        search_allowed(a, nq, q, k, f, scores, labels);
+        return;
+    }
+    FilterSelector allowed(f);
+    std::unique_ptr<TranslatedSelector> translated;
+    const faiss::IDSelector *sel = &allowed;
+    if (a.idmap) {
+        translated.reset(new TranslatedSelector(a.idmap->id_map, allowed));
+        sel = translated.get();
+    }
+    faiss::SearchParametersIVF ivf;
+    faiss::SearchParametersHNSW hnsw;
+    faiss::SearchParameters plain;
+    faiss::SearchParameters *params = &plain;
+    if (a.ivf && target == a.ivf) {
+        double nprobe = std::ceil(static_cast<double>(a.ivf->nprobe) / std::max(selectivity, 1e-12));
+        ivf.nprobe = static_cast<size_t>(std::min(nprobe, static_cast<double>(a.ivf->nlist)));
+        params = &ivf;
+    } else if (a.hnsw && target == a.hnsw) {
+        hnsw.efSearch = a.hnsw->hnsw.efSearch;
+        params = &hnsw;
+    } else if (a.idmap && !dynamic_cast<const faiss::IndexFlat *>(target)) {
+        // Compressed flat codes (SQ, PQ): FAISS would scan every code.
+        search_allowed(a, nq, q, k, f, scores, labels);
+        return;
+    }
+    params->sel = const_cast<faiss::IDSelector *>(sel);
+    target->search(static_cast<idx_t>(nq), q, static_cast<idx_t>(k), scores, labels, params);
+    if (a.idmap) {
+        for (size_t i = 0; i < nq * k; i++)
+            if (labels[i] >= 0)
+                labels[i] = a.idmap->id_map[static_cast<size_t>(labels[i])];
+    }
+}
+
+// Approximate bytes held by an index and what it wraps.
+uint64_t memory_of(const faiss::Index *index)
+{
+    if (!index)
+        return 0;
+    if (auto m = dynamic_cast<const faiss::IndexIDMap2 *>(index))
+        return memory_of(m->index) + m->id_map.capacity() * sizeof(idx_t) +
+               m->rev_map.size() * 32 + m->rev_map.bucket_count() * sizeof(void *);
+    if (auto m = dynamic_cast<const faiss::IndexIDMap *>(index))
+        return memory_of(m->index) + m->id_map.capacity() * sizeof(idx_t);
+    if (auto p = dynamic_cast<const faiss::IndexPreTransform *>(index)) {
+        uint64_t bytes = memory_of(p->index);
+        for (const faiss::VectorTransform *vt : p->chain)
+            bytes += static_cast<uint64_t>(vt->d_in) * vt->d_out * sizeof(float);
+        return bytes;
+    }
+    if (auto ivf = dynamic_cast<const faiss::IndexIVF *>(index)) {
+        uint64_t bytes = memory_of(ivf->quantizer);
+        if (auto al = dynamic_cast<const faiss::ArrayInvertedLists *>(ivf->invlists)) {
+            for (size_t i = 0; i < al->nlist; i++)
+                bytes += al->codes[i].capacity() + al->ids[i].capacity() * sizeof(idx_t);
+        } else if (ivf->invlists) {
+            bytes += ivf->invlists->compute_ntotal() * (ivf->code_size + sizeof(idx_t));
+        }
+        return bytes;
+    }
+    if (auto h = dynamic_cast<const faiss::IndexHNSW *>(index))
+        return memory_of(h->storage) + h->hnsw.neighbors.capacity() * sizeof(faiss::HNSW::storage_idx_t) +
+               h->hnsw.levels.capacity() * sizeof(int) + h->hnsw.offsets.capacity() * sizeof(size_t);
+    if (auto fc = dynamic_cast<const faiss::IndexFlatCodes *>(index))
+        return fc->codes.capacity();
+    return static_cast<uint64_t>(index->ntotal) * index->sa_code_size();
+}
+
+// A 64-bit checksum of the FAISS payload in an index file (xxHash64's
+// round function over 32-byte stripes): detects truncation and damage
+// before FAISS parses sizes out of garbage.
+struct Checksum {
+    static constexpr uint64_t P1 = 0x9E3779B185EBCA87ull, P2 = 0xC2B2AE3D27D4EB4Full,
+                              P3 = 0x165667B19E3779F9ull;
+    uint64_t lane[4] = {P1 + P2, P2, 0, 0 - P1};
+    unsigned char pending[32];
+    size_t npending = 0;
+    uint64_t total = 0;
+
+    static uint64_t rotl(uint64_t x, int r) { return (x << r) | (x >> (64 - r)); }
+
+    void stripe(const unsigned char *p)
+    {
+        for (int i = 0; i < 4; i++) {
+            uint64_t w;
+            std::memcpy(&w, p + 8 * i, 8);
+            lane[i] = rotl(lane[i] + w * P2, 31) * P1;
+        }
+    }
+
+    void update(const void *data, size_t n)
+    {
+        if (n == 0)
+            return;
+        auto p = static_cast<const unsigned char *>(data);
+        total += n;
+        if (npending) {
+            size_t take = std::min(n, sizeof pending - npending);
+            std::memcpy(pending + npending, p, take);
+            npending += take;
+            p += take;
+            n -= take;
+            if (npending < sizeof pending)
+                return;
+            stripe(pending);
+            npending = 0;
+        }
+        for (; n >= 32; p += 32, n -= 32)
+            stripe(p);
+        std::memcpy(pending, p, n);
+        npending = n;
+    }
+
+    uint64_t digest() const
+    {
+        uint64_t h = rotl(lane[0], 1) + rotl(lane[1], 7) + rotl(lane[2], 12) + rotl(lane[3], 18) + total;
+        for (size_t i = 0; i < npending; i++)
+            h = rotl(h ^ (pending[i] * P3), 11) * P1;
+        h ^= h >> 33;
+        h *= P2;
+        h ^= h >> 29;
+        h *= P3;
+        return h ^ (h >> 32);
+    }
+};
+
+struct Trailer {
+    uint64_t payload_bytes;
+    uint64_t checksum;
+    uint32_t structure_bytes;
+    uint32_t version;
+    char magic[8];
+};
+
+struct ChecksumWriter final : faiss::IOWriter {
+    FILE *f;
+    Checksum sum;
+    uint64_t bytes = 0;
+    explicit ChecksumWriter(FILE *file) : f(file) {}
+    size_t operator()(const void *ptr, size_t size, size_t nitems) override
+    {
+        if (size == 0 || nitems == 0) // FAISS writes empty vectors as (nullptr, 0)
+            return nitems;
+        size_t done = std::fwrite(ptr, size, nitems, f);
+        sum.update(ptr, size * done);
+        bytes += size * done;
+        return done;
+    }
+};
+
+// Reads at most `left` bytes, so FAISS never reads into the trailer.
+struct BoundedReader final : faiss::IOReader {
+    FILE *f;
+    uint64_t left;
+    BoundedReader(FILE *file, uint64_t bytes) : f(file), left(bytes) {}
+    size_t operator()(void *ptr, size_t size, size_t nitems) override
+    {
+        if (size == 0 || nitems == 0)
+            return nitems;
+        size_t n = std::min<uint64_t>(nitems, left / size);
+        size_t done = std::fread(ptr, size, n, f);
+        left -= size * done;
+        return done;
+    }
+};
+
+struct FileCloser {
+    void operator()(FILE *f) const { std::fclose(f); }
+};
+using File = std::unique_ptr<FILE, FileCloser>;
+
+cerebro_status fsync_parent(const std::string &path)
+{
+    size_t slash = path.rfind('/');
+    std::string dir = slash == std::string::npos ? "." : slash == 0 ? "/" : path.substr(0, slash);
+    int fd = open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0)
+        return cb_fail(CEREBRO_E_IO, "%s: cannot open directory: %s", dir.c_str(), std::strerror(errno));
+    int rc = fsync(fd);
+    int err = errno;
+    close(fd);
+    if (rc != 0)
+        return cb_fail(CEREBRO_E_IO, "%s: fsync: %s", dir.c_str(), std::strerror(err));
+    return CEREBRO_OK;
+}
+
+// Writes payload + trailer to an open temporary file and makes it durable.
+cerebro_status write_file(const cb_ann &a, FILE *f, const char *tmp)
+{
+    ChecksumWriter w(f);
+    faiss::write_index(a.index.get(), &w);
+    Trailer t{};
+    t.payload_bytes = w.bytes;
+    t.checksum = w.sum.digest();
+    t.structure_bytes = static_cast<uint32_t>(a.structure.size());
+    t.version = 1;
+    std::memcpy(t.magic, kMagic, sizeof kMagic);
+    if (std::fwrite(a.structure.data(), 1, a.structure.size(), f) != a.structure.size() ||
+        std::fwrite(&t, sizeof t, 1, f) != 1 || std::fflush(f) != 0)
+        return cb_fail(CEREBRO_E_IO, "%s: write failed: %s", tmp, std::strerror(errno));
+    if (fsync(fileno(f)) != 0)
+        return cb_fail(CEREBRO_E_IO, "%s: fsync: %s", tmp, std::strerror(errno));
+    return CEREBRO_OK;
+}
+
+// Checks the trailer and the payload checksum; leaves f at offset 0.
+cerebro_status check_file(FILE *f, const char *path, Trailer &t, std::string &structure)
+{
+    struct stat st;
+    if (fstat(fileno(f), &st) != 0)
+        return cb_fail(CEREBRO_E_IO, "%s: %s", path, std::strerror(errno));
+    uint64_t size = static_cast<uint64_t>(st.st_size);
+    if (size < sizeof t || std::fseek(f, -static_cast<long>(sizeof t), SEEK_END) != 0 ||
+        std::fread(&t, sizeof t, 1, f) != 1 || std::memcmp(t.magic, kMagic, sizeof kMagic) != 0)
+        return cb_fail(CEREBRO_E_CORRUPT, "%s: not a libcerebro ANN index (no trailer; truncated?)", path);
+    if (t.version != 1)
+        return cb_fail(CEREBRO_E_CORRUPT, "%s: ANN index format version %" PRIu32 " is not supported", path,
+                       t.version);
+    if (t.structure_bytes > kMaxStructure || t.payload_bytes > size ||
+        t.payload_bytes + t.structure_bytes + sizeof t != size)
+        return cb_fail(CEREBRO_E_CORRUPT, "%s: ANN index sizes do not match the file size %" PRIu64, path, size);
+    structure.resize(t.structure_bytes);
+    if (std::fseek(f, static_cast<long>(t.payload_bytes), SEEK_SET) != 0 ||
+        std::fread(&structure[0], 1, structure.size(), f) != structure.size())
+        return cb_fail(CEREBRO_E_IO, "%s: read failed", path);
+    Checksum sum;
+    std::vector<unsigned char> buf(1 << 20);
+    std::rewind(f);
+    for (uint64_t left = t.payload_bytes; left > 0;) {
+        size_t n = std::fread(buf.data(), 1, std::min<uint64_t>(left, buf.size()), f);
+        if (n == 0)
+            return cb_fail(CEREBRO_E_IO, "%s: read failed", path);
+        sum.update(buf.data(), n);
+        left -= n;
+    }
+    if (sum.digest() != t.checksum)
+        return cb_fail(CEREBRO_E_CORRUPT, "%s: ANN index checksum mismatch (damaged file)", path);
+    std::rewind(f);
+    return CEREBRO_OK;
+}
+
+// Lays rows of kk results out with stride k (in place, from the last row)
+// and marks what is missing with id -1 and the lowest score.
+void spread_rows(float *scores, int64_t *ids, size_t nq, size_t kk, size_t k)
+{
+    for (size_t i = nq; i-- > 0;) {
+        if (kk < k) {
+            std::memmove(scores + i * k, scores + i * kk, kk * sizeof *scores);
+            std::memmove(ids + i * k, ids + i * kk, kk * sizeof *ids);
+        }
+        for (size_t j = 0; j < k; j++) {
+            if (j >= kk)
+                ids[i * k + j] = -1;
+            if (ids[i * k + j] < 0)
+                scores[i * k + j] = -FLT_MAX;
+        }
+    }
+}
+
+} // namespace
+
+extern "C" void cb_ann_choose(uint64_t n, uint32_t dim, uint64_t memory_budget, char *buf, size_t cap)
+{
+    if (!buf || cap == 0)
+        return;
+    uint64_t per_vector = memory_budget == 0 || n == 0 ? UINT64_MAX : memory_budget / n;
+    if (n < kExactLimit) {
+        if (per_vector >= 4ull * dim + kIdMapBytes)
+            std::snprintf(buf, cap, "Flat");
+        else if (per_vector >= dim + kIdMapBytes)
+            std::snprintf(buf, cap, "SQ8");
+        else
+            std::snprintf(buf, cap, "PQ%ux8", pq_bytes_for(dim, per_vector > kIdMapBytes ? per_vector - kIdMapBytes : 0));
+        return;
+    }
+    uint32_t nlist = nlist_for(n);
+    uint64_t centroids = 4ull * dim * nlist / n;
+    uint64_t fixed = kIvfIdBytes + centroids;
+    uint64_t room = per_vector > fixed ? per_vector - fixed : 0;
+    if (room >= 4ull * dim)
+        std::snprintf(buf, cap, "IVF%u,Flat|nprobe=%u", nlist, nprobe_for(nlist, n));
+    else if (room >= dim)
+        std::snprintf(buf, cap, "IVF%u,SQ8|nprobe=%u", nlist, nprobe_for(nlist, n));
+    else
+        std::snprintf(buf, cap, "IVF%u,PQ%ux8|nprobe=%u", nlist, pq_bytes_for(dim, room), 2 * nprobe_for(nlist, n));
+}
+
+extern "C" cerebro_status cb_ann_build(uint32_t dim, const char *factory, uint64_t memory_budget,
+                                       const float *x, const int64_t *ids, size_t n, cb_ann **out)
+{
+    if (!out)
+        return cb_fail(CEREBRO_E_INVALID, "cb_ann_build: out is NULL");
+    *out = nullptr;
+    if (dim == 0 || dim > 65536)
+        return cb_fail(CEREBRO_E_INVALID, "cb_ann_build: dimension %u out of range [1, 65536]", dim);
+    if (n > 0 && (!x || !ids))
+        return cb_fail(CEREBRO_E_INVALID, "cb_ann_build: vectors or ids are NULL");
+    char chosen[128];
+    if (!factory) {
+        cb_ann_choose(n, dim, memory_budget, chosen, sizeof chosen);
+        factory = chosen;
+    }
+    std::unique_ptr<cb_ann> a;
+    cerebro_status st = guarded(factory, CEREBRO_E_INVALID, [&]() -> cerebro_status {
+        a.reset(new cb_ann);
+        a->structure = factory;
+        std::string desc, params;
+        split_structure(a->structure, desc, params);
+        std::unique_ptr<faiss::Index> index(
+            faiss::index_factory(static_cast<int>(dim), desc.c_str(), faiss::METRIC_INNER_PRODUCT));
+        auto plain_map = dynamic_cast<faiss::IndexIDMap *>(index.get());
+        if (plain_map && !dynamic_cast<faiss::IndexIDMap2 *>(plain_map)) {
+            // "IDMap,..." keeps no reverse map: we need one, so re-wrap.
+            std::unique_ptr<faiss::Index> inner(plain_map->index);
+            plain_map->own_fields = false;
+            index = std::move(inner);
+        }
+        if (!faiss::ivflib::try_extract_index_ivf(index.get()) && !dynamic_cast<faiss::IndexIDMap2 *>(index.get())) {
+            auto map = new faiss::IndexIDMap2(index.get());
+            map->own_fields = true;
+            index.release();
+            index.reset(map);
+        }
+        a->index = std::move(index);
+        classify(*a);
+        configure_training(*a);
+        apply_parameters(*a, n);
+        return CEREBRO_OK;
+    });
+    if (st != CEREBRO_OK)
+        return st;
+    st = guarded(factory, CEREBRO_E_INVALID, [&]() -> cerebro_status {
+        if (a->index->is_trained)
+            return CEREBRO_OK;
+        if (n == 0)
+            return cb_fail(CEREBRO_E_INVALID, "%s: the structure needs training vectors", factory);
+        size_t cap = std::max(kTrainMin, kTrainPerList * (a->ivf ? a->ivf->nlist : 0));
+        size_t m = std::min(n, cap);
+        if (m == n) {
+            a->index->train(static_cast<idx_t>(n), x);
+            return CEREBRO_OK;
+        }
+        // An evenly strided sample: stores add files folder by folder, so
+        // a prefix would see only the first folders.
+        std::vector<float> sample(m * dim);
+        for (size_t i = 0; i < m; i++)
+            std::memcpy(&sample[i * dim], x + (i * n / m) * dim, dim * sizeof(float));
+        a->index->train(static_cast<idx_t>(m), sample.data());
+        return CEREBRO_OK;
+    });
+    if (st != CEREBRO_OK)
+        return st;
+    if (n > 0 && (st = cb_ann_add(a.get(), x, ids, n)) != CEREBRO_OK)
+        return st;
+    *out = a.release();
+    return CEREBRO_OK;
+}
+
+extern "C" cerebro_status cb_ann_add(cb_ann *ann, const float *x, const int64_t *ids, size_t n)
+{
+    if (!ann || (n > 0 && (!x || !ids)))
+        return cb_fail(CEREBRO_E_INVALID, "cb_ann_add: NULL argument");
+    if (n == 0)
+        return CEREBRO_OK;
+    return guarded("ANN add", CEREBRO_E_STORE, [&]() -> cerebro_status {
+        ann->index->add_with_ids(static_cast<idx_t>(n), x, ids);
+        return CEREBRO_OK;
+    });
+}
+
+extern "C" cerebro_status cb_ann_remove(cb_ann *ann, const int64_t *ids, size_t n, size_t *removed)
+{
+    if (removed)
+        *removed = 0;
+    if (!ann || (n > 0 && !ids))
+        return cb_fail(CEREBRO_E_INVALID, "cb_ann_remove: NULL argument");
+    bool can = ann->ivf || (ann->idmap && dynamic_cast<faiss::IndexFlatCodes *>(ann->idmap->index));
+    if (!can)
+        return cb_fail(CEREBRO_E_UNSUPPORTED, "%s: this structure cannot remove vectors; rebuild it",
+                       ann->structure.c_str());
+    if (n == 0)
+        return CEREBRO_OK;
+    return guarded("ANN remove", CEREBRO_E_STORE, [&]() -> cerebro_status {
+        faiss::IDSelectorBatch sel(n, ids);
+        size_t r = ann->index->remove_ids(sel);
+        if (removed)
+            *removed = r;
+        return CEREBRO_OK;
+    });
+}
+
+extern "C" cerebro_status cb_ann_search(const cb_ann *ann, const float *queries, size_t nq, uint32_t k,
+                                        const cb_ann_filter *filter, float *scores, int64_t *ids)
+{
+    size_t total;
+    if (!ann || (nq > 0 && k > 0 && (!queries || !scores || !ids)) || (filter && filter->n > 0 && !filter->ids))
+        return cb_fail(CEREBRO_E_INVALID, "cb_ann_search: NULL argument");
+    if (cb_mul_size(nq, k, &total) != 0 || total > SIZE_MAX / sizeof(int64_t))
+        return cb_fail(CEREBRO_E_LIMIT, "cb_ann_search: %zu queries x k=%u overflows", nq, k);
+    if (nq == 0 || k == 0)
+        return CEREBRO_OK;
+    size_t kk = std::min<uint64_t>(k, static_cast<uint64_t>(ann->index->ntotal));
+    if (filter)
+        kk = std::min(kk, filter->n);
+    if (kk == 0) {
+        spread_rows(scores, ids, nq, 0, k);
+        return CEREBRO_OK;
+    }
+    return guarded("ANN search", CEREBRO_E_STORE, [&]() -> cerebro_status {
+        if (filter)
+            search_filtered(*ann, nq, queries, kk, *filter, scores, ids);
+        else
+            ann->index->search(static_cast<idx_t>(nq), queries, static_cast<idx_t>(kk), scores, ids);
+        spread_rows(scores, ids, nq, kk, k);
+        return CEREBRO_OK;
+    });
+}
+
+extern "C" cerebro_status cb_ann_write(const cb_ann *ann, const char *path)
+{
+    if (!ann || !path)
+        return cb_fail(CEREBRO_E_INVALID, "cb_ann_write: NULL argument");
+    std::string tmp = std::string(path) + ".tmp";
+    FILE *f = std::fopen(tmp.c_str(), "wb");
+    if (!f)
+        return cb_fail(CEREBRO_E_IO, "%s: cannot create: %s", tmp.c_str(), std::strerror(errno));
+    cerebro_status st = guarded(tmp.c_str(), CEREBRO_E_IO, [&]() { return write_file(*ann, f, tmp.c_str()); });
+    if (std::fclose(f) != 0 && st == CEREBRO_OK)
+        st = cb_fail(CEREBRO_E_IO, "%s: close failed: %s", tmp.c_str(), std::strerror(errno));
+    if (st == CEREBRO_OK && std::rename(tmp.c_str(), path) != 0)
+        st = cb_fail(CEREBRO_E_IO, "%s: cannot rename to %s: %s", tmp.c_str(), path, std::strerror(errno));
+    if (st != CEREBRO_OK) {
+        unlink(tmp.c_str());
+        return st;
+    }
+    return fsync_parent(path);
+}
+
+extern "C" cerebro_status cb_ann_read(const char *path, cb_ann **out)
+{
+    if (!out || !path)
+        return cb_fail(CEREBRO_E_INVALID, "cb_ann_read: NULL argument");
+    *out = nullptr;
+    File f(std::fopen(path, "rb"));
+    if (!f)
+        return cb_fail(errno == ENOENT ? CEREBRO_E_NOT_FOUND : CEREBRO_E_IO, "%s: %s", path, std::strerror(errno));
+    std::unique_ptr<cb_ann> a;
+    cerebro_status st = guarded(path, CEREBRO_E_CORRUPT, [&]() -> cerebro_status {
+        Trailer t;
+        a.reset(new cb_ann);
+        cerebro_status cs = check_file(f.get(), path, t, a->structure);
+        if (cs != CEREBRO_OK)
+            return cs;
+        BoundedReader r(f.get(), t.payload_bytes);
+        a->index.reset(faiss::read_index(&r));
+        if (a->index->metric_type != faiss::METRIC_INNER_PRODUCT)
+            return cb_fail(CEREBRO_E_CORRUPT, "%s: index does not use inner product", path);
+        classify(*a);
+        if (!a->idmap && !a->ivf)
+            return cb_fail(CEREBRO_E_CORRUPT, "%s: index keeps no ids (not written by libcerebro)", path);
+        apply_parameters(*a, static_cast<uint64_t>(a->index->ntotal));
+        return CEREBRO_OK;
+    });
+    if (st != CEREBRO_OK)
+        return st;
+    *out = a.release();
+    return CEREBRO_OK;
+}
+
+extern "C" uint64_t cb_ann_count(const cb_ann *ann)
+{
+    return ann ? static_cast<uint64_t>(ann->index->ntotal) : 0;
+}
+
+extern "C" uint32_t cb_ann_dim(const cb_ann *ann)
+{
+    return ann ? static_cast<uint32_t>(ann->index->d) : 0;
+}
+
+extern "C" const char *cb_ann_structure(const cb_ann *ann)
+{
+    return ann ? ann->structure.c_str() : "";
+}
+
+extern "C" uint64_t cb_ann_memory(const cb_ann *ann)
+{
+    return ann ? memory_of(ann->index.get()) : 0;
+}
+
+extern "C" int cb_ann_is_exact(const cb_ann *ann)
+{
+    return ann && ann->idmap && dynamic_cast<const faiss::IndexFlat *>(ann->idmap->index) ? 1 : 0;
+}
+
+extern "C" cerebro_status cb_ann_recall_at_10(const cb_ann *ann, const float *x, const int64_t *ids, size_t n,
+                                              size_t queries, double *recall)
+{
+    if (!ann || !recall || (n > 0 && (!x || !ids)))
+        return cb_fail(CEREBRO_E_INVALID, "cb_ann_recall_at_10: NULL argument");
+    *recall = 1.0;
+    size_t nq = std::min(n, queries);
+    if (nq == 0)
+        return CEREBRO_OK;
+    return guarded("ANN recall", CEREBRO_E_STORE, [&]() -> cerebro_status {
+        const size_t d = static_cast<size_t>(ann->index->d), k = std::min<size_t>(10, n);
+        std::vector<float> q(nq * d), exact_d(nq * k), found_d(nq * k);
+        std::vector<int64_t> exact_i(nq * k), found_i(nq * k);
+        for (size_t i = 0; i < nq; i++)
+            std::memcpy(&q[i * d], x + (i * n / nq) * d, d * sizeof(float));
+        faiss::float_minheap_array_t heap = {nq, k, exact_i.data(), exact_d.data()};
+        faiss::knn_inner_product(q.data(), x, d, nq, n, &heap);
+        ann->index->search(static_cast<idx_t>(nq), q.data(), static_cast<idx_t>(k), found_d.data(),
+                           found_i.data());
+        size_t hits = 0;
+        for (size_t i = 0; i < nq; i++) {
+            int64_t *truth = &exact_i[i * k];
+            for (size_t j = 0; j < k; j++)
+                truth[j] = truth[j] >= 0 ? ids[truth[j]] : -2;
+            std::sort(truth, truth + k);
+            for (size_t j = 0; j < k; j++)
+                hits += std::binary_search(truth, truth + k, found_i[i * k + j]);
+        }
+        *recall = static_cast<double>(hits) / static_cast<double>(nq * k);
+        return CEREBRO_OK;
+    });
+}
+
+extern "C" void cb_ann_free(cb_ann *ann)
+{
+    delete ann;
+}
