@@ -36,7 +36,7 @@ def pipeline_command(data: Path, run: Path, install: Path) -> list:
             "--pretrain-steps", str(PRETRAIN_STEPS), "--round-steps", str(ROUND_STEPS),
             "--batch", "32", "--lr", "3e-3", "--finetune-lr", "1e-3", "--warmup", "3",
             "--finetune-warmup", "1", "--seed-repeat", "2", "--pool-limit", "0",
-            "--checkpoint-every", "10", "--log-every", "2", "--threads", "2",
+            "--checkpoint-every", "10", "--log-every", "2", "--threads", "1",
             "--install", str(install)]
 
 
