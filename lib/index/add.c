@@ -358,6 +358,7 @@ done:
 typedef struct encode_job {
     add_job *j;
     candidate **items; /* the candidates still to encode */
+    size_t n;
 } encode_job;
 
 static cerebro_status prepare_candidate(void *user, size_t i, float *tensor, char *msg, size_t cap)
@@ -565,7 +566,8 @@ static cerebro_status consume_batch(void *user, size_t start, size_t count, cons
         int bad = status[i] != CEREBRO_OK && status[i] != CB_ITEM_UNCHANGED;
         progress(j, e->items[start + i]->path, bad ? status[i] : CEREBRO_OK, bad ? msg[i] : NULL);
     }
-    if (st == CEREBRO_OK && j->cancelled)
+    /* A request to cancel during the last batch comes too late to matter. */
+    if (st == CEREBRO_OK && j->cancelled && start + count < e->n)
         st = cb_fail(CEREBRO_E_CANCELLED, "indexing cancelled by the progress callback after %llu files",
                      (unsigned long long)j->done);
     goto out;
@@ -646,7 +648,7 @@ static cerebro_status run_add(add_job *j, const char *const *paths, size_t n)
     if (st == CEREBRO_OK)
         st = settle_vanished(j);
     if (st == CEREBRO_OK) {
-        encode_job e = {j, malloc((j->n_cand ? j->n_cand : 1) * sizeof(candidate *))};
+        encode_job e = {j, malloc((j->n_cand ? j->n_cand : 1) * sizeof(candidate *)), 0};
         size_t m = 0;
         if (!e.items) {
             st = cb_fail(CEREBRO_E_NOMEM, "out of memory");
@@ -654,6 +656,7 @@ static cerebro_status run_add(add_job *j, const char *const *paths, size_t n)
             for (size_t i = 0; i < j->n_cand; i++)
                 if (j->cand[i].file_id != -2)
                     e.items[m++] = &j->cand[i];
+            e.n = m;
             size_t batch = j->opts->batch_size ? j->opts->batch_size : DEFAULT_BATCH;
             size_t commit = j->opts->commit_every ? j->opts->commit_every : DEFAULT_COMMIT;
             cb_pipeline p = {idx->model,

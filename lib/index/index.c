@@ -32,15 +32,16 @@ static cerebro_status check_options(const cerebro_index_options *o)
     return CEREBRO_OK;
 }
 
-cerebro_status cb_index_rebuild_ann(cerebro_index *idx, sqlite3 *db)
+/* Every stored vector and its id, in id order (malloc'd arrays). */
+static cerebro_status load_vectors(const cerebro_index *idx, sqlite3 *db, float **xp, int64_t **idsp,
+                                   size_t *np)
 {
     sqlite3_stmt *q = NULL;
     size_t n = 0, cap = 0;
     float *x = NULL;
     int64_t *ids = NULL;
-    cb_ann *ann = NULL;
     cerebro_status st = cb_sql_prepare(db, "SELECT id, vector FROM items ORDER BY id", &q);
-    int rc;
+    int rc = SQLITE_DONE;
 
     while (st == CEREBRO_OK && (rc = sqlite3_step(q)) == SQLITE_ROW) {
         if (sqlite3_column_bytes(q, 1) != (int)(idx->dim * sizeof(float))) {
@@ -69,17 +70,48 @@ cerebro_status cb_index_rebuild_ann(cerebro_index *idx, sqlite3 *db)
     if (st == CEREBRO_OK && rc != SQLITE_DONE)
         st = cb_sql_fail(db, "loading vectors");
     sqlite3_finalize(q);
+    if (st != CEREBRO_OK) {
+        free(x);
+        free(ids);
+        return st;
+    }
+    *xp = x;
+    *idsp = ids;
+    *np = n;
+    return CEREBRO_OK;
+}
+
+/* Measures recall@10 of an approximate ANN against exact search over the
+ * same vectors and records it with the generation it describes. Uses the
+ * writer's connection: the caller holds write_lock (or is opening). */
+static double record_recall(cerebro_index *idx, const cb_ann *ann, const float *x, const int64_t *ids,
+                            size_t n)
+{
+    double recall = -1;
+    char buf[64];
+    if (idx->readonly || n == 0 || cb_ann_is_exact(ann) ||
+        cb_ann_recall_at_10(ann, x, ids, n, RECALL_QUERIES, &recall) != CEREBRO_OK)
+        return -1;
+    snprintf(buf, sizeof buf, "%.4f", recall);
+    cb_meta_set(idx->db, "recall_at_10", buf);
+    snprintf(buf, sizeof buf, "%" PRId64, idx->generation);
+    cb_meta_set(idx->db, "recall_generation", buf);
+    return recall;
+}
+
+cerebro_status cb_index_rebuild_ann(cerebro_index *idx, sqlite3 *db)
+{
+    size_t n = 0;
+    float *x = NULL;
+    int64_t *ids = NULL;
+    cb_ann *ann = NULL;
+    cerebro_status st = load_vectors(idx, db, &x, &ids, &n);
+
     if (st == CEREBRO_OK)
         st = cb_ann_build(idx->dim, idx->factory[0] ? idx->factory : NULL, idx->memory_budget, x, ids,
                           n, &ann);
-    if (st == CEREBRO_OK && !cb_ann_is_exact(ann) && n > 0 && !idx->readonly) {
-        double recall = 0;
-        char buf[64];
-        if (cb_ann_recall_at_10(ann, x, ids, n, RECALL_QUERIES, &recall) == CEREBRO_OK) {
-            snprintf(buf, sizeof buf, "%.4f", recall);
-            cb_meta_set(idx->db, "recall_at_10", buf);
-        }
-    }
+    if (st == CEREBRO_OK)
+        record_recall(idx, ann, x, ids, n);
     free(x);
     free(ids);
     if (st != CEREBRO_OK)
@@ -241,11 +273,8 @@ static cerebro_status load_ann(cerebro_index *idx, const char *requested_factory
         return st;
     snprintf(idx->factory, sizeof idx->factory, "%.127s", found ? buf : "");
     int refactor = requested_factory && strcmp(requested_factory, idx->factory) != 0;
-    if (refactor) {
+    if (refactor)
         snprintf(idx->factory, sizeof idx->factory, "%s", requested_factory);
-        if (!idx->readonly && (st = cb_meta_set(idx->db, "factory", idx->factory)) != CEREBRO_OK)
-            return st;
-    }
     if ((st = count_items(idx->db, &items)) != CEREBRO_OK)
         return st;
     ann_file(idx, idx->generation, path, sizeof path);
@@ -257,9 +286,13 @@ static cerebro_status load_ann(cerebro_index *idx, const char *requested_factory
         cb_ann_free(idx->ann); /* stale or foreign: the store is the truth */
         idx->ann = NULL;
     }
-    /* Missing, stale (a crash after a commit) or a new structure asked for. */
+    /* Missing, stale (a crash after a commit) or a new structure asked for.
+     * A new structure is recorded only once it was built: a factory string
+     * FAISS refuses must not make every later open fail. */
     idx->saved_generation = -1;
     if ((st = cb_index_rebuild_ann(idx, idx->db)) != CEREBRO_OK)
+        return st;
+    if (refactor && !idx->readonly && (st = cb_meta_set(idx->db, "factory", idx->factory)) != CEREBRO_OK)
         return st;
     return cb_index_save_ann(idx);
 }
@@ -465,9 +498,26 @@ cerebro_status cerebro_index_stats_get(cerebro_index *idx, cerebro_index_stats *
     snprintf(out->structure, sizeof out->structure, "%s", cb_ann_structure(idx->ann));
     out->recall_at_10 = 1.0;
     if (!cb_ann_is_exact(idx->ann)) {
-        out->recall_at_10 = -1; /* not measured yet */
-        if (cb_meta_get(db, "recall_at_10", buf, sizeof buf, &found) == CEREBRO_OK && found)
-            out->recall_at_10 = atof(buf);
+        /* Approximate structures grow by additions after their last build:
+         * measure again when the store has changed since, unless a writer
+         * is busy (then report the last measurement). */
+        int have = cb_meta_get(db, "recall_generation", buf, sizeof buf, &found) == CEREBRO_OK && found;
+        double measured = -1; /* not measured */
+        if ((!have || strtoll(buf, NULL, 10) != idx->generation) && !idx->readonly &&
+            pthread_mutex_trylock(&idx->write_lock) == 0) {
+            float *x = NULL;
+            int64_t *ids = NULL;
+            size_t n = 0;
+            if (load_vectors(idx, db, &x, &ids, &n) == CEREBRO_OK)
+                measured = record_recall(idx, idx->ann, x, ids, n);
+            free(x);
+            free(ids);
+            pthread_mutex_unlock(&idx->write_lock);
+        }
+        if (measured < 0 && cb_meta_get(db, "recall_at_10", buf, sizeof buf, &found) == CEREBRO_OK &&
+            found)
+            measured = atof(buf);
+        out->recall_at_10 = measured;
     }
     if (cb_meta_get(db, "model_id", buf, sizeof buf, &found) == CEREBRO_OK && found)
         snprintf(out->model_id, sizeof out->model_id, "%.71s", buf);
