@@ -304,22 +304,6 @@ static void record_model(const cli *c)
     free(tmp);
 }
 
-/* libcerebro records a factory string before building the structure, so a
- * string FAISS refuses would stay in the store and fail every later open
- * that has to rebuild. Opening once with "" puts the automatic choice back. */
-static void restore_automatic_structure(const cli *c, uint32_t flags)
-{
-    cerebro_index_options io;
-    cerebro_index *index = NULL;
-
-    cerebro_index_options_init(&io);
-    io.flags = flags & ~CEREBRO_INDEX_CREATE;
-    io.factory = "";
-    if (cerebro_index_open(&index, c->db, c->model, &io) == CEREBRO_OK)
-        fprintf(stderr, "(the index keeps an automatically chosen structure)\n");
-    cerebro_index_free(index);
-}
-
 int cli_open(cli *c, uint32_t flags, const char *factory)
 {
     cerebro_index_options io;
@@ -344,8 +328,6 @@ int cli_open(cli *c, uint32_t flags, const char *factory)
         cli_error(c, "%s", cerebro_last_error());
         if (missing)
             fprintf(stderr, "(create an index with 'cerebro index FOLDER', or pass --db DIR)\n");
-        if (factory && factory[0])
-            restore_automatic_structure(c, flags);
         return CLI_ERROR;
     }
     if (flags & CEREBRO_INDEX_CREATE)
