@@ -136,7 +136,8 @@ uint32_t nprobe_for(size_t nlist, uint64_t n)
 // efSearch of 16 gives poor recall on 512-d vectors.
 constexpr int kEfSearch = 128;
 
-// The largest PQ code (bytes per vector) whose memory fits, or the smallest.
+// The largest PQ code (bytes per vector, sub-vectors of 4 to 64 dimensions)
+// whose memory fits, else the smallest; 0 when no such split of dim exists.
 uint32_t pq_bytes_for(uint32_t dim, uint64_t per_vector_budget)
 {
     uint32_t best = 0;
@@ -304,7 +305,7 @@ void search_filtered(const cb_ann &a, size_t nq, const float *q, size_t k, const
 {
     const faiss::Index *target = a.idmap ? a.idmap->index : a.index.get();
     const double selectivity = static_cast<double>(f.n) / static_cast<double>(std::max<idx_t>(a.index->ntotal, 1));
-    if (a.hnsw && target == a.hnsw && selectivity * a.hnsw->hnsw.efSearch < 2.0 * static_cast<double>(k)) {
+    if (a.idmap && a.hnsw && target == a.hnsw && selectivity * a.hnsw->hnsw.efSearch < 2.0 * static_cast<double>(k)) {
         search_allowed(a, nq, q, k, f, scores, labels);
         return;
     }
@@ -340,16 +341,18 @@ void search_filtered(const cb_ann &a, size_t nq, const float *q, size_t k, const
     }
 }
 
-// Approximate bytes held by an index and what it wraps.
+// Approximate bytes held by an index and what it wraps: codes, ids, graph
+// links, centroids and transforms (vector sizes, not capacities: growth
+// slack of large vectors is mostly untouched, non-resident memory).
 uint64_t memory_of(const faiss::Index *index)
 {
     if (!index)
         return 0;
     if (auto m = dynamic_cast<const faiss::IndexIDMap2 *>(index))
-        return memory_of(m->index) + m->id_map.capacity() * sizeof(idx_t) +
-               m->rev_map.size() * 32 + m->rev_map.bucket_count() * sizeof(void *);
+        return memory_of(m->index) + m->id_map.size() * sizeof(idx_t) + m->rev_map.size() * 32 +
+               m->rev_map.bucket_count() * sizeof(void *);
     if (auto m = dynamic_cast<const faiss::IndexIDMap *>(index))
-        return memory_of(m->index) + m->id_map.capacity() * sizeof(idx_t);
+        return memory_of(m->index) + m->id_map.size() * sizeof(idx_t);
     if (auto p = dynamic_cast<const faiss::IndexPreTransform *>(index)) {
         uint64_t bytes = memory_of(p->index);
         for (const faiss::VectorTransform *vt : p->chain)
@@ -357,20 +360,14 @@ uint64_t memory_of(const faiss::Index *index)
         return bytes;
     }
     if (auto ivf = dynamic_cast<const faiss::IndexIVF *>(index)) {
-        uint64_t bytes = memory_of(ivf->quantizer);
-        if (auto al = dynamic_cast<const faiss::ArrayInvertedLists *>(ivf->invlists)) {
-            for (size_t i = 0; i < al->nlist; i++)
-                bytes += al->codes[i].capacity() + al->ids[i].capacity() * sizeof(idx_t);
-        } else if (ivf->invlists) {
-            bytes += ivf->invlists->compute_ntotal() * (ivf->code_size + sizeof(idx_t));
-        }
-        return bytes;
+        uint64_t entries = ivf->invlists ? ivf->invlists->compute_ntotal() : 0;
+        return memory_of(ivf->quantizer) + entries * (ivf->code_size + sizeof(idx_t));
     }
     if (auto h = dynamic_cast<const faiss::IndexHNSW *>(index))
-        return memory_of(h->storage) + h->hnsw.neighbors.capacity() * sizeof(faiss::HNSW::storage_idx_t) +
-               h->hnsw.levels.capacity() * sizeof(int) + h->hnsw.offsets.capacity() * sizeof(size_t);
+        return memory_of(h->storage) + h->hnsw.neighbors.size() * sizeof(faiss::HNSW::storage_idx_t) +
+               h->hnsw.levels.size() * sizeof(int) + h->hnsw.offsets.size() * sizeof(size_t);
     if (auto fc = dynamic_cast<const faiss::IndexFlatCodes *>(index))
-        return fc->codes.capacity();
+        return fc->codes.size();
     return static_cast<uint64_t>(index->ntotal) * index->sa_code_size();
 }
 
@@ -567,30 +564,38 @@ void spread_rows(float *scores, int64_t *ids, size_t nq, size_t kk, size_t k)
 
 } // namespace
 
+// "PQ{m}x8", or "SQ4" (half a byte per dimension) when dim has no PQ split.
+static void compressed_codes(uint32_t dim, uint64_t bytes, char *buf, size_t cap)
+{
+    uint32_t m = pq_bytes_for(dim, bytes);
+    if (m)
+        std::snprintf(buf, cap, "PQ%ux8", m);
+    else
+        std::snprintf(buf, cap, "SQ4");
+}
+
 extern "C" void cb_ann_choose(uint64_t n, uint32_t dim, uint64_t memory_budget, char *buf, size_t cap)
 {
     if (!buf || cap == 0)
         return;
     uint64_t per_vector = memory_budget == 0 || n == 0 ? UINT64_MAX : memory_budget / n;
+    char codes[32];
     if (n < kExactLimit) {
+        compressed_codes(dim, per_vector > kIdMapBytes ? per_vector - kIdMapBytes : 0, codes, sizeof codes);
         if (per_vector >= 4ull * dim + kIdMapBytes)
             std::snprintf(buf, cap, "Flat");
         else if (per_vector >= dim + kIdMapBytes)
             std::snprintf(buf, cap, "SQ8");
         else
-            std::snprintf(buf, cap, "PQ%ux8", pq_bytes_for(dim, per_vector > kIdMapBytes ? per_vector - kIdMapBytes : 0));
+            std::snprintf(buf, cap, "%s", codes);
         return;
     }
     uint32_t nlist = nlist_for(n);
-    uint64_t centroids = 4ull * dim * nlist / n;
-    uint64_t fixed = kIvfIdBytes + centroids;
+    uint64_t fixed = kIvfIdBytes + 4ull * dim * nlist / n; // id + share of the centroids
     uint64_t room = per_vector > fixed ? per_vector - fixed : 0;
-    if (room >= 4ull * dim)
-        std::snprintf(buf, cap, "IVF%u,Flat|nprobe=%u", nlist, nprobe_for(nlist, n));
-    else if (room >= dim)
-        std::snprintf(buf, cap, "IVF%u,SQ8|nprobe=%u", nlist, nprobe_for(nlist, n));
-    else
-        std::snprintf(buf, cap, "IVF%u,PQ%ux8|nprobe=%u", nlist, pq_bytes_for(dim, room), 2 * nprobe_for(nlist, n));
+    compressed_codes(dim, room, codes, sizeof codes);
+    std::snprintf(buf, cap, "IVF%u,%s|nprobe=%u", nlist,
+                  room >= 4ull * dim ? "Flat" : room >= dim ? "SQ8" : codes, nprobe_for(nlist, n));
 }
 
 extern "C" cerebro_status cb_ann_build(uint32_t dim, const char *factory, uint64_t memory_budget,
@@ -608,6 +613,8 @@ extern "C" cerebro_status cb_ann_build(uint32_t dim, const char *factory, uint64
         cb_ann_choose(n, dim, memory_budget, chosen, sizeof chosen);
         factory = chosen;
     }
+    if (std::strlen(factory) > kMaxStructure)
+        return cb_fail(CEREBRO_E_INVALID, "cb_ann_build: factory string longer than %u bytes", kMaxStructure);
     std::unique_ptr<cb_ann> a;
     cerebro_status st = guarded(factory, CEREBRO_E_INVALID, [&]() -> cerebro_status {
         a.reset(new cb_ann);

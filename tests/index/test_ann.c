@@ -288,8 +288,9 @@ END_TEST
 
 /* Approximate structures: every hit is allowed; a selective filter still
  * finds min(k, allowed) hits (the search widens instead of coming back
- * short); IVF probing every list equals brute force. */
-static void filter_approximate(const char *factory, size_t step, int exact)
+ * short); hits come best first (at least min_top1 of 20 top hits equal
+ * brute force's); IVF probing every list equals brute force. */
+static void filter_approximate(const char *factory, size_t step, int exact, size_t min_top1)
 {
     vecs d = random_data(3000, 51), q = random_data(20, 61);
     cb_ann *ann = NULL;
@@ -309,6 +310,15 @@ static void filter_approximate(const char *factory, size_t step, int exact)
         found++;
     }
     ck_assert_uint_ge(found, exact ? 200 : 180);
+    /* Best first: the top hit is the brute-force best for most queries. */
+    size_t top1 = 0;
+    for (int i = 0; i < 20; i++) {
+        float ws[1];
+        int64_t wi[1];
+        brute_force(&d, q.x + i * DIM, 1, keep, n, NULL, 0, ws, wi);
+        top1 += id[i * 10] == wi[0];
+    }
+    ck_assert_uint_ge(top1, min_top1);
     if (exact)
         check_exact(ann, &d, q.x, 20, 10, &f, NULL, 0);
     free(keep);
@@ -320,18 +330,19 @@ static void filter_approximate(const char *factory, size_t step, int exact)
 START_TEST(test_filter_ivf)
 {
     /* 10 of 3000 allowed: widened to all 32 lists, so exact. */
-    filter_approximate("IVF32,Flat|nprobe=1", 300, 1);
-    filter_approximate("IVF32,SQ8|nprobe=2", 300, 0);
-    filter_approximate("IVF32,Flat|nprobe=2", 2, 0);
+    filter_approximate("IVF32,Flat|nprobe=1", 300, 1, 20);
+    filter_approximate("IVF32,SQ8|nprobe=2", 300, 0, 18);
+    /* Half allowed: nprobe 4 of 32 lists, on unclustered data. */
+    filter_approximate("IVF32,Flat|nprobe=2", 2, 0, 0);
 }
 END_TEST
 
 START_TEST(test_filter_graph_and_codes)
 {
-    filter_approximate("HNSW16", 300, 1); /* selective: the allowed vectors are scanned */
-    filter_approximate("HNSW16", 2, 0);   /* half: FAISS's graph walk with a selector */
-    filter_approximate("SQ8", 7, 0);
-    filter_approximate("PQ16x8", 300, 0);
+    filter_approximate("HNSW16", 300, 1, 20); /* selective: the allowed vectors are scanned */
+    filter_approximate("HNSW16", 2, 0, 16);   /* half: FAISS's graph walk with a selector */
+    filter_approximate("SQ8", 7, 0, 18);
+    filter_approximate("PQ16x8", 300, 0, 10); /* 4 dimensions per byte: coarse */
 }
 END_TEST
 
@@ -543,6 +554,8 @@ START_TEST(test_ivf_recall_on_clustered_data)
         ids[i] = i + 1;
     cb_ann *ann = NULL;
     ck_assert_int_eq(cb_ann_build(DIM, "IVF256,Flat|nprobe=8", 0, x, ids, N, &ann), CEREBRO_OK);
+    /* Memory: float codes and an id per vector, plus the centroids. */
+    ck_assert_uint_eq(cb_ann_memory(ann), (uint64_t)N * (DIM * 4 + 8) + 256 * DIM * 4);
     double recall = 0;
     ck_assert_int_eq(cb_ann_recall_at_10(ann, x, ids, N, 200, &recall), CEREBRO_OK);
     printf("recall@10 of %s on %d x %d clustered vectors: %.3f\n", cb_ann_structure(ann), N, DIM, recall);
@@ -579,11 +592,14 @@ START_TEST(test_choose)
     cb_ann_choose(1000000, 512, 1000000000ull, s, sizeof s);
     ck_assert_str_eq(s, "IVF2048,SQ8|nprobe=4");
     cb_ann_choose(1000000, 512, 200000000ull, s, sizeof s);
-    ck_assert_str_eq(s, "IVF2048,PQ128x8|nprobe=8");
+    ck_assert_str_eq(s, "IVF2048,PQ128x8|nprobe=4");
     cb_ann_choose(50000, 512, 50000ull * 600, s, sizeof s);
     ck_assert_str_eq(s, "SQ8");
     cb_ann_choose(50000, 512, 50000ull * 100, s, sizeof s);
     ck_assert_str_eq(s, "PQ32x8");
+    /* A dimension with no PQ split gets 4-bit scalar codes. */
+    cb_ann_choose(50000, 7, 50000ull * 50, s, sizeof s);
+    ck_assert_str_eq(s, "SQ4");
     /* Truncates safely. */
     cb_ann_choose(1000000, 512, 0, s, 4);
     ck_assert_str_eq(s, "IVF");
