@@ -70,7 +70,7 @@ START_TEST(test_last_error_thread_local)
 
     cerebro_index_options_init(&o);
     cerebro_index *idx = (cerebro_index *)1;
-    ck_assert_int_eq(cerebro_index_open(&idx, "/nonexistent", NULL, &o), CEREBRO_E_UNSUPPORTED);
+    ck_assert_int_eq(cerebro_index_open(&idx, "/nonexistent", NULL, &o), CEREBRO_E_INVALID);
     ck_assert_ptr_null(idx);
     ck_assert_ptr_nonnull(strstr(cerebro_last_error(), "cerebro_index_open"));
     ck_assert_int_eq(pthread_create(&t, NULL, thread_error, NULL), 0);
@@ -142,18 +142,22 @@ START_TEST(test_free_null_is_noop)
 }
 END_TEST
 
-START_TEST(test_unimplemented_fail_loudly)
+START_TEST(test_null_arguments_refused)
 {
-    /* Entry points of later issues refuse with E_UNSUPPORTED and say so;
-     * they never report a silent success. Update this list as they land. */
+    /* NULL handles are refused with E_INVALID and a message naming the
+     * call, never a crash or a silent success. */
     cerebro_results *r = (cerebro_results *)1;
     float v[4] = {0};
-    ck_assert_int_eq(cerebro_index_search_vector(NULL, v, NULL, &r), CEREBRO_E_UNSUPPORTED);
+    ck_assert_int_eq(cerebro_index_search_vector(NULL, v, NULL, &r), CEREBRO_E_INVALID);
     ck_assert_ptr_null(r);
-    ck_assert_ptr_nonnull(strstr(cerebro_last_error(), "not implemented"));
-    ck_assert_int_eq(cerebro_index_remove_id(NULL, 1), CEREBRO_E_UNSUPPORTED);
+    ck_assert_ptr_nonnull(strstr(cerebro_last_error(), "cerebro_index_search_vector"));
+    ck_assert_int_eq(cerebro_index_remove_id(NULL, 1), CEREBRO_E_INVALID);
+    ck_assert_int_eq(cerebro_model_encode_text(NULL, NULL, 0, v), CEREBRO_E_INVALID);
     cerebro_index_stats st;
-    ck_assert_int_eq(cerebro_index_stats_get(NULL, &st), CEREBRO_E_UNSUPPORTED);
+    ck_assert_int_eq(cerebro_index_stats_get(NULL, &st), CEREBRO_E_INVALID);
+    ck_assert_int_eq(cerebro_index_add(NULL, NULL, 0, NULL, NULL), CEREBRO_E_INVALID);
+    ck_assert_int_eq(cerebro_image_preprocess_file(NULL, NULL, v), CEREBRO_E_INVALID);
+    ck_assert_int_eq(cerebro_tokenizer_open(NULL, "x"), CEREBRO_E_INVALID);
 }
 END_TEST
 
@@ -198,7 +202,7 @@ static Suite *core_suite(void)
     tcase_add_test(tc, test_last_error_thread_local);
     tcase_add_test(tc, test_options_init_matches_macros);
     tcase_add_test(tc, test_free_null_is_noop);
-    tcase_add_test(tc, test_unimplemented_fail_loudly);
+    tcase_add_test(tc, test_null_arguments_refused);
     tcase_add_test(tc, test_image_from_rgb);
     suite_add_tcase(s, tc);
     return s;
