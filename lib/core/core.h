@@ -27,9 +27,6 @@ cerebro_status cb_fail(cerebro_status status, const char *fmt, ...) CB_PRINTF(2,
 /* Prefixes the current last error with "<name>: " (no-op for NULL name). */
 void cb_error_prefix(const char *name);
 
-/* Shorthand for a declared but not yet implemented entry point. */
-cerebro_status cb_unsupported(const char *function);
-
 /* Number of online CPUs, at least 1. */
 uint32_t cb_online_cpus(void);
 

@@ -37,12 +37,6 @@ void cb_error_prefix(const char *name)
     last_error[n + 2 + keep] = '\0';
 }
 
-cerebro_status cb_unsupported(const char *function)
-{
-    return cb_fail(CEREBRO_E_UNSUPPORTED, "%s is not implemented in libcerebro %s yet", function,
-                   CEREBRO_VERSION_STRING);
-}
-
 const char *cerebro_last_error(void)
 {
     return last_error;
