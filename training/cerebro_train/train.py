@@ -324,6 +324,15 @@ def initial_model(cfg: TrainConfig) -> Tuple[nn.Module, Dict[str, Any]]:
     return archs.build_model(arch), arch
 
 
+def truncate_log(path: Path, step: int) -> None:
+    """Drop log entries after `step` (written after the checkpoint a run resumes from)."""
+    if not path.is_file():
+        return
+    kept = [line for line in path.read_text(encoding="utf-8").splitlines()
+            if line.strip() and json.loads(line)["step"] <= step]
+    path.write_text("".join(line + "\n" for line in kept), encoding="utf-8")
+
+
 def append_log(path: Path, entry: Dict[str, Any]) -> None:
     with open(path, "a", encoding="utf-8") as f:
         f.write(json.dumps(entry) + "\n")
@@ -354,6 +363,7 @@ def train_process(rank: int, world: int, cfg: TrainConfig, port: int) -> Dict[st
         step = state["step"]
         if rank == 0:
             print(f"train: resuming {run} at step {step}/{cfg.steps}", flush=True)
+            truncate_log(run / LOG, step)
     if step >= cfg.steps:
         return {"step": step, "resumed_complete": True}
 
