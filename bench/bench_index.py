@@ -174,7 +174,7 @@ def bench(binary: Path, *args: str) -> dict[str, float | str]:
 def row(label: str, python: float | None, ours: float, unit: str) -> None:
     py = f"{python:>12.2f}" if python is not None else f"{'-':>12}"
     ratio = f"{ours / python:>8.2f}" if python else f"{'':>8}"
-    print(f"{label + ' (' + unit + ')':<40}{py}{ours:>12.2f}{ratio}", flush=True)
+    print(f"{label + ' (' + unit + ')':<46}{py}{ours:>12.2f}{ratio}", flush=True)
 
 
 def python_decode_rate(bundle: Path, folder: Path, threads: int) -> float:
@@ -201,7 +201,7 @@ def part_a(args: argparse.Namespace, binary: Path) -> None:
     for bundle, main_bundle in bundles:
         print(f"\n(a) indexing with {bundle.name}, {args.threads} threads, batch {args.batch}; "
               f"FAISS in Python: {'yes' if faiss else 'no (numpy)'}")
-        print(f"{'figure':<40}{'Python':>12}{'libcerebro':>12}{'ratio':>8}")
+        print(f"{'figure':<46}{'Python':>12}{'libcerebro':>12}{'ratio':>8}")
         if main_bundle:
             py_bound = python_encode_rate(bundle, args.threads, args.batch, args.seconds)
             c_bound = bench(binary, "encode", str(bundle), "--threads", t, "--batch", batch, "--seconds",
@@ -225,7 +225,7 @@ def part_a(args: argparse.Namespace, binary: Path) -> None:
                 raise SystemExit(f"the Python reference indexed {py['added']} of {n} files")
             row(f"index {label} x{n}", py["rate"], ours["add_rate"], "img/s")
             row("  model-bound rate just before", None, bound, "img/s")
-            print(f"{'  libcerebro index / model-bound':<40}{'':>12}{100 * ours['add_rate'] / bound:>11.0f}%",
+            print(f"{'  libcerebro index / model-bound':<46}{'':>12}{100 * ours['add_rate'] / bound:>11.0f}%",
                   flush=True)
 
 
@@ -237,8 +237,8 @@ def part_b(args: argparse.Namespace, binary: Path) -> None:
     figures = bench(binary, "rerun", str(store), str(args.tiny), str(folder), "--threads", str(args.threads),
                     "--repeat", "5")
     print(f"\n(b) re-index an unchanged folder of {int(figures['files'])} files (tiny bundle)")
-    print(f"{'median of 5':<40}{figures['rerun_median']:>12.3f} s")
-    print(f"{'best of 5':<40}{figures['rerun_best']:>12.3f} s")
+    print(f"{'median of 5':<46}{figures['rerun_median']:>12.3f} s")
+    print(f"{'best of 5':<46}{figures['rerun_best']:>12.3f} s")
 
 
 def synthetic_vectors(kind: str, n: int, dim: int, rng: np.random.Generator) -> np.ndarray:
@@ -279,9 +279,9 @@ def part_c(args: argparse.Namespace, binary: Path) -> None:
                         "--queries", str(args.queries), "--k", "10")
         print(f"\n(c) queries at {int(figures['vectors'])} {kind} vectors (tiny bundle, k=10, "
               f"{args.queries} queries); structure {figures['structure']}, recall@10 {figures['recall_at_10']}")
-        print(f"{'open (ANN rebuilt from the store)':<40}{figures['open_seconds']:>12.3f} s")
+        print(f"{'open (ANN rebuilt from the store)':<46}{figures['open_seconds']:>12.3f} s")
         for name in ("text_p50", "text_p99", "vector_p50", "vector_p99"):
-            print(f"{name.replace('_', ' latency '):<40}{figures[name]:>12.3f} ms")
+            print(f"{name.replace('_', ' latency '):<46}{figures[name]:>12.3f} ms")
 
 
 def main() -> int:

@@ -37,6 +37,18 @@ K = "25"
 TOL = 1e-5
 
 
+# Rows none of which may exist in a store, whenever the writer died.
+INVARIANTS = [
+    ("SELECT id FROM items WHERE file_id NOT IN (SELECT id FROM files)", "items without a files row"),
+    ("SELECT path FROM files WHERE status = 0 AND id NOT IN (SELECT file_id FROM items)",
+     "good files without an item"),
+    ("SELECT path FROM files WHERE status != 0 AND id IN (SELECT file_id FROM items)", "failed files with items"),
+    ("SELECT path, COUNT(*) FROM files GROUP BY path HAVING COUNT(*) > 1", "duplicate paths"),
+    ("SELECT file_id, COUNT(*) FROM items GROUP BY file_id HAVING COUNT(*) > 1", "still images with several items"),
+    ("SELECT id FROM items WHERE length(vector) != {bytes}", "items with a wrong-sized vector"),
+]
+
+
 class Failure(Exception):
     pass
 
@@ -102,24 +114,10 @@ def check_consistency(store: Path, dim: int, image_set: set[str]) -> int:
             raise Failure(f"integrity_check: {q('PRAGMA integrity_check')}")
         if q("PRAGMA foreign_key_check"):
             raise Failure(f"foreign_key_check: {q('PRAGMA foreign_key_check')[:5]}")
-        orphans = q("SELECT id FROM items WHERE file_id NOT IN (SELECT id FROM files)")
-        if orphans:
-            raise Failure(f"{len(orphans)} items without a files row, e.g. {orphans[:3]}")
-        bare = q("SELECT path FROM files WHERE status = 0 AND id NOT IN (SELECT file_id FROM items)")
-        if bare:
-            raise Failure(f"{len(bare)} good files without an item, e.g. {bare[:3]}")
-        failed_with_items = q("SELECT path FROM files WHERE status != 0 AND id IN (SELECT file_id FROM items)")
-        if failed_with_items:
-            raise Failure(f"failed files with items: {failed_with_items[:3]}")
-        dups = q("SELECT path, COUNT(*) FROM files GROUP BY path HAVING COUNT(*) > 1")
-        if dups:
-            raise Failure(f"duplicate paths: {dups[:3]}")
-        multi = q("SELECT file_id, COUNT(*) FROM items GROUP BY file_id HAVING COUNT(*) > 1")
-        if multi:
-            raise Failure(f"still images with several items: {multi[:3]}")
-        bad_vec = q(f"SELECT id FROM items WHERE length(vector) != {dim * 4}")
-        if bad_vec:
-            raise Failure(f"items with a wrong-sized vector: {bad_vec[:3]}")
+        for sql, what in INVARIANTS:
+            rows = q(sql.format(bytes=dim * 4))
+            if rows:
+                raise Failure(f"{len(rows)} {what}, e.g. {rows[:3]}")
         strangers = [p for (p,) in q("SELECT path FROM files") if p not in image_set]
         if strangers:
             raise Failure(f"files rows for paths that were never there: {strangers[:3]}")
