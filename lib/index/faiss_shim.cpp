@@ -44,6 +44,7 @@
 #include <cstdio>
 #include <cstring>
 #include <memory>
+#include <mutex>
 #include <new>
 #include <string>
 #include <vector>
@@ -704,10 +705,21 @@ extern "C" cerebro_status cb_ann_remove(cb_ann *ann, const int64_t *ids, size_t 
     });
 }
 
+// FAISS scores fewer than distance_compute_blas_threshold (20) queries with
+// its own scalar loops, which in Debian's generic build run at well under
+// 1 GFLOP/s; OpenBLAS's GEMM is several times faster even for one query (a
+// search-as-you-type request), so exhaustive scans always go through BLAS.
+static void use_blas_for_single_queries()
+{
+    static std::once_flag once;
+    std::call_once(once, [] { faiss::distance_compute_blas_threshold = 1; });
+}
+
 extern "C" cerebro_status cb_ann_search(const cb_ann *ann, const float *queries, size_t nq, uint32_t k,
                                         const cb_ann_filter *filter, float *scores, int64_t *ids)
 {
     size_t total;
+    use_blas_for_single_queries();
     if (!ann || (nq > 0 && k > 0 && (!queries || !scores || !ids)) || (filter && filter->n > 0 && !filter->ids))
         return cb_fail(CEREBRO_E_INVALID, "cb_ann_search: NULL argument");
     if (cb_mul_size(nq, k, &total) != 0 || total > SIZE_MAX / sizeof(int64_t))
