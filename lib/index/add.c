@@ -143,7 +143,8 @@ static cerebro_status load_known(add_job *j, const char *root)
 static void finish_known(add_job *j)
 {
     size_t w = 0;
-    qsort(j->known, j->n_known, sizeof *j->known, compare_known);
+    if (j->n_known > 1) /* qsort/bsearch take no NULL base, even for 0 items */
+        qsort(j->known, j->n_known, sizeof *j->known, compare_known);
     for (size_t i = 0; i < j->n_known; i++) {
         if (w > 0 && j->known[w - 1].file_id == j->known[i].file_id) {
             free(j->known[i].path);
@@ -158,6 +159,8 @@ static known *find_known(add_job *j, const char *path)
 {
     known key = {0};
     key.path = (char *)path;
+    if (j->n_known == 0)
+        return NULL;
     return bsearch(&key, j->known, j->n_known, sizeof *j->known, compare_known);
 }
 
@@ -224,7 +227,8 @@ static int compare_candidates(const void *a, const void *b)
 static void dedupe_candidates(add_job *j)
 {
     size_t w = 0;
-    qsort(j->cand, j->n_cand, sizeof *j->cand, compare_candidates);
+    if (j->n_cand > 1)
+        qsort(j->cand, j->n_cand, sizeof *j->cand, compare_candidates);
     for (size_t i = 0; i < j->n_cand; i++) {
         if (w > 0 && strcmp(j->cand[w - 1].path, j->cand[i].path) == 0) {
             free(j->cand[i].path);
