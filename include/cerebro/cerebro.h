@@ -458,7 +458,10 @@ typedef struct cerebro_add_stats {
  *  folders only .jpg/.jpeg/.jpe/.jfif/.png files are taken and hidden
  *  entries are skipped (CEREBRO_ADD_HIDDEN); a file named directly is always
  *  tried. Paths are stored absolute: the parent folder resolved, the last
- *  component kept. Work is committed in batches (commit_every files): a
+ *  component kept. A path that cannot be reached is reported and its
+ *  indexed files are kept (an unmounted drive does not empty the index);
+ *  a file replaced by something that is not a file counts as vanished.
+ *  Work is committed in batches (commit_every files): a
  *  killed process loses at most the batch in flight, and a re-run resumes.
  *  A bad file never stops the run: it is recorded with its error and
  *  reported through the progress callback. Returns CEREBRO_OK when the run

@@ -257,6 +257,12 @@ static cerebro_status hash_file(const char *path, uint64_t max, uint8_t digest[3
     return CEREBRO_OK;
 }
 
+static int compare_size(const void *a, const void *b)
+{
+    const known *x = *(known *const *)a, *y = *(known *const *)b;
+    return (x->size > y->size) - (x->size < y->size);
+}
+
 /* Rows under the roots that were not seen and no longer exist. Files that
  * still exist but were not walked (hidden, excluded) stay. A new file with
  * the content of a vanished one takes over its row: same vectors, new path.
@@ -265,19 +271,33 @@ static cerebro_status settle_vanished(add_job *j)
 {
     cerebro_index *idx = j->idx;
     int64_t *gone = NULL, *old_items = NULL;
-    size_t n_gone = 0, n_old = 0, cap_old = 0, moved = 0;
+    known **vanished = NULL;
+    size_t n_gone = 0, n_old = 0, cap_old = 0, moved = 0, n_vanished = 0;
     sqlite3_stmt *q = NULL;
     cerebro_status st;
     struct stat sb;
 
-    if (!(gone = malloc((j->n_known ? j->n_known : 1) * sizeof *gone)))
+    gone = malloc((j->n_known ? j->n_known : 1) * sizeof *gone);
+    vanished = malloc((j->n_known ? j->n_known : 1) * sizeof *vanished);
+    if (!gone || !vanished) {
+        free(gone);
+        free(vanished);
         return cb_fail(CEREBRO_E_NOMEM, "out of memory");
+    }
     for (size_t i = 0; i < j->n_known; i++) {
         known *k = &j->known[i];
-        if (k->seen || lstat(k->path, &sb) == 0 || errno != ENOENT)
+        if (k->seen)
+            continue;
+        /* Gone, or no longer a file (replaced by a folder, a FIFO, a broken
+         * link). Files that exist but were not walked (hidden, excluded,
+         * unreadable folder) stay. */
+        if (stat(k->path, &sb) == 0 ? S_ISREG(sb.st_mode) : (errno != ENOENT && errno != ENOTDIR))
             continue;
         k->seen = -1; /* vanished */
+        vanished[n_vanished++] = k;
     }
+    if (n_vanished > 1)
+        qsort(vanished, n_vanished, sizeof *vanished, compare_size);
     if ((st = cb_sql_exec(idx->db, "BEGIN IMMEDIATE")) != CEREBRO_OK)
         goto done;
     /* Moves: only a new file of the same size can carry the same content. */
@@ -287,9 +307,18 @@ static cerebro_status settle_vanished(add_job *j)
         int hashed = 0;
         if (cd->file_id >= 0)
             continue;
-        for (size_t i = 0; i < j->n_known; i++) {
-            known *k = &j->known[i];
-            if (k->seen != -1 || k->size != cd->size || !k->has_hash || k->status != 0)
+        /* The vanished rows of the same size, found by binary search. */
+        size_t lo = 0, hi = n_vanished;
+        while (lo < hi) {
+            size_t mid = lo + (hi - lo) / 2;
+            if (vanished[mid]->size < cd->size)
+                lo = mid + 1;
+            else
+                hi = mid;
+        }
+        for (size_t i = lo; i < n_vanished && vanished[i]->size == cd->size; i++) {
+            known *k = vanished[i];
+            if (k->seen != -1 || !k->has_hash || k->status != 0)
                 continue;
             if (!hashed && hash_file(cd->path, j->iopts.max_file_bytes, digest) != CEREBRO_OK)
                 break;
@@ -353,6 +382,7 @@ static cerebro_status settle_vanished(add_job *j)
         cb_sql_exec(idx->db, "ROLLBACK"); /* nothing changed, or failed */
 done:
     free(gone);
+    free(vanished);
     free(old_items);
     return st;
 }
@@ -635,7 +665,10 @@ static cerebro_status run_add(add_job *j, const char *const *paths, size_t n)
             st = cb_fail(CEREBRO_E_INVALID, "cerebro_index_add: paths[%zu] is NULL", i);
             break;
         }
-        if ((roots[i] = cb_absolute_path(paths[i])))
+        /* A root that cannot be reached (an unmounted drive, a typo) keeps
+         * its indexed files: only what a walk could have seen may vanish. */
+        struct stat rs;
+        if ((roots[i] = cb_absolute_path(paths[i])) && stat(roots[i], &rs) == 0)
             st = load_known(j, roots[i]);
     }
     finish_known(j);

@@ -1442,6 +1442,38 @@ START_TEST(test_hostile_folder)
 }
 END_TEST
 
+/* A root that cannot be reached (an unmounted drive, a renamed folder)
+ * keeps its indexed files; a file replaced by a folder of the same name
+ * counts as vanished. */
+START_TEST(test_unreachable_root_keeps_files)
+{
+    const char *dir = scratch("unreachable");
+    const char *photos = join(dir, "photos"), *moved = join(dir, "photos-elsewhere");
+    cerebro_model *m = open_model("tiny.pt");
+    cerebro_index *idx = open_index(join(dir, "store"), m, CEREBRO_INDEX_CREATE);
+    cerebro_add_options o;
+    cerebro_add_stats s;
+
+    fill_folder(photos, 5, 700);
+    add_one(idx, photos, 0);
+    ck_assert_uint_eq(item_count(idx), 5);
+    ck_assert_int_eq(rename(photos, moved), 0);
+    cerebro_add_options_init(&o);
+    ck_assert_int_eq(cerebro_index_add(idx, &photos, 1, &o, &s), CEREBRO_E_NOT_FOUND);
+    ck_assert_uint_eq(s.removed, 0);
+    ck_assert_uint_eq(item_count(idx), 5);
+
+    ck_assert_int_eq(rename(moved, photos), 0);
+    ck_assert_int_eq(unlink(join(photos, "img001.jpg")), 0);
+    mkdirs(join(photos, "img001.jpg"));
+    s = add_one(idx, photos, 0);
+    ck_assert_uint_eq(s.removed, 1);
+    ck_assert_uint_eq(item_count(idx), 4);
+    cerebro_index_free(idx);
+    cerebro_model_free(m);
+}
+END_TEST
+
 static Suite *index_suite(void)
 {
     Suite *s = suite_create("index");
@@ -1461,6 +1493,7 @@ static Suite *index_suite(void)
     tcase_add_test(tc, test_progress_and_cancel);
     tcase_add_test(tc, test_concurrent_searches);
     tcase_add_test(tc, test_hostile_folder);
+    tcase_add_test(tc, test_unreachable_root_keeps_files);
     suite_add_tcase(s, tc);
     return s;
 }
