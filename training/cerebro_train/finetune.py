@@ -14,7 +14,6 @@ from __future__ import annotations
 import argparse
 import json
 from pathlib import Path
-from typing import List, Optional
 
 from .train import TrainConfig, add_common_arguments, config_from_args, run_training
 

@@ -204,7 +204,7 @@ class Pipeline:
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--run", type=Path, default=default_runs_dir() / "default")
-    parser.add_argument("--name", default="cerebro-small", help="bundle name prefix")
+    parser.add_argument("--name", default="cerebro-lite", help="bundle name prefix")
     parser.add_argument("--data-dir", type=Path, default=default_data_dir())
     parser.add_argument("--train-manifests", default=TRAIN_MANIFESTS,
                         help="comma-separated manifest names under DATA/manifests")
@@ -214,7 +214,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--arch", default="", help="architecture JSON (overrides --preset)")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--pretrain-steps", type=int, default=1400)
-    parser.add_argument("--round-steps", type=int, default=200)
+    parser.add_argument("--round-steps", type=int, default=120)
     parser.add_argument("--batch", type=int, default=128)
     parser.add_argument("--lr", type=float, default=8e-4)
     parser.add_argument("--finetune-lr", type=float, default=2e-4)
@@ -253,6 +253,6 @@ def main(args: argparse.Namespace) -> int:
     if not args.threads:
         import os
         args.threads = os.cpu_count() or 1
-    report = Pipeline(args).execute()
+    Pipeline(args).execute()
     print((args.run / "report.md").read_text())
     return 0

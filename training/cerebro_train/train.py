@@ -28,7 +28,6 @@ import json
 import math
 import os
 import socket
-import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
