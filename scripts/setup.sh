@@ -15,7 +15,9 @@ packages=(
   check python3 python3-torch python3-torchvision python3-numpy python3-pil python3-pytest
   python3-regex
   # benchmarks and test-image tools
-  libjpeg-turbo-progs
+  libjpeg-turbo-progs python3-faiss
+  # training pipeline: plots, OpenMoji SVG rasterising
+  python3-matplotlib librsvg2-bin
 )
 
 sudo=""
