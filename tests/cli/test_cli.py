@@ -296,7 +296,8 @@ def test_interrupt(c: Cerebro, images: Path) -> None:
     if proc.poll() is None:
         proc.send_signal(signal.SIGINT)
         proc.communicate(timeout=300)
-        expect(proc.returncode == -signal.SIGINT, f"second Ctrl-C: exit {proc.returncode}")
+        # 130: the first Ctrl-C's clean stop won the race with the second one.
+        expect(proc.returncode in (-signal.SIGINT, 130), f"second Ctrl-C: exit {proc.returncode}")
     else:
         print("note: the first Ctrl-C ended the run before a second could be sent")
         proc.communicate()
