@@ -30,7 +30,9 @@ echo "== fuzzers (${fuzz_seconds}s each)"
 export CEREBRO_SHARED_DATA=${CEREBRO_SHARED_DATA:-$(sed -n 's/^CEREBRO_SHARED_DATA:PATH=//p' build/CMakeCache.txt)}
 CC=clang CXX=clang++ cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCEREBRO_FUZZ=ON \
   -DBUILD_TESTING=OFF -DCEREBRO_BUILD_BENCH=OFF -DCEREBRO_BUILD_EXAMPLES=OFF
-cmake --build build-fuzz -j"$jobs"
+# Only the fuzzers: the object libraries are instrumented for libFuzzer,
+# which the shared library itself cannot link.
+cmake --build build-fuzz -j"$jobs" --target fuzz_image fuzz_tokenizer fuzz_config
 for fuzzer in build-fuzz/tests/fuzz/fuzz_*; do
   [ -x "$fuzzer" ] || continue
   name=$(basename "$fuzzer")
