@@ -27,7 +27,7 @@ def shared_data() -> Path:
 def clip_merges_path() -> Path:
     path = shared_data() / "clip" / "bpe_simple_vocab_16e6.txt.gz"
     if not path.is_file():
-        pytest.skip(f"CLIP BPE file not found at {path} (set CEREBRO_SHARED_DATA)")
+        pytest.fail(f"CLIP BPE file not found at {path} (set CEREBRO_SHARED_DATA)")
     return path
 
 

@@ -68,12 +68,12 @@ def built_tool(env: str, name: str) -> str:
     """A program built with the project: from CTest's env, else the default build."""
     path = os.environ.get(env) or shutil.which(name) or str(ROOT / "build" / "examples" / name)
     if not os.access(path, os.X_OK):
-        pytest.skip(f"{name} not built (set {env}): build the project's examples first")
+        pytest.fail(f"{name} not built (set {env}): build the project's examples first")
     return path
 
 
 def c_compiler() -> str:
     cc = os.environ.get("CC") or shutil.which("cc") or shutil.which("gcc")
     if not cc:
-        pytest.skip("no C compiler to build the probe library")
+        pytest.fail("no C compiler to build the probe library")
     return cc
