@@ -11,11 +11,17 @@ packages=(
   libtorch-dev libfaiss-dev libopenblas0-pthread
   libturbojpeg0-dev libjpeg62-turbo-dev libpng-dev
   libsqlite3-dev libutf8proc-dev libcjson-dev
+  # video frames (lib/video) and the ffmpeg command that makes test videos
+  libavformat-dev libavcodec-dev libswscale-dev libavutil-dev ffmpeg
+  # the search server (examples/cerebro serve)
+  libmicrohttpd-dev
   # tests
   check python3 python3-torch python3-torchvision python3-numpy python3-pil python3-pytest
   python3-regex
   # benchmarks and test-image tools
   libjpeg-turbo-progs python3-faiss
+  # browser test of the search page (headless chromium) and the server load bench
+  chromium wrk
   # training pipeline: plots, OpenMoji SVG rasterising
   python3-matplotlib librsvg2-bin
 )
@@ -46,12 +52,16 @@ if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
   ${sudo:-} apt-get update -qq
   ${sudo:-} apt-get install -y -qq --no-install-recommends nodejs npm
 fi
-# The Node binding's dependencies (koffi), exactly as locked.
+# npm dependencies, exactly as locked: the Node binding (koffi) and the
+# browser test (playwright-core, which drives Debian's chromium).
 root=$(cd "$(dirname "$0")/.." && pwd)
-if [ ! -d "$root/bindings/node/node_modules/koffi" ] ||
-   [ "$root/bindings/node/package-lock.json" -nt "$root/bindings/node/node_modules/.package-lock.json" ]; then
-  (cd "$root/bindings/node" && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error)
-fi
+for dir in bindings/node tests/browser; do
+  [ -f "$root/$dir/package-lock.json" ] || continue
+  if [ ! -f "$root/$dir/node_modules/.package-lock.json" ] ||
+     [ "$root/$dir/package-lock.json" -nt "$root/$dir/node_modules/.package-lock.json" ]; then
+    (cd "$root/$dir" && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error)
+  fi
+done
 
 # OpenBLAS must be the BLAS that libtorch and FAISS load: the reference BLAS is
 # ~36x slower (DESIGN.md). Debian selects the highest-priority alternative, which
