@@ -244,6 +244,26 @@ CEREBRO_API cerebro_status cerebro_image_preprocess(const cerebro_image *image,
                                                     float *out);
 
 /* ------------------------------------------------------------------------ */
+/* Video frames                                                               */
+/* ------------------------------------------------------------------------ */
+
+/** Decodes the frame a video shows at `timestamp` seconds from its start
+ *  (the last frame that starts at or before it; past the end, the last
+ *  frame), as search hits' timestamps give it: e.g. for a thumbnail of a
+ *  hit. Videos are read with FFmpeg (MP4/MOV/MKV/WebM/AVI with the codecs
+ *  the system's FFmpeg decodes). opts: max_pixels and the background apply
+ *  (NULL: defaults); the frame is returned at full size. *out receives a
+ *  new image to free with cerebro_image_free(). A single call gives up
+ *  after 60 s of decoding. Thread-safe.
+ *  Errors: E_INVALID (NULL, negative or non-finite timestamp),
+ *  E_NOT_FOUND, E_IO, E_FORMAT (not a video, or no video stream),
+ *  E_UNSUPPORTED (no decoder for the codec), E_CORRUPT (no frame decodes
+ *  up to that time), E_LIMIT (frame size, time), E_NOMEM. */
+CEREBRO_API cerebro_status cerebro_video_frame_load(cerebro_image **out, const char *path,
+                                                    double timestamp,
+                                                    const cerebro_image_options *opts);
+
+/* ------------------------------------------------------------------------ */
 /* Tokenizer (CLIP byte-level BPE)                                            */
 /* ------------------------------------------------------------------------ */
 
@@ -448,16 +468,28 @@ CEREBRO_API void cerebro_add_options_init(cerebro_add_options *opts);
 typedef struct cerebro_add_stats {
     uint32_t version; /**< 1 */
     uint32_t reserved;
-    uint64_t added, updated, skipped, removed, failed, frames;
+    uint64_t added, updated, skipped, removed, failed;
+    uint64_t frames; /**< video frames committed (kept after de-duplication) */
 } cerebro_add_stats;
 
 /** Adds files and folders (recursively) incrementally: unchanged files are
  *  skipped (same size and mtime, or same content hash), changed ones
  *  re-encoded, moved ones (same content under a new path) keep their
  *  vectors and id, vanished ones under the given folders removed. Inside
- *  folders only .jpg/.jpeg/.jpe/.jfif/.png files are taken and hidden
+ *  folders only .jpg/.jpeg/.jpe/.jfif/.png images and .mp4/.m4v/.mov/.mkv/
+ *  .webm/.avi videos (unless CEREBRO_ADD_NO_VIDEO) are taken and hidden
  *  entries are skipped (CEREBRO_ADD_HIDDEN); a file named directly is always
- *  tried. Paths are stored absolute: the parent folder resolved, the last
+ *  tried.
+ *  A video becomes one item per kept frame, with its timestamp: the first
+ *  frame, each scene change (scene_threshold) and at least one frame every
+ *  frame_interval seconds (widened so that max_frames cover the whole
+ *  video), less frames whose embedding has a cosine above dedup_threshold
+ *  to the last kept one. Its frames and its file row are committed
+ *  together after the images; an unchanged video is not decoded again and
+ *  a changed one replaces all its frames. A damaged or truncated video
+ *  keeps the frames that decoded and is recorded with its error (counted
+ *  in stats->failed, reported through progress); decoding a file stops
+ *  after file_time_limit seconds the same way. Paths are stored absolute: the parent folder resolved, the last
  *  component kept. A path that cannot be reached is reported and its
  *  indexed files are kept (an unmounted drive does not empty the index);
  *  a file replaced by something that is not a file counts as vanished.

@@ -2,7 +2,9 @@
  * mtime, then content hash), follow moved files (same content under a new
  * path keeps its vectors), drop vanished ones, and encode the rest through
  * the model pipeline, committing one bounded transaction per batch so a
- * killed process loses at most the batch in flight. */
+ * killed process loses at most the batch in flight. Videos come after the
+ * images, one at a time: each video's frames and its file row are one
+ * transaction, so a killed process never leaves half a video. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,9 +15,11 @@
 #include "core/core.h"
 #include "core/sha256.h"
 #include "image/image.h"
+#include "index/frames.h"
 #include "index/store.h"
 #include "index/walk.h"
 #include "model/pipeline.h"
+#include "video/video.h"
 
 /* A pipeline status meaning "same bytes as stored: keep the vectors". */
 #define CB_ITEM_UNCHANGED ((cerebro_status)1)
@@ -42,6 +46,7 @@ typedef struct candidate {
     int has_old_hash;
     uint8_t hash[32]; /* filled by the worker */
     uint32_t width, height;
+    int video;        /* decoded as a video: one row per kept frame */
 } candidate;
 
 typedef struct add_job {
@@ -55,6 +60,7 @@ typedef struct add_job {
     cb_decode_params params;
     cerebro_image_options iopts;
     uint64_t done, total;
+    size_t n_videos; /* video candidates, indexed after the images */
     int cancelled;
 } add_job;
 
@@ -166,7 +172,8 @@ static known *find_known(add_job *j, const char *path)
 
 /* ---- walking ---------------------------------------------------------------- */
 
-static void add_candidate(add_job *j, const char *path, const struct stat *st, const known *k)
+static void add_candidate(add_job *j, const char *path, const struct stat *st, const known *k,
+                          int video)
 {
     if (j->n_cand == j->cap_cand) {
         size_t cap = j->cap_cand ? j->cap_cand * 2 : 256;
@@ -183,6 +190,7 @@ static void add_candidate(add_job *j, const char *path, const struct stat *st, c
     c->size = (int64_t)st->st_size;
     c->mtime_ns = mtime_ns_of(st);
     c->file_id = k ? k->file_id : -1;
+    c->video = video;
     if (k && k->has_hash) {
         memcpy(c->old_hash, k->hash, 32);
         c->has_old_hash = 1;
@@ -206,7 +214,7 @@ static void on_file(void *user, const char *path, const struct stat *st)
             return;
         }
     }
-    add_candidate(j, path, st, k);
+    add_candidate(j, path, st, k, !(j->opts->flags & CEREBRO_ADD_NO_VIDEO) && cb_is_video_name(path));
 }
 
 static void on_walk_error(void *user, const char *path, cerebro_status status, const char *message)
@@ -242,19 +250,32 @@ static void dedupe_candidates(add_job *j)
 
 /* ---- moved and vanished files ---------------------------------------------- */
 
-static cerebro_status hash_file(const char *path, uint64_t max, uint8_t digest[32])
+/* Hashes a file in chunks: videos may be far larger than any image limit. */
+static cerebro_status hash_file(const char *path, uint8_t digest[32])
 {
-    uint8_t *data;
-    size_t size;
+    enum { CHUNK = 1 << 20 };
     cb_sha256 h;
-    cerebro_status st = cb_read_file(path, max, &data, &size);
-    if (st != CEREBRO_OK)
-        return st;
+    size_t got;
+    uint8_t *buf = malloc(CHUNK);
+    FILE *f = buf ? fopen(path, "rb") : NULL;
+    cerebro_status st = CEREBRO_OK;
+
+    if (!buf)
+        return cb_fail(CEREBRO_E_NOMEM, "out of memory");
+    if (!f) {
+        free(buf);
+        return cb_fail(errno == ENOENT ? CEREBRO_E_NOT_FOUND : CEREBRO_E_IO, "%s: cannot open: %s", path,
+                       strerror(errno));
+    }
     cb_sha256_init(&h);
-    cb_sha256_update(&h, data, size);
+    while ((got = fread(buf, 1, CHUNK, f)) > 0)
+        cb_sha256_update(&h, buf, got);
+    if (ferror(f))
+        st = cb_fail(CEREBRO_E_IO, "%s: read error", path);
     cb_sha256_final(&h, digest);
-    free(data);
-    return CEREBRO_OK;
+    fclose(f);
+    free(buf);
+    return st;
 }
 
 static int compare_size(const void *a, const void *b)
@@ -320,7 +341,7 @@ static cerebro_status settle_vanished(add_job *j)
             known *k = vanished[i];
             if (k->seen != -1 || !k->has_hash || k->status != 0)
                 continue;
-            if (!hashed && hash_file(cd->path, j->iopts.max_file_bytes, digest) != CEREBRO_OK)
+            if (!hashed && hash_file(cd->path, digest) != CEREBRO_OK)
                 break;
             hashed = 1;
             if (memcmp(digest, k->hash, 32) != 0)
@@ -443,13 +464,13 @@ static cerebro_status batch_sql_prepare(sqlite3 *db, batch_sql *b)
         (st = cb_sql_prepare(db, "UPDATE files SET size = ?, mtime_ns = ? WHERE id = ?", &b->update_meta)) ||
         (st = cb_sql_prepare(db,
                              "UPDATE files SET size = ?2, mtime_ns = ?3, hash = ?4, width = ?5, height = ?6, "
-                             "status = ?7, error = ?8, indexed_at = ?9, kind = 0 WHERE id = ?1",
+                             "status = ?7, error = ?8, indexed_at = ?9, kind = ?10 WHERE id = ?1",
                              &b->update_file)) ||
         (st = cb_sql_prepare(db,
                              "INSERT INTO files(path, size, mtime_ns, hash, width, height, status, error, "
-                             "indexed_at) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+                             "indexed_at, kind) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
                              &b->insert_file)) ||
-        (st = cb_sql_prepare(db, "INSERT INTO items(file_id, timestamp, vector) VALUES(?, -1, ?)",
+        (st = cb_sql_prepare(db, "INSERT INTO items(file_id, timestamp, vector) VALUES(?, ?, ?)",
                              &b->insert_item)))
         return st;
     return CEREBRO_OK;
@@ -472,21 +493,48 @@ static int step_done(sqlite3_stmt *q)
     return rc == SQLITE_DONE;
 }
 
-/* Writes one file's outcome: its row (new or updated) and, when encoded,
- * its vector. Old vectors' ids are appended to old[]. */
+/* What a file's items are (files.kind). */
+enum { KIND_IMAGE = 0, KIND_VIDEO = 1 };
+
+/* A growable list of item ids. */
+typedef struct id_list {
+    int64_t *ids;
+    size_t n, cap;
+} id_list;
+
+static int id_list_push(id_list *l, int64_t id)
+{
+    if (l->n == l->cap) {
+        size_t cap = l->cap ? l->cap * 2 : 64;
+        int64_t *g = realloc(l->ids, cap * sizeof *g);
+        if (!g)
+            return -1;
+        l->ids = g;
+        l->cap = cap;
+    }
+    l->ids[l->n++] = id;
+    return 0;
+}
+
+/* Writes one file's outcome: its row (new or updated) and its n vectors
+ * (times: their timestamps, NULL for a still image). The ids of the items
+ * it replaces go to `old`, the new ones to new_ids[n]. */
 static cerebro_status write_file(add_job *j, batch_sql *b, candidate *c, cerebro_status status,
-                                 const char *message, const float *vec, int64_t *old, size_t *n_old,
-                                 int64_t *new_id)
+                                 const char *message, const float *vecs, const double *times, size_t n,
+                                 id_list *old, int64_t *new_ids)
 {
     sqlite3 *db = j->idx->db;
     int64_t now = (int64_t)time(NULL);
     sqlite3_stmt *q;
 
-    *new_id = -1;
     if (c->file_id >= 0) {
         sqlite3_bind_int64(b->old_items, 1, c->file_id);
-        while (sqlite3_step(b->old_items) == SQLITE_ROW)
-            old[(*n_old)++] = sqlite3_column_int64(b->old_items, 0);
+        while (sqlite3_step(b->old_items) == SQLITE_ROW) {
+            if (id_list_push(old, sqlite3_column_int64(b->old_items, 0)) != 0) {
+                sqlite3_reset(b->old_items);
+                return cb_fail(CEREBRO_E_NOMEM, "out of memory");
+            }
+        }
         sqlite3_reset(b->old_items);
         sqlite3_bind_int64(b->del_items, 1, c->file_id);
         if (!step_done(b->del_items))
@@ -511,18 +559,21 @@ static cerebro_status write_file(add_job *j, batch_sql *b, candidate *c, cerebro
     else
         sqlite3_bind_text(q, 8, message, -1, SQLITE_TRANSIENT);
     sqlite3_bind_int64(q, 9, now);
+    sqlite3_bind_int(q, 10, c->video ? KIND_VIDEO : KIND_IMAGE);
     if (!step_done(q))
         return cb_sql_fail(db, c->path);
     sqlite3_clear_bindings(q);
     if (c->file_id < 0)
         c->file_id = sqlite3_last_insert_rowid(db);
-    if (status != CEREBRO_OK)
-        return CEREBRO_OK;
-    sqlite3_bind_int64(b->insert_item, 1, c->file_id);
-    sqlite3_bind_blob(b->insert_item, 2, vec, (int)(j->idx->dim * sizeof(float)), SQLITE_TRANSIENT);
-    if (!step_done(b->insert_item))
-        return cb_sql_fail(db, c->path);
-    *new_id = sqlite3_last_insert_rowid(db);
+    for (size_t i = 0; i < n; i++) {
+        sqlite3_bind_int64(b->insert_item, 1, c->file_id);
+        sqlite3_bind_double(b->insert_item, 2, times ? times[i] : -1.0);
+        sqlite3_bind_blob(b->insert_item, 3, vecs + i * j->idx->dim, (int)(j->idx->dim * sizeof(float)),
+                          SQLITE_TRANSIENT);
+        if (!step_done(b->insert_item))
+            return cb_sql_fail(db, c->path);
+        new_ids[i] = sqlite3_last_insert_rowid(db);
+    }
     return CEREBRO_OK;
 }
 
@@ -535,30 +586,24 @@ static cerebro_status consume_batch(void *user, size_t start, size_t count, cons
     cerebro_index *idx = j->idx;
     uint32_t dim = idx->dim;
     batch_sql b;
-    int64_t *old = NULL, *new_ids = NULL;
+    id_list old = {NULL, 0, 0};
+    int64_t *new_ids = NULL;
     float *vectors = NULL;
-    size_t n_old = 0, n_new = 0, cap_old = 0;
+    size_t n_new = 0;
     cerebro_status st;
 
     if ((st = cb_sql_exec(idx->db, "BEGIN IMMEDIATE")) != CEREBRO_OK)
         return st;
     if ((st = batch_sql_prepare(idx->db, &b)) != CEREBRO_OK)
         goto fail;
-    /* Each file held at most a handful of vectors (video frames later):
-     * size the old-id list by asking. */
-    for (size_t i = 0; i < count; i++)
-        cap_old += e->items[start + i]->file_id >= 0 ? 1 : 0;
-    cap_old = cap_old ? cap_old * 4 + 64 : 1;
-    old = malloc(cap_old * sizeof *old);
     new_ids = malloc(count * sizeof *new_ids);
     vectors = malloc(count * dim * sizeof *vectors);
-    if (!old || !new_ids || !vectors) {
+    if (!new_ids || !vectors) {
         st = cb_fail(CEREBRO_E_NOMEM, "out of memory");
         goto fail;
     }
     for (size_t i = 0; i < count && st == CEREBRO_OK; i++) {
         candidate *c = e->items[start + i];
-        int64_t id;
         if (status[i] == CB_ITEM_UNCHANGED) {
             sqlite3_bind_int64(b.update_meta, 1, c->size);
             sqlite3_bind_int64(b.update_meta, 2, c->mtime_ns);
@@ -568,19 +613,12 @@ static cerebro_status consume_batch(void *user, size_t start, size_t count, cons
             j->stats.skipped++;
             continue;
         }
-        if (n_old + 64 > cap_old) {
-            int64_t *g = realloc(old, (cap_old *= 2) * sizeof *g);
-            if (!g) {
-                st = cb_fail(CEREBRO_E_NOMEM, "out of memory");
-                break;
-            }
-            old = g;
-        }
-        int existed = c->file_id >= 0;
-        st = write_file(j, &b, c, status[i], msg[i], emb + i * dim, old, &n_old, &id);
-        if (st == CEREBRO_OK && id >= 0) {
+        int existed = c->file_id >= 0, ok = status[i] == CEREBRO_OK;
+        st = write_file(j, &b, c, status[i], msg[i], emb + i * dim, NULL, ok ? 1 : 0, &old,
+                        new_ids + n_new);
+        if (st == CEREBRO_OK && ok) {
             memcpy(vectors + n_new * dim, emb + i * dim, dim * sizeof(float));
-            new_ids[n_new++] = id;
+            n_new++;
             if (existed)
                 j->stats.updated++;
             else
@@ -594,14 +632,15 @@ static cerebro_status consume_batch(void *user, size_t start, size_t count, cons
         cb_sql_exec(idx->db, "ROLLBACK");
         goto out;
     }
-    st = cb_index_commit(idx, old, n_old, vectors, new_ids, n_new);
+    st = cb_index_commit(idx, old.ids, old.n, vectors, new_ids, n_new);
     for (size_t i = 0; i < count && st == CEREBRO_OK; i++) {
         j->done++;
         int bad = status[i] != CEREBRO_OK && status[i] != CB_ITEM_UNCHANGED;
         progress(j, e->items[start + i]->path, bad ? status[i] : CEREBRO_OK, bad ? msg[i] : NULL);
     }
-    /* A request to cancel during the last batch comes too late to matter. */
-    if (st == CEREBRO_OK && j->cancelled && start + count < e->n)
+    /* A request to cancel during the last batch comes too late to matter,
+     * unless videos follow. */
+    if (st == CEREBRO_OK && j->cancelled && (start + count < e->n || j->n_videos > 0))
         st = cb_fail(CEREBRO_E_CANCELLED, "indexing cancelled by the progress callback after %llu files",
                      (unsigned long long)j->done);
     goto out;
@@ -609,9 +648,125 @@ fail:
     batch_sql_free(&b);
     cb_sql_exec(idx->db, "ROLLBACK");
 out:
-    free(old);
+    free(old.ids);
     free(new_ids);
     free(vectors);
+    return st;
+}
+
+/* ---- videos ------------------------------------------------------------------ */
+
+/* Commits one video: its file row and every kept frame, replacing what the
+ * store had for it, in one transaction. */
+static cerebro_status commit_video(add_job *j, candidate *c, cerebro_status status, const char *message,
+                                   const cb_frames *f)
+{
+    cerebro_index *idx = j->idx;
+    batch_sql b;
+    id_list old = {NULL, 0, 0};
+    int64_t *new_ids = malloc((f->n ? f->n : 1) * sizeof *new_ids);
+    cerebro_status st;
+
+    if (!new_ids)
+        return cb_fail(CEREBRO_E_NOMEM, "out of memory");
+    if ((st = cb_sql_exec(idx->db, "BEGIN IMMEDIATE")) != CEREBRO_OK) {
+        free(new_ids);
+        return st;
+    }
+    if ((st = batch_sql_prepare(idx->db, &b)) == CEREBRO_OK)
+        st = write_file(j, &b, c, status, message, f->vectors, f->times, f->n, &old, new_ids);
+    batch_sql_free(&b);
+    if (st == CEREBRO_OK)
+        st = cb_index_commit(idx, old.ids, old.n, f->vectors, new_ids, f->n);
+    else
+        cb_sql_exec(idx->db, "ROLLBACK");
+    free(old.ids);
+    free(new_ids);
+    return st;
+}
+
+/* Touched but not changed (same bytes): only size and mtime move. */
+static cerebro_status touch_file(add_job *j, const candidate *c)
+{
+    sqlite3_stmt *q;
+    cerebro_status st = cb_sql_prepare(j->idx->db, "UPDATE files SET size = ?, mtime_ns = ? WHERE id = ?", &q);
+    if (st != CEREBRO_OK)
+        return st;
+    sqlite3_bind_int64(q, 1, c->size);
+    sqlite3_bind_int64(q, 2, c->mtime_ns);
+    sqlite3_bind_int64(q, 3, c->file_id);
+    if (sqlite3_step(q) != SQLITE_DONE)
+        st = cb_sql_fail(j->idx->db, c->path);
+    sqlite3_finalize(q);
+    return st;
+}
+
+static cerebro_status index_video(add_job *j, candidate *c, const cb_frame_options *fo)
+{
+    cb_frames f;
+    char message[CB_PIPELINE_MSG_CAP] = "";
+    cerebro_status st, item;
+    int existed = c->file_id >= 0;
+
+    memset(&f, 0, sizeof f);
+    item = hash_file(c->path, c->hash);
+    if (item == CEREBRO_OK && c->has_old_hash && memcmp(c->hash, c->old_hash, 32) == 0) {
+        if ((st = touch_file(j, c)) != CEREBRO_OK)
+            return st;
+        j->stats.skipped++;
+        j->done++;
+        progress(j, c->path, CEREBRO_OK, NULL);
+        return CEREBRO_OK;
+    }
+    if (item == CEREBRO_OK)
+        item = cb_frames_encode(j->idx->model, c->path, &j->iopts, fo, &f);
+    if (item == CEREBRO_E_MODEL || item == CEREBRO_E_NOMEM) {
+        cb_frames_free(&f);
+        return item; /* the run cannot go on, as for images */
+    }
+    if (item != CEREBRO_OK) {
+        char at[32];
+        snprintf(message, sizeof message, "%s", cerebro_last_error());
+        if (f.n > 0) {
+            size_t len = strlen(message);
+            cb_video_format_time(f.times[f.n - 1], at, sizeof at);
+            snprintf(message + len, sizeof message - len, " (kept %zu frames up to %s)", f.n, at);
+        }
+    }
+    c->width = f.width;
+    c->height = f.height;
+    st = commit_video(j, c, item, message, &f);
+    if (st == CEREBRO_OK) {
+        j->stats.frames += f.n;
+        if (item != CEREBRO_OK)
+            j->stats.failed++;
+        else if (existed)
+            j->stats.updated++;
+        else
+            j->stats.added++;
+        j->done++;
+        progress(j, c->path, item, item != CEREBRO_OK ? message : NULL);
+    }
+    cb_frames_free(&f);
+    return st;
+}
+
+/* Each video in turn, after the images: a video's frames are decoded in
+ * order by one decoder (using the decode threads), at most a batch of them
+ * preprocessed at a time. */
+static cerebro_status index_videos(add_job *j, candidate **videos, size_t n, size_t batch)
+{
+    cb_frame_options fo;
+    cerebro_status st = CEREBRO_OK;
+    uint32_t threads = j->opts->n_workers ? j->opts->n_workers : cb_online_cpus();
+
+    cb_frame_options_from(j->opts, (uint32_t)batch, threads, &fo);
+    for (size_t i = 0; i < n && st == CEREBRO_OK; i++) {
+        if (j->cancelled)
+            return cb_fail(CEREBRO_E_CANCELLED, "indexing cancelled by the progress callback after %llu files",
+                           (unsigned long long)j->done);
+        st = index_video(j, videos[i], &fo);
+    }
     return st;
 }
 
@@ -690,10 +845,14 @@ static cerebro_status run_add(add_job *j, const char *const *paths, size_t n)
         if (!e.items) {
             st = cb_fail(CEREBRO_E_NOMEM, "out of memory");
         } else {
+            /* Images first, through the pipeline; the videos after them. */
             for (size_t i = 0; i < j->n_cand; i++)
-                if (j->cand[i].file_id != -2)
+                if (j->cand[i].file_id != -2 && !j->cand[i].video)
                     e.items[m++] = &j->cand[i];
             e.n = m;
+            for (size_t i = 0; i < j->n_cand; i++)
+                if (j->cand[i].file_id != -2 && j->cand[i].video)
+                    e.items[m + j->n_videos++] = &j->cand[i];
             size_t batch = j->opts->batch_size ? j->opts->batch_size : DEFAULT_BATCH;
             size_t commit = j->opts->commit_every ? j->opts->commit_every : DEFAULT_COMMIT;
             cb_pipeline p = {idx->model,
@@ -705,9 +864,11 @@ static cerebro_status run_add(add_job *j, const char *const *paths, size_t n)
                              &e};
             progress(j, NULL, CEREBRO_OK, NULL);
             if (!j->cancelled)
-                st = cb_pipeline_run(&p);
+                st = e.n > 0 ? cb_pipeline_run(&p) : CEREBRO_OK;
             else
                 st = cb_fail(CEREBRO_E_CANCELLED, "indexing cancelled by the progress callback");
+            if (st == CEREBRO_OK)
+                st = index_videos(j, e.items + e.n, j->n_videos, p.batch);
             free(e.items);
         }
     }

@@ -11,6 +11,7 @@
 
 #include "core/core.h"
 #include "index/walk.h"
+#include "video/video.h"
 
 /* Folders on the current descent path, to refuse symlink loops. */
 typedef struct ancestry {
@@ -29,6 +30,12 @@ int cb_is_image_name(const char *name)
             return 1;
     }
     return 0;
+}
+
+/* Files a folder walk reports: images, and videos unless told not to. */
+static int wanted(const cb_walk *w, const char *name)
+{
+    return cb_is_image_name(name) || (!(w->flags & CEREBRO_ADD_NO_VIDEO) && cb_is_video_name(name));
 }
 
 char *cb_absolute_path(const char *path)
@@ -120,7 +127,7 @@ static void visit(const cb_walk *w, const char *path, const char *name, const an
     st = lst;
     if (S_ISLNK(lst.st_mode)) {
         if (stat(path, &st) != 0) {
-            if (cb_is_image_name(name))
+            if (wanted(w, name))
                 report(w, path, CEREBRO_E_NOT_FOUND, "%s: broken symbolic link (%s)", path, strerror(errno));
             return;
         }
@@ -132,7 +139,7 @@ static void visit(const cb_walk *w, const char *path, const char *name, const an
             walk_dir(w, path, &st, up, depth + 1);
         return;
     }
-    if (!cb_is_image_name(name))
+    if (!wanted(w, name))
         return;
     if (!S_ISREG(st.st_mode)) {
         report(w, path, CEREBRO_E_IO, "%s: not a regular file", path);

@@ -15,15 +15,15 @@ typedef void (*cb_walk_error_fn)(void *user, const char *path, cerebro_status st
                                  const char *message);
 
 typedef struct cb_walk {
-    unsigned flags; /* CEREBRO_ADD_NO_RECURSE | _HIDDEN | _FOLLOW_SYMLINKS */
+    unsigned flags; /* CEREBRO_ADD_NO_RECURSE | _HIDDEN | _FOLLOW_SYMLINKS | _NO_VIDEO */
     cb_walk_file_fn on_file;
     cb_walk_error_fn on_error;
     void *user;
 } cb_walk;
 
 /* Walks `root` (a folder, recursively, or a single file). Inside folders
- * only files with an image extension are reported; a file given directly is
- * always reported. *absolute (malloc'd, may be NULL) receives root made
+ * only files with an image or (without CEREBRO_ADD_NO_VIDEO) a video
+ * extension are reported; a file given directly is always reported. *absolute (malloc'd, may be NULL) receives root made
  * absolute, without resolving a final symlink. Returns E_NOT_FOUND / E_IO
  * for a root that cannot be visited at all. */
 cerebro_status cb_walk_root(const cb_walk *w, const char *root, char **absolute);

@@ -1,0 +1,485 @@
+/* Decoding video files with FFmpeg (libavformat, libavcodec, libswscale):
+ * one video stream, frames in presentation order, a wall-clock deadline that
+ * also reaches into the demuxer, frame sizes checked before allocation, and
+ * FFmpeg's log kept off stderr. */
+#include <libavcodec/avcodec.h>
+#include <libavformat/avformat.h>
+#include <libavutil/imgutils.h>
+#include <libavutil/log.h>
+#include <libswscale/swscale.h>
+#include <math.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include "core/core.h"
+#include "image/image.h"
+#include "video/video.h"
+
+/* Damaged packets in a row after which a file is given up as garbage. */
+enum { MAX_BAD_PACKETS = 64 };
+
+struct cb_video {
+    char *path;
+    cb_video_limits limits;
+    double deadline;         /* monotonic seconds, 0: none */
+    AVFormatContext *fmt;
+    AVCodecContext *codec;
+    AVPacket *packet;
+    AVFrame *frame;          /* the current frame */
+    int stream;              /* index of the video stream */
+    double time_base;        /* seconds per pts unit */
+    int64_t start_pts;       /* pts of time 0 */
+    int have_start;
+    double duration;         /* -1: unknown */
+    double last_time;        /* of the last frame returned, -1 before the first */
+    int flushing;            /* the demuxer ended: draining the decoder */
+    int ended;               /* no more frames */
+    int bad_packets;         /* damaged packets in a row */
+    char damage[256];        /* first damage seen, reported at the end */
+    struct SwsContext *sws_luma, *sws_rgb;
+};
+
+/* ---- FFmpeg's log ---------------------------------------------------------- */
+
+/* FFmpeg logs from whatever thread runs a codec; the last error message of
+ * each thread is kept to explain a failure, and nothing reaches stderr. */
+static _Thread_local char ff_last_log[256];
+
+static void ff_log(void *avcl, int level, const char *fmt, va_list ap)
+{
+    int prefix = 1;
+    if (level > AV_LOG_ERROR)
+        return;
+    av_log_format_line2(avcl, level, fmt, ap, ff_last_log, sizeof ff_last_log, &prefix);
+    size_t n = strlen(ff_last_log);
+    while (n > 0 && (ff_last_log[n - 1] == '\n' || ff_last_log[n - 1] == ' '))
+        ff_last_log[--n] = '\0';
+}
+
+static pthread_once_t log_once = PTHREAD_ONCE_INIT;
+
+static void install_log(void)
+{
+    av_log_set_callback(ff_log);
+}
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+static int interrupt_cb(void *user)
+{
+    const cb_video *v = user;
+    return v->deadline > 0 && now_s() > v->deadline;
+}
+
+/* FFmpeg's message for an error code, and the last thing it logged. */
+static const char *ff_reason(int err, char *buf, size_t cap)
+{
+    char e[AV_ERROR_MAX_STRING_SIZE] = "";
+    av_strerror(err, e, sizeof e);
+    if (ff_last_log[0] && !strstr(e, ff_last_log))
+        snprintf(buf, cap, "%s (%s)", e, ff_last_log);
+    else
+        snprintf(buf, cap, "%s", e);
+    return buf;
+}
+
+int cb_is_video_name(const char *name)
+{
+    static const char *const exts[] = {".mp4", ".m4v", ".mov", ".mkv", ".webm", ".avi"};
+    size_t n = strlen(name);
+    for (size_t i = 0; i < sizeof exts / sizeof exts[0]; i++) {
+        size_t e = strlen(exts[i]);
+        if (n > e && strcasecmp(name + n - e, exts[i]) == 0)
+            return 1;
+    }
+    return 0;
+}
+
+void cb_video_format_time(double seconds, char *buf, size_t cap)
+{
+    if (!(seconds >= 0) || seconds > 359999.0)
+        seconds = 0;
+    long tenths = lround(seconds * 10);
+    snprintf(buf, cap, "%02ld:%02ld:%02ld.%ld", tenths / 36000, tenths / 600 % 60, tenths / 10 % 60,
+             tenths % 10);
+}
+
+/* ---- opening ------------------------------------------------------------- */
+
+static cerebro_status time_limit_error(const cb_video *v)
+{
+    char at[32];
+    cb_video_format_time(v->last_time < 0 ? 0 : v->last_time, at, sizeof at);
+    return cb_fail(CEREBRO_E_LIMIT, "%s: stopped after the time limit of %g s per file (decoded up to %s)",
+                   v->path, v->limits.time_limit, at);
+}
+
+static cerebro_status open_stream(cb_video *v)
+{
+    char why[512];
+    const AVCodec *dec = NULL;
+    int err;
+
+    v->fmt->interrupt_callback.callback = interrupt_cb;
+    v->fmt->interrupt_callback.opaque = v;
+    ff_last_log[0] = '\0';
+    if ((err = avformat_open_input(&v->fmt, v->path, NULL, NULL)) < 0) {
+        v->fmt = NULL; /* freed by avformat_open_input */
+        if (err == AVERROR_EXIT)
+            return time_limit_error(v);
+        return cb_fail(err == AVERROR(ENOENT) ? CEREBRO_E_NOT_FOUND
+                       : err == AVERROR_INVALIDDATA ? CEREBRO_E_FORMAT
+                                                    : CEREBRO_E_IO,
+                       "%s: not a video FFmpeg can open: %s", v->path, ff_reason(err, why, sizeof why));
+    }
+    if ((err = avformat_find_stream_info(v->fmt, NULL)) < 0) {
+        if (err == AVERROR_EXIT)
+            return time_limit_error(v);
+        return cb_fail(CEREBRO_E_CORRUPT, "%s: cannot read the streams: %s", v->path,
+                       ff_reason(err, why, sizeof why));
+    }
+    err = av_find_best_stream(v->fmt, AVMEDIA_TYPE_VIDEO, -1, -1, &dec, 0);
+    if (err == AVERROR_STREAM_NOT_FOUND)
+        return cb_fail(CEREBRO_E_FORMAT, "%s: no video stream (%u streams, none of them video)", v->path,
+                       v->fmt->nb_streams);
+    if (err == AVERROR_DECODER_NOT_FOUND || (err >= 0 && !dec))
+        return cb_fail(CEREBRO_E_UNSUPPORTED, "%s: no decoder in this FFmpeg for the video codec '%s'",
+                       v->path, avcodec_get_name(v->fmt->streams[err >= 0 ? err : 0]->codecpar->codec_id));
+    if (err < 0)
+        return cb_fail(CEREBRO_E_FORMAT, "%s: no usable video stream: %s", v->path,
+                       ff_reason(err, why, sizeof why));
+    v->stream = err;
+    AVStream *s = v->fmt->streams[v->stream];
+    /* Attached pictures (cover art in an audio file) are not video. */
+    if (s->disposition & AV_DISPOSITION_ATTACHED_PIC)
+        return cb_fail(CEREBRO_E_FORMAT, "%s: no video stream (only a cover picture)", v->path);
+    AVCodecParameters *par = s->codecpar;
+    if (par->width <= 0 || par->height <= 0)
+        return cb_fail(CEREBRO_E_CORRUPT, "%s: the video stream has no frame size", v->path);
+    cerebro_status st =
+        cb_image_check_limits((uint32_t)par->width, (uint32_t)par->height, v->limits.max_pixels, v->path);
+    if (st != CEREBRO_OK)
+        return st;
+    if (!(v->codec = avcodec_alloc_context3(dec)))
+        return cb_fail(CEREBRO_E_NOMEM, "%s: out of memory", v->path);
+    if ((err = avcodec_parameters_to_context(v->codec, par)) < 0)
+        return cb_fail(CEREBRO_E_FORMAT, "%s: %s", v->path, ff_reason(err, why, sizeof why));
+    v->codec->thread_count = (int)(v->limits.threads ? v->limits.threads : 1);
+    v->codec->pkt_timebase = s->time_base;
+    if ((err = avcodec_open2(v->codec, dec, NULL)) < 0)
+        return cb_fail(CEREBRO_E_UNSUPPORTED, "%s: cannot open the %s decoder: %s", v->path, dec->name,
+                       ff_reason(err, why, sizeof why));
+    v->time_base = av_q2d(s->time_base);
+    if (s->start_time != AV_NOPTS_VALUE) {
+        v->start_pts = s->start_time;
+        v->have_start = 1;
+    }
+    if (s->duration != AV_NOPTS_VALUE && s->duration > 0)
+        v->duration = (double)s->duration * v->time_base;
+    else if (v->fmt->duration != AV_NOPTS_VALUE && v->fmt->duration > 0)
+        v->duration = (double)v->fmt->duration / AV_TIME_BASE;
+    return CEREBRO_OK;
+}
+
+cerebro_status cb_video_open(cb_video **out, const char *path, const cb_video_limits *limits)
+{
+    cb_video *v;
+    struct stat sb;
+    cerebro_status st;
+
+    *out = NULL;
+    pthread_once(&log_once, install_log);
+    if (stat(path, &sb) != 0)
+        return cb_fail(CEREBRO_E_NOT_FOUND, "%s: no such file", path);
+    if (!S_ISREG(sb.st_mode))
+        return cb_fail(CEREBRO_E_IO, "%s: not a regular file", path);
+    if (!(v = calloc(1, sizeof *v)) || !(v->path = strdup(path))) {
+        free(v);
+        return cb_fail(CEREBRO_E_NOMEM, "%s: out of memory", path);
+    }
+    v->limits = *limits;
+    v->duration = -1;
+    v->last_time = -1;
+    if (limits->time_limit > 0)
+        v->deadline = now_s() + limits->time_limit;
+    if (!(v->fmt = avformat_alloc_context()) || !(v->packet = av_packet_alloc()) ||
+        !(v->frame = av_frame_alloc())) {
+        cb_video_close(v);
+        return cb_fail(CEREBRO_E_NOMEM, "%s: out of memory", path);
+    }
+    if ((st = open_stream(v)) != CEREBRO_OK) {
+        cb_video_close(v);
+        return st;
+    }
+    *out = v;
+    return CEREBRO_OK;
+}
+
+void cb_video_close(cb_video *v)
+{
+    if (!v)
+        return;
+    sws_freeContext(v->sws_luma);
+    sws_freeContext(v->sws_rgb);
+    av_frame_free(&v->frame);
+    av_packet_free(&v->packet);
+    avcodec_free_context(&v->codec);
+    avformat_close_input(&v->fmt);
+    free(v->path);
+    free(v);
+}
+
+uint32_t cb_video_width(const cb_video *v)
+{
+    return (uint32_t)v->codec->width;
+}
+
+uint32_t cb_video_height(const cb_video *v)
+{
+    return (uint32_t)v->codec->height;
+}
+
+double cb_video_duration(const cb_video *v)
+{
+    return v->duration;
+}
+
+const char *cb_video_path(const cb_video *v)
+{
+    return v->path;
+}
+
+/* ---- decoding ------------------------------------------------------------ */
+
+static void note_damage(cb_video *v, const char *what, int err)
+{
+    char why[320], at[32];
+    if (v->damage[0])
+        return;
+    cb_video_format_time(v->last_time < 0 ? 0 : v->last_time, at, sizeof at);
+    snprintf(v->damage, sizeof v->damage, "%s after %s: %s", what, at, ff_reason(err, why, sizeof why));
+}
+
+/* The end of the stream: clean, or short of the duration the container
+ * declares (a truncated file), or with damage seen on the way. */
+static cerebro_status end_of_stream(cb_video *v)
+{
+    char at[32], total[32];
+    v->ended = 1;
+    if (v->damage[0])
+        return cb_fail(CEREBRO_E_CORRUPT, "%s: damaged video data %s", v->path, v->damage);
+    if (v->last_time < 0)
+        return cb_fail(CEREBRO_E_CORRUPT, "%s: no frame could be decoded", v->path);
+    /* A frame lasts at most a second or so; anything shorter by more than
+     * that (and 5%) is data missing at the end. */
+    if (v->duration > 0 && v->last_time < v->duration - fmax(1.5, 0.05 * v->duration)) {
+        cb_video_format_time(v->last_time, at, sizeof at);
+        cb_video_format_time(v->duration, total, sizeof total);
+        return cb_fail(CEREBRO_E_CORRUPT, "%s: truncated: frames end at %s of %s", v->path, at, total);
+    }
+    return CB_VIDEO_END;
+}
+
+/* Feeds the decoder one packet of the video stream (or the flush packet
+ * at the end of the file). 1: fed, 0: nothing to feed (keep draining),
+ * negative: a cerebro_status error. */
+static int feed(cb_video *v)
+{
+    int err;
+    if (v->flushing)
+        return 0;
+    for (;;) {
+        if (v->deadline > 0 && now_s() > v->deadline)
+            return time_limit_error(v);
+        err = av_read_frame(v->fmt, v->packet);
+        if (err == AVERROR_EXIT)
+            return time_limit_error(v);
+        if (err < 0) {
+            if (err != AVERROR_EOF)
+                note_damage(v, "read error", err);
+            v->flushing = 1;
+            avcodec_send_packet(v->codec, NULL);
+            return 0;
+        }
+        if (v->packet->stream_index != v->stream) {
+            av_packet_unref(v->packet);
+            continue;
+        }
+        err = avcodec_send_packet(v->codec, v->packet);
+        av_packet_unref(v->packet);
+        if (err >= 0 || err == AVERROR(EAGAIN)) {
+            return 1;
+        }
+        if (err == AVERROR(ENOMEM))
+            return cb_fail(CEREBRO_E_NOMEM, "%s: out of memory decoding", v->path);
+        note_damage(v, "undecodable packet", err);
+        if (++v->bad_packets > MAX_BAD_PACKETS)
+            return cb_fail(CEREBRO_E_CORRUPT, "%s: damaged video data %s (gave up after %d bad packets)",
+                           v->path, v->damage, MAX_BAD_PACKETS);
+    }
+}
+
+cerebro_status cb_video_next(cb_video *v, double *timestamp)
+{
+    int err;
+    if (v->ended)
+        return CB_VIDEO_END;
+    for (;;) {
+        if (v->deadline > 0 && now_s() > v->deadline) {
+            v->ended = 1;
+            return time_limit_error(v);
+        }
+        err = avcodec_receive_frame(v->codec, v->frame);
+        if (err == 0) {
+            int64_t pts = v->frame->best_effort_timestamp;
+            if (v->frame->width != v->codec->width || v->frame->height != v->codec->height) {
+                cerebro_status st = cb_image_check_limits((uint32_t)v->frame->width,
+                                                          (uint32_t)v->frame->height,
+                                                          v->limits.max_pixels, v->path);
+                if (st != CEREBRO_OK) {
+                    v->ended = 1;
+                    return st;
+                }
+            }
+            if (v->frame->width <= 0 || v->frame->height <= 0)
+                continue;
+            if (pts == AV_NOPTS_VALUE)
+                pts = v->frame->pts;
+            double t = pts == AV_NOPTS_VALUE ? v->last_time + 1.0 / 25 : 0;
+            if (pts != AV_NOPTS_VALUE) {
+                if (!v->have_start) {
+                    v->start_pts = pts;
+                    v->have_start = 1;
+                }
+                t = (double)(pts - v->start_pts) * v->time_base;
+            }
+            if (t < 0)
+                t = 0;
+            v->bad_packets = 0;
+            v->last_time = t;
+            *timestamp = t;
+            return CEREBRO_OK;
+        }
+        if (err == AVERROR_EOF) {
+            cerebro_status st = end_of_stream(v);
+            return st;
+        }
+        if (err != AVERROR(EAGAIN)) {
+            /* A decoding error the codec could not conceal: note it and
+             * go on with the next packets. */
+            note_damage(v, "decoding error", err);
+            if (++v->bad_packets > MAX_BAD_PACKETS) {
+                v->ended = 1;
+                return cb_fail(CEREBRO_E_CORRUPT, "%s: damaged video data %s", v->path, v->damage);
+            }
+        }
+        int fed = feed(v);
+        if (fed < 0) {
+            v->ended = 1;
+            return (cerebro_status)fed;
+        }
+    }
+}
+
+cerebro_status cb_video_seek(cb_video *v, double seconds)
+{
+    AVStream *s = v->fmt->streams[v->stream];
+    int64_t target = (int64_t)floor(seconds / v->time_base) + (v->have_start ? v->start_pts : 0);
+    char why[320];
+    int err;
+
+    if (seconds <= 0)
+        return CEREBRO_OK;
+    ff_last_log[0] = '\0';
+    err = av_seek_frame(v->fmt, v->stream, target, AVSEEK_FLAG_BACKWARD);
+    if (err == AVERROR_EXIT)
+        return time_limit_error(v);
+    if (err < 0) /* not seekable: decode from where we are */
+        return seconds < 0 ? cb_fail(CEREBRO_E_INVALID, "%s: %s", v->path, ff_reason(err, why, sizeof why))
+                           : CEREBRO_OK;
+    CB_UNUSED(s);
+    avcodec_flush_buffers(v->codec);
+    v->flushing = 0;
+    v->ended = 0;
+    return CEREBRO_OK;
+}
+
+/* ---- pixels ---------------------------------------------------------------- */
+
+/* Colour matrix and range of the frame, so full-range and BT.709 streams
+ * come out with the right colours. */
+static void set_colorspace(struct SwsContext *sws, const AVFrame *f, int dst_full_range)
+{
+    int *inv_table, *table, src_range, dst_range, brightness, contrast, saturation;
+    if (sws_getColorspaceDetails(sws, &inv_table, &src_range, &table, &dst_range, &brightness,
+                                 &contrast, &saturation) < 0)
+        return;
+    int cs = f->colorspace == AVCOL_SPC_UNSPECIFIED ? SWS_CS_DEFAULT : (int)f->colorspace;
+    const int *coefs = sws_getCoefficients(cs);
+    sws_setColorspaceDetails(sws, coefs, f->color_range == AVCOL_RANGE_JPEG, table, dst_full_range,
+                             brightness, contrast, saturation);
+}
+
+cerebro_status cb_video_luma(cb_video *v, uint8_t *luma)
+{
+    const AVFrame *f = v->frame;
+    uint8_t *dst[4] = {luma, NULL, NULL, NULL};
+    int stride[4] = {CB_SCENE_W, 0, 0, 0};
+
+    v->sws_luma = sws_getCachedContext(v->sws_luma, f->width, f->height, (enum AVPixelFormat)f->format,
+                                       CB_SCENE_W, CB_SCENE_H, AV_PIX_FMT_GRAY8, SWS_AREA, NULL, NULL, NULL);
+    if (!v->sws_luma)
+        return cb_fail(CEREBRO_E_UNSUPPORTED, "%s: cannot convert pixel format %s", v->path,
+                       av_get_pix_fmt_name((enum AVPixelFormat)f->format));
+    sws_scale(v->sws_luma, (const uint8_t *const *)f->data, f->linesize, 0, f->height, dst, stride);
+    return CEREBRO_OK;
+}
+
+cerebro_status cb_video_rgb(cb_video *v, cerebro_image **out)
+{
+    const AVFrame *f = v->frame;
+    uint32_t w = (uint32_t)f->width, h = (uint32_t)f->height, d = 1;
+    cerebro_image *img;
+    cerebro_status st;
+
+    *out = NULL;
+    if ((st = cb_image_check_limits(w, h, v->limits.max_pixels, v->path)) != CEREBRO_OK)
+        return st;
+    /* Like JPEG's scaled IDCT in fast mode: shrink by a power of two while
+     * the shortest side stays >= the model's input. */
+    while (v->limits.min_short_side && d < 8 && (w < h ? w : h) / (d * 2) >= v->limits.min_short_side)
+        d *= 2;
+    uint32_t ow = (w + d / 2) / d, oh = (h + d / 2) / d;
+    if ((st = cb_image_new(ow, oh, v->limits.max_pixels, v->path, &img)) != CEREBRO_OK)
+        return st;
+    /* The geometry comes from the frame's real size; the content fills
+     * the shrunk pixels. */
+    img->full_width = w;
+    img->full_height = h;
+    img->box[2] = (float)ow;
+    img->box[3] = (float)oh;
+    int flags = d > 1 ? SWS_AREA : SWS_BICUBIC | SWS_ACCURATE_RND | SWS_FULL_CHR_H_INT;
+    v->sws_rgb = sws_getCachedContext(v->sws_rgb, f->width, f->height, (enum AVPixelFormat)f->format,
+                                      (int)ow, (int)oh, AV_PIX_FMT_RGB24, flags, NULL, NULL, NULL);
+    if (!v->sws_rgb) {
+        cerebro_image_free(img);
+        return cb_fail(CEREBRO_E_UNSUPPORTED, "%s: cannot convert pixel format %s", v->path,
+                       av_get_pix_fmt_name((enum AVPixelFormat)f->format));
+    }
+    set_colorspace(v->sws_rgb, f, 1);
+    uint8_t *dst[4] = {img->pixels, NULL, NULL, NULL};
+    int stride[4] = {(int)(3 * ow), 0, 0, 0};
+    sws_scale(v->sws_rgb, (const uint8_t *const *)f->data, f->linesize, 0, f->height, dst, stride);
+    *out = img;
+    return CEREBRO_OK;
+}

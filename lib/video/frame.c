@@ -1,0 +1,65 @@
+/* cerebro_video_frame_load: the frame a video shows at a given time (the
+ * server's thumbnails of indexed frames). */
+#include <math.h>
+#include <stdlib.h>
+
+#include "core/core.h"
+#include "image/image.h"
+#include "video/video.h"
+
+/* Seconds one frame load may take before it is given up (a stalled or
+ * pathological file must not hold a server thread for ever). */
+#define FRAME_LOAD_TIME_LIMIT 60.0
+
+/* A stored timestamp printed and parsed back may be off by rounding. */
+#define TIME_SLACK 1e-3
+
+cerebro_status cerebro_video_frame_load(cerebro_image **out, const char *path, double timestamp,
+                                        const cerebro_image_options *opts)
+{
+    cb_decode_params params;
+    cb_video_limits limits = {0, FRAME_LOAD_TIME_LIMIT, 0, 1};
+    cb_video *v = NULL;
+    cerebro_image *shown = NULL;
+    cerebro_status st;
+    double t;
+
+    if (!out)
+        return cb_fail(CEREBRO_E_INVALID, "cerebro_video_frame_load: out is NULL");
+    *out = NULL;
+    if (!path)
+        return cb_fail(CEREBRO_E_INVALID, "cerebro_video_frame_load: path is NULL");
+    if (!isfinite(timestamp) || timestamp < 0)
+        return cb_fail(CEREBRO_E_INVALID, "%s: timestamp %g is not a time in the video", path, timestamp);
+    if ((st = cb_decode_params_from(opts, 0, &params)) != CEREBRO_OK)
+        return st;
+    limits.max_pixels = params.max_pixels;
+    if ((st = cb_video_open(&v, path, &limits)) != CEREBRO_OK)
+        return st;
+    if ((st = cb_video_seek(v, timestamp)) != CEREBRO_OK)
+        goto done;
+    /* Decode forward from the key frame before it: the frame shown at t is
+     * the last one that starts at or before t. */
+    while ((st = cb_video_next(v, &t)) == CEREBRO_OK) {
+        if (t > timestamp + TIME_SLACK && shown)
+            break;
+        cerebro_image_free(shown);
+        shown = NULL;
+        if ((st = cb_video_rgb(v, &shown)) != CEREBRO_OK)
+            goto done;
+        if (t > timestamp + TIME_SLACK)
+            break; /* the stream starts after t: its first frame is what shows */
+    }
+    if (shown) {
+        /* Damage or the end after the frame wanted does not matter. */
+        st = CEREBRO_OK;
+        *out = shown;
+        shown = NULL;
+    } else if (st == CB_VIDEO_END) {
+        st = cb_fail(CEREBRO_E_CORRUPT, "%s: no frame could be decoded", path);
+    }
+done:
+    cerebro_image_free(shown);
+    cb_video_close(v);
+    return st;
+}
