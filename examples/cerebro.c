@@ -41,6 +41,7 @@ static const char program_help[] =
     "  remove PATH...   drop files from the index (or --id N)\n"
     "  info             model, counts, index structure and size\n"
     "  rebuild          rebuild the search structure (--factory STR)\n"
+    "  serve [ROOT...]  search from a web browser: an HTTP server and JSON API\n"
     "  help COMMAND     help for one command (same as COMMAND --help)\n"
     "\n"
     "options (accepted before or after the command):\n" CLI_COMMON_HELP
@@ -63,6 +64,7 @@ static const command commands[] = {
     {"index", cli_index, cli_help_index},       {"search", cli_search, cli_help_search},
     {"similar", cli_similar, cli_help_similar}, {"remove", cli_remove, cli_help_remove},
     {"info", cli_info, cli_help_info},          {"rebuild", cli_rebuild, cli_help_rebuild},
+    {"serve", cli_serve, cli_help_serve},
 };
 
 static const command *find_command(const char *name)
@@ -142,8 +144,7 @@ const char *cli_display_path(const cli *c, const char *path)
     return path;
 }
 
-/* Length of the valid UTF-8 sequence at s, or 0. */
-static size_t utf8_length(const unsigned char *s)
+size_t cli_utf8_length(const unsigned char *s)
 {
     size_t n = s[0] < 0x80 ? 1 : s[0] >= 0xc2 && s[0] < 0xe0 ? 2 : s[0] >= 0xe0 && s[0] < 0xf0 ? 3
                                                               : s[0] >= 0xf0 && s[0] < 0xf5 ? 4
@@ -164,7 +165,7 @@ void cli_json_string(FILE *f, const char *str)
 
     fputc('"', f);
     while (*s) {
-        size_t n = utf8_length(s);
+        size_t n = cli_utf8_length(s);
         if (n == 0) {
             fputs("\\ufffd", f);
             s++;
@@ -307,6 +308,7 @@ static void record_model(const cli *c)
 int cli_open(cli *c, uint32_t flags, const char *factory)
 {
     cerebro_index_options io;
+    cerebro_model_options mo;
     char resolved[PATH_MAX];
     char *path = choose_model(c);
 
@@ -318,7 +320,9 @@ int cli_open(cli *c, uint32_t flags, const char *factory)
         path = strdup(resolved);
     }
     c->model_path = path;
-    if (!path || cerebro_model_open(&c->model, path, NULL) != CEREBRO_OK)
+    cerebro_model_options_init(&mo);
+    mo.n_threads = c->model_threads;
+    if (!path || cerebro_model_open(&c->model, path, &mo) != CEREBRO_OK)
         return cli_error(c, "cannot load the model: %s", cerebro_last_error());
     cerebro_index_options_init(&io);
     io.flags = flags;

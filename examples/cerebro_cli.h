@@ -38,6 +38,7 @@ typedef struct cli {
     cerebro_model *model;
     cerebro_index *index;
     const char *cwd; /* for printing paths relative to it (NULL: unknown) */
+    uint32_t model_threads; /* intra-op threads of the model (0: online CPUs) */
 } cli;
 
 typedef int (*cli_command_fn)(cli *c, int argc, char **argv);
@@ -48,9 +49,10 @@ int cli_similar(cli *c, int argc, char **argv);
 int cli_remove(cli *c, int argc, char **argv);
 int cli_info(cli *c, int argc, char **argv);
 int cli_rebuild(cli *c, int argc, char **argv);
+int cli_serve(cli *c, int argc, char **argv);
 
 extern const char cli_help_index[], cli_help_search[], cli_help_similar[], cli_help_remove[],
-    cli_help_info[], cli_help_rebuild[];
+    cli_help_info[], cli_help_rebuild[], cli_help_serve[];
 
 /* Handles an option no subcommand handles itself: --db and --model give
  * CLI_CONTINUE; --help prints c->help and gives CLI_OK; anything else
@@ -81,6 +83,9 @@ int cli_usage(const cli *c, const char *fmt, ...)
 
 /* Parses a decimal integer in [lo, hi]; 0 on success. */
 int cli_parse_u64(const char *s, uint64_t lo, uint64_t hi, uint64_t *out);
+
+/* Length of the valid UTF-8 sequence at s (NUL-terminated), or 0. */
+size_t cli_utf8_length(const unsigned char *s);
 
 /* Writes `s` as a JSON string (invalid UTF-8 bytes become U+FFFD). */
 void cli_json_string(FILE *f, const char *s);

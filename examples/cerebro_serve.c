@@ -1,0 +1,200 @@
+/* cerebro serve: the index over HTTP, a search-as-you-type web page and a
+ * JSON API (serve_*.c). This file holds the subcommand: options, the
+ * roots paths are shown relative to, start, and a graceful stop on
+ * SIGINT/SIGTERM. */
+#define _XOPEN_SOURCE 700
+
+#include <getopt.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "serve.h"
+
+#define MAX_ROOTS 64
+#define MAX_THREADS 256
+#define DEFAULT_PORT 8080
+#define DEFAULT_QUERY_CACHE 1024
+#define DEFAULT_THUMB_CACHE_MB 64
+#define SHUTDOWN_GRACE 10.0 /* seconds for requests in flight */
+
+enum { OPT_HOST = 512, OPT_PORT, OPT_THREADS, OPT_MODEL_THREADS, OPT_CACHE, OPT_THUMB_CACHE,
+       OPT_QUIET };
+
+const char cli_help_serve[] =
+    "usage: cerebro serve [OPTIONS] [ROOT...]\n"
+    "\n"
+    "Serves the index over HTTP: a search-as-you-type web page at / and a JSON\n"
+    "API under /api/ (search, similar, item, stats, image, thumb). Prints\n"
+    "\"listening on http://HOST:PORT/\" when ready; one access log line per\n"
+    "request goes to stderr. Ctrl-C (SIGINT) or SIGTERM stops it: requests in\n"
+    "flight are finished first, then it exits 0.\n"
+    "\n"
+    "Paths in answers are relative to the ROOT folder holding the file (the\n"
+    "deepest one when several do), absolute when none does; without ROOT, to\n"
+    "the current folder. The API's prefix parameter is relative to each ROOT.\n"
+    "Files are only ever served by the id of an indexed item, never by a path\n"
+    "taken from a request.\n"
+    "\n"
+    "options:\n"
+    "  --host H         address to listen on (default 127.0.0.1). The server has\n"
+    "                   no authentication: anyone who can reach it sees every\n"
+    "                   indexed file. On a loopback address only requests naming\n"
+    "                   localhost, 127.0.0.1, [::1] or H in their Host header are\n"
+    "                   answered (a guard against DNS rebinding).\n"
+    "  --port P         port (default 8080; 0 picks a free one)\n"
+    "  --threads N      request threads, 1..256 (default: online CPUs, at least 2)\n"
+    "  --model-threads N  threads per text encoding (default 1: many requests at\n"
+    "                   once use the cores better than one request on several)\n"
+    "  --cache N        query embeddings kept in memory (default 1024)\n"
+    "  --thumb-cache MB thumbnail memory, 0 to keep none (default 64)\n"
+    "  --quiet          no access log\n" CLI_COMMON_HELP;
+
+typedef struct serve_options {
+    const char *host;
+    uint64_t port, threads, model_threads, cache, thumb_mb;
+    int quiet;
+} serve_options;
+
+static int serve_option(cli *c, serve_options *o, int opt, const char *arg)
+{
+    switch (opt) {
+    case OPT_HOST: o->host = arg; return CLI_CONTINUE;
+    case OPT_PORT:
+        return cli_parse_u64(arg, 0, 65535, &o->port) == 0
+                   ? CLI_CONTINUE
+                   : cli_usage(c, "--port must be a number from 0 to 65535, not '%s'", arg);
+    case OPT_THREADS:
+        return cli_parse_u64(arg, 1, MAX_THREADS, &o->threads) == 0
+                   ? CLI_CONTINUE
+                   : cli_usage(c, "--threads must be a number from 1 to %d, not '%s'", MAX_THREADS, arg);
+    case OPT_MODEL_THREADS:
+        return cli_parse_u64(arg, 1, 1024, &o->model_threads) == 0
+                   ? CLI_CONTINUE
+                   : cli_usage(c, "--model-threads must be a number from 1 to 1024, not '%s'", arg);
+    case OPT_CACHE:
+        return cli_parse_u64(arg, 1, 1000000, &o->cache) == 0
+                   ? CLI_CONTINUE
+                   : cli_usage(c, "--cache must be a number from 1 to 1000000, not '%s'", arg);
+    case OPT_THUMB_CACHE:
+        return cli_parse_u64(arg, 0, 1 << 20, &o->thumb_mb) == 0
+                   ? CLI_CONTINUE
+                   : cli_usage(c, "--thumb-cache must be a number of MiB from 0 to 1048576, not '%s'", arg);
+    case OPT_QUIET: o->quiet = 1; return CLI_CONTINUE;
+    default: return cli_common_option(c, opt, arg);
+    }
+}
+
+/* Resolves each ROOT (or the current folder) into srv->roots. */
+static int set_roots(cli *c, server *srv, char **args, int n)
+{
+    char resolved[PATH_MAX];
+    struct stat st;
+    const char *cwd = c->cwd ? c->cwd : ".";
+
+    if (n > MAX_ROOTS)
+        return cli_usage(c, "at most %d ROOT folders", MAX_ROOTS);
+    if (!(srv->roots = calloc(n ? (size_t)n : 1, sizeof *srv->roots)))
+        return cli_error(c, "out of memory");
+    for (int i = 0; i < (n ? n : 1); i++) {
+        const char *arg = n ? args[i] : cwd;
+        if (!realpath(arg, resolved) || stat(resolved, &st) != 0 || !S_ISDIR(st.st_mode))
+            return cli_error(c, "%s is not a folder", arg);
+        if (!(srv->roots[srv->n_roots++] = strdup(resolved)))
+            return cli_error(c, "out of memory");
+    }
+    return CLI_OK;
+}
+
+static int is_loopback(const char *host)
+{
+    return strcmp(host, "localhost") == 0 || strncmp(host, "127.", 4) == 0 || strcmp(host, "::1") == 0 ||
+           strcmp(host, "[::1]") == 0;
+}
+
+static void server_free(server *srv)
+{
+    for (size_t i = 0; i < srv->n_roots; i++)
+        free(srv->roots[i]);
+    free(srv->roots);
+    serve_lru_free(srv->queries);
+    serve_lru_free(srv->thumbs);
+}
+
+/* Runs until SIGINT or SIGTERM. The signals are blocked before the
+ * daemon's threads start, so they inherit the mask and only sigwait()
+ * here sees them: no handler runs in the middle of a request. */
+static int run(cli *c, server *srv, const serve_options *o)
+{
+    const char *hosts[] = {"localhost", "127.0.0.1", "[::1]", o->host, NULL};
+    struct MHD_Daemon *d;
+    uint16_t port = (uint16_t)o->port;
+    sigset_t stop;
+    int sig = 0;
+
+    if (is_loopback(o->host))
+        srv->hosts = hosts;
+    sigemptyset(&stop);
+    sigaddset(&stop, SIGINT);
+    sigaddset(&stop, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &stop, NULL);
+    signal(SIGPIPE, SIG_IGN);
+    if (!(d = serve_http_start(srv, o->host, &port, (unsigned)o->threads)))
+        return cli_error(c, "the server could not start");
+    printf("listening on http://%s%s%s:%u/\n", strchr(o->host, ':') ? "[" : "", o->host,
+           strchr(o->host, ':') ? "]" : "", (unsigned)port);
+    fflush(stdout);
+    sigwait(&stop, &sig);
+    fprintf(stderr, "cerebro serve: %s: stopping\n", sig == SIGINT ? "interrupted" : "terminated");
+    serve_http_stop(srv, d, SHUTDOWN_GRACE);
+    return CLI_OK;
+}
+
+int cli_serve(cli *c, int argc, char **argv)
+{
+    static const struct option longopts[] = {
+        CLI_COMMON_OPTIONS,
+        {"host", required_argument, NULL, OPT_HOST},
+        {"port", required_argument, NULL, OPT_PORT},
+        {"threads", required_argument, NULL, OPT_THREADS},
+        {"model-threads", required_argument, NULL, OPT_MODEL_THREADS},
+        {"cache", required_argument, NULL, OPT_CACHE},
+        {"thumb-cache", required_argument, NULL, OPT_THUMB_CACHE},
+        {"quiet", no_argument, NULL, OPT_QUIET},
+        {NULL, 0, NULL, 0}};
+    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+    serve_options o = {"127.0.0.1", DEFAULT_PORT, cpus > 2 ? (uint64_t)cpus : 2, 1, DEFAULT_QUERY_CACHE,
+                       DEFAULT_THUMB_CACHE_MB, 0};
+    server srv;
+    int opt, rc = CLI_CONTINUE;
+
+    memset(&srv, 0, sizeof srv);
+    while (rc == CLI_CONTINUE && (opt = getopt_long(argc, argv, "", longopts, NULL)) != -1)
+        rc = serve_option(c, &o, opt, optarg);
+    if (rc != CLI_CONTINUE)
+        return rc;
+    if ((rc = set_roots(c, &srv, argv + optind, argc - optind)) != CLI_OK)
+        goto done;
+    c->model_threads = (uint32_t)o.model_threads;
+    if ((rc = cli_open(c, CEREBRO_INDEX_READONLY, NULL)) != CLI_OK)
+        goto done;
+    srv.cli = c;
+    srv.dim = cerebro_model_dim(c->model);
+    srv.started = cli_now();
+    srv.quiet = o.quiet;
+    srv.queries = serve_lru_new((size_t)o.cache, SIZE_MAX);
+    /* A zero budget still needs a map: one that keeps nothing. */
+    srv.thumbs = serve_lru_new(4096, (size_t)o.thumb_mb << 20);
+    if (!srv.queries || !srv.thumbs) {
+        rc = cli_error(c, "out of memory");
+        goto done;
+    }
+    rc = run(c, &srv, &o);
+done:
+    server_free(&srv);
+    return rc;
+}

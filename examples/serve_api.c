@@ -1,0 +1,627 @@
+/* cerebro serve, the routes: the embedded web page, the JSON API and the
+ * files of indexed items (by id only: no route opens a path taken from the
+ * request). */
+#define _XOPEN_SOURCE 700
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "serve.h"
+
+#define FILE_CACHE_CONTROL "private, max-age=600"
+#define THUMB_QUALITY 85
+
+/* ---- JSON ------------------------------------------------------------------ */
+
+/* `path` as shown to clients: relative to the longest root holding it,
+ * absolute when none does. Points into `path`. */
+static const char *shown_path(const server *srv, const char *path)
+{
+    const char *best = path;
+    size_t best_len = 0;
+
+    for (size_t i = 0; i < srv->n_roots; i++) {
+        const char *root = srv->roots[i];
+        size_t n = strcmp(root, "/") == 0 ? 0 : strlen(root);
+        if ((n == 0 || (strncmp(path, root, n) == 0)) && path[n] == '/' && path[n + 1] &&
+            (best == path || n > best_len)) {
+            best = path + n + 1;
+            best_len = n;
+        }
+    }
+    return best;
+}
+
+static void write_hit(FILE *f, const server *srv, const cerebro_hit *h)
+{
+    fprintf(f, "{\"id\":%" PRId64 ",\"score\":%.4f,\"path\":", h->id, (double)h->score);
+    serve_json_string(f, shown_path(srv, h->path));
+    fprintf(f, ",\"width\":%" PRIu32 ",\"height\":%" PRIu32 ",\"timestamp\":", h->width, h->height);
+    if (h->timestamp >= 0)
+        fprintf(f, "%.3f,\"kind\":\"frame\"", h->timestamp);
+    else
+        fputs("null,\"kind\":\"image\"", f);
+    fprintf(f, ",\"thumb\":\"/api/thumb/%" PRId64 "\",\"image\":\"/api/image/%" PRId64 "\"}", h->id,
+            h->id);
+}
+
+/* A JSON body under construction (open_memstream). */
+typedef struct body {
+    FILE *f;
+    char *text;
+    size_t len;
+} body;
+
+static int body_open(body *b)
+{
+    b->text = NULL;
+    b->len = 0;
+    return (b->f = open_memstream(&b->text, &b->len)) ? 0 : -1;
+}
+
+/* Finishes the text and sends it. */
+static enum MHD_Result body_send(request *r, struct MHD_Connection *c, body *b)
+{
+    fputc('\n', b->f);
+    if (fclose(b->f) != 0) {
+        free(b->text);
+        b->text = NULL;
+    }
+    return serve_send_json(r, c, MHD_HTTP_OK, b->text, b->len);
+}
+
+/* ---- parameters ------------------------------------------------------------- */
+
+/* Parses an id from a path tail. 0 on success. */
+static int parse_id(const char *s, int64_t *id)
+{
+    uint64_t v;
+    if (cli_parse_u64(s, 0, INT64_MAX, &v) != 0)
+        return -1;
+    *id = (int64_t)v;
+    return 0;
+}
+
+/* Reads an optional integer parameter in [lo, hi]; 0 on success. */
+static int int_param(const request *r, const char *name, uint64_t lo, uint64_t hi, uint64_t def,
+                     uint64_t *out)
+{
+    const char *v = serve_param(r, name);
+    *out = def;
+    return v ? cli_parse_u64(v, lo, hi, out) : 0;
+}
+
+static enum MHD_Result status_error(request *r, struct MHD_Connection *c, cerebro_status st)
+{
+    if (st == CEREBRO_E_NOT_FOUND)
+        return serve_send_error(r, c, MHD_HTTP_NOT_FOUND, "%s", cerebro_last_error());
+    if (st == CEREBRO_E_NOMEM)
+        return serve_send_error(r, c, MHD_HTTP_SERVICE_UNAVAILABLE, "out of memory");
+    return serve_send_error(r, c, MHD_HTTP_INTERNAL_SERVER_ERROR, "%s", cerebro_last_error());
+}
+
+/* ---- searching under the roots ------------------------------------------------ */
+
+/* Hits gathered from one search per root (or one search without prefix). */
+typedef struct gathered {
+    cerebro_results *res[64];
+    size_t n_res;
+    cerebro_hit *hits;
+    size_t n, cap;
+} gathered;
+
+static void gathered_free(gathered *g)
+{
+    for (size_t i = 0; i < g->n_res; i++)
+        cerebro_results_free(g->res[i]);
+    free(g->hits);
+}
+
+static int by_score(const void *a, const void *b)
+{
+    const cerebro_hit *x = a, *y = b;
+    if (x->score != y->score)
+        return x->score < y->score ? 1 : -1;
+    return x->id < y->id ? -1 : x->id > y->id;
+}
+
+static cerebro_status gather(gathered *g, cerebro_results *res)
+{
+    size_t n = cerebro_results_count(res);
+    g->res[g->n_res++] = res;
+    if (g->n + n > g->cap) {
+        cerebro_hit *grown = realloc(g->hits, (g->n + n) * sizeof *grown);
+        if (!grown)
+            return CEREBRO_E_NOMEM;
+        g->hits = grown;
+        g->cap = g->n + n;
+    }
+    for (size_t i = 0; i < n; i++)
+        if (cerebro_results_get(res, i, &g->hits[g->n]) == CEREBRO_OK)
+            g->n++;
+    return CEREBRO_OK;
+}
+
+/* The prefix under root: "root/prefix", with a slash added when that is a
+ * folder (so "birds" does not also match "birds-old"). */
+static char *rooted_prefix(const char *root, const char *prefix)
+{
+    struct stat st;
+    size_t n = strlen(root) + strlen(prefix) + 3;
+    char *p = malloc(n);
+
+    if (!p)
+        return NULL;
+    snprintf(p, n, "%s/%s", strcmp(root, "/") == 0 ? "" : root, prefix);
+    if (p[strlen(p) - 1] != '/' && stat(p, &st) == 0 && S_ISDIR(st.st_mode))
+        strcat(p, "/");
+    return p;
+}
+
+/* Searches by vector (id < 0) or by item id, k hits, under `prefix`
+ * relative to each root (merged by score), or everywhere. */
+static cerebro_status search_rooted(server *srv, const float *vec, int64_t id, uint32_t k,
+                                    const char *prefix, gathered *g)
+{
+    cerebro_search_options so;
+    size_t n_searches = prefix ? srv->n_roots : 1;
+    cerebro_status st = CEREBRO_OK;
+
+    memset(g, 0, sizeof *g);
+    cerebro_search_options_init(&so);
+    so.k = k;
+    for (size_t i = 0; i < n_searches && i < sizeof g->res / sizeof g->res[0] && st == CEREBRO_OK; i++) {
+        cerebro_results *res = NULL;
+        char *p = prefix ? rooted_prefix(srv->roots[i], prefix) : NULL;
+        if (prefix && !p)
+            return CEREBRO_E_NOMEM;
+        so.prefix = p;
+        st = id >= 0 ? cerebro_index_search_id(srv->cli->index, id, &so, &res)
+                     : cerebro_index_search_vector(srv->cli->index, vec, &so, &res);
+        free(p);
+        if (st == CEREBRO_OK)
+            st = gather(g, res);
+    }
+    if (g->n > 1)
+        qsort(g->hits, g->n, sizeof *g->hits, by_score);
+    if (g->n > k)
+        g->n = k;
+    return st;
+}
+
+/* The prefix parameter: NULL when absent or empty; *bad when it climbs
+ * out of the roots. Leading slashes are dropped: it is relative anyway. */
+static const char *prefix_param(const request *r, int *bad)
+{
+    const char *p = serve_param(r, "prefix");
+
+    *bad = 0;
+    if (!p)
+        return NULL;
+    p += strspn(p, "/");
+    if (!*p)
+        return NULL;
+    for (const char *seg = p; seg; seg = strchr(seg, '/') ? strchr(seg, '/') + 1 : NULL)
+        if (strncmp(seg, "..", 2) == 0 && (seg[2] == '/' || seg[2] == '\0'))
+            *bad = 1;
+    return p;
+}
+
+static enum MHD_Result send_hits(request *r, struct MHD_Connection *c, body *b, const gathered *g,
+                                 double started)
+{
+    fprintf(b->f, ",\"count\":%zu,\"took_ms\":%.2f,\"results\":[", g->n, (cli_now() - started) * 1e3);
+    for (size_t i = 0; i < g->n; i++) {
+        if (i)
+            fputc(',', b->f);
+        write_hit(b->f, r->srv, &g->hits[i]);
+    }
+    fputs("]}", b->f);
+    return body_send(r, c, b);
+}
+
+/* ---- /api/search --------------------------------------------------------------- */
+
+/* The cache key of a text: its token ids, so texts that tokenize alike
+ * ("A  Tiger", "a tiger") share one embedding. NULL if the text cannot be
+ * tokenized (the encoder will say why). */
+static char *query_key(const server *srv, const char *text)
+{
+    const cerebro_model *m = srv->cli->model;
+    uint32_t ctx = cerebro_model_context_length(m);
+    int32_t tokens[512];
+    size_t n = 0, len = 0;
+    char *key;
+
+    if (ctx == 0 || ctx > sizeof tokens / sizeof tokens[0] ||
+        cerebro_tokenizer_encode(cerebro_model_tokenizer(m), text, strlen(text), ctx, tokens, ctx, &n) !=
+            CEREBRO_OK)
+        return NULL;
+    if (n > ctx)
+        n = ctx;
+    if (!(key = malloc(n * 12 + 1)))
+        return NULL;
+    for (size_t i = 0; i < n; i++)
+        len += (size_t)sprintf(key + len, "%s%" PRId32, i ? "," : "", tokens[i]);
+    key[len] = '\0';
+    return key;
+}
+
+/* The embedding of text into vec (dim floats), from the cache or the model. */
+static cerebro_status embed_query(server *srv, const char *text, float *vec, int *cached)
+{
+    char *key = query_key(srv, text);
+    void *data;
+    size_t size;
+    cerebro_status st;
+
+    *cached = 0;
+    if (key && serve_lru_get(srv->queries, key, &data, &size)) {
+        if (size == srv->dim * sizeof *vec) {
+            memcpy(vec, data, size);
+            *cached = 1;
+        }
+        free(data);
+    }
+    if (*cached) {
+        free(key);
+        return CEREBRO_OK;
+    }
+    st = cerebro_model_encode_text(srv->cli->model, &text, 1, vec);
+    if (st == CEREBRO_OK && key)
+        serve_lru_put(srv->queries, key, vec, srv->dim * sizeof *vec);
+    free(key);
+    return st;
+}
+
+static enum MHD_Result api_search(request *r, struct MHD_Connection *c)
+{
+    double started = cli_now();
+    const char *q = serve_param(r, "q"), *prefix;
+    uint64_t k;
+    float *vec;
+    gathered g;
+    body b;
+    cerebro_status st;
+    int cached, bad;
+    enum MHD_Result ret;
+
+    if (!q || q[strspn(q, " \t\r\n\f\v")] == '\0')
+        return serve_send_error(r, c, MHD_HTTP_BAD_REQUEST, "q is required: the text to search for");
+    if (strlen(q) > SERVE_MAX_QUERY)
+        return serve_send_error(r, c, MHD_HTTP_BAD_REQUEST, "q is %zu bytes long; the limit is %d",
+                                strlen(q), SERVE_MAX_QUERY);
+    if (int_param(r, "k", 1, SERVE_MAX_K, SERVE_DEFAULT_K, &k) != 0)
+        return serve_send_error(r, c, MHD_HTTP_BAD_REQUEST, "k must be a number from 1 to %d",
+                                SERVE_MAX_K);
+    prefix = prefix_param(r, &bad);
+    if (bad)
+        return serve_send_error(r, c, MHD_HTTP_BAD_REQUEST, "prefix must not contain '..'");
+    if (!(vec = malloc(r->srv->dim * sizeof *vec)))
+        return serve_send_error(r, c, MHD_HTTP_SERVICE_UNAVAILABLE, "out of memory");
+    if ((st = embed_query(r->srv, q, vec, &cached)) != CEREBRO_OK) {
+        free(vec);
+        return st == CEREBRO_E_INVALID ? serve_send_error(r, c, MHD_HTTP_BAD_REQUEST, "%s", cerebro_last_error())
+                                       : status_error(r, c, st);
+    }
+    st = search_rooted(r->srv, vec, -1, (uint32_t)k, prefix, &g);
+    free(vec);
+    if (st != CEREBRO_OK || body_open(&b) != 0) {
+        ret = status_error(r, c, st != CEREBRO_OK ? st : CEREBRO_E_NOMEM);
+    } else {
+        fputs("{\"query\":", b.f);
+        serve_json_string(b.f, q);
+        fprintf(b.f, ",\"k\":%" PRIu64 ",\"cached\":%s", k, cached ? "true" : "false");
+        if (prefix) {
+            fputs(",\"prefix\":", b.f);
+            serve_json_string(b.f, prefix);
+        }
+        ret = send_hits(r, c, &b, &g, started);
+    }
+    gathered_free(&g);
+    return ret;
+}
+
+/* ---- /api/similar/{id}, /api/item/{id} ---------------------------------------- */
+
+static enum MHD_Result api_similar(request *r, struct MHD_Connection *c, const char *tail)
+{
+    double started = cli_now();
+    int64_t id;
+    uint64_t k;
+    const char *prefix;
+    gathered g;
+    body b;
+    cerebro_status st;
+    int bad;
+    enum MHD_Result ret;
+
+    if (parse_id(tail, &id) != 0)
+        return serve_send_error(r, c, MHD_HTTP_NOT_FOUND, "no item '%.40s': ids are numbers", tail);
+    if (int_param(r, "k", 1, SERVE_MAX_K, SERVE_DEFAULT_K, &k) != 0)
+        return serve_send_error(r, c, MHD_HTTP_BAD_REQUEST, "k must be a number from 1 to %d",
+                                SERVE_MAX_K);
+    prefix = prefix_param(r, &bad);
+    if (bad)
+        return serve_send_error(r, c, MHD_HTTP_BAD_REQUEST, "prefix must not contain '..'");
+    st = search_rooted(r->srv, NULL, id, (uint32_t)k, prefix, &g);
+    if (st != CEREBRO_OK || body_open(&b) != 0) {
+        ret = status_error(r, c, st != CEREBRO_OK ? st : CEREBRO_E_NOMEM);
+    } else {
+        fprintf(b.f, "{\"id\":%" PRId64 ",\"k\":%" PRIu64, id, k);
+        ret = send_hits(r, c, &b, &g, started);
+    }
+    gathered_free(&g);
+    return ret;
+}
+
+/* The indexed item `tail` names, or an error already sent (*ret). */
+static cerebro_results *lookup_item(request *r, struct MHD_Connection *c, const char *tail,
+                                    cerebro_hit *hit, enum MHD_Result *ret)
+{
+    cerebro_results *res = NULL;
+    cerebro_status st;
+    int64_t id;
+
+    if (parse_id(tail, &id) != 0) {
+        *ret = serve_send_error(r, c, MHD_HTTP_NOT_FOUND, "no item '%.40s': ids are numbers", tail);
+        return NULL;
+    }
+    if ((st = cerebro_index_get(r->srv->cli->index, id, &res)) != CEREBRO_OK ||
+        (st = cerebro_results_get(res, 0, hit)) != CEREBRO_OK) {
+        cerebro_results_free(res);
+        *ret = status_error(r, c, st);
+        return NULL;
+    }
+    return res;
+}
+
+static enum MHD_Result api_item(request *r, struct MHD_Connection *c, const char *tail)
+{
+    cerebro_hit hit;
+    enum MHD_Result ret;
+    cerebro_results *res = lookup_item(r, c, tail, &hit, &ret);
+    body b;
+
+    if (!res)
+        return ret;
+    if (body_open(&b) != 0) {
+        cerebro_results_free(res);
+        return serve_send_error(r, c, MHD_HTTP_SERVICE_UNAVAILABLE, "out of memory");
+    }
+    write_hit(b.f, r->srv, &hit);
+    cerebro_results_free(res);
+    return body_send(r, c, &b);
+}
+
+/* ---- /api/stats ------------------------------------------------------------------- */
+
+static enum MHD_Result api_stats(request *r, struct MHD_Connection *c)
+{
+    server *srv = r->srv;
+    cerebro_index_stats st;
+    serve_lru_stats q, t;
+    cerebro_status s;
+    body b;
+
+    if ((s = cerebro_index_stats_get(srv->cli->index, &st)) != CEREBRO_OK)
+        return status_error(r, c, s);
+    if (body_open(&b) != 0)
+        return serve_send_error(r, c, MHD_HTTP_SERVICE_UNAVAILABLE, "out of memory");
+    serve_lru_stats_get(srv->queries, &q);
+    serve_lru_stats_get(srv->thumbs, &t);
+    fprintf(b.f, "{\"items\":%" PRIu64 ",\"files\":%" PRIu64 ",\"failed\":%" PRIu64 ",\"dim\":%" PRIu32
+                 ",\"structure\":",
+            st.count, st.files, st.failed, st.dim);
+    serve_json_string(b.f, st.structure);
+    fputs(",\"model\":", b.f);
+    serve_json_string(b.f, st.model_id);
+    fputs(",\"model_name\":", b.f);
+    serve_json_string(b.f, cerebro_model_name(srv->cli->model));
+    fputs(",\"version\":", b.f);
+    serve_json_string(b.f, cerebro_version_string());
+    fputs(",\"root\":", b.f);
+    serve_json_string(b.f, srv->roots[0]);
+    fputs(",\"roots\":[", b.f);
+    for (size_t i = 0; i < srv->n_roots; i++) {
+        if (i)
+            fputc(',', b.f);
+        serve_json_string(b.f, srv->roots[i]);
+    }
+    fprintf(b.f,
+            "],\"uptime_s\":%.1f,\"requests\":%" PRIu64 ",\"cache\":{\"entries\":%" PRIu64
+            ",\"hits\":%" PRIu64 ",\"misses\":%" PRIu64 "},\"thumbs\":{\"entries\":%" PRIu64
+            ",\"bytes\":%" PRIu64 ",\"hits\":%" PRIu64 ",\"misses\":%" PRIu64 "}}",
+            cli_now() - srv->started, serve_atomic_load(&srv->requests), q.entries, q.hits, q.misses,
+            t.entries, t.bytes, t.hits, t.misses);
+    return body_send(r, c, &b);
+}
+
+/* ---- /api/image/{id}, /api/thumb/{id} --------------------------------------------- */
+
+/* The media type from the first bytes of a file (never from its name). */
+static const char *sniff_type(const unsigned char *p, size_t n)
+{
+    if (n >= 3 && p[0] == 0xff && p[1] == 0xd8 && p[2] == 0xff)
+        return "image/jpeg";
+    if (n >= 8 && memcmp(p, "\x89PNG\r\n\x1a\n", 8) == 0)
+        return "image/png";
+    if (n >= 12 && memcmp(p + 4, "ftyp", 4) == 0)
+        return memcmp(p + 8, "qt  ", 4) == 0 ? "video/quicktime" : "video/mp4";
+    if (n >= 4 && memcmp(p, "\x1a\x45\xdf\xa3", 4) == 0) {
+        /* Matroska's EBML header names the doctype near the start. */
+        for (size_t i = 4; i + 4 <= n && i < 64; i++)
+            if (memcmp(p + i, "webm", 4) == 0)
+                return "video/webm";
+        return "video/x-matroska";
+    }
+    return "application/octet-stream";
+}
+
+/* An entity tag for an item's file as it is now. */
+static void file_etag(char *buf, size_t cap, char kind, int64_t id, uint32_t size,
+                      const struct stat *st)
+{
+    snprintf(buf, cap, "\"%c%" PRId64 "-%" PRIu32 "-%llx-%llx.%lx\"", kind, id, size,
+             (unsigned long long)st->st_size, (unsigned long long)st->st_mtim.tv_sec,
+             (unsigned long)st->st_mtim.tv_nsec);
+}
+
+static enum MHD_Result gone(request *r, struct MHD_Connection *c, const cerebro_hit *hit, int err)
+{
+    if (err == ENOENT || err == ENOTDIR || err == 0)
+        return serve_send_error(r, c, MHD_HTTP_GONE, "the file of item %" PRId64 " is no longer there",
+                                hit->id);
+    return serve_send_error(r, c, MHD_HTTP_INTERNAL_SERVER_ERROR, "cannot open the file of item %" PRId64
+                            ": %s", hit->id, strerror(err));
+}
+
+static enum MHD_Result api_image(request *r, struct MHD_Connection *c, const char *tail)
+{
+    cerebro_hit hit;
+    enum MHD_Result ret;
+    cerebro_results *res = lookup_item(r, c, tail, &hit, &ret);
+    unsigned char head[64];
+    char etag[96];
+    struct stat st;
+    ssize_t n;
+    int fd;
+
+    if (!res)
+        return ret;
+    fd = open(hit.path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0 || fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+        int err = fd < 0 ? errno : 0;
+        if (fd >= 0)
+            close(fd);
+        ret = gone(r, c, &hit, err);
+        cerebro_results_free(res);
+        return ret;
+    }
+    cerebro_results_free(res);
+    n = pread(fd, head, sizeof head, 0);
+    file_etag(etag, sizeof etag, 'i', hit.id, 0, &st);
+    return serve_send_file(r, c, fd, (uint64_t)st.st_size, sniff_type(head, n > 0 ? (size_t)n : 0), etag,
+                           FILE_CACHE_CONTROL);
+}
+
+static enum MHD_Result api_thumb(request *r, struct MHD_Connection *c, const char *tail)
+{
+    cerebro_hit hit;
+    enum MHD_Result ret;
+    cerebro_results *res;
+    uint64_t size;
+    char etag[96], msg[256];
+    struct stat st;
+    void *jpeg = NULL;
+    size_t len = 0;
+    unsigned status;
+
+    if (int_param(r, "size", SERVE_THUMB_MIN, SERVE_THUMB_MAX, SERVE_THUMB_DEFAULT, &size) != 0)
+        return serve_send_error(r, c, MHD_HTTP_BAD_REQUEST, "size must be a number from %d to %d",
+                                SERVE_THUMB_MIN, SERVE_THUMB_MAX);
+    if (!(res = lookup_item(r, c, tail, &hit, &ret)))
+        return ret;
+    if (stat(hit.path, &st) != 0 || !S_ISREG(st.st_mode)) {
+        ret = gone(r, c, &hit, stat(hit.path, &st) != 0 ? errno : 0);
+        cerebro_results_free(res);
+        return ret;
+    }
+    file_etag(etag, sizeof etag, 't', hit.id, (uint32_t)size, &st);
+    if (serve_not_modified(r, c, etag, FILE_CACHE_CONTROL, &ret) ||
+        serve_lru_get(r->srv->thumbs, etag, &jpeg, &len)) {
+        cerebro_results_free(res);
+        if (jpeg) {
+            ret = serve_send_bytes(r, c, jpeg, len, "image/jpeg", etag, FILE_CACHE_CONTROL);
+            free(jpeg);
+        }
+        return ret;
+    }
+    status = serve_thumb_make(&hit, (uint32_t)size, THUMB_QUALITY, &jpeg, &len, msg, sizeof msg);
+    cerebro_results_free(res);
+    if (status != MHD_HTTP_OK)
+        return serve_send_error(r, c, status, "%s", msg);
+    serve_lru_put(r->srv->thumbs, etag, jpeg, len);
+    ret = serve_send_bytes(r, c, jpeg, len, "image/jpeg", etag, FILE_CACHE_CONTROL);
+    cerebro_free(jpeg);
+    return ret;
+}
+
+/* ---- the web page ------------------------------------------------------------------ */
+
+static const char *asset_type(const char *name)
+{
+    static const char *const types[][2] = {
+        {".html", "text/html; charset=utf-8"},      {".js", "text/javascript; charset=utf-8"},
+        {".css", "text/css; charset=utf-8"},        {".svg", "image/svg+xml"},
+        {".png", "image/png"},                      {".ico", "image/x-icon"},
+        {".json", "application/json"},              {".txt", "text/plain; charset=utf-8"},
+        {".webmanifest", "application/manifest+json"},
+    };
+    const char *dot = strrchr(name, '.');
+
+    for (size_t i = 0; dot && i < sizeof types / sizeof types[0]; i++)
+        if (strcmp(dot, types[i][0]) == 0)
+            return types[i][1];
+    return "application/octet-stream";
+}
+
+static enum MHD_Result send_asset(request *r, struct MHD_Connection *c, const char *name)
+{
+    char etag[32];
+
+    for (size_t i = 0; i < serve_asset_count; i++) {
+        const serve_asset *a = &serve_assets[i];
+        uint64_t h = 0xcbf29ce484222325u;
+        if (strcmp(a->name, name) != 0)
+            continue;
+        for (size_t j = 0; j < a->size; j++)
+            h = (h ^ a->data[j]) * 0x100000001b3u;
+        snprintf(etag, sizeof etag, "\"%016" PRIx64 "\"", h);
+        /* Embedded in the program: revalidate, the answer is a cheap 304. */
+        return serve_send_bytes(r, c, a->data, a->size, asset_type(name), etag, "no-cache");
+    }
+    if (strcmp(name, "index.html") == 0)
+        return serve_send_error(r, c, MHD_HTTP_NOT_FOUND,
+                                "this build has no web page (examples/web was missing); the API is "
+                                "under /api/");
+    return serve_send_error(r, c, MHD_HTTP_NOT_FOUND, "no such file: /static/%.100s", name);
+}
+
+/* ---- routing ---------------------------------------------------------------------------- */
+
+/* The rest of path after `prefix`, or NULL. */
+static const char *after(const char *path, const char *prefix)
+{
+    size_t n = strlen(prefix);
+    return strncmp(path, prefix, n) == 0 ? path + n : NULL;
+}
+
+enum MHD_Result serve_route(request *r, struct MHD_Connection *c)
+{
+    const char *p = r->path, *tail;
+
+    if (strcmp(p, "/") == 0 || strcmp(p, "/index.html") == 0)
+        return send_asset(r, c, "index.html");
+    if ((tail = after(p, "/static/")))
+        return send_asset(r, c, tail);
+    if (strcmp(p, "/api/search") == 0)
+        return api_search(r, c);
+    if (strcmp(p, "/api/stats") == 0)
+        return api_stats(r, c);
+    if ((tail = after(p, "/api/similar/")))
+        return api_similar(r, c, tail);
+    if ((tail = after(p, "/api/item/")))
+        return api_item(r, c, tail);
+    if ((tail = after(p, "/api/image/")))
+        return api_image(r, c, tail);
+    if ((tail = after(p, "/api/thumb/")))
+        return api_thumb(r, c, tail);
+    return serve_send_error(r, c, MHD_HTTP_NOT_FOUND, "no such page: %.200s", p);
+}

@@ -1,0 +1,66 @@
+/* cerebro serve, thumbnails: an item's picture (a still image, or a video
+ * frame at its timestamp) scaled so its longest side is the size asked for,
+ * as JPEG, with the library's own decoder and resampler. */
+#define _XOPEN_SOURCE 700
+
+#include <stdio.h>
+
+#include "serve.h"
+
+/* Declared here too, weak, until the header that declares it is committed:
+ * against a library without it the address is NULL. */
+extern cerebro_status cerebro_video_frame_load(cerebro_image **out, const char *path,
+                                               double timestamp, const cerebro_image_options *opts)
+    __attribute__((weak));
+
+/* The one place that turns an item into pixels. */
+static cerebro_status load_picture(const cerebro_hit *hit, cerebro_image **out)
+{
+    cerebro_image_options o;
+
+    cerebro_image_options_init(&o);
+    if (hit->timestamp < 0)
+        return cerebro_image_load_file(out, hit->path, &o);
+    if (!cerebro_video_frame_load)
+        return CEREBRO_E_UNSUPPORTED;
+    return cerebro_video_frame_load(out, hit->path, hit->timestamp, &o);
+}
+
+unsigned serve_thumb_make(const cerebro_hit *hit, uint32_t size, int quality, void **jpeg,
+                          size_t *len, char *msg, size_t msg_cap)
+{
+    cerebro_image *img = NULL, *small = NULL;
+    uint32_t w, h, tw, th;
+    cerebro_status st;
+
+    *jpeg = NULL;
+    *len = 0;
+    if ((st = load_picture(hit, &img)) != CEREBRO_OK) {
+        if (st == CEREBRO_E_UNSUPPORTED && hit->timestamp >= 0) {
+            snprintf(msg, msg_cap, "cannot decode the frame of item %lld: %s", (long long)hit->id,
+                     cerebro_last_error());
+            return MHD_HTTP_NOT_IMPLEMENTED;
+        }
+        snprintf(msg, msg_cap, "cannot decode item %lld: %s", (long long)hit->id, cerebro_last_error());
+        return st == CEREBRO_E_NOT_FOUND ? MHD_HTTP_GONE : MHD_HTTP_INTERNAL_SERVER_ERROR;
+    }
+    w = cerebro_image_width(img);
+    h = cerebro_image_height(img);
+    /* Longest side = size, the other in proportion (at least 1 pixel). */
+    tw = w >= h ? size : (uint32_t)(((uint64_t)w * size + h / 2) / h);
+    th = w >= h ? (uint32_t)(((uint64_t)h * size + w / 2) / w) : size;
+    tw = tw ? tw : 1;
+    th = th ? th : 1;
+    if (tw == w && th == h)
+        st = cerebro_image_encode_jpeg(img, quality, jpeg, len);
+    else if ((st = cerebro_image_resize(&small, img, tw, th)) == CEREBRO_OK)
+        st = cerebro_image_encode_jpeg(small, quality, jpeg, len);
+    cerebro_image_free(small);
+    cerebro_image_free(img);
+    if (st != CEREBRO_OK) {
+        snprintf(msg, msg_cap, "cannot make a thumbnail of item %lld: %s", (long long)hit->id,
+                 cerebro_last_error());
+        return MHD_HTTP_INTERNAL_SERVER_ERROR;
+    }
+    return MHD_HTTP_OK;
+}
