@@ -15,7 +15,10 @@
 const char cli_help_index[] =
     "usage: cerebro index [OPTIONS] DIR|FILE...\n"
     "\n"
-    "Adds the JPEG and PNG images under each folder (recursively) to the index.\n"
+    "Adds the JPEG and PNG images and the videos (.mp4 .m4v .mov .mkv .webm .avi)\n"
+    "under each folder (recursively) to the index. A video is indexed as frames:\n"
+    "the first, one at each scene change and at least one every --frame-interval\n"
+    "seconds, less near-duplicates; search results show them as clip.mp4 @ 00:01:23.4.\n"
     "Run it again to update: unchanged files are skipped, changed ones encoded\n"
     "again, moved ones followed, and files gone from the folders dropped. A file\n"
     "that cannot be read is listed with its reason and never stops the run.\n"
@@ -29,11 +32,26 @@ const char cli_help_index[] =
     "  --no-recurse   do not descend into subfolders\n"
     "  --exact        decode at full size (reference preprocessing; slower)\n"
     "  --batch N      images per model call, 1..1024 (default 32)\n"
+    "  --no-video     skip video files\n"
+    "  --frame-interval SEC\n"
+    "                 keep a video frame at least every SEC seconds (default 10)\n"
+    "  --max-frames N at most N frames per video, spread over its length (default 500)\n"
+    "  --scene-threshold X\n"
+    "                 scene-change score (0..1] that keeps a frame (default 0.3)\n"
+    "  --dedup-threshold X\n"
+    "                 drop a frame whose cosine similarity to the last kept one\n"
+    "                 is above X, 0..1 (default 0.98)\n"
+    "  --time-limit SEC\n"
+    "                 stop decoding a video after SEC seconds, keeping the frames\n"
+    "                 so far (default 120)\n"
     "  --factory STR  FAISS index structure, e.g. Flat, HNSW32 (default:\n"
     "                 chosen from the collection's size)\n" CLI_COMMON_HELP
     "\n"
     "exit status: 0 when the index is up to date (files that failed are listed),\n"
     "1 when nothing could be indexed, 2 usage error, 130 interrupted.\n";
+
+/* Options of this subcommand only (cerebro_cli.h numbers the shared ones). */
+enum { OPT_NO_VIDEO = 512, OPT_FRAME_INTERVAL, OPT_MAX_FRAMES, OPT_SCENE, OPT_DEDUP, OPT_TIME_LIMIT };
 
 /* Seconds between progress lines when stderr is not a terminal. */
 #define PLAIN_INTERVAL 5.0
@@ -87,6 +105,17 @@ static void keep_failure(index_run *r, const char *path, const char *message)
     r->failed[r->n_failed].message = strdup(message ? message : "failed");
     if (r->failed[r->n_failed].path && r->failed[r->n_failed].message)
         r->n_failed++;
+}
+
+/* A decimal number in [lo, hi]; 0 on success. */
+static int parse_seconds(const char *s, double lo, double hi, double *out)
+{
+    char *end;
+    double v = strtod(s, &end);
+    if (end == s || *end || !(v >= lo && v <= hi))
+        return -1;
+    *out = v;
+    return 0;
 }
 
 static void format_duration(double s, char *buf, size_t cap)
@@ -175,10 +204,13 @@ static void print_failure(const index_run *r, const failure *f)
 
 static void print_summary(const index_run *r, const cerebro_add_stats *s)
 {
-    printf("indexed %llu, updated %llu, unchanged %llu, removed %llu, failed %llu in %.1f s\n",
+    printf("indexed %llu, updated %llu, unchanged %llu, removed %llu, failed %llu in %.1f s",
            (unsigned long long)s->added, (unsigned long long)s->updated,
            (unsigned long long)s->skipped, (unsigned long long)s->removed,
            (unsigned long long)s->failed, cli_now() - r->start);
+    if (s->frames)
+        printf(" (%llu video frames)", (unsigned long long)s->frames);
+    putchar('\n');
     if (r->n_failed)
         printf("failed:\n");
     for (size_t i = 0; i < r->n_failed; i++)
@@ -243,11 +275,18 @@ int cli_index(cli *c, int argc, char **argv)
                                               {"exact", no_argument, NULL, OPT_EXACT},
                                               {"batch", required_argument, NULL, OPT_BATCH},
                                               {"factory", required_argument, NULL, OPT_FACTORY},
+                                              {"no-video", no_argument, NULL, OPT_NO_VIDEO},
+                                              {"frame-interval", required_argument, NULL, OPT_FRAME_INTERVAL},
+                                              {"max-frames", required_argument, NULL, OPT_MAX_FRAMES},
+                                              {"scene-threshold", required_argument, NULL, OPT_SCENE},
+                                              {"dedup-threshold", required_argument, NULL, OPT_DEDUP},
+                                              {"time-limit", required_argument, NULL, OPT_TIME_LIMIT},
                                               {NULL, 0, NULL, 0}};
     cerebro_add_options ao;
     const char *factory = NULL;
     index_run r;
     uint64_t batch;
+    double x;
     int opt, rc;
 
     cerebro_add_options_init(&ao);
@@ -262,6 +301,32 @@ int cli_index(cli *c, int argc, char **argv)
             if (cli_parse_u64(optarg, 1, 1024, &batch) != 0)
                 return cli_usage(c, "--batch must be a number from 1 to 1024, not '%s'", optarg);
             ao.batch_size = (uint32_t)batch;
+            break;
+        case OPT_NO_VIDEO: ao.flags |= CEREBRO_ADD_NO_VIDEO; break;
+        case OPT_FRAME_INTERVAL:
+            if (parse_seconds(optarg, 0.01, 86400, &x) != 0)
+                return cli_usage(c, "--frame-interval takes seconds from 0.01 to 86400, not '%s'", optarg);
+            ao.frame_interval = x;
+            break;
+        case OPT_MAX_FRAMES:
+            if (cli_parse_u64(optarg, 1, 1000000, &batch) != 0)
+                return cli_usage(c, "--max-frames must be a number from 1 to 1000000, not '%s'", optarg);
+            ao.max_frames = (uint32_t)batch;
+            break;
+        case OPT_SCENE:
+        case OPT_DEDUP:
+            if (parse_seconds(optarg, 0.0001, 1, &x) != 0)
+                return cli_usage(c, "--%s takes a number in (0, 1], not '%s'",
+                                 opt == OPT_SCENE ? "scene-threshold" : "dedup-threshold", optarg);
+            if (opt == OPT_SCENE)
+                ao.scene_threshold = (float)x;
+            else
+                ao.dedup_threshold = (float)x;
+            break;
+        case OPT_TIME_LIMIT:
+            if (parse_seconds(optarg, 0.001, 86400, &x) != 0)
+                return cli_usage(c, "--time-limit takes seconds from 0.001 to 86400, not '%s'", optarg);
+            ao.file_time_limit = x;
             break;
         default:
             if ((rc = cli_common_option(c, opt, optarg)) != CLI_CONTINUE)

@@ -22,8 +22,9 @@ const char cli_help_search[] =
     "usage: cerebro search [OPTIONS] TEXT...\n"
     "\n"
     "Lists the indexed images that best match a description, best first, with\n"
-    "their cosine similarity to it. Words after TEXT are joined with spaces; the\n"
-    "text is at most 1000 bytes.\n"
+    "their cosine similarity to it; a video frame shows as clip.mp4 @ 00:01:23.4\n"
+    "(hours:minutes:seconds into the video). Words after TEXT are joined with\n"
+    "spaces; the text is at most 1000 bytes.\n"
     "\n"
     "options:\n" QUERY_HELP CLI_COMMON_HELP;
 
@@ -89,11 +90,18 @@ static void print_hit_json(const cerebro_hit *h)
         fputs("null}\n", stdout);
 }
 
+/* A video frame's time as hours:minutes:seconds.tenths, "00:01:23.4". */
+static void print_timestamp(double t)
+{
+    long tenths = (long)(t * 10 + 0.5);
+    printf(" @ %02ld:%02ld:%02ld.%ld", tenths / 36000, tenths / 600 % 60, tenths / 10 % 60, tenths % 10);
+}
+
 static void print_hit_text(const cli *c, const cerebro_hit *h)
 {
     printf("%.3f  %s", (double)h->score, cli_display_path(c, h->path));
     if (h->timestamp >= 0)
-        printf(" @ %d:%04.1f", (int)(h->timestamp / 60), h->timestamp - 60 * (int)(h->timestamp / 60));
+        print_timestamp(h->timestamp);
     printf("  (id %lld)\n", (long long)h->id);
 }
 
