@@ -4,6 +4,7 @@
  * SIGINT/SIGTERM. */
 #define _XOPEN_SOURCE 700
 
+#include <errno.h>
 #include <getopt.h>
 #include <limits.h>
 #include <signal.h>
@@ -125,30 +126,55 @@ static void server_free(server *srv)
     serve_lru_free(srv->thumbs);
 }
 
-/* Runs until SIGINT or SIGTERM. The signals are blocked before the
- * daemon's threads start, so they inherit the mask and only sigwait()
- * here sees them: no handler runs in the middle of a request. */
-static int run(cli *c, server *srv, const serve_options *o)
+/* The write end of a pipe the signal handler writes the signal number
+ * to. A handler, not sigwait(): threads that libraries start before main()
+ * (OpenBLAS's pool) do not block the signals, and a signal delivered to one
+ * of them would kill the process instead of stopping it. */
+static int stop_pipe = -1;
+
+static void on_stop_signal(int sig)
+{
+    unsigned char b = (unsigned char)sig;
+    ssize_t ignored = write(stop_pipe, &b, 1); /* async-signal-safe */
+    (void)ignored;
+}
+
+/* Installs the handlers; returns the read end of the pipe, or -1. */
+static int catch_stop_signals(void)
+{
+    struct sigaction sa;
+    int fds[2];
+
+    if (pipe(fds) != 0)
+        return -1;
+    stop_pipe = fds[1];
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_stop_signal;
+    sa.sa_flags = SA_RESTART;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    signal(SIGPIPE, SIG_IGN);
+    return fds[0];
+}
+
+/* Runs until SIGINT or SIGTERM, then stops gracefully. */
+static int run(cli *c, server *srv, const serve_options *o, int stop_fd)
 {
     const char *hosts[] = {"localhost", "127.0.0.1", "[::1]", o->host, NULL};
     struct MHD_Daemon *d;
     uint16_t port = (uint16_t)o->port;
-    sigset_t stop;
-    int sig = 0;
+    unsigned char sig = 0;
 
     if (is_loopback(o->host))
         srv->hosts = hosts;
-    sigemptyset(&stop);
-    sigaddset(&stop, SIGINT);
-    sigaddset(&stop, SIGTERM);
-    pthread_sigmask(SIG_BLOCK, &stop, NULL);
-    signal(SIGPIPE, SIG_IGN);
     if (!(d = serve_http_start(srv, o->host, &port, (unsigned)o->threads)))
         return cli_error(c, "the server could not start");
     printf("listening on http://%s%s%s:%u/\n", strchr(o->host, ':') ? "[" : "", o->host,
            strchr(o->host, ':') ? "]" : "", (unsigned)port);
     fflush(stdout);
-    sigwait(&stop, &sig);
+    while (read(stop_fd, &sig, 1) < 0 && errno == EINTR)
+        ;
     fprintf(stderr, "cerebro serve: %s: stopping\n", sig == SIGINT ? "interrupted" : "terminated");
     serve_http_stop(srv, d, SHUTDOWN_GRACE);
     return CLI_OK;
@@ -170,7 +196,7 @@ int cli_serve(cli *c, int argc, char **argv)
     serve_options o = {"127.0.0.1", DEFAULT_PORT, cpus > 2 ? (uint64_t)cpus : 2, 1, DEFAULT_QUERY_CACHE,
                        DEFAULT_THUMB_CACHE_MB, 0};
     server srv;
-    int opt, rc = CLI_CONTINUE;
+    int opt, stop_fd = -1, rc = CLI_CONTINUE;
 
     memset(&srv, 0, sizeof srv);
     while (rc == CLI_CONTINUE && (opt = getopt_long(argc, argv, "", longopts, NULL)) != -1)
@@ -193,8 +219,15 @@ int cli_serve(cli *c, int argc, char **argv)
         rc = cli_error(c, "out of memory");
         goto done;
     }
-    rc = run(c, &srv, &o);
+    if ((stop_fd = catch_stop_signals()) < 0) {
+        rc = cli_error(c, "cannot create a pipe: %s", strerror(errno));
+        goto done;
+    }
+    rc = run(c, &srv, &o, stop_fd);
 done:
+    /* The handlers stay: a second signal while freeing is one more byte. */
+    if (stop_fd >= 0)
+        close(stop_fd);
     server_free(&srv);
     return rc;
 }

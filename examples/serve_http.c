@@ -438,7 +438,7 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
 }
 
 typedef struct header_total {
-    size_t bytes;
+    size_t bytes, hosts;
 } header_total;
 
 static enum MHD_Result add_header_size(void *cls, enum MHD_ValueKind kind, const char *key,
@@ -447,6 +447,7 @@ static enum MHD_Result add_header_size(void *cls, enum MHD_ValueKind kind, const
     header_total *t = cls;
     (void)kind;
     t->bytes += strlen(key) + (value ? strlen(value) : 0) + 4;
+    t->hosts += strcasecmp(key, "Host") == 0;
     return MHD_YES;
 }
 
@@ -516,6 +517,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     if (headers.bytes > SERVE_MAX_HEADERS)
         return serve_send_error(r, c, MHD_HTTP_REQUEST_HEADER_FIELDS_TOO_LARGE,
                                 "the request headers are over %d bytes", SERVE_MAX_HEADERS);
+    if (headers.hosts > 1)
+        return serve_send_error(r, c, MHD_HTTP_BAD_REQUEST, "more than one Host header");
     if (!host_allowed(srv, c))
         return serve_send_error(r, c, MHD_HTTP_FORBIDDEN, "this server does not answer to that Host name");
     if ((why = parse_target(r)))

@@ -7,12 +7,6 @@
 
 #include "serve.h"
 
-/* Declared here too, weak, until the header that declares it is committed:
- * against a library without it the address is NULL. */
-extern cerebro_status cerebro_video_frame_load(cerebro_image **out, const char *path,
-                                               double timestamp, const cerebro_image_options *opts)
-    __attribute__((weak));
-
 /* The one place that turns an item into pixels. */
 static cerebro_status load_picture(const cerebro_hit *hit, cerebro_image **out)
 {
@@ -21,8 +15,6 @@ static cerebro_status load_picture(const cerebro_hit *hit, cerebro_image **out)
     cerebro_image_options_init(&o);
     if (hit->timestamp < 0)
         return cerebro_image_load_file(out, hit->path, &o);
-    if (!cerebro_video_frame_load)
-        return CEREBRO_E_UNSUPPORTED;
     return cerebro_video_frame_load(out, hit->path, hit->timestamp, &o);
 }
 

@@ -1,0 +1,467 @@
+"""`cerebro serve` over real HTTP: an index of the eight sample images built
+with the bundled model, the server on a free loopback port.
+
+The environment names the program and data (tests/server/CMakeLists.txt):
+CEREBRO_PROGRAM, CEREBRO_TEST_MODEL, CEREBRO_SAMPLE_IMAGES, CEREBRO_WEB,
+CEREBRO_TEST_WORK.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import http.client
+import io
+import json
+import os
+import re
+import select
+import shutil
+import signal
+import socket
+import subprocess
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator
+
+import pytest
+from PIL import Image
+
+PROGRAM = Path(os.environ["CEREBRO_PROGRAM"])
+MODEL = Path(os.environ["CEREBRO_TEST_MODEL"])
+IMAGES = Path(os.environ["CEREBRO_SAMPLE_IMAGES"])
+WEB = Path(os.environ["CEREBRO_WEB"])
+WORK = Path(os.environ["CEREBRO_TEST_WORK"])
+
+# Queries the bundled (small, weak) model answers right on the samples:
+# each one's best hit, checked with `cerebro search`.
+KNOWN = {"a frog": "frog.png", "a flamingo": "birds/flamingo.png", "a lion": "lion.jpg",
+         "an owl": "birds/owl.png"}
+HIT_KEYS = {"id", "score", "path", "width", "height", "timestamp", "kind", "thumb", "image"}
+
+
+@dataclass
+class Reply:
+    status: int
+    headers: http.client.HTTPMessage
+    body: bytes
+
+    def json(self) -> dict:
+        assert self.headers["Content-Type"] == "application/json", self.headers["Content-Type"]
+        return json.loads(self.body)
+
+
+class Server:
+    """A running `cerebro serve`; its access log goes to a file."""
+
+    def __init__(self, db: Path, roots: list[Path], log: Path, *extra: str) -> None:
+        self.log_path = log
+        self.log = open(log, "wb")
+        self.proc = subprocess.Popen(
+            [str(PROGRAM), "--db", str(db), "--model", str(MODEL), "serve", "--port", "0", *extra,
+             *map(str, roots)],
+            stdout=subprocess.PIPE, stderr=self.log, env=clean_env())
+        line = read_line(self.proc, 120)
+        m = re.fullmatch(r"listening on http://127\.0\.0\.1:(\d+)/\n", line)
+        assert m, f"unexpected first line {line!r}; log:\n{log.read_text()}"
+        self.port = int(m.group(1))
+
+    def request(self, path: str, method: str = "GET", headers: dict[str, str] | None = None,
+                body: bytes | None = None) -> Reply:
+        """Sends `path` byte for byte (http.client does not normalise it)."""
+        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=60)
+        try:
+            conn.putrequest(method, path, skip_host="Host" in (headers or {}), skip_accept_encoding=True)
+            for k, v in (headers or {}).items():
+                conn.putheader(k, v)
+            if body is not None:
+                conn.putheader("Content-Length", str(len(body)))
+            conn.endheaders(body)
+            r = conn.getresponse()
+            return Reply(r.status, r.headers, r.read())
+        finally:
+            conn.close()
+
+    def get(self, path: str, **headers: str) -> Reply:
+        return self.request(path, headers={k.replace("_", "-"): v for k, v in headers.items()})
+
+    def api(self, path: str) -> dict:
+        r = self.get(path)
+        assert r.status == 200, f"{path}: {r.status} {r.body!r}"
+        return r.json()
+
+    def stop(self, sig: int = signal.SIGTERM, timeout: float = 30) -> int:
+        self.proc.send_signal(sig)
+        try:
+            return self.proc.wait(timeout)
+        finally:
+            self.log.close()
+
+
+def clean_env() -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CEREBRO_")}
+    env["OMP_WAIT_POLICY"] = "PASSIVE"
+    return env
+
+
+def read_line(proc: subprocess.Popen, timeout: float) -> str:
+    assert proc.stdout is not None
+    ready, _, _ = select.select([proc.stdout], [], [], timeout)
+    if not ready:
+        proc.kill()
+        raise AssertionError(f"no line from the server in {timeout} s")
+    return proc.stdout.readline().decode()
+
+
+def make_index(name: str) -> tuple[Path, Path]:
+    """WORK/name/photos: the samples, birds in birds/; indexed into WORK/name/db."""
+    base = WORK / name
+    shutil.rmtree(base, ignore_errors=True)
+    photos = base / "photos"
+    (photos / "birds").mkdir(parents=True)
+    for p in IMAGES.iterdir():
+        if p.suffix in (".jpg", ".png"):
+            dest = photos / "birds" if p.stem in ("owl", "penguin", "flamingo") else photos
+            shutil.copy(p, dest / p.name)
+    db = base / "db"
+    r = subprocess.run([str(PROGRAM), "--db", str(db), "--model", str(MODEL), "index", str(photos)],
+                       capture_output=True, text=True, env=clean_env(), timeout=600)
+    assert r.returncode == 0 and "indexed 8," in r.stdout, r.stdout + r.stderr
+    return db, photos
+
+
+@pytest.fixture(scope="module")
+def index() -> tuple[Path, Path]:
+    return make_index("main")
+
+
+@pytest.fixture(scope="module")
+def server(index: tuple[Path, Path]) -> Iterator[Server]:
+    db, photos = index
+    s = Server(db, [photos], WORK / "main" / "server.log")
+    yield s
+    assert s.stop() == 0, s.log_path.read_text()
+
+
+def search(server: Server, q: str, **params: str) -> dict:
+    from urllib.parse import urlencode
+    return server.api("/api/search?" + urlencode({"q": q, **params}))
+
+
+def by_path(server: Server) -> dict[str, dict]:
+    """Every item, by relative path (a search with k over the count)."""
+    return {h["path"]: h for h in search(server, "anything", k="200")["results"]}
+
+
+# ---- the API -------------------------------------------------------------------------------
+
+
+def test_search_fields_and_relative_paths(server: Server, index: tuple[Path, Path]) -> None:
+    _, photos = index
+    j = search(server, "a frog", k="5")
+    assert j["query"] == "a frog" and j["k"] == 5 and j["count"] == 5 == len(j["results"])
+    assert isinstance(j["took_ms"], float) and isinstance(j["cached"], bool)
+    scores = [h["score"] for h in j["results"]]
+    assert scores == sorted(scores, reverse=True)
+    for h in j["results"]:
+        assert set(h) == HIT_KEYS, h
+        assert not h["path"].startswith("/") and (photos / h["path"]).is_file(), h["path"]
+        assert h["kind"] == "image" and h["timestamp"] is None
+        assert h["thumb"] == f"/api/thumb/{h['id']}" and h["image"] == f"/api/image/{h['id']}"
+        with Image.open(photos / h["path"]) as im:
+            assert (h["width"], h["height"]) == im.size
+        assert -1.0 <= h["score"] <= 1.0
+    everything = search(server, "a frog")
+    assert everything["k"] == 24 and everything["count"] == 8
+
+
+def test_known_answers(server: Server) -> None:
+    for q, best in KNOWN.items():
+        assert search(server, q, k="3")["results"][0]["path"] == best, q
+
+
+def test_prefix_is_relative_to_the_root(server: Server) -> None:
+    j = search(server, "an owl", prefix="birds")
+    assert j["count"] == 3 and all(h["path"].startswith("birds/") for h in j["results"]), j
+    assert search(server, "an owl", prefix="birds/")["count"] == 3
+    assert search(server, "an owl", prefix="bi")["count"] == 3  # a plain prefix when not a folder
+    assert search(server, "an owl", prefix="nothing-here")["count"] == 0
+    assert search(server, "an owl", prefix="")["count"] == 8
+    r = server.get("/api/search?q=owl&prefix=../photos")
+    assert r.status == 400 and "error" in r.json()
+
+
+def test_repeated_query_hits_the_cache(server: Server) -> None:
+    before = server.api("/api/stats")["cache"]
+    first = search(server, "a frog on a lily pad")
+    again = search(server, "a frog on a lily pad")
+    # Texts that tokenize alike share the embedding.
+    variant = search(server, "  A FROG on a  lily pad ")
+    after = server.api("/api/stats")["cache"]
+    assert (first["cached"], again["cached"], variant["cached"]) == (False, True, True)
+    assert variant["query"] == "  A FROG on a  lily pad "
+    assert [h["id"] for h in first["results"]] == [h["id"] for h in again["results"]]
+    assert after["hits"] - before["hits"] == 2 and after["misses"] - before["misses"] == 1
+    assert after["entries"] == before["entries"] + 1
+
+
+def test_similar_leaves_the_item_out(server: Server) -> None:
+    frog = by_path(server)["frog.png"]["id"]
+    j = server.api(f"/api/similar/{frog}?k=7")
+    assert j["id"] == frog and j["k"] == 7 and j["count"] == 7
+    assert frog not in [h["id"] for h in j["results"]]
+    assert all(set(h) == HIT_KEYS for h in j["results"])
+    assert server.api(f"/api/similar/{frog}")["count"] == 7
+    assert server.api(f"/api/similar/{frog}?k=2")["count"] == 2
+    for path in ("/api/similar/999999", "/api/similar/abc", "/api/similar/", "/api/similar/-1"):
+        r = server.get(path)
+        assert r.status == 404 and r.json()["error"], path
+    assert server.get(f"/api/similar/{frog}?k=0").status == 400
+
+
+def test_item_and_stats(server: Server, index: tuple[Path, Path]) -> None:
+    _, photos = index
+    items = by_path(server)
+    owl = server.api(f"/api/item/{items['birds/owl.png']['id']}")
+    assert set(owl) == HIT_KEYS and owl["path"] == "birds/owl.png" and owl["score"] == 1.0
+    assert server.get("/api/item/123456").status == 404
+    s = server.api("/api/stats")
+    assert (s["items"], s["files"], s["failed"], s["dim"], s["structure"]) == (8, 8, 0, 128, "Flat")
+    assert re.fullmatch(r"[0-9a-f]{64}", s["model"]), s["model"]
+    version = subprocess.run([str(PROGRAM), "--version"], capture_output=True, text=True).stdout
+    assert f"(libcerebro {s['version']})" in version
+    assert s["root"] == str(photos.resolve())
+    assert s["requests"] >= 1 and s["uptime_s"] >= 0
+    assert set(s["cache"]) >= {"entries", "hits", "misses"}
+
+
+def test_image_bytes_type_and_validators(server: Server, index: tuple[Path, Path]) -> None:
+    _, photos = index
+    for path, hit in by_path(server).items():
+        r = server.get(hit["image"])
+        data = (photos / path).read_bytes()
+        assert r.status == 200 and r.body == data, path
+        assert r.headers["Content-Type"] == ("image/png" if path.endswith(".png") else "image/jpeg")
+        assert r.headers["ETag"] and "max-age" in r.headers["Cache-Control"]
+        assert r.headers["X-Content-Type-Options"] == "nosniff"
+        again = server.get(hit["image"], If_None_Match=r.headers["ETag"])
+        assert again.status == 304 and again.body == b""
+    assert server.get("/api/image/999999").status == 404
+
+
+def test_image_ranges(server: Server, index: tuple[Path, Path]) -> None:
+    _, photos = index
+    hit = by_path(server)["lion.jpg"]
+    data = (photos / "lion.jpg").read_bytes()
+    n = len(data)
+    for spec, lo, hi in (("10-19", 10, 19), ("-5", n - 5, n - 1), (f"{n - 7}-", n - 7, n - 1),
+                         (f"0-{n + 100}", 0, n - 1)):
+        r = server.get(hit["image"], Range=f"bytes={spec}")
+        assert r.status == 206, spec
+        assert r.body == data[lo:hi + 1], spec
+        assert r.headers["Content-Range"] == f"bytes {lo}-{hi}/{n}", spec
+    r = server.get(hit["image"], Range=f"bytes={n}-")
+    assert r.status == 416 and r.headers["Content-Range"] == f"bytes */{n}"
+    # A stale If-Range gets the whole file; junk ranges are ignored.
+    assert server.get(hit["image"], Range="bytes=0-9", If_Range='"stale"').body == data
+    assert server.get(hit["image"], Range="bytes=x-y").body == data
+    head = server.request(hit["image"], method="HEAD")
+    assert head.status == 200 and head.body == b"" and int(head.headers["Content-Length"]) == n
+
+
+def test_thumbnails(server: Server, index: tuple[Path, Path]) -> None:
+    _, photos = index
+    items = by_path(server)
+    for path, size in (("giraffe.jpg", 64), ("frog.png", 100), ("birds/penguin.png", 512)):
+        r = server.get(f"{items[path]['thumb']}?size={size}")
+        assert r.status == 200 and r.headers["Content-Type"] == "image/jpeg", path
+        with Image.open(io.BytesIO(r.body)) as t, Image.open(photos / path) as orig:
+            assert t.format == "JPEG" and max(t.size) == size, (path, t.size)
+            w, h = orig.size
+            assert abs(t.size[0] / t.size[1] - w / h) < 0.05, (path, t.size, orig.size)
+        assert r.headers["ETag"] and r.headers["Cache-Control"]
+        assert server.get(f"{items[path]['thumb']}?size={size}", If_None_Match=r.headers["ETag"]).status == 304
+    r = server.get(items["lion.jpg"]["thumb"])
+    with Image.open(io.BytesIO(r.body)) as t:
+        assert max(t.size) == 256
+    before = server.api("/api/stats")["thumbs"]["hits"]
+    assert server.get(items["lion.jpg"]["thumb"]).body == r.body
+    assert server.api("/api/stats")["thumbs"]["hits"] == before + 1
+    for bad in ("31", "1025", "abc", "", "-64"):
+        assert server.get(f"{items['lion.jpg']['thumb']}?size={bad}").status == 400, bad
+    assert server.get("/api/thumb/999999").status == 404
+
+
+def test_web_page_and_static_files(server: Server) -> None:
+    types = {".html": "text/html; charset=utf-8", ".js": "text/javascript; charset=utf-8",
+             ".css": "text/css; charset=utf-8", ".svg": "image/svg+xml", ".png": "image/png",
+             ".ico": "image/x-icon"}
+    assert (WEB / "index.html").is_file(), "examples/web/index.html is missing"
+    r = server.get("/")
+    assert r.status == 200 and r.headers["Content-Type"] == "text/html; charset=utf-8"
+    assert r.body == (WEB / "index.html").read_bytes()
+    assert server.get("/", If_None_Match=r.headers["ETag"]).status == 304
+    for f in WEB.rglob("*"):
+        if f.is_file() and not any(part.startswith(".") for part in f.relative_to(WEB).parts):
+            r = server.get("/static/" + f.relative_to(WEB).as_posix())
+            assert r.status == 200 and r.body == f.read_bytes(), f
+            if f.suffix in types:
+                assert r.headers["Content-Type"] == types[f.suffix], f
+    assert server.get("/static/no-such-file.js").status == 404
+
+
+# ---- what the server refuses -----------------------------------------------------------------
+
+
+def assert_error(r: Reply, status: int, what: str) -> None:
+    assert r.status == status, f"{what}: {r.status} {r.body!r}"
+    assert isinstance(r.json()["error"], str) and r.json()["error"], what
+
+
+def test_bad_parameters(server: Server) -> None:
+    cases = {
+        "/api/search": "missing q", "/api/search?q=": "empty q", "/api/search?q=+%20%09": "blank q",
+        "/api/search?q=" + "a" * 513: "q over 512 bytes", "/api/search?q=" + "%C3%A9" * 256 + "a": "513 bytes",
+        "/api/search?q=x&k=0": "k 0", "/api/search?q=x&k=201": "k 201", "/api/search?q=x&k=ten": "k ten",
+        "/api/search?q=x&k=-1": "k -1", "/api/search?q=x&k=": "k empty",
+        "/api/search?q=%zz": "bad escape", "/api/search?q=%e9": "Latin-1 byte, not UTF-8",
+        "/api/search?q=%": "truncated escape", "/api/search?q=ab%4": "truncated escape",
+        "/api/search?q=a%00b": "encoded NUL", "/api/search?q=%C0%AF": "overlong UTF-8",
+        "/api/search?q=%ED%A0%80": "surrogate", "/api/item/1%zz": "bad escape in the path",
+        "/api/search?" + "&".join(f"p{i}=1" for i in range(17)) + "&q=x": "too many parameters",
+    }
+    for path, what in cases.items():
+        assert_error(server.get(path), 400, what)
+    assert server.get("/api/search?q=" + "%C3%A9" * 256).status == 200  # exactly 512 bytes
+    assert search(server, "café")["query"] == "café"
+
+
+def test_unknown_routes_and_methods(server: Server) -> None:
+    for path in ("/api/nope", "/nope", "/api", "/api/search/extra", "/static/"):
+        assert_error(server.get(path), 404, path)
+    for method in ("POST", "PUT", "DELETE", "PATCH", "OPTIONS"):
+        r = server.request("/api/search?q=x", method=method, body=b"{}" if method != "OPTIONS" else None)
+        assert_error(r, 405, method)
+        assert r.headers["Allow"] == "GET, HEAD"
+    assert_error(server.request("/api/stats", body=b"x" * 100), 413, "GET with a body")
+
+
+def test_size_limits(server: Server) -> None:
+    assert_error(server.get("/api/search?q=x&pad=" + "a" * 9000), 414, "9 kB URL")
+    assert_error(server.get("/api/stats", **{f"X-Pad-{i}": "b" * 4000 for i in range(5)}), 431, "20 kB headers")
+    # Past the connection's memory MHD answers by itself; the status is what counts.
+    assert server.get("/api/search?q=" + "a" * 200_000).status == 414
+    assert server.get("/api/stats", X_Pad="c" * 200_000).status == 431
+    assert server.api("/api/stats")["items"] == 8  # still serving
+
+
+def test_no_file_outside_the_index(server: Server) -> None:
+    secret = b"root:"
+    attempts = ["/static/../index.html", "/static/../../../../etc/passwd", "/api/image/../../etc/passwd",
+                "/static/%2e%2e/%2e%2e/etc/passwd", "/static/..%2f..%2f..%2fetc%2fpasswd",
+                "/static//etc/passwd", "/static/%2fetc%2fpasswd", "/api/image/1/../../../../etc/passwd",
+                "/api/image/%2e%2e%2f%2e%2e%2fetc%2fpasswd", "/api/thumb/..%2f..%2fetc%2fpasswd",
+                "/static/./index.html", "/static/index.html%00.png", "//etc/passwd", "/etc/passwd"]
+    for path in attempts:
+        r = server.get(path)
+        assert r.status in (400, 404), f"{path}: {r.status}"
+        assert secret not in r.body and r.json()["error"], path
+
+
+def test_host_header_guard(server: Server) -> None:
+    assert_error(server.get("/api/stats", Host="evil.example"), 403, "DNS rebinding")
+    assert_error(server.get("/api/stats", Host=f"evil.example:{server.port}"), 403, "with a port")
+    # Two Host headers are malformed (RFC 9112, 3.2).
+    conn = socket.create_connection(("127.0.0.1", server.port))
+    conn.sendall(b"GET /api/stats HTTP/1.1\r\nHost: localhost\r\nHost: evil.example\r\n\r\n")
+    assert conn.recv(100).startswith(b"HTTP/1.1 400 ")
+    conn.close()
+    for host in (f"localhost:{server.port}", f"127.0.0.1:{server.port}", "LOCALHOST", f"[::1]:{server.port}"):
+        assert server.get("/api/stats", Host=host).status == 200, host
+
+
+def test_concurrent_requests_are_all_right(server: Server) -> None:
+    queries = [f"{q}{' ' * (i % 3)}{'!' * (i % 2)}" for i in range(8) for q in KNOWN]
+    expected = {q: search(server, q, k="8")["results"] for q in set(queries)}
+    frog = by_path(server)["frog.png"]["id"]
+    similar = server.api(f"/api/similar/{frog}?k=7")["results"]
+
+    def one(i: int) -> None:
+        q = queries[i % len(queries)]
+        j = search(server, q, k="8")
+        assert j["query"] == q and j["results"] == expected[q], q
+        assert server.api(f"/api/similar/{frog}?k=7")["results"] == similar
+        assert server.get(f"/api/thumb/{frog}?size={32 + i}").status == 200
+
+    with ThreadPoolExecutor(max_workers=32) as pool:
+        list(pool.map(one, range(96)))
+
+
+def test_keep_alive(server: Server) -> None:
+    conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=30)
+    try:
+        for q in ("a", "a f", "a fr", "a frog"):
+            conn.request("GET", f"/api/search?q={q.replace(' ', '+')}")
+            r = conn.getresponse()
+            assert r.status == 200 and json.loads(r.read())["query"] == q
+            assert r.getheader("Connection") != "close"
+    finally:
+        conn.close()
+
+
+def test_access_log(server: Server) -> None:
+    server.get("/api/stats?marker=1")
+    server.get("/nope?marker=2")
+    time.sleep(0.2)
+    log = server.log_path.read_text()
+    assert re.search(r'^127\.0\.0\.1 "GET /api/stats\?marker=1" 200 \d+ [\d.]+ms$', log, re.M), log[-2000:]
+    assert re.search(r'^127\.0\.0\.1 "GET /nope\?marker=2" 404 \d+ [\d.]+ms$', log, re.M), log[-2000:]
+
+
+# ---- a second server: several roots, vanished files, shutdown, the command line -----------------
+
+
+def test_roots_vanished_files_and_shutdown() -> None:
+    db, photos = make_index("second")
+    s = Server(db, [photos, photos / "birds"], WORK / "second" / "server.log", "--threads", "3")
+    try:
+        items = by_path(s)
+        # The deepest root holding a file names it.
+        assert set(items) == {"elephant.jpg", "frog.png", "giraffe.jpg", "lion.jpg", "tiger.jpg", "owl.png",
+                              "penguin.png", "flamingo.png"}
+        assert s.api("/api/stats")["roots"] == [str(photos.resolve()), str((photos / "birds").resolve())]
+        # prefix applies under every root: "o" is owl.png in birds/.
+        assert [h["path"] for h in search(s, "an owl", prefix="o")["results"]] == ["owl.png"]
+        (photos / "tiger.jpg").unlink()
+        tiger = items["tiger.jpg"]
+        assert_error(s.get(tiger["image"]), 410, "vanished image")
+        assert_error(s.get(tiger["thumb"]), 410, "vanished thumbnail")
+        assert s.get(items["lion.jpg"]["image"]).status == 200
+        # An idle keep-alive connection must not hold the shutdown up.
+        idle = socket.create_connection(("127.0.0.1", s.port))
+        started = time.monotonic()
+        assert s.stop(signal.SIGTERM) == 0, s.log_path.read_text()
+        assert time.monotonic() - started < 15
+        idle.close()
+        assert "stopping" in s.log_path.read_text()
+    finally:
+        if s.proc.poll() is None:
+            s.proc.kill()
+    s = Server(db, [photos], WORK / "second" / "server2.log")
+    assert s.stop(signal.SIGINT) == 0
+
+
+def test_command_line() -> None:
+    def run(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run([str(PROGRAM), *args], capture_output=True, text=True, env=clean_env(), timeout=120)
+
+    h = run("serve", "--help")
+    assert h.returncode == 0 and h.stdout.startswith("usage: cerebro serve") and "ROOT" in h.stdout
+    assert run("help", "serve").stdout == h.stdout
+    assert "serve" in run("--help").stdout
+    for args in (["--port", "70000"], ["--port", "x"], ["--threads", "0"], ["--bogus"], ["--cache", "0"]):
+        r = run("serve", *args)
+        assert r.returncode == 2 and "--help" in r.stderr, (args, r.stderr)
+    r = run("--db", str(WORK / "main" / "db"), "serve", str(WORK / "no-such-folder"))
+    assert r.returncode == 1 and "not a folder" in r.stderr, r.stderr
