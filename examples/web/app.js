@@ -138,7 +138,7 @@ function cancel() {
 function loadStats() {
   return getJSON('/api/stats').then((stats) => {
     state.stats = stats;
-    const about = [stats.model, stats.dim && `${stats.dim}-d`, stats.structure,
+    const about = [stats.model_name || stats.model, stats.dim && `${stats.dim}-d`, stats.structure,
       stats.version && `cerebro ${stats.version}`];
     ui.about.textContent = about.filter(Boolean).join(' · ');
     if (!state.view) showIdle();

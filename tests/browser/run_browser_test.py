@@ -1,0 +1,169 @@
+#!/usr/bin/python3
+"""The search page in a real browser, against the real server and model.
+
+Indexes the sample images with the bundled model, starts `cerebro serve` on a
+free loopback port (--port 0), runs test_browser.mjs (playwright-core driving
+Debian's headless chromium) against it, and stops the server with SIGTERM.
+Fails, never skips, when node, chromium or playwright-core is missing.
+
+usage: run_browser_test.py --cerebro PROGRAM --model MODEL --images DIR --work DIR --out DIR [--node NODE]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+CHROMIUM = Path(os.environ.get("CEREBRO_CHROMIUM", "/usr/bin/chromium"))
+SETUP_HINT = "run scripts/setup.sh (it installs chromium and runs `npm ci` in tests/browser)"
+# The sample images as the test lays them out: the birds in a folder of their
+# own, so that the page's folder filter has something to select.
+BIRDS = ("flamingo.png", "owl.png", "penguin.png")
+START_SECONDS = 300  # loading libtorch and the model on a busy 2-core machine
+STOP_SECONDS = 60
+
+
+def fail(message: str) -> None:
+    print(f"FAIL: {message}", file=sys.stderr, flush=True)
+    sys.exit(1)
+
+
+def check_tools(node: str) -> str:
+    found = shutil.which(node)
+    if found is None:
+        fail(f"node ({node}) not found; {SETUP_HINT}")
+    if not os.access(CHROMIUM, os.X_OK):
+        fail(f"{CHROMIUM} not found; {SETUP_HINT}")
+    if not (HERE / "node_modules" / "playwright-core" / "package.json").is_file():
+        fail(f"playwright-core is not installed in {HERE / 'node_modules'}; {SETUP_HINT}")
+    return found
+
+
+def make_collection(images: Path, work: Path) -> Path:
+    if work.exists():
+        shutil.rmtree(work)
+    photos = work / "photos"
+    (photos / "birds").mkdir(parents=True)
+    names = sorted(p.name for p in images.iterdir() if p.suffix in (".jpg", ".png"))
+    if len(names) != 8 or not set(BIRDS) <= set(names):
+        fail(f"{images} should hold the 8 sample images, found {names}")
+    for name in names:
+        shutil.copy(images / name, photos / ("birds" if name in BIRDS else "") / name)
+    return photos
+
+
+class Server:
+    """`cerebro serve` in the background; its stdout is watched for the ready line."""
+
+    def __init__(self, args: list[str], cwd: Path, log: Path, env: dict[str, str]) -> None:
+        self.log = log
+        self.ready = threading.Event()
+        self.url: str | None = None
+        self.err = open(log, "w")
+        self.proc = subprocess.Popen(args, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=self.err, text=True)
+        self.lines: list[str] = []
+        threading.Thread(target=self._read, daemon=True).start()
+
+    def _read(self) -> None:
+        assert self.proc.stdout is not None
+        for line in self.proc.stdout:
+            self.lines.append(line)
+            if self.url is None and line.startswith("listening on "):
+                self.url = line.split()[-1]
+                self.ready.set()
+        self.ready.set()  # exited: wake the waiter
+
+    def wait_ready(self, seconds: float) -> bool:
+        self.ready.wait(seconds)
+        return self.url is not None and self.proc.poll() is None
+
+    def output(self) -> str:
+        self.err.flush()
+        return "".join(self.lines) + self.log.read_text(errors="replace")
+
+    def stop(self) -> int | None:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(STOP_SECONDS)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+                self.err.close()
+                return None
+        self.err.close()
+        return self.proc.returncode
+
+
+def start_server(program: Path, model: Path, work: Path, photos: Path, env: dict[str, str]) -> Server:
+    # Port 0: the server binds a free port and names it in its ready line.
+    args = [str(program), "--db", str(work / "db"), "--model", str(model),
+            "serve", "--host", "127.0.0.1", "--port", "0", str(photos)]
+    server = Server(args, work, work / "server.log", env)
+    if not server.wait_ready(START_SECONDS):
+        rc = server.stop()
+        fail(f"the server did not start (exit {rc}):\n{' '.join(args)}\n{server.output()}")
+    if re.fullmatch(r"http://127\.0\.0\.1:[1-9][0-9]*/", server.url or "") is None:
+        server.stop()
+        fail(f"the server printed 'listening on {server.url}', expected http://127.0.0.1:PORT/")
+    return server
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--cerebro", type=Path, required=True)
+    ap.add_argument("--model", type=Path, required=True)
+    ap.add_argument("--images", type=Path, required=True)
+    ap.add_argument("--work", type=Path, required=True)
+    ap.add_argument("--out", type=Path, required=True, help="folder for the screenshots")
+    ap.add_argument("--node", default="node")
+    opts = ap.parse_args()
+    for name in ("cerebro", "model", "images", "work", "out"):
+        setattr(opts, name, getattr(opts, name).resolve())  # the programs run in the work folder
+
+    node = check_tools(opts.node)
+    if not opts.model.is_file():
+        fail(f"{opts.model}: no such model bundle")
+    work = opts.work
+    photos = make_collection(opts.images, work)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CEREBRO_")}
+    env.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+    started = time.monotonic()
+    index = subprocess.run([str(opts.cerebro), "--db", str(work / "db"), "--model", str(opts.model), "index",
+                            str(photos)], cwd=work, env=env, capture_output=True, text=True, timeout=600)
+    if index.returncode != 0 or not index.stdout.startswith("indexed 8,"):
+        fail(f"cerebro index: exit {index.returncode}\n{index.stdout}{index.stderr}")
+    print(f"indexed the 8 sample images in {time.monotonic() - started:.1f} s", flush=True)
+
+    server = start_server(opts.cerebro, opts.model, work, photos, env)
+    print(f"server at {server.url} after {time.monotonic() - started:.1f} s", flush=True)
+    opts.out.mkdir(parents=True, exist_ok=True)
+    try:
+        test = subprocess.run([node, str(HERE / "test_browser.mjs"), server.url, str(opts.out)],
+                              cwd=HERE, env={**env, "CEREBRO_CHROMIUM": str(CHROMIUM)}, timeout=900)
+        alive = server.proc.poll() is None
+    finally:
+        rc = server.stop()
+    if not alive:
+        fail(f"the server exited during the browser test:\n{server.output()}")
+    if test.returncode != 0:
+        fail(f"the browser test failed (exit {test.returncode}); server output:\n{server.output()[-4000:]}")
+    if rc is None:
+        fail(f"the server did not stop within {STOP_SECONDS} s of SIGTERM")
+    if rc != 0:
+        fail(f"the server exited with {rc} on SIGTERM, expected 0:\n{server.output()[-4000:]}")
+    print(f"browser test passed in {time.monotonic() - started:.1f} s", flush=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,322 @@
+// The search page of `cerebro serve` in headless chromium, driven by
+// playwright-core. Run by run_browser_test.py, which indexes the 8 sample
+// images (the birds under birds/) with the bundled model and starts the server.
+//
+// usage: node test_browser.mjs SERVER_URL SCREENSHOT_DIR
+
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+const require = createRequire(import.meta.url);
+const { chromium } = require('playwright-core');
+
+const [base, shots] = process.argv.slice(2);
+if (!base || !shots) {
+  console.error('usage: node test_browser.mjs SERVER_URL SCREENSHOT_DIR');
+  process.exit(2);
+}
+const origin = new URL(base).origin;
+
+// The bundled model is small: on the sample images it ranks these right, by a
+// clear margin (0.778 against 0.702 for "an owl", 0.796 against 0.753 for
+// "a flamingo"); most other one-word queries it gets wrong.
+const OWL = { query: 'an owl', path: 'birds/owl.png' };
+const FLAMINGO = { query: 'a flamingo', path: 'birds/flamingo.png' };
+const ITEMS = 8;
+const WAIT = { timeout: 60_000 }; // a loaded 2-core machine, not a time limit under test
+
+let step = 0;
+function ok(what) {
+  step += 1;
+  console.log(`ok ${step} - ${what}`);
+}
+
+function expect(cond, message) {
+  if (!cond) throw new Error(message);
+}
+
+function equal(actual, expected, what) {
+  const a = JSON.stringify(actual);
+  const e = JSON.stringify(expected);
+  if (a !== e) throw new Error(`${what}: got ${a}, expected ${e}`);
+}
+
+// The path the API gives, relative to the served root.
+function relative(path) {
+  return String(path).replace(/^.*\/photos\//, '');
+}
+
+const profile = mkdtempSync(join(tmpdir(), 'cerebro-browser-'));
+const context = await chromium.launchPersistentContext(profile, {
+  executablePath: process.env.CEREBRO_CHROMIUM || '/usr/bin/chromium',
+  headless: true,
+  args: ['--no-sandbox', '--headless', '--disable-gpu', '--disable-background-networking'],
+  viewport: { width: 1100, height: 800 },
+  colorScheme: 'light',
+});
+const page = context.pages()[0] ?? await context.newPage();
+
+// Everything the page asks for, and everything that goes wrong.
+const outside = [];
+const searches = [];
+const httpErrors = [];
+const pageErrors = [];
+let expectHttpErrors = false;
+context.on('request', (req) => {
+  const url = new URL(req.url());
+  if (url.protocol === 'data:') return;
+  if (url.origin !== origin) outside.push(req.url());
+  if (url.pathname === '/api/search') searches.push(url.searchParams.get('q'));
+});
+context.on('response', (res) => {
+  if (res.status() >= 400 && !expectHttpErrors) httpErrors.push(`${res.status()} ${res.url()}`);
+});
+page.on('pageerror', (err) => pageErrors.push(err.message));
+
+// The API's own answer, for comparing the page with.
+async function api(path) {
+  const res = await context.request.get(new URL(path, origin).href);
+  expect(res.ok(), `GET ${path}: HTTP ${res.status()}`);
+  return res.json();
+}
+
+async function status() {
+  return (await page.textContent('#status')).trim();
+}
+
+async function waitStatus(text) {
+  try {
+    await page.waitForFunction((t) => document.getElementById('status').textContent.includes(t), text, WAIT);
+  } catch (err) {
+    throw new Error(`the status line never showed "${text}"; it shows "${await status()}"`);
+  }
+}
+
+async function cardIds() {
+  return page.$$eval('#results .card', (cards) => cards.map((c) => Number(c.dataset.id)));
+}
+
+async function focusedCard() {
+  return page.evaluate(() => {
+    const el = document.activeElement;
+    return el && el.classList.contains('card') ? Number(el.dataset.index) : null;
+  });
+}
+
+async function typeSlowly(selector, text) {
+  await page.click(selector);
+  await page.keyboard.press('Control+A');
+  await page.keyboard.press('Backspace');
+  // Slower than the page's debounce, so each letter can start a request.
+  await page.keyboard.type(text, { delay: 200 });
+}
+
+async function run() {
+  const stats = await api('/api/stats');
+  equal(stats.items, ITEMS, '/api/stats items');
+
+  // ---- loading --------------------------------------------------------------
+  await page.goto(base);
+  await waitStatus(`${ITEMS} items indexed`);
+  equal(await page.evaluate(() => document.activeElement?.id), 'q', 'the element focused on load');
+  equal(await cardIds(), [], 'cards before any query');
+  expect((await status()).includes('type to search'), `idle status: ${await status()}`);
+  ok('the page loads, focuses the search box and shows the collection size');
+
+  // ---- typing, with the first answer held back until the last one is shown --
+  const owl = await api(`/api/search?q=${encodeURIComponent(OWL.query)}&k=48`);
+  equal(relative(owl.results[0].path), OWL.path, `the API's top result for "${OWL.query}"`);
+  let release;
+  const released = new Promise((resolve) => { release = resolve; });
+  let held = null;
+  await page.route('**/api/search?*', async (route) => {
+    if (held !== null) return route.continue();
+    held = new URL(route.request().url()).searchParams.get('q');
+    const response = await route.fetch();
+    await released;
+    try {
+      await route.fulfill({ response });
+    } catch {
+      // The page aborted it when the newer query started: also correct.
+    }
+  });
+  await typeSlowly('#q', OWL.query);
+  await waitStatus(`for “${OWL.query}”`);
+  expect(held !== null && held !== OWL.query && OWL.query.startsWith(held),
+    `the first search request was for "${held}", expected a prefix of "${OWL.query}"`);
+  release();
+  // Let the held answer arrive (or fail), then check it changed nothing.
+  await page.waitForTimeout(1500);
+  await page.unroute('**/api/search?*');
+  expect(searches.length >= 2, `typing letter by letter sent ${searches.length} search request(s)`);
+  expect((await status()).includes(`for “${OWL.query}”`), `after the stale answer: ${await status()}`);
+  equal(await cardIds(), owl.results.map((h) => h.id), `cards for "${OWL.query}"`);
+  equal(await page.inputValue('#q'), OWL.query, 'the search box');
+  ok(`typing "${OWL.query}" letter by letter shows the API's results, top ${OWL.path}; ` +
+     `the answer for "${held}", held back until then, is not shown`);
+
+  const line = await status();
+  expect(new RegExp(`^${ITEMS} items indexed · ${owl.results.length} results for “${OWL.query}” in [0-9.]+ ms`)
+    .test(line), `status line: ${line}`);
+  equal(new URL(page.url()).searchParams.get('q'), OWL.query, 'the address keeps the query');
+  ok(`the status line: ${line}`);
+
+  // ---- hover: the score --------------------------------------------------------
+  const first = page.locator('#results .card').first();
+  await first.hover();
+  await page.waitForFunction(() => getComputedStyle(document.querySelector('#results .card .score')).opacity === '1',
+    null, WAIT);
+  equal(await first.locator('.score').textContent(), owl.results[0].score.toFixed(3), 'the score shown on hover');
+  equal(await first.locator('.name').textContent(), 'owl.png', 'the first card\'s name');
+  await page.waitForFunction(() => [...document.querySelectorAll('#results img')]
+    .every((img) => img.complete && img.naturalWidth > 0), null, WAIT);
+  await page.screenshot({ path: join(shots, 'search.png') });
+  ok(`hovering shows the score ${owl.results[0].score.toFixed(3)}; every thumbnail loads; search.png saved`);
+
+  // ---- the detail view --------------------------------------------------------
+  await first.click();
+  await page.waitForSelector('#detail[open]', WAIT);
+  equal(relative(await page.textContent('#detail-title')), OWL.path, 'the detail view\'s path');
+  await page.waitForFunction(() => {
+    const img = document.querySelector('#detail-media img');
+    return img && img.complete && img.naturalWidth > 0;
+  }, null, WAIT);
+  const shown = await page.$eval('#detail-media img', (img) => ({
+    src: new URL(img.src).pathname, width: img.naturalWidth, height: img.naturalHeight,
+  }));
+  equal(shown, { src: owl.results[0].image, width: owl.results[0].width, height: owl.results[0].height },
+    'the full image');
+  await page.screenshot({ path: join(shots, 'detail.png') });
+  ok(`clicking the top card opens ${OWL.path} at full size (${shown.width}x${shown.height}); detail.png saved`);
+
+  // ---- more like this ---------------------------------------------------------
+  const owlId = owl.results[0].id;
+  const like = await api(`/api/similar/${owlId}?k=48`);
+  expect(!like.results.some((h) => h.id === owlId), '/api/similar lists the item itself');
+  await page.click('#similar');
+  await waitStatus(`like ${OWL.path}`);
+  expect(!(await page.evaluate(() => document.getElementById('detail').open)), 'the detail view stays open');
+  equal(await cardIds(), like.results.map((h) => h.id), 'cards for "more like this"');
+  equal(new URL(page.url()).searchParams.get('like'), String(owlId), 'the address of "more like this"');
+  await page.waitForFunction(() => document.activeElement?.dataset?.index === '0', null, WAIT);
+  ok(`"more like this" shows the ${like.results.length} images the API finds like ${OWL.path}, focus on the first`);
+
+  // ---- keyboard ---------------------------------------------------------------
+  const cols = await page.evaluate(() =>
+    getComputedStyle(document.getElementById('results')).gridTemplateColumns.split(' ').length);
+  expect(cols >= 2 && cols < like.results.length, `${cols} columns for ${like.results.length} cards`);
+  await page.keyboard.press('ArrowRight');
+  equal(await focusedCard(), 1, 'ArrowRight');
+  await page.keyboard.press('ArrowDown');
+  equal(await focusedCard(), 1 + cols, 'ArrowDown');
+  await page.keyboard.press('ArrowLeft');
+  equal(await focusedCard(), cols, 'ArrowLeft');
+  await page.keyboard.press('ArrowUp');
+  equal(await focusedCard(), 0, 'ArrowUp');
+  await page.keyboard.press('End');
+  equal(await focusedCard(), like.results.length - 1, 'End');
+  await page.keyboard.press('Home');
+  equal(await focusedCard(), 0, 'Home');
+  await page.keyboard.press('ArrowRight');
+  await page.keyboard.press('Enter');
+  await page.waitForSelector('#detail[open]', WAIT);
+  equal(relative(await page.textContent('#detail-title')), relative(like.results[1].path), 'Enter opens the card');
+  await page.keyboard.press('Escape');
+  await page.waitForFunction(() => !document.getElementById('detail').open, null, WAIT);
+  await page.waitForFunction(() => document.activeElement?.dataset?.index === '1', null, WAIT);
+  await page.keyboard.press('/');
+  equal(await page.evaluate(() => document.activeElement?.id), 'q', '"/" focuses the search box');
+  await page.keyboard.press('ArrowDown');
+  equal(await focusedCard(), 1, 'ArrowDown from the search box returns to the last card');
+  await page.keyboard.press('Home');
+  await page.keyboard.press('ArrowUp');
+  equal(await page.evaluate(() => document.activeElement?.id), 'q', 'ArrowUp from the top row');
+  ok(`arrows move through ${cols} columns, Home/End, Enter opens, Escape closes and returns, "/" searches`);
+
+  // ---- history: Back returns to the text query ---------------------------------
+  await page.goBack();
+  await waitStatus(`for “${OWL.query}”`);
+  equal(await cardIds(), owl.results.map((h) => h.id), 'cards after Back');
+  ok('Back returns from "more like this" to the text query');
+
+  // ---- the folder filter and the empty state ---------------------------------
+  await typeSlowly('#prefix', 'birds/');
+  await waitStatus('under “birds/”');
+  const birds = await page.$$eval('#results .card', (cards) => cards.map((c) => c.title.split('\n')[0]));
+  equal(birds.map(relative).sort(), ['birds/flamingo.png', 'birds/owl.png', 'birds/penguin.png'],
+    'cards under birds/');
+  await typeSlowly('#prefix', 'no-such-folder/');
+  await waitStatus('0 results for “an owl” under “no-such-folder/”');
+  equal(await cardIds(), [], 'cards under a folder that does not exist');
+  expect(await page.isVisible('#empty'), 'the empty state is hidden');
+  expect((await page.textContent('#empty')).includes('No results'), 'the empty state\'s text');
+  await page.screenshot({ path: join(shots, 'empty.png') });
+  await typeSlowly('#prefix', '');
+  ok('the folder filter keeps the 3 birds; a folder with nothing shows the empty state');
+
+  // ---- the error state: a query the server refuses, then an unreachable server
+  expectHttpErrors = true;
+  await page.fill('#q', 'é'.repeat(600)); // 1200 bytes: over the 1000-byte limit
+  await page.waitForSelector('#error:not([hidden])', WAIT);
+  const refused = (await page.textContent('#error')).trim();
+  expect(/HTTP 4\d\d/.test(refused), `the error state: ${refused}`);
+  equal(await cardIds(), [], 'cards in the error state');
+  await page.screenshot({ path: join(shots, 'error.png') });
+  await page.route('**/api/search?*', (route) => route.abort('connectionrefused'));
+  await page.fill('#q', 'a frog');
+  await page.waitForFunction(() => !document.getElementById('error').hidden &&
+    !document.getElementById('error').textContent.includes('HTTP'), null, WAIT);
+  await page.unroute('**/api/search?*');
+  expectHttpErrors = false;
+  ok(`a refused query shows "${refused}"; a failed connection shows the error state too`);
+
+  // ---- recovery, and a second known answer --------------------------------
+  await page.fill('#q', FLAMINGO.query);
+  await waitStatus(`for “${FLAMINGO.query}”`);
+  expect(await page.isHidden('#error'), 'the error state outlives a good answer');
+  const flamingo = await api(`/api/search?q=${encodeURIComponent(FLAMINGO.query)}&k=48`);
+  equal(relative(flamingo.results[0].path), FLAMINGO.path, `the API's top result for "${FLAMINGO.query}"`);
+  equal(await cardIds(), flamingo.results.map((h) => h.id), `cards for "${FLAMINGO.query}"`);
+  await page.fill('#q', '');
+  await waitStatus('type to search');
+  equal(await cardIds(), [], 'cards after clearing the query');
+  ok(`"${FLAMINGO.query}" finds ${FLAMINGO.path} after an error; clearing the box empties the grid`);
+
+  // ---- responsive layout and dark colours ----------------------------------------
+  await page.fill('#q', OWL.query);
+  await waitStatus(`for “${OWL.query}”`);
+  await page.setViewportSize({ width: 380, height: 800 });
+  const narrow = await page.evaluate(() =>
+    getComputedStyle(document.getElementById('results')).gridTemplateColumns.split(' ').length);
+  equal(narrow, 2, 'columns on a 380 px wide screen');
+  const light = await page.evaluate(() => getComputedStyle(document.body).backgroundColor);
+  await page.emulateMedia({ colorScheme: 'dark' });
+  const dark = await page.evaluate(() => getComputedStyle(document.body).backgroundColor);
+  expect(light !== dark, `the same background in light and dark: ${light}`);
+  await page.screenshot({ path: join(shots, 'search-dark-narrow.png') });
+  ok(`2 columns at 380 px (${cols} at 1100 px); dark colours follow the system (${light} -> ${dark})`);
+
+  // ---- nothing from outside, nothing broken -------------------------------------
+  equal(outside, [], 'requests outside the server');
+  equal(httpErrors, [], 'unexpected HTTP errors');
+  equal(pageErrors, [], 'uncaught errors in the page');
+  ok(`all ${searches.length} search requests and every other one went to ${origin}; no HTTP or script errors`);
+}
+
+let failed = false;
+try {
+  await run();
+  console.log(`1..${step}`);
+} catch (err) {
+  failed = true;
+  console.error(`not ok ${step + 1} - ${err.message}`);
+  console.error(err.stack);
+  await page.screenshot({ path: join(shots, 'failure.png') }).catch(() => {});
+  console.error(`the page at the failure: ${join(shots, 'failure.png')}`);
+} finally {
+  await context.close();
+  rmSync(profile, { recursive: true, force: true });
+}
+process.exit(failed ? 1 : 0);
