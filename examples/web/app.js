@@ -380,11 +380,13 @@ function fact(term, value) {
 
 function media(hit) {
   if (isFrame(hit)) {
-    // The server answers Range requests, so the browser seeks straight to the frame.
+    // The server answers Range requests, so the browser seeks straight to the
+    // frame. Muted: browsers only start a video by themselves when it is.
     const video = document.createElement('video');
     video.src = `${hit.image}#t=${hit.timestamp}`;
     video.controls = true;
-    video.preload = 'metadata';
+    video.muted = true;
+    video.autoplay = true;
     video.playsInline = true;
     video.setAttribute('aria-label', label(hit, hit.path));
     return video;

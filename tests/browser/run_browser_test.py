@@ -1,10 +1,11 @@
 #!/usr/bin/python3
 """The search page in a real browser, against the real server and model.
 
-Indexes the sample images with the bundled model, starts `cerebro serve` on a
-free loopback port (--port 0), runs test_browser.mjs (playwright-core driving
-Debian's headless chromium) against it, and stops the server with SIGTERM.
-Fails, never skips, when node, chromium or playwright-core is missing.
+Indexes the sample images and a clip made of two of them with the bundled
+model, starts `cerebro serve` on a free loopback port (--port 0), runs
+test_browser.mjs (playwright-core driving Debian's headless chromium) against
+it, and stops the server with SIGTERM. Fails, never skips, when node,
+chromium, playwright-core or ffmpeg is missing.
 
 usage: run_browser_test.py --cerebro PROGRAM --model MODEL --images DIR --work DIR --out DIR [--node NODE]
 """
@@ -24,7 +25,7 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 CHROMIUM = Path(os.environ.get("CEREBRO_CHROMIUM", "/usr/bin/chromium"))
-SETUP_HINT = "run scripts/setup.sh (it installs chromium and runs `npm ci` in tests/browser)"
+SETUP_HINT = "run scripts/setup.sh (it installs chromium and ffmpeg, and runs `npm ci` in tests/browser)"
 # The sample images as the test lays them out: the birds in a folder of their
 # own, so that the page's folder filter has something to select.
 BIRDS = ("flamingo.png", "owl.png", "penguin.png")
@@ -37,27 +38,42 @@ def fail(message: str) -> None:
     sys.exit(1)
 
 
-def check_tools(node: str) -> str:
+def check_tools(node: str) -> tuple[str, str]:
     found = shutil.which(node)
     if found is None:
         fail(f"node ({node}) not found; {SETUP_HINT}")
+    ffmpeg = shutil.which("ffmpeg")
+    if ffmpeg is None:
+        fail(f"ffmpeg not found; {SETUP_HINT}")
     if not os.access(CHROMIUM, os.X_OK):
         fail(f"{CHROMIUM} not found; {SETUP_HINT}")
     if not (HERE / "node_modules" / "playwright-core" / "package.json").is_file():
         fail(f"playwright-core is not installed in {HERE / 'node_modules'}; {SETUP_HINT}")
-    return found
+    return found, ffmpeg
 
 
-def make_collection(images: Path, work: Path) -> Path:
+def make_collection(images: Path, work: Path, ffmpeg: str) -> Path:
     if work.exists():
         shutil.rmtree(work)
     photos = work / "photos"
     (photos / "birds").mkdir(parents=True)
+    (photos / "videos").mkdir()
     names = sorted(p.name for p in images.iterdir() if p.suffix in (".jpg", ".png"))
     if len(names) != 8 or not set(BIRDS) <= set(names):
         fail(f"{images} should hold the 8 sample images, found {names}")
     for name in names:
         shutil.copy(images / name, photos / ("birds" if name in BIRDS else "") / name)
+    # An 8 s clip, the giraffe then the elephant: its frames are search
+    # results too. VP8 in WebM, which every chromium build plays.
+    scale = "scale=320:240:force_original_aspect_ratio=decrease,pad=320:240:(ow-iw)/2:(oh-ih)/2:white,setsar=1,fps=10"
+    clip = subprocess.run([ffmpeg, "-loglevel", "error", "-y",
+                           "-loop", "1", "-t", "4", "-i", str(images / "giraffe.jpg"),
+                           "-loop", "1", "-t", "4", "-i", str(images / "elephant.jpg"),
+                           "-filter_complex", f"[0]{scale}[a];[1]{scale}[b];[a][b]concat=n=2:v=1[v]",
+                           "-map", "[v]", "-c:v", "libvpx", "-b:v", "300k", "-deadline", "realtime",
+                           str(photos / "videos" / "clip.webm")], capture_output=True, text=True, timeout=300)
+    if clip.returncode != 0:
+        fail(f"ffmpeg could not make the test clip:\n{clip.stderr}")
     return photos
 
 
@@ -87,7 +103,8 @@ class Server:
         return self.url is not None and self.proc.poll() is None
 
     def output(self) -> str:
-        self.err.flush()
+        if not self.err.closed:
+            self.err.flush()
         return "".join(self.lines) + self.log.read_text(errors="replace")
 
     def stop(self) -> int | None:
@@ -130,20 +147,20 @@ def main() -> None:
     for name in ("cerebro", "model", "images", "work", "out"):
         setattr(opts, name, getattr(opts, name).resolve())  # the programs run in the work folder
 
-    node = check_tools(opts.node)
+    node, ffmpeg = check_tools(opts.node)
     if not opts.model.is_file():
         fail(f"{opts.model}: no such model bundle")
     work = opts.work
-    photos = make_collection(opts.images, work)
+    photos = make_collection(opts.images, work, ffmpeg)
     env = {k: v for k, v in os.environ.items() if not k.startswith("CEREBRO_")}
     env.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
     started = time.monotonic()
     index = subprocess.run([str(opts.cerebro), "--db", str(work / "db"), "--model", str(opts.model), "index",
                             str(photos)], cwd=work, env=env, capture_output=True, text=True, timeout=600)
-    if index.returncode != 0 or not index.stdout.startswith("indexed 8,"):
+    if index.returncode != 0 or not index.stdout.startswith("indexed 9,") or "video frames" not in index.stdout:
         fail(f"cerebro index: exit {index.returncode}\n{index.stdout}{index.stderr}")
-    print(f"indexed the 8 sample images in {time.monotonic() - started:.1f} s", flush=True)
+    print(index.stdout.splitlines()[0], flush=True)
 
     server = start_server(opts.cerebro, opts.model, work, photos, env)
     print(f"server at {server.url} after {time.monotonic() - started:.1f} s", flush=True)

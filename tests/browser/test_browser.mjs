@@ -1,6 +1,7 @@
 // The search page of `cerebro serve` in headless chromium, driven by
 // playwright-core. Run by run_browser_test.py, which indexes the 8 sample
-// images (the birds under birds/) with the bundled model and starts the server.
+// images (the birds under birds/) and a clip (videos/clip.webm) with the
+// bundled model and starts the server.
 //
 // usage: node test_browser.mjs SERVER_URL SCREENSHOT_DIR
 
@@ -20,11 +21,12 @@ if (!base || !shots) {
 const origin = new URL(base).origin;
 
 // The bundled model is small: on the sample images it ranks these right, by a
-// clear margin (0.778 against 0.702 for "an owl", 0.796 against 0.753 for
-// "a flamingo"); most other one-word queries it gets wrong.
+// margin (0.778 against 0.702 for "an owl", 0.796 against 0.770 for "a
+// flamingo", whose runner-up is the clip's giraffe); most other queries it
+// gets wrong.
 const OWL = { query: 'an owl', path: 'birds/owl.png' };
 const FLAMINGO = { query: 'a flamingo', path: 'birds/flamingo.png' };
-const ITEMS = 8;
+const FILES = 9; // 8 images and videos/clip.webm: the giraffe for 4 s, then the elephant
 const WAIT = { timeout: 60_000 }; // a loaded 2-core machine, not a time limit under test
 
 let step = 0;
@@ -70,8 +72,10 @@ context.on('request', (req) => {
   if (url.origin !== origin) outside.push(req.url());
   if (url.pathname === '/api/search') searches.push(url.searchParams.get('q'));
 });
+const mediaStatus = [];
 context.on('response', (res) => {
   if (res.status() >= 400 && !expectHttpErrors) httpErrors.push(`${res.status()} ${res.url()}`);
+  if (new URL(res.url()).pathname.startsWith('/api/image/')) mediaStatus.push(res.status());
 });
 page.on('pageerror', (err) => pageErrors.push(err.message));
 
@@ -115,11 +119,13 @@ async function typeSlowly(selector, text) {
 
 async function run() {
   const stats = await api('/api/stats');
-  equal(stats.items, ITEMS, '/api/stats items');
+  equal(stats.files, FILES, '/api/stats files');
+  expect(stats.items > FILES, `${stats.items} items: no video frames`);
+  const collection = `${stats.items} items from ${FILES} files indexed`;
 
   // ---- loading --------------------------------------------------------------
   await page.goto(base);
-  await waitStatus(`${ITEMS} items indexed`);
+  await waitStatus(collection);
   equal(await page.evaluate(() => document.activeElement?.id), 'q', 'the element focused on load');
   equal(await cardIds(), [], 'cards before any query');
   expect((await status()).includes('type to search'), `idle status: ${await status()}`);
@@ -158,7 +164,7 @@ async function run() {
      `the answer for "${held}", held back until then, is not shown`);
 
   const line = await status();
-  expect(new RegExp(`^${ITEMS} items indexed · ${owl.results.length} results for “${OWL.query}” in [0-9.]+ ms`)
+  expect(new RegExp(`^${collection} · ${owl.results.length} results for “${OWL.query}” in [0-9.]+ ms`)
     .test(line), `status line: ${line}`);
   equal(new URL(page.url()).searchParams.get('q'), OWL.query, 'the address keeps the query');
   ok(`the status line: ${line}`);
@@ -222,7 +228,8 @@ async function run() {
   await page.keyboard.press('ArrowRight');
   await page.keyboard.press('Enter');
   await page.waitForSelector('#detail[open]', WAIT);
-  equal(relative(await page.textContent('#detail-title')), relative(like.results[1].path), 'Enter opens the card');
+  equal(await page.textContent('#detail-title'), (await page.locator('#results .card').nth(1).getAttribute('title'))
+    .split('\n')[0], 'Enter opens the card');
   await page.keyboard.press('Escape');
   await page.waitForFunction(() => !document.getElementById('detail').open, null, WAIT);
   await page.waitForFunction(() => document.activeElement?.dataset?.index === '1', null, WAIT);
@@ -255,6 +262,44 @@ async function run() {
   await page.screenshot({ path: join(shots, 'empty.png') });
   await typeSlowly('#prefix', '');
   ok('the folder filter keeps the 3 birds; a folder with nothing shows the empty state');
+
+  // ---- video frames: the timestamp on the card, the clip played from there ---
+  await typeSlowly('#prefix', 'videos/');
+  await waitStatus('under “videos/”');
+  const frames = await api(`/api/search?q=${encodeURIComponent(OWL.query)}&k=48&prefix=videos/`);
+  expect(frames.results.length >= 2 && frames.results.every((h) => h.kind === 'frame' &&
+    typeof h.timestamp === 'number' && relative(h.path) === 'videos/clip.webm'), `frames: ${JSON.stringify(frames)}`);
+  equal(await cardIds(), frames.results.map((h) => h.id), 'cards under videos/');
+  const at = frames.results.findIndex((h) => h.timestamp >= 1);
+  expect(at >= 0, `no frame past the first second: ${JSON.stringify(frames.results)}`);
+  const frame = frames.results[at];
+  const frameCard = page.locator('#results .card').nth(at);
+  const stamp = (await frameCard.locator('.name').textContent()).trim();
+  const m = /^clip\.webm @ (\d\d):(\d\d):(\d\d\.\d)$/.exec(stamp);
+  expect(m && Math.abs(m[1] * 3600 + m[2] * 60 + Number(m[3]) - frame.timestamp) < 0.051,
+    `the card of the frame at ${frame.timestamp} s says "${stamp}"`);
+  expect(await frameCard.locator('.kind').isVisible(), 'the card of a frame has no video badge');
+  await page.waitForFunction(() => [...document.querySelectorAll('#results img')]
+    .every((img) => img.complete && img.naturalWidth > 0), null, WAIT);
+  mediaStatus.length = 0;
+  await frameCard.click();
+  await page.waitForSelector('#detail[open]', WAIT);
+  equal(relative(await page.textContent('#detail-title')), `videos/${stamp}`, 'the detail view of a frame');
+  equal(await page.$eval('#detail-media video', (v) => v.getAttribute('src')), `${frame.image}#t=${frame.timestamp}`,
+    'the video\'s source');
+  await page.waitForFunction((t) => {
+    const v = document.querySelector('#detail-media video');
+    return v && v.played.length > 0 && v.currentTime > t;
+  }, frame.timestamp, WAIT);
+  const played = await page.$eval('#detail-media video', (v) => v.played.start(0));
+  expect(Math.abs(played - frame.timestamp) < 0.3, `the clip played from ${played} s, not ${frame.timestamp} s`);
+  expect(mediaStatus.includes(206), `the video was fetched without a range: HTTP ${mediaStatus.join(', ')}`);
+  await page.screenshot({ path: join(shots, 'video.png') });
+  await page.keyboard.press('Escape');
+  await page.waitForFunction(() => !document.getElementById('detail').open, null, WAIT);
+  await typeSlowly('#prefix', '');
+  ok(`a video frame's card reads "${stamp}"; its detail view plays the clip from ${played.toFixed(1)} s ` +
+     `(HTTP ${[...new Set(mediaStatus)].join(', ')}); video.png saved`);
 
   // ---- the error state: a query the server refuses, then an unreachable server
   expectHttpErrors = true;
