@@ -456,7 +456,7 @@ typedef struct cerebro_add_options {
     double frame_interval;        /**< video: max seconds between kept frames (0 = 10) */
     uint32_t max_frames;          /**< video: max frames per file (0 = 500) */
     float scene_threshold;        /**< video: scene-change score in (0,1] (0 = 0.3) */
-    float dedup_threshold;        /**< video: drop frames with cosine above this to the last kept (0 = 0.98) */
+    float dedup_threshold;        /**< video: drop frames with cosine above this to the last kept (0 = 0.98; 1 = keep all) */
     double file_time_limit;       /**< video: seconds of decoding per file (0 = 120) */
 } cerebro_add_options;
 

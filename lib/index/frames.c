@@ -82,7 +82,8 @@ static cerebro_status flush(const cerebro_model *m, const cb_frame_options *o, p
     out->sampled += p->n;
     for (size_t i = 0; i < p->n && out->n < o->max_frames; i++) {
         const float *e = emb + i * dim;
-        if (out->n > 0 && dot(e, out->vectors + (out->n - 1) * dim, dim) > o->dedup_threshold)
+        if (o->dedup_threshold < 1.0f && out->n > 0 &&
+            dot(e, out->vectors + (out->n - 1) * dim, dim) > o->dedup_threshold)
             continue;
         memcpy(out->vectors + out->n * dim, e, dim * sizeof(float));
         out->times[out->n++] = p->times[i];

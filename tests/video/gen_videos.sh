@@ -1,0 +1,69 @@
+#!/usr/bin/env bash
+# Writes the test videos into OUT with Debian's ffmpeg, from the bundled
+# animal pictures (examples/images): nothing binary is committed.
+#   scenes.{mp4,webm,mkv}  3 s of the tiger, then 3 s of the frog, 320x240 at
+#                          25 fps: H.264 in MP4, VP9 in WebM, H.264 in Matroska
+#   scenes_av1.mkv         the same in AV1, when this ffmpeg has an AV1 encoder
+#   frog_query.png         the frog as the video shows it (an image query)
+#   changed.mp4            2 s each of the elephant, the owl and the lion
+#   still.mp4              60 s of the owl standing still, 5 fps
+#   truncated.mkv          scenes.mkv (made 12 s long) cut after 40% of its bytes
+#   audio_only.mp4         2 s of a sine tone, no video stream
+#   garbage.mp4            text bytes named like a video
+#   ref_*.png              ffmpeg's own decode of single frames (-ss T -frames:v 1)
+set -euo pipefail
+images=$1 out=$2
+mkdir -p "$out"
+cd "$out"
+ff() { ffmpeg -nostdin -hide_banner -loglevel error -y "$@"; }
+export SVT_LOG=1 # SVT-AV1 prints its configuration unless told to keep to errors
+
+# A picture centred on white at 320x240 (RGBA stamps composited), for SEC seconds.
+scene() { # picture seconds label
+  printf '[%d]scale=320:240:force_original_aspect_ratio=decrease[p%s];' "$4" "$3"
+  printf 'color=white:s=320x240:r=25:d=%s[bg%s];' "$2" "$3"
+  printf '[bg%s][p%s]overlay=(W-w)/2:(H-h)/2:shortest=1,format=yuv420p[%s]' "$3" "$3" "$3"
+}
+two_scenes() { # first second seconds-each output-args...
+  local a=$1 b=$2 d=$3; shift 3
+  ff -loop 1 -i "$images/$a" -loop 1 -i "$images/$b" \
+    -filter_complex "$(scene "$a" "$d" a 0);$(scene "$b" "$d" b 1);[a][b]concat=n=2:v=1[v]" \
+    -map '[v]' -t "$((2 * d))" "$@"
+}
+
+two_scenes tiger.jpg frog.png 3 -c:v libx264 -g 50 -pix_fmt yuv420p scenes.mp4
+two_scenes tiger.jpg frog.png 3 -c:v libvpx-vp9 -deadline realtime -cpu-used 8 -b:v 300k scenes.webm
+two_scenes tiger.jpg frog.png 3 -c:v libx264 -g 50 -pix_fmt yuv420p scenes.mkv
+rm -f scenes_av1.mkv av1_skipped.txt
+encoders=$(ffmpeg -hide_banner -encoders 2>/dev/null)
+if grep -q libsvtav1 <<< "$encoders"; then
+  two_scenes tiger.jpg frog.png 3 -c:v libsvtav1 -preset 12 scenes_av1.mkv
+elif grep -q libaom-av1 <<< "$encoders"; then
+  two_scenes tiger.jpg frog.png 3 -c:v libaom-av1 -cpu-used 8 -b:v 200k scenes_av1.mkv
+else
+  echo "this ffmpeg has no AV1 encoder (libsvtav1, libaom-av1)" > av1_skipped.txt
+fi
+
+ff -loop 1 -i "$images/frog.png" -filter_complex "$(scene frog.png 1 q 0)" -map '[q]' -frames:v 1 \
+  -pix_fmt rgb24 frog_query.png
+
+ff -loop 1 -i "$images/elephant.jpg" -loop 1 -i "$images/owl.png" -loop 1 -i "$images/lion.jpg" \
+  -filter_complex "$(scene e 2 a 0);$(scene o 2 b 1);$(scene l 2 c 2);[a][b][c]concat=n=3:v=1[v]" \
+  -map '[v]' -t 6 -c:v libx264 -g 50 changed.mp4
+
+ff -loop 1 -i "$images/owl.png" -filter_complex "$(scene owl.png 60 a 0);[a]fps=5[v]" -map '[v]' -t 60 \
+  -c:v libx264 -g 25 still.mp4
+
+two_scenes tiger.jpg frog.png 6 -c:v libx264 -g 25 -pix_fmt yuv420p long.mkv
+size=$(stat -c %s long.mkv)
+head -c $((size * 4 / 10)) long.mkv > truncated.mkv
+rm long.mkv
+
+ff -f lavfi -i sine=frequency=440:duration=2 -c:a aac audio_only.mp4
+seq 1 4000 > garbage.mp4
+
+for t in 0 1 4.52; do
+  ff -ss "$t" -i scenes.mp4 -frames:v 1 -pix_fmt rgb24 "ref_mp4_$t.png"
+  ff -ss "$t" -i scenes.webm -frames:v 1 -pix_fmt rgb24 "ref_webm_$t.png"
+done
+echo "videos written to $out"

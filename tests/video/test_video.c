@@ -1,0 +1,303 @@
+/* lib/video on videos that tests/video/gen_videos.sh writes with ffmpeg:
+ * every frame of each format decodes with its timestamp, the sampler keeps
+ * the first frame and the scene change at 3 s, damaged files keep what
+ * decodes and say what is wrong, the time limit stops a decode, and
+ * cerebro_video_frame_load returns the frame ffmpeg itself extracts. */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
+#include <check.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cerebro/cerebro.h"
+#include "image/image.h"
+#include "video/video.h"
+
+static char path_buf[8][4096];
+static int path_next;
+
+/* A generated file's path (valid for the next few calls). */
+static const char *media(const char *name)
+{
+    const char *dir = getenv("CEREBRO_VIDEO_MEDIA");
+    char *p = path_buf[path_next++ % 8];
+    snprintf(p, sizeof path_buf[0], "%s/%s", dir ? dir : "media", name);
+    ck_assert_msg(access(p, R_OK) == 0 || strstr(name, "missing"),
+                  "%s is missing: the video_media fixture writes it", p);
+    return p;
+}
+
+static const cb_video_limits plain = {100000000u, 0, 0, 1};
+
+typedef struct decoded {
+    size_t n;
+    double times[400];
+    size_t n_kept;
+    double kept[32];
+    cerebro_status end;
+    char message[1024];
+} decoded;
+
+/* Decodes the whole file, sampling with interval/threshold. */
+static void decode_all(const char *path, const cb_video_limits *lim, double interval, float threshold,
+                       unsigned sleep_us, decoded *d)
+{
+    cb_video *v = NULL;
+    cb_sampler s;
+    uint8_t luma[CB_SCENE_W * CB_SCENE_H];
+    double t;
+    cerebro_status st;
+
+    memset(d, 0, sizeof *d);
+    st = cb_video_open(&v, path, lim);
+    ck_assert_msg(st == CEREBRO_OK, "%s: %s", path, cerebro_last_error());
+    ck_assert_uint_eq(cb_video_width(v), 320);
+    ck_assert_uint_eq(cb_video_height(v), 240);
+    cb_sampler_init(&s, interval, threshold);
+    while ((st = cb_video_next(v, &t)) == CEREBRO_OK) {
+        ck_assert_int_eq(cb_video_luma(v, luma), CEREBRO_OK);
+        if (d->n < 400)
+            d->times[d->n] = t;
+        d->n++;
+        if (cb_sampler_take(&s, t, luma) && d->n_kept < 32)
+            d->kept[d->n_kept++] = t;
+        if (sleep_us)
+            usleep(sleep_us);
+    }
+    d->end = st;
+    snprintf(d->message, sizeof d->message, "%s", cerebro_last_error());
+    cb_video_close(v);
+}
+
+START_TEST(test_formats_decode_and_sample)
+{
+    static const char *const files[] = {"scenes.mp4", "scenes.webm", "scenes.mkv", "scenes_av1.mkv"};
+    for (size_t f = 0; f < sizeof files / sizeof files[0]; f++) {
+        char skip[4096];
+        snprintf(skip, sizeof skip, "%s/av1_skipped.txt", getenv("CEREBRO_VIDEO_MEDIA"));
+        if (strstr(files[f], "av1") && access(skip, R_OK) == 0) {
+            printf("skipping %s: %s has no AV1 encoder (see %s)\n", files[f], "ffmpeg", skip);
+            continue;
+        }
+        decoded d;
+        decode_all(media(files[f]), &plain, 10.0, 0.3f, 0, &d);
+        ck_assert_msg(d.end == CB_VIDEO_END, "%s: %d %s", files[f], d.end, d.message);
+        /* 6 s at 25 fps, timestamps every 40 ms from 0. */
+        ck_assert_uint_eq(d.n, 150);
+        for (size_t i = 0; i < d.n; i++)
+            ck_assert_msg(fabs(d.times[i] - 0.04 * (double)i) < 1e-3, "%s frame %zu at %f", files[f], i,
+                          d.times[i]);
+        /* The first frame and the cut to the frog, nothing else. */
+        ck_assert_msg(d.n_kept == 2, "%s: %zu frames kept", files[f], d.n_kept);
+        ck_assert_double_eq_tol(d.kept[0], 0.0, 1e-6);
+        ck_assert_double_eq_tol(d.kept[1], 3.0, 1e-6);
+    }
+}
+END_TEST
+
+START_TEST(test_interval)
+{
+    decoded d;
+    /* The owl stands still for 60 s at 5 fps: no scene change, so only the
+     * interval keeps frames. */
+    decode_all(media("still.mp4"), &plain, 7.0, 0.3f, 0, &d);
+    ck_assert_int_eq(d.end, CB_VIDEO_END);
+    ck_assert_uint_eq(d.n, 300);
+    ck_assert_uint_eq(d.n_kept, 9); /* 0, 7, ..., 56 */
+    for (size_t i = 0; i < d.n_kept; i++)
+        ck_assert_double_eq_tol(d.kept[i], 7.0 * (double)i, 1e-6);
+}
+END_TEST
+
+START_TEST(test_scene_score)
+{
+    cb_sampler s;
+    uint8_t a[CB_SCENE_W * CB_SCENE_H], b[CB_SCENE_W * CB_SCENE_H];
+    memset(a, 40, sizeof a);
+    memset(b, 200, sizeof b);
+    cb_sampler_init(&s, 100, 0.3f);
+    ck_assert_float_eq(cb_scene_score(&s, a), 1.0f); /* first frame */
+    ck_assert_float_eq(cb_scene_score(&s, a), 0.0f); /* same picture */
+    ck_assert_float_eq_tol(cb_scene_score(&s, b), 1.0f, 1e-6); /* a cut: 160 levels */
+    /* Steady motion: every pair differs by 20 levels, so only the first
+     * step (after a still pair) scores. */
+    cb_sampler_init(&s, 100, 0.3f);
+    for (int i = 0; i < 6; i++) {
+        memset(a, 20 * i, sizeof a);
+        float score = cb_scene_score(&s, a);
+        if (i >= 2)
+            ck_assert_float_eq_tol(score, 0.0f, 1e-6);
+        else if (i == 1)
+            ck_assert_float_eq_tol(score, 0.2f, 1e-6);
+    }
+    char buf[32];
+    cb_video_format_time(83.44, buf, sizeof buf);
+    ck_assert_str_eq(buf, "00:01:23.4");
+    cb_video_format_time(3725.06, buf, sizeof buf);
+    ck_assert_str_eq(buf, "01:02:05.1");
+    ck_assert(cb_is_video_name("a/Clip.MP4") && cb_is_video_name("x.webm") && cb_is_video_name("x.mkv"));
+    ck_assert(!cb_is_video_name("x.jpg") && !cb_is_video_name(".mp4") && !cb_is_video_name("mp4"));
+}
+END_TEST
+
+START_TEST(test_bad_files)
+{
+    cb_video *v = NULL;
+    cerebro_status st = cb_video_open(&v, media("audio_only.mp4"), &plain);
+    ck_assert_int_eq(st, CEREBRO_E_FORMAT);
+    ck_assert_ptr_null(v);
+    ck_assert_msg(strstr(cerebro_last_error(), "audio_only.mp4: no video stream"), "%s", cerebro_last_error());
+
+    st = cb_video_open(&v, media("garbage.mp4"), &plain);
+    ck_assert_int_eq(st, CEREBRO_E_FORMAT);
+    ck_assert_msg(strstr(cerebro_last_error(), "garbage.mp4: not a video"), "%s", cerebro_last_error());
+
+    st = cb_video_open(&v, media("missing.mp4"), &plain);
+    ck_assert_int_eq(st, CEREBRO_E_NOT_FOUND);
+    ck_assert_msg(strstr(cerebro_last_error(), "missing.mp4"), "%s", cerebro_last_error());
+
+    /* The frame size is checked before anything is decoded. */
+    cb_video_limits small = {320 * 240 - 1, 0, 0, 1};
+    st = cb_video_open(&v, media("scenes.mp4"), &small);
+    ck_assert_int_eq(st, CEREBRO_E_LIMIT);
+    ck_assert_msg(strstr(cerebro_last_error(), "320x240"), "%s", cerebro_last_error());
+}
+END_TEST
+
+START_TEST(test_truncated)
+{
+    decoded d;
+    decode_all(media("truncated.mkv"), &plain, 1.0, 0.3f, 0, &d);
+    /* 12 s declared, the bytes of the first few seconds present: those
+     * frames decode, then the end is reported as truncation. */
+    ck_assert_int_eq(d.end, CEREBRO_E_CORRUPT);
+    ck_assert_msg(strstr(d.message, "truncated.mkv: truncated"), "%s", d.message);
+    ck_assert_msg(d.n >= 25 && d.n < 300, "%zu frames", d.n);
+    ck_assert_uint_ge(d.n_kept, 2);
+}
+END_TEST
+
+START_TEST(test_time_limit)
+{
+    decoded d;
+    /* 300 frames with 5 ms of work each cannot finish within 0.2 s. */
+    cb_video_limits lim = plain;
+    lim.time_limit = 0.2;
+    decode_all(media("still.mp4"), &lim, 7.0, 0.3f, 5000, &d);
+    ck_assert_int_eq(d.end, CEREBRO_E_LIMIT);
+    ck_assert_msg(strstr(d.message, "still.mp4: stopped after the time limit"), "%s", d.message);
+    ck_assert_msg(d.n > 0 && d.n < 300, "%zu frames", d.n);
+}
+END_TEST
+
+/* Mean and largest absolute difference of two RGB images of one size. */
+static void compare(const cerebro_image *a, const cerebro_image *b, double *mean, int *max)
+{
+    size_t n = (size_t)cerebro_image_width(a) * cerebro_image_height(a) * 3;
+    const uint8_t *p = cerebro_image_pixels(a), *q = cerebro_image_pixels(b);
+    uint64_t sum = 0;
+    *max = 0;
+    ck_assert_uint_eq(cerebro_image_width(a), cerebro_image_width(b));
+    ck_assert_uint_eq(cerebro_image_height(a), cerebro_image_height(b));
+    for (size_t i = 0; i < n; i++) {
+        int d = abs((int)p[i] - (int)q[i]);
+        sum += (uint64_t)d;
+        if (d > *max)
+            *max = d;
+    }
+    *mean = (double)sum / (double)n;
+}
+
+START_TEST(test_frame_load_matches_ffmpeg)
+{
+    static const char *const kinds[] = {"mp4", "webm"};
+    static const char *const times[] = {"0", "1", "4.52"};
+    for (size_t k = 0; k < 2; k++) {
+        cerebro_image *first = NULL;
+        for (size_t i = 0; i < 3; i++) {
+            char clip[64], ref[64];
+            cerebro_image *ours = NULL, *theirs = NULL;
+            double mean;
+            int max;
+            snprintf(clip, sizeof clip, "scenes.%s", kinds[k]);
+            snprintf(ref, sizeof ref, "ref_%s_%s.png", kinds[k], times[i]);
+            cerebro_status st = cerebro_video_frame_load(&ours, media(clip), atof(times[i]), NULL);
+            ck_assert_msg(st == CEREBRO_OK, "%s @ %s: %s", clip, times[i], cerebro_last_error());
+            ck_assert_int_eq(cerebro_image_load_file(&theirs, media(ref), NULL), CEREBRO_OK);
+            compare(ours, theirs, &mean, &max);
+            /* ffmpeg's PNG output converts YUV to RGB with its own swscale
+             * settings; the same frame differs by rounding and chroma
+             * interpolation only. A neighbouring frame of the same still
+             * scene would pass too: the frame at 4.52 s is 1.52 s from the
+             * cut, so picking the wrong scene fails. */
+            ck_assert_msg(mean < 1.5 && max <= 48, "%s @ %s: mean %.3f max %d", clip, times[i], mean, max);
+            if (i == 0) {
+                first = ours;
+                ours = NULL;
+            } else if (i == 2) {
+                compare(ours, first, &mean, &max);
+                ck_assert_msg(mean > 10, "the frog frame looks like the tiger frame (%.2f)", mean);
+            }
+            cerebro_image_free(ours);
+            cerebro_image_free(theirs);
+        }
+        cerebro_image_free(first);
+    }
+}
+END_TEST
+
+START_TEST(test_frame_load_errors)
+{
+    cerebro_image *img = (cerebro_image *)1;
+    ck_assert_int_eq(cerebro_video_frame_load(&img, media("scenes.mp4"), -1, NULL), CEREBRO_E_INVALID);
+    ck_assert_ptr_null(img);
+    ck_assert_int_eq(cerebro_video_frame_load(&img, media("scenes.mp4"), NAN, NULL), CEREBRO_E_INVALID);
+    ck_assert_int_eq(cerebro_video_frame_load(NULL, media("scenes.mp4"), 1, NULL), CEREBRO_E_INVALID);
+    ck_assert_int_eq(cerebro_video_frame_load(&img, NULL, 1, NULL), CEREBRO_E_INVALID);
+    ck_assert_int_eq(cerebro_video_frame_load(&img, media("audio_only.mp4"), 1, NULL), CEREBRO_E_FORMAT);
+    ck_assert_msg(strstr(cerebro_last_error(), "audio_only.mp4: no video stream"), "%s", cerebro_last_error());
+    ck_assert_int_eq(cerebro_video_frame_load(&img, media("garbage.mp4"), 0, NULL), CEREBRO_E_FORMAT);
+    cerebro_image_options o;
+    cerebro_image_options_init(&o);
+    o.max_pixels = 1000;
+    ck_assert_int_eq(cerebro_video_frame_load(&img, media("scenes.mp4"), 1, &o), CEREBRO_E_LIMIT);
+    /* Past the end: the last frame stays on screen. */
+    ck_assert_int_eq(cerebro_video_frame_load(&img, media("scenes.mp4"), 100, NULL), CEREBRO_OK);
+    ck_assert_uint_eq(cerebro_image_width(img), 320);
+    cerebro_image_free(img);
+    /* A truncated file still gives the frames it has. */
+    ck_assert_int_eq(cerebro_video_frame_load(&img, media("truncated.mkv"), 0.5, NULL), CEREBRO_OK);
+    cerebro_image_free(img);
+}
+END_TEST
+
+static Suite *video_suite(void)
+{
+    Suite *s = suite_create("video");
+    TCase *tc = tcase_create("video");
+    tcase_set_timeout(tc, 600);
+    tcase_add_test(tc, test_formats_decode_and_sample);
+    tcase_add_test(tc, test_interval);
+    tcase_add_test(tc, test_scene_score);
+    tcase_add_test(tc, test_bad_files);
+    tcase_add_test(tc, test_truncated);
+    tcase_add_test(tc, test_time_limit);
+    tcase_add_test(tc, test_frame_load_matches_ffmpeg);
+    tcase_add_test(tc, test_frame_load_errors);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+int main(void)
+{
+    SRunner *sr = srunner_create(video_suite());
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}

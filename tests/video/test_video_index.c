@@ -1,0 +1,513 @@
+/* Indexing videos through the public API (libcerebro.so as a user links
+ * it), on videos tests/video/gen_videos.sh writes with ffmpeg: the frame of
+ * the second scene is found with its timestamp by an image query (any model)
+ * and by a text query (the bundled default model), still scenes keep one
+ * frame, re-runs decode nothing, a changed video replaces its frames,
+ * removal takes every frame, damaged files keep what decodes and record an
+ * error naming the file, and the per-file time limit holds. */
+#define _GNU_SOURCE
+#include <check.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "cerebro/cerebro.h"
+
+#define OK(call)                                                                                   \
+    do {                                                                                           \
+        cerebro_status st_ = (call);                                                               \
+        ck_assert_msg(st_ == CEREBRO_OK, "%s: %s (%s)", #call, cerebro_status_string(st_),         \
+                      cerebro_last_error());                                                       \
+    } while (0)
+
+static char path_buf[16][4096];
+static int path_next;
+
+static const char *fmt_path(const char *a, const char *b)
+{
+    char *p = path_buf[path_next++ % 16];
+    snprintf(p, sizeof path_buf[0], "%s/%s", a, b);
+    return p;
+}
+
+static const char *media(const char *name)
+{
+    const char *dir = getenv("CEREBRO_VIDEO_MEDIA");
+    const char *p = fmt_path(dir ? dir : "media", name);
+    ck_assert_msg(access(p, R_OK) == 0, "%s is missing: the video_media fixture writes it", p);
+    return p;
+}
+
+static int rm_entry(const char *path, const struct stat *sb, int type, struct FTW *ftw)
+{
+    (void)sb;
+    (void)ftw;
+    if (type == FTW_DP)
+        rmdir(path);
+    else
+        unlink(path);
+    return 0;
+}
+
+/* A fresh, empty, absolute scratch folder (valid for the next 7 calls). */
+static const char *scratch(const char *name)
+{
+    const char *base = getenv("CEREBRO_TEST_TMP");
+    static char dirs[8][4096];
+    static int next_dir;
+    char cwd[2048];
+    char *dir = dirs[next_dir++ % 8];
+    if (!base || base[0] != '/') {
+        ck_assert_ptr_nonnull(getcwd(cwd, sizeof cwd));
+        snprintf(dir, 4096, "%s/%s/video-%s", cwd, base ? base : "tmp", name);
+    } else {
+        snprintf(dir, 4096, "%s/video-%s", base, name);
+    }
+    nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+    char tmp[4096];
+    snprintf(tmp, sizeof tmp, "%s", dir);
+    for (char *p = tmp + 1; *p; p++) {
+        if (*p == '/') {
+            *p = '\0';
+            mkdir(tmp, 0755);
+            *p = '/';
+        }
+    }
+    ck_assert_int_eq(mkdir(dir, 0755), 0);
+    return dir;
+}
+
+/* Copies a generated file into dir under `as`. */
+static void copy_file(const char *from, const char *dir, const char *as)
+{
+    char buf[65536];
+    const char *to = fmt_path(dir, as);
+    FILE *in = fopen(from, "rb"), *out;
+    size_t n;
+    ck_assert_msg(in != NULL, "%s: %s", from, strerror(errno));
+    out = fopen(to, "wb");
+    ck_assert_msg(out != NULL, "%s: %s", to, strerror(errno));
+    while ((n = fread(buf, 1, sizeof buf, in)) > 0)
+        ck_assert_uint_eq(fwrite(buf, 1, n, out), n);
+    fclose(in);
+    ck_assert_int_eq(fclose(out), 0);
+}
+
+static cerebro_model *open_model_at(const char *path)
+{
+    cerebro_model_options o;
+    cerebro_model *m = NULL;
+    cerebro_model_options_init(&o);
+    o.n_threads = 2;
+    o.precision = CEREBRO_PRECISION_FP32;
+    cerebro_status st = cerebro_model_open(&m, path, &o);
+    ck_assert_msg(st == CEREBRO_OK, "%s: %s", path, cerebro_last_error());
+    return m;
+}
+
+static cerebro_model *tiny_model(void)
+{
+    const char *d = getenv("CEREBRO_MODEL_FIXTURES");
+    return open_model_at(fmt_path(d ? d : "model-fixtures", "tiny.pt"));
+}
+
+static cerebro_index *open_index(const char *dir, const cerebro_model *m)
+{
+    cerebro_index *idx = NULL;
+    OK(cerebro_index_open(&idx, fmt_path(dir, "db"), m, NULL));
+    return idx;
+}
+
+/* What progress reported for each failed file. */
+typedef struct reports {
+    int n;
+    char path[8][4096];
+    char message[8][1024];
+    cerebro_status status[8];
+} reports;
+
+static int on_progress(void *user, const cerebro_progress *p)
+{
+    reports *r = user;
+    if (p->path && p->status != CEREBRO_OK && r->n < 8) {
+        snprintf(r->path[r->n], sizeof r->path[0], "%s", p->path);
+        snprintf(r->message[r->n], sizeof r->message[0], "%s", p->message ? p->message : "");
+        r->status[r->n++] = p->status;
+    }
+    return 0;
+}
+
+static const char *report_for(const reports *r, const char *name, cerebro_status *st)
+{
+    for (int i = 0; i < r->n; i++) {
+        const char *base = strrchr(r->path[i], '/');
+        if (base && strcmp(base + 1, name) == 0) {
+            *st = r->status[i];
+            return r->message[i];
+        }
+    }
+    return NULL;
+}
+
+static cerebro_add_stats add_folder(cerebro_index *idx, const char *dir, cerebro_add_options *o,
+                                    reports *r)
+{
+    cerebro_add_options defaults;
+    cerebro_add_stats s;
+    if (!o) {
+        cerebro_add_options_init(&defaults);
+        o = &defaults;
+    }
+    if (r) {
+        memset(r, 0, sizeof *r);
+        o->progress = on_progress;
+        o->user = r;
+    }
+    OK(cerebro_index_add(idx, &dir, 1, o, &s));
+    return s;
+}
+
+static uint64_t item_count(cerebro_index *idx)
+{
+    cerebro_index_stats s;
+    OK(cerebro_index_stats_get(idx, &s));
+    return s.count;
+}
+
+/* Every hit of a search by the given vector of an item (k large). */
+static cerebro_results *everything(cerebro_index *idx)
+{
+    cerebro_search_options so;
+    cerebro_results *r = NULL;
+    float q[1024];
+    cerebro_index_stats st;
+    cerebro_search_options_init(&so);
+    so.k = 1000;
+    OK(cerebro_index_stats_get(idx, &st));
+    ck_assert_uint_le(st.dim, 1024);
+    for (uint32_t i = 0; i < st.dim; i++)
+        q[i] = 1.0f;
+    OK(cerebro_index_search_vector(idx, q, &so, &r));
+    return r;
+}
+
+/* The timestamps of a file's frames, ascending. */
+static size_t frames_of(cerebro_index *idx, const char *name, double *times, int64_t *ids, size_t cap)
+{
+    cerebro_results *r = everything(idx);
+    size_t n = 0;
+    for (size_t i = 0; i < cerebro_results_count(r); i++) {
+        cerebro_hit h;
+        OK(cerebro_results_get(r, i, &h));
+        const char *base = strrchr(h.path, '/');
+        if (!base || strcmp(base + 1, name) != 0)
+            continue;
+        ck_assert_uint_lt(n, cap);
+        times[n] = h.timestamp;
+        if (ids)
+            ids[n] = h.id;
+        n++;
+    }
+    cerebro_results_free(r);
+    /* insertion sort by time */
+    for (size_t i = 1; i < n; i++)
+        for (size_t j = i; j > 0 && times[j - 1] > times[j]; j--) {
+            double t = times[j];
+            times[j] = times[j - 1];
+            times[j - 1] = t;
+            if (ids) {
+                int64_t x = ids[j];
+                ids[j] = ids[j - 1];
+                ids[j - 1] = x;
+            }
+        }
+    return n;
+}
+
+static void expect_top_is_second_scene(cerebro_results *r, const char *query)
+{
+    cerebro_hit h;
+    ck_assert_uint_ge(cerebro_results_count(r), 1);
+    OK(cerebro_results_get(r, 0, &h));
+    ck_assert_msg(strstr(h.path, "clip") && h.timestamp >= 3.0 && h.timestamp <= 6.0,
+                  "%s: top hit %s @ %.3f (score %.3f)", query, h.path, h.timestamp, (double)h.score);
+    ck_assert_uint_eq(h.width, 320);
+    ck_assert_uint_eq(h.height, 240);
+}
+
+START_TEST(test_image_query_finds_scene_two)
+{
+    static const char *const files[] = {"scenes.mp4", "scenes.webm", "scenes.mkv", "scenes_av1.mkv"};
+    cerebro_model *m = tiny_model();
+    for (size_t f = 0; f < 4; f++) {
+        char skip[4096], name[64];
+        snprintf(skip, sizeof skip, "%s/av1_skipped.txt", getenv("CEREBRO_VIDEO_MEDIA"));
+        if (strstr(files[f], "av1") && access(skip, R_OK) == 0) {
+            printf("skipping %s: this ffmpeg has no AV1 encoder\n", files[f]);
+            continue;
+        }
+        const char *dir = scratch(files[f]);
+        const char *ext = strrchr(files[f], '.');
+        snprintf(name, sizeof name, "clip%s", ext);
+        copy_file(media(files[f]), dir, name);
+        cerebro_index *idx = open_index(dir, m);
+        cerebro_add_stats s = add_folder(idx, dir, NULL, NULL);
+        ck_assert_uint_eq(s.added, 1);
+        ck_assert_uint_eq(s.failed, 0);
+        ck_assert_uint_eq(s.frames, 2); /* the tiger at 0 s, the frog at 3 s */
+        double t[8];
+        ck_assert_uint_eq(frames_of(idx, name, t, NULL, 8), 2);
+        ck_assert_double_eq_tol(t[0], 0.0, 1e-6);
+        ck_assert_double_eq_tol(t[1], 3.0, 1e-6);
+        cerebro_results *r = NULL;
+        OK(cerebro_index_search_image_file(idx, media("frog_query.png"), NULL, &r));
+        expect_top_is_second_scene(r, files[f]);
+        cerebro_results_free(r);
+        cerebro_index_free(idx);
+    }
+    cerebro_model_free(m);
+}
+END_TEST
+
+START_TEST(test_text_query_default_model)
+{
+    /* The bundled model is weak: of the eight example animals it names the
+     * frog (and the owl) right as the top hit; "a frog" puts the frog frame
+     * at 0.65 and the tiger at 0.41. */
+    const char *path = getenv("CEREBRO_DEFAULT_MODEL");
+    cerebro_model *m = open_model_at(path ? path : "models/default.pt");
+    const char *dir = scratch("text");
+    copy_file(media("scenes.mp4"), dir, "clip.mp4");
+    cerebro_index *idx = open_index(dir, m);
+    cerebro_add_stats s = add_folder(idx, dir, NULL, NULL);
+    ck_assert_uint_eq(s.frames, 2);
+    cerebro_results *r = NULL;
+    OK(cerebro_index_search_text(idx, "a frog", NULL, &r));
+    expect_top_is_second_scene(r, "a frog");
+    cerebro_results_free(r);
+    OK(cerebro_index_search_image_file(idx, media("frog_query.png"), NULL, &r));
+    expect_top_is_second_scene(r, "frog_query.png");
+    cerebro_results_free(r);
+    cerebro_index_free(idx);
+    cerebro_model_free(m);
+}
+END_TEST
+
+START_TEST(test_still_scene_dedup_and_limits)
+{
+    cerebro_model *m = tiny_model();
+    const char *dir = scratch("still");
+    cerebro_add_options o;
+    double t[64];
+    copy_file(media("still.mp4"), dir, "still.mp4");
+
+    /* 60 s of one still picture, a frame offered every 5 s: all twelve are
+     * the same picture, so one is kept. */
+    cerebro_index *idx = open_index(dir, m);
+    cerebro_add_options_init(&o);
+    o.frame_interval = 5;
+    cerebro_add_stats s = add_folder(idx, dir, &o, NULL);
+    ck_assert_uint_eq(s.frames, 1);
+    ck_assert_uint_eq(frames_of(idx, "still.mp4", t, NULL, 64), 1);
+    ck_assert_double_eq_tol(t[0], 0.0, 1e-6);
+    cerebro_index_free(idx);
+
+    /* Without de-duplication (threshold 1) all twelve stay. */
+    dir = scratch("still-nodedup");
+    copy_file(media("still.mp4"), dir, "still.mp4");
+    idx = open_index(dir, m);
+    o.dedup_threshold = 1.0f;
+    s = add_folder(idx, dir, &o, NULL);
+    ck_assert_uint_eq(s.frames, 12);
+    ck_assert_uint_eq(frames_of(idx, "still.mp4", t, NULL, 64), 12);
+    for (int i = 0; i < 12; i++)
+        ck_assert_double_eq_tol(t[i], 5.0 * i, 1e-6);
+    cerebro_index_free(idx);
+
+    /* max_frames 4 spreads four frames over the 60 s. */
+    dir = scratch("still-max");
+    copy_file(media("still.mp4"), dir, "still.mp4");
+    idx = open_index(dir, m);
+    o.max_frames = 4;
+    s = add_folder(idx, dir, &o, NULL);
+    ck_assert_uint_eq(s.frames, 4);
+    ck_assert_uint_eq(frames_of(idx, "still.mp4", t, NULL, 64), 4);
+    for (int i = 0; i < 4; i++)
+        ck_assert_double_eq_tol(t[i], 15.0 * i, 1e-6);
+    cerebro_index_free(idx);
+    cerebro_model_free(m);
+}
+END_TEST
+
+START_TEST(test_incremental_and_changed)
+{
+    cerebro_model *m = tiny_model();
+    const char *dir = scratch("incremental");
+    double t[16];
+    int64_t ids[16], new_ids[16];
+    cerebro_add_options all;
+    /* The tiny model's random weights make unlike pictures look alike:
+     * keep every sampled frame (de-duplication has its own test). */
+    cerebro_add_options_init(&all);
+    all.dedup_threshold = 1.0f;
+    copy_file(media("scenes.mp4"), dir, "clip.mp4");
+    copy_file(media("frog_query.png"), dir, "frog.png");
+    cerebro_index *idx = open_index(dir, m);
+    cerebro_add_stats s = add_folder(idx, dir, &all, NULL);
+    ck_assert_uint_eq(s.added, 2);
+    ck_assert_uint_eq(s.frames, 2);
+    ck_assert_uint_eq(item_count(idx), 3);
+    ck_assert_uint_eq(frames_of(idx, "clip.mp4", t, ids, 16), 2);
+
+    /* Unchanged: nothing decoded, nothing committed. */
+    s = add_folder(idx, dir, &all, NULL);
+    ck_assert_uint_eq(s.skipped, 2);
+    ck_assert_uint_eq(s.added + s.updated + s.failed + s.frames, 0);
+    /* Touched, same bytes: the hash says unchanged. */
+    ck_assert_int_eq(utimensat(AT_FDCWD, fmt_path(dir, "clip.mp4"), NULL, 0), 0);
+    s = add_folder(idx, dir, &all, NULL);
+    ck_assert_uint_eq(s.skipped, 2);
+    ck_assert_uint_eq(s.frames, 0);
+    ck_assert_uint_eq(frames_of(idx, "clip.mp4", t, new_ids, 16), 2);
+    ck_assert(new_ids[0] == ids[0] && new_ids[1] == ids[1]);
+
+    /* Changed: elephant, owl, lion, 2 s each; the old frames go. */
+    copy_file(media("changed.mp4"), dir, "clip.mp4");
+    s = add_folder(idx, dir, &all, NULL);
+    ck_assert_uint_eq(s.updated, 1);
+    ck_assert_uint_eq(s.skipped, 1);
+    ck_assert_uint_eq(s.frames, 3);
+    ck_assert_uint_eq(frames_of(idx, "clip.mp4", t, new_ids, 16), 3);
+    for (int i = 0; i < 3; i++)
+        ck_assert_double_eq_tol(t[i], 2.0 * i, 1e-6);
+    for (int i = 0; i < 2; i++) {
+        cerebro_results *r = NULL;
+        ck_assert_int_eq(cerebro_index_get(idx, ids[i], &r), CEREBRO_E_NOT_FOUND);
+    }
+    ck_assert_uint_eq(item_count(idx), 4);
+
+    /* Removal by path takes every frame. */
+    OK(cerebro_index_remove_path(idx, fmt_path(dir, "clip.mp4")));
+    ck_assert_uint_eq(item_count(idx), 1);
+    ck_assert_uint_eq(frames_of(idx, "clip.mp4", t, NULL, 16), 0);
+    cerebro_index_free(idx);
+
+    /* CEREBRO_ADD_NO_VIDEO leaves videos in folders alone. */
+    dir = scratch("novideo");
+    copy_file(media("scenes.mp4"), dir, "clip.mp4");
+    idx = open_index(dir, m);
+    cerebro_add_options o;
+    cerebro_add_options_init(&o);
+    o.flags = CEREBRO_ADD_NO_VIDEO;
+    s = add_folder(idx, dir, &o, NULL);
+    ck_assert_uint_eq(s.added + s.failed + s.frames, 0);
+    ck_assert_uint_eq(item_count(idx), 0);
+    cerebro_index_free(idx);
+    cerebro_model_free(m);
+}
+END_TEST
+
+START_TEST(test_damaged_files)
+{
+    cerebro_model *m = tiny_model();
+    const char *dir = scratch("damaged");
+    reports r;
+    cerebro_status st = CEREBRO_OK;
+    const char *msg;
+    double t[64];
+    copy_file(media("truncated.mkv"), dir, "truncated.mkv");
+    copy_file(media("audio_only.mp4"), dir, "audio_only.mp4");
+    copy_file(media("garbage.mp4"), dir, "garbage.mp4");
+    cerebro_index *idx = open_index(dir, m);
+    cerebro_add_options o;
+    cerebro_add_options_init(&o);
+    o.frame_interval = 1;
+    o.dedup_threshold = 1.0f;
+    cerebro_add_stats s = add_folder(idx, dir, &o, &r);
+    ck_assert_uint_eq(s.failed, 3);
+    ck_assert_uint_eq(s.added, 0);
+
+    msg = report_for(&r, "audio_only.mp4", &st);
+    ck_assert_ptr_nonnull(msg);
+    ck_assert_int_eq(st, CEREBRO_E_FORMAT);
+    ck_assert_msg(strstr(msg, "audio_only.mp4: no video stream"), "%s", msg);
+
+    msg = report_for(&r, "garbage.mp4", &st);
+    ck_assert_ptr_nonnull(msg);
+    ck_assert_int_eq(st, CEREBRO_E_FORMAT);
+    ck_assert_msg(strstr(msg, "garbage.mp4"), "%s", msg);
+
+    /* The truncated file keeps the frames that decoded (one a second). */
+    msg = report_for(&r, "truncated.mkv", &st);
+    ck_assert_ptr_nonnull(msg);
+    ck_assert_int_eq(st, CEREBRO_E_CORRUPT);
+    ck_assert_msg(strstr(msg, "truncated.mkv: truncated") && strstr(msg, "kept"), "%s", msg);
+    size_t n = frames_of(idx, "truncated.mkv", t, NULL, 64);
+    ck_assert_uint_eq(s.frames, n);
+    ck_assert_msg(n >= 2 && n < 12, "%zu frames kept", n);
+    for (size_t i = 0; i < n; i++)
+        ck_assert_double_eq_tol(t[i], (double)i, 1e-6);
+
+    cerebro_index_stats is;
+    OK(cerebro_index_stats_get(idx, &is));
+    ck_assert_uint_eq(is.failed, 3);
+    /* A re-run does not try them again. */
+    s = add_folder(idx, dir, &o, &r);
+    ck_assert_uint_eq(s.skipped, 3);
+    ck_assert_uint_eq(s.failed + s.frames, 0);
+    cerebro_index_free(idx);
+    cerebro_model_free(m);
+}
+END_TEST
+
+START_TEST(test_time_limit)
+{
+    cerebro_model *m = tiny_model();
+    const char *dir = scratch("time-limit");
+    reports r;
+    cerebro_status st = CEREBRO_OK;
+    copy_file(media("still.mp4"), dir, "still.mp4");
+    cerebro_index *idx = open_index(dir, m);
+    cerebro_add_options o;
+    cerebro_add_options_init(&o);
+    o.file_time_limit = 1e-6; /* over before the first frame */
+    cerebro_add_stats s = add_folder(idx, dir, &o, &r);
+    ck_assert_uint_eq(s.failed, 1);
+    const char *msg = report_for(&r, "still.mp4", &st);
+    ck_assert_ptr_nonnull(msg);
+    ck_assert_int_eq(st, CEREBRO_E_LIMIT);
+    ck_assert_msg(strstr(msg, "still.mp4: stopped after the time limit"), "%s", msg);
+    cerebro_index_free(idx);
+    cerebro_model_free(m);
+}
+END_TEST
+
+static Suite *video_index_suite(void)
+{
+    Suite *s = suite_create("video_index");
+    TCase *tc = tcase_create("video_index");
+    tcase_set_timeout(tc, 900);
+    tcase_add_test(tc, test_image_query_finds_scene_two);
+    tcase_add_test(tc, test_text_query_default_model);
+    tcase_add_test(tc, test_still_scene_dedup_and_limits);
+    tcase_add_test(tc, test_incremental_and_changed);
+    tcase_add_test(tc, test_damaged_files);
+    tcase_add_test(tc, test_time_limit);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+int main(void)
+{
+    SRunner *sr = srunner_create(video_index_suite());
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
