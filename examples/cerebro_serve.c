@@ -21,10 +21,11 @@
 #define DEFAULT_PORT 8080
 #define DEFAULT_QUERY_CACHE 1024
 #define DEFAULT_THUMB_CACHE_MB 64
+#define RESULT_CACHE_BYTES (32u << 20)
 #define SHUTDOWN_GRACE 10.0 /* seconds for requests in flight */
 
-enum { OPT_HOST = 512, OPT_PORT, OPT_THREADS, OPT_MODEL_THREADS, OPT_CACHE, OPT_THUMB_CACHE,
-       OPT_QUIET };
+enum { OPT_HOST = 512, OPT_PORT, OPT_THREADS, OPT_MODEL_THREADS, OPT_CACHE, OPT_RESULT_CACHE,
+       OPT_THUMB_CACHE, OPT_QUIET };
 
 const char cli_help_serve[] =
     "usage: cerebro serve [OPTIONS] [ROOT...]\n"
@@ -39,7 +40,8 @@ const char cli_help_serve[] =
     "deepest one when several do), absolute when none does; without ROOT, to\n"
     "the current folder. The API's prefix parameter is relative to each ROOT.\n"
     "Files are only ever served by the id of an indexed item, never by a path\n"
-    "taken from a request.\n"
+    "taken from a request. The server searches the index as it was when it\n"
+    "started: restart it after indexing more files.\n"
     "\n"
     "options:\n"
     "  --host H         address to listen on (default 127.0.0.1). The server has\n"
@@ -48,16 +50,19 @@ const char cli_help_serve[] =
     "                   localhost, 127.0.0.1, [::1] or H in their Host header are\n"
     "                   answered (a guard against DNS rebinding).\n"
     "  --port P         port (default 8080; 0 picks a free one)\n"
-    "  --threads N      request threads, 1..256 (default: online CPUs, at least 2)\n"
+    "  --threads N      request threads, and as many for thumbnails, 1..256\n"
+    "                   (default: online CPUs, at least 2)\n"
     "  --model-threads N  threads per text encoding (default 1: many requests at\n"
     "                   once use the cores better than one request on several)\n"
     "  --cache N        query embeddings kept in memory (default 1024)\n"
+    "  --result-cache N search results kept in memory, 0 for none (default 1024;\n"
+    "                   at most 32 MiB)\n"
     "  --thumb-cache MB thumbnail memory, 0 to keep none (default 64)\n"
     "  --quiet          no access log\n" CLI_COMMON_HELP;
 
 typedef struct serve_options {
     const char *host;
-    uint64_t port, threads, model_threads, cache, thumb_mb;
+    uint64_t port, threads, model_threads, cache, result_cache, thumb_mb;
     int quiet;
 } serve_options;
 
@@ -81,6 +86,10 @@ static int serve_option(cli *c, serve_options *o, int opt, const char *arg)
         return cli_parse_u64(arg, 1, 1000000, &o->cache) == 0
                    ? CLI_CONTINUE
                    : cli_usage(c, "--cache must be a number from 1 to 1000000, not '%s'", arg);
+    case OPT_RESULT_CACHE:
+        return cli_parse_u64(arg, 0, 1000000, &o->result_cache) == 0
+                   ? CLI_CONTINUE
+                   : cli_usage(c, "--result-cache must be a number from 0 to 1000000, not '%s'", arg);
     case OPT_THUMB_CACHE:
         return cli_parse_u64(arg, 0, 1 << 20, &o->thumb_mb) == 0
                    ? CLI_CONTINUE
@@ -122,7 +131,9 @@ static void server_free(server *srv)
     for (size_t i = 0; i < srv->n_roots; i++)
         free(srv->roots[i]);
     free(srv->roots);
+    serve_workers_stop(srv->workers);
     serve_lru_free(srv->queries);
+    serve_lru_free(srv->results);
     serve_lru_free(srv->thumbs);
 }
 
@@ -189,12 +200,13 @@ int cli_serve(cli *c, int argc, char **argv)
         {"threads", required_argument, NULL, OPT_THREADS},
         {"model-threads", required_argument, NULL, OPT_MODEL_THREADS},
         {"cache", required_argument, NULL, OPT_CACHE},
+        {"result-cache", required_argument, NULL, OPT_RESULT_CACHE},
         {"thumb-cache", required_argument, NULL, OPT_THUMB_CACHE},
         {"quiet", no_argument, NULL, OPT_QUIET},
         {NULL, 0, NULL, 0}};
     long cpus = sysconf(_SC_NPROCESSORS_ONLN);
     serve_options o = {"127.0.0.1", DEFAULT_PORT, cpus > 2 ? (uint64_t)cpus : 2, 1, DEFAULT_QUERY_CACHE,
-                       DEFAULT_THUMB_CACHE_MB, 0};
+                       DEFAULT_QUERY_CACHE, DEFAULT_THUMB_CACHE_MB, 0};
     server srv;
     int opt, stop_fd = -1, rc = CLI_CONTINUE;
 
@@ -214,8 +226,11 @@ int cli_serve(cli *c, int argc, char **argv)
     srv.quiet = o.quiet;
     srv.queries = serve_lru_new((size_t)o.cache, SIZE_MAX);
     /* A zero budget still needs a map: one that keeps nothing. */
+    srv.results = serve_lru_new(o.result_cache ? (size_t)o.result_cache : 1,
+                                o.result_cache ? RESULT_CACHE_BYTES : 0);
     srv.thumbs = serve_lru_new(4096, (size_t)o.thumb_mb << 20);
-    if (!srv.queries || !srv.thumbs) {
+    srv.workers = serve_workers_start((unsigned)o.threads);
+    if (!srv.queries || !srv.results || !srv.thumbs || !srv.workers) {
         rc = cli_error(c, "out of memory");
         goto done;
     }

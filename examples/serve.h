@@ -57,12 +57,16 @@ typedef struct serve_asset {
 extern const serve_asset serve_assets[];
 extern const size_t serve_asset_count;
 
+typedef struct serve_workers serve_workers;
+
 typedef struct server {
     cli *cli;               /* model and index */
     char **roots;           /* absolute, without a trailing slash ("/" stays "/") */
     size_t n_roots;
-    serve_lru *queries;     /* normalised query -> embedding */
-    serve_lru *thumbs;      /* "id/size/etag" -> JPEG bytes */
+    serve_lru *queries;     /* query tokens -> embedding */
+    serve_lru *results;     /* query tokens or item id, k, prefix -> rendered hits */
+    serve_lru *thumbs;      /* entity tag -> JPEG bytes */
+    serve_workers *workers; /* slow work (thumbnails); NULL: done on MHD's threads */
     uint32_t dim;
     double started;         /* cli_now() at start */
     const char **hosts;     /* Host header names accepted; NULL: any */
@@ -84,7 +88,11 @@ typedef struct request {
     unsigned status;        /* what was answered */
     uint64_t bytes;         /* body bytes of the answer */
     char client[64];
+    int deferred;           /* SERVE_DEFER_*: the request's work is in a worker */
+    struct MHD_Response *answer; /* what a worker answered, queued on resumption */
 } request;
+
+enum { SERVE_DEFER_NONE = 0, SERVE_DEFER_RUNNING, SERVE_DEFER_DONE };
 
 /* serve_http.c ---------------------------------------------------------- */
 
@@ -126,6 +134,22 @@ enum MHD_Result serve_send_bytes(request *r, struct MHD_Connection *c, const voi
  * (one range: 206; unsatisfiable: 416) and 304 on If-None-Match. */
 enum MHD_Result serve_send_file(request *r, struct MHD_Connection *c, int fd, uint64_t size,
                                 const char *type, const char *etag, const char *cache_control);
+
+/* serve_work.c ----------------------------------------------------------- */
+
+/* Work for a worker: answers through the serve_send_* functions as a route
+ * does (they keep the answer until MHD resumes the connection); it must
+ * not read the request's headers. */
+typedef void (*serve_job_fn)(request *r, struct MHD_Connection *c, void *arg);
+
+/* n worker threads; NULL if none could start. */
+serve_workers *serve_workers_start(unsigned n);
+/* Suspends the connection and queues fn(r, c, arg) for a worker; arg is
+ * freed with free() afterwards. Without workers fn runs now. */
+enum MHD_Result serve_defer(request *r, struct MHD_Connection *c, serve_job_fn fn, void *arg);
+/* Answers queued work 503, lets running work finish, joins the threads.
+ * NULL is a no-op. */
+void serve_workers_stop(serve_workers *w);
 
 /* serve_api.c ----------------------------------------------------------- */
 

@@ -188,8 +188,16 @@ static cerebro_status search_rooted(server *srv, const float *vec, int64_t id, u
         if (st == CEREBRO_OK)
             st = gather(g, res);
     }
-    if (g->n > 1)
+    if (g->n > 1) {
+        /* Nested roots can both match one file: keep it once (equal ids
+         * have equal scores, so they sort next to each other). */
+        size_t kept = 1;
         qsort(g->hits, g->n, sizeof *g->hits, by_score);
+        for (size_t i = 1; i < g->n; i++)
+            if (g->hits[i].id != g->hits[kept - 1].id)
+                g->hits[kept++] = g->hits[i];
+        g->n = kept;
+    }
     if (g->n > k)
         g->n = k;
     return st;
@@ -213,23 +221,70 @@ static const char *prefix_param(const request *r, int *bad)
     return p;
 }
 
-static enum MHD_Result send_hits(request *r, struct MHD_Connection *c, body *b, const gathered *g,
-                                 double started)
+/* The hits as the end of an answer, `"count":n,"results":[...]`, into a
+ * malloc'd *text. 0 on success. */
+static int render_hits(const server *srv, const gathered *g, char **text, size_t *len)
 {
-    fprintf(b->f, ",\"count\":%zu,\"took_ms\":%.2f,\"results\":[", g->n, (cli_now() - started) * 1e3);
+    FILE *f = open_memstream(text, len);
+
+    if (!f)
+        return -1;
+    fprintf(f, "\"count\":%zu,\"results\":[", g->n);
     for (size_t i = 0; i < g->n; i++) {
         if (i)
-            fputc(',', b->f);
-        write_hit(b->f, r->srv, &g->hits[i]);
+            fputc(',', f);
+        write_hit(f, srv, &g->hits[i]);
     }
-    fputs("]}", b->f);
+    fputc(']', f);
+    if (fclose(f) != 0) {
+        free(*text);
+        return -1;
+    }
+    return 0;
+}
+
+/* Searches by vector (id < 0) or by id: the rendered hits into *hits
+ * (malloc'd), stored in the results cache under rkey (may be NULL). */
+static cerebro_status search_rendered(server *srv, const char *rkey, const float *vec, int64_t id,
+                                      uint32_t k, const char *prefix, char **hits, size_t *len)
+{
+    gathered g;
+    cerebro_status st = search_rooted(srv, vec, id, k, prefix, &g);
+
+    if (st == CEREBRO_OK && render_hits(srv, &g, hits, len) != 0)
+        st = CEREBRO_E_NOMEM;
+    gathered_free(&g);
+    if (st == CEREBRO_OK && rkey)
+        serve_lru_put(srv->results, rkey, *hits, *len);
+    return st;
+}
+
+/* A results cache key: what is searched for, k and the prefix. */
+static char *results_key(const char *what, uint64_t k, const char *prefix)
+{
+    size_t n = strlen(what) + (prefix ? strlen(prefix) : 0) + 32;
+    char *key = malloc(n);
+
+    if (key)
+        snprintf(key, n, "%s|%" PRIu64 "|%s", what, k, prefix ? prefix : "");
+    return key;
+}
+
+/* Sends head (the answer's first members, an open body), took_ms and the
+ * rendered hits. */
+static enum MHD_Result send_hits(request *r, struct MHD_Connection *c, body *b, const char *hits,
+                                 size_t len, double started)
+{
+    fprintf(b->f, ",\"took_ms\":%.2f,", (cli_now() - started) * 1e3);
+    fwrite(hits, 1, len, b->f);
+    fputc('}', b->f);
     return body_send(r, c, b);
 }
 
 /* ---- /api/search --------------------------------------------------------------- */
 
 /* The cache key of a text: its token ids, so texts that tokenize alike
- * ("A  Tiger", "a tiger") share one embedding. NULL if the text cannot be
+ * ("A  Tiger", "a tiger") share one entry. NULL if the text cannot be
  * tokenized (the encoder will say why). */
 static char *query_key(const server *srv, const char *text)
 {
@@ -245,18 +300,19 @@ static char *query_key(const server *srv, const char *text)
         return NULL;
     if (n > ctx)
         n = ctx;
-    if (!(key = malloc(n * 12 + 1)))
+    if (!(key = malloc(n * 12 + 3)))
         return NULL;
+    len = (size_t)sprintf(key, "q:");
     for (size_t i = 0; i < n; i++)
         len += (size_t)sprintf(key + len, "%s%" PRId32, i ? "," : "", tokens[i]);
-    key[len] = '\0';
     return key;
 }
 
-/* The embedding of text into vec (dim floats), from the cache or the model. */
-static cerebro_status embed_query(server *srv, const char *text, float *vec, int *cached)
+/* The embedding of text into vec (dim floats), from the cache (under key,
+ * which may be NULL) or the model. */
+static cerebro_status embed_query(server *srv, const char *key, const char *text, float *vec,
+                                  int *cached)
 {
-    char *key = query_key(srv, text);
     void *data;
     size_t size;
     cerebro_status st;
@@ -269,13 +325,33 @@ static cerebro_status embed_query(server *srv, const char *text, float *vec, int
         }
         free(data);
     }
-    if (*cached) {
-        free(key);
+    if (*cached)
         return CEREBRO_OK;
-    }
     st = cerebro_model_encode_text(srv->cli->model, &text, 1, vec);
     if (st == CEREBRO_OK && key)
         serve_lru_put(srv->queries, key, vec, srv->dim * sizeof *vec);
+    return st;
+}
+
+/* Runs the search for q (the results cache, else the embedding cache or
+ * the model, then the index) into rendered hits. */
+static cerebro_status search_text(server *srv, const char *q, uint64_t k, const char *prefix,
+                                  char **hits, size_t *len, int *cached)
+{
+    char *key = query_key(srv, q), *rkey = key ? results_key(key, k, prefix) : NULL;
+    float *vec = NULL;
+    cerebro_status st;
+
+    *cached = 1;
+    if (rkey && serve_lru_get(srv->results, rkey, (void **)hits, len)) {
+        st = CEREBRO_OK;
+    } else if (!(vec = malloc(srv->dim * sizeof *vec))) {
+        st = CEREBRO_E_NOMEM;
+    } else if ((st = embed_query(srv, key, q, vec, cached)) == CEREBRO_OK) {
+        st = search_rendered(srv, rkey, vec, -1, (uint32_t)k, prefix, hits, len);
+    }
+    free(vec);
+    free(rkey);
     free(key);
     return st;
 }
@@ -285,8 +361,8 @@ static enum MHD_Result api_search(request *r, struct MHD_Connection *c)
     double started = cli_now();
     const char *q = serve_param(r, "q"), *prefix;
     uint64_t k;
-    float *vec;
-    gathered g;
+    char *hits = NULL;
+    size_t len = 0;
     body b;
     cerebro_status st;
     int cached, bad;
@@ -303,18 +379,12 @@ static enum MHD_Result api_search(request *r, struct MHD_Connection *c)
     prefix = prefix_param(r, &bad);
     if (bad)
         return serve_send_error(r, c, MHD_HTTP_BAD_REQUEST, "prefix must not contain '..'");
-    if (!(vec = malloc(r->srv->dim * sizeof *vec)))
-        return serve_send_error(r, c, MHD_HTTP_SERVICE_UNAVAILABLE, "out of memory");
-    if ((st = embed_query(r->srv, q, vec, &cached)) != CEREBRO_OK) {
-        free(vec);
-        return st == CEREBRO_E_INVALID ? serve_send_error(r, c, MHD_HTTP_BAD_REQUEST, "%s", cerebro_last_error())
-                                       : status_error(r, c, st);
-    }
-    st = search_rooted(r->srv, vec, -1, (uint32_t)k, prefix, &g);
-    free(vec);
-    if (st != CEREBRO_OK || body_open(&b) != 0) {
+    st = search_text(r->srv, q, k, prefix, &hits, &len, &cached);
+    if (st == CEREBRO_E_INVALID)
+        ret = serve_send_error(r, c, MHD_HTTP_BAD_REQUEST, "%s", cerebro_last_error());
+    else if (st != CEREBRO_OK || body_open(&b) != 0)
         ret = status_error(r, c, st != CEREBRO_OK ? st : CEREBRO_E_NOMEM);
-    } else {
+    else {
         fputs("{\"query\":", b.f);
         serve_json_string(b.f, q);
         fprintf(b.f, ",\"k\":%" PRIu64 ",\"cached\":%s", k, cached ? "true" : "false");
@@ -322,9 +392,9 @@ static enum MHD_Result api_search(request *r, struct MHD_Connection *c)
             fputs(",\"prefix\":", b.f);
             serve_json_string(b.f, prefix);
         }
-        ret = send_hits(r, c, &b, &g, started);
+        ret = send_hits(r, c, &b, hits, len, started);
     }
-    gathered_free(&g);
+    free(hits);
     return ret;
 }
 
@@ -336,9 +406,10 @@ static enum MHD_Result api_similar(request *r, struct MHD_Connection *c, const c
     int64_t id;
     uint64_t k;
     const char *prefix;
-    gathered g;
+    char what[32], *rkey, *hits = NULL;
+    size_t len = 0;
     body b;
-    cerebro_status st;
+    cerebro_status st = CEREBRO_OK;
     int bad;
     enum MHD_Result ret;
 
@@ -350,14 +421,18 @@ static enum MHD_Result api_similar(request *r, struct MHD_Connection *c, const c
     prefix = prefix_param(r, &bad);
     if (bad)
         return serve_send_error(r, c, MHD_HTTP_BAD_REQUEST, "prefix must not contain '..'");
-    st = search_rooted(r->srv, NULL, id, (uint32_t)k, prefix, &g);
+    snprintf(what, sizeof what, "s:%" PRId64, id);
+    rkey = results_key(what, k, prefix);
+    if (!rkey || !serve_lru_get(r->srv->results, rkey, (void **)&hits, &len))
+        st = search_rendered(r->srv, rkey, NULL, id, (uint32_t)k, prefix, &hits, &len);
+    free(rkey);
     if (st != CEREBRO_OK || body_open(&b) != 0) {
         ret = status_error(r, c, st != CEREBRO_OK ? st : CEREBRO_E_NOMEM);
     } else {
         fprintf(b.f, "{\"id\":%" PRId64 ",\"k\":%" PRIu64, id, k);
-        ret = send_hits(r, c, &b, &g, started);
+        ret = send_hits(r, c, &b, hits, len, started);
     }
-    gathered_free(&g);
+    free(hits);
     return ret;
 }
 
@@ -402,11 +477,20 @@ static enum MHD_Result api_item(request *r, struct MHD_Connection *c, const char
 
 /* ---- /api/stats ------------------------------------------------------------------- */
 
+static void write_cache_stats(FILE *f, const char *name, serve_lru *lru)
+{
+    serve_lru_stats s;
+
+    serve_lru_stats_get(lru, &s);
+    fprintf(f, ",\"%s\":{\"entries\":%" PRIu64 ",\"bytes\":%" PRIu64 ",\"hits\":%" PRIu64
+               ",\"misses\":%" PRIu64 "}",
+            name, s.entries, s.bytes, s.hits, s.misses);
+}
+
 static enum MHD_Result api_stats(request *r, struct MHD_Connection *c)
 {
     server *srv = r->srv;
     cerebro_index_stats st;
-    serve_lru_stats q, t;
     cerebro_status s;
     body b;
 
@@ -414,8 +498,6 @@ static enum MHD_Result api_stats(request *r, struct MHD_Connection *c)
         return status_error(r, c, s);
     if (body_open(&b) != 0)
         return serve_send_error(r, c, MHD_HTTP_SERVICE_UNAVAILABLE, "out of memory");
-    serve_lru_stats_get(srv->queries, &q);
-    serve_lru_stats_get(srv->thumbs, &t);
     fprintf(b.f, "{\"items\":%" PRIu64 ",\"files\":%" PRIu64 ",\"failed\":%" PRIu64 ",\"dim\":%" PRIu32
                  ",\"structure\":",
             st.count, st.files, st.failed, st.dim);
@@ -435,11 +517,12 @@ static enum MHD_Result api_stats(request *r, struct MHD_Connection *c)
         serve_json_string(b.f, srv->roots[i]);
     }
     fprintf(b.f,
-            "],\"uptime_s\":%.1f,\"requests\":%" PRIu64 ",\"cache\":{\"entries\":%" PRIu64
-            ",\"hits\":%" PRIu64 ",\"misses\":%" PRIu64 "},\"thumbs\":{\"entries\":%" PRIu64
-            ",\"bytes\":%" PRIu64 ",\"hits\":%" PRIu64 ",\"misses\":%" PRIu64 "}}",
-            cli_now() - srv->started, serve_atomic_load(&srv->requests), q.entries, q.hits, q.misses,
-            t.entries, t.bytes, t.hits, t.misses);
+            "],\"uptime_s\":%.1f,\"requests\":%" PRIu64,
+            cli_now() - srv->started, serve_atomic_load(&srv->requests));
+    write_cache_stats(b.f, "cache", srv->queries);
+    write_cache_stats(b.f, "results", srv->results);
+    write_cache_stats(b.f, "thumbs", srv->thumbs);
+    fputc('}', b.f);
     return body_send(r, c, &b);
 }
 
@@ -511,17 +594,42 @@ static enum MHD_Result api_image(request *r, struct MHD_Connection *c, const cha
                            FILE_CACHE_CONTROL);
 }
 
+/* A thumbnail to make in a worker. */
+typedef struct thumb_job {
+    cerebro_hit hit;
+    uint32_t size;
+    char etag[96];
+    char path[]; /* hit.path points here */
+} thumb_job;
+
+static void make_thumb(request *r, struct MHD_Connection *c, void *arg)
+{
+    thumb_job *j = arg;
+    void *jpeg = NULL;
+    size_t len = 0;
+    char msg[256];
+    unsigned status = serve_thumb_make(&j->hit, j->size, THUMB_QUALITY, &jpeg, &len, msg, sizeof msg);
+
+    if (status != MHD_HTTP_OK) {
+        serve_send_error(r, c, status, "%s", msg);
+        return;
+    }
+    serve_lru_put(r->srv->thumbs, j->etag, jpeg, len);
+    serve_send_bytes(r, c, jpeg, len, "image/jpeg", j->etag, FILE_CACHE_CONTROL);
+    cerebro_free(jpeg);
+}
+
 static enum MHD_Result api_thumb(request *r, struct MHD_Connection *c, const char *tail)
 {
     cerebro_hit hit;
     enum MHD_Result ret;
     cerebro_results *res;
     uint64_t size;
-    char etag[96], msg[256];
+    char etag[96];
     struct stat st;
     void *jpeg = NULL;
     size_t len = 0;
-    unsigned status;
+    thumb_job *j;
 
     if (int_param(r, "size", SERVE_THUMB_MIN, SERVE_THUMB_MAX, SERVE_THUMB_DEFAULT, &size) != 0)
         return serve_send_error(r, c, MHD_HTTP_BAD_REQUEST, "size must be a number from %d to %d",
@@ -543,14 +651,19 @@ static enum MHD_Result api_thumb(request *r, struct MHD_Connection *c, const cha
         }
         return ret;
     }
-    status = serve_thumb_make(&hit, (uint32_t)size, THUMB_QUALITY, &jpeg, &len, msg, sizeof msg);
+    /* Decoding takes long enough to hold up other connections: a worker. */
+    j = malloc(sizeof *j + strlen(hit.path) + 1);
+    if (!j) {
+        cerebro_results_free(res);
+        return serve_send_error(r, c, MHD_HTTP_SERVICE_UNAVAILABLE, "out of memory");
+    }
+    j->hit = hit;
+    strcpy(j->path, hit.path);
+    j->hit.path = j->path;
+    j->size = (uint32_t)size;
+    memcpy(j->etag, etag, sizeof etag);
     cerebro_results_free(res);
-    if (status != MHD_HTTP_OK)
-        return serve_send_error(r, c, status, "%s", msg);
-    serve_lru_put(r->srv->thumbs, etag, jpeg, len);
-    ret = serve_send_bytes(r, c, jpeg, len, "image/jpeg", etag, FILE_CACHE_CONTROL);
-    cerebro_free(jpeg);
-    return ret;
+    return serve_defer(r, c, make_thumb, j);
 }
 
 /* ---- the web page ------------------------------------------------------------------ */

@@ -157,6 +157,10 @@ static enum MHD_Result queue(request *r, struct MHD_Connection *c, unsigned stat
     MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
     r->status = status;
     r->bytes = bytes;
+    if (r->deferred == SERVE_DEFER_RUNNING) { /* in a worker: kept until MHD resumes c */
+        r->answer = resp;
+        return MHD_YES;
+    }
     ret = MHD_queue_response(c, status, resp);
     MHD_destroy_response(resp);
     return ret;
@@ -241,7 +245,8 @@ int serve_not_modified(request *r, struct MHD_Connection *c, const char *etag,
 {
     struct MHD_Response *resp;
 
-    if (!etag || !etag_listed(MHD_lookup_connection_value(c, MHD_HEADER_KIND, "If-None-Match"), etag))
+    /* Workers do not read headers: the route checked before deferring. */
+    if (r->deferred || !etag || !etag_listed(MHD_lookup_connection_value(c, MHD_HEADER_KIND, "If-None-Match"), etag))
         return 0;
     resp = MHD_create_response_from_buffer(0, NULL, MHD_RESPMEM_PERSISTENT);
     if (resp)
@@ -372,11 +377,12 @@ static void *on_uri(void *cls, const char *uri, struct MHD_Connection *c)
     request *r = calloc(1, sizeof *r);
     const union MHD_ConnectionInfo *ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
 
-    if (!r)
+    if (!r || !(r->uri = strdup(uri ? uri : ""))) {
+        free(r);
         return NULL;
+    }
     r->srv = srv;
     r->start = cli_now();
-    r->uri = strdup(uri ? uri : "");
     snprintf(r->client, sizeof r->client, "-");
     if (ci && ci->client_addr) {
         const struct sockaddr *sa = ci->client_addr;
@@ -426,7 +432,13 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
         log_uri(f, r->method ? r->method : "-");
         fputc(' ', f);
         log_uri(f, r->uri);
-        fprintf(f, "\" %u %" PRIu64 " %.2fms%s\n", r->status, r->bytes, (cli_now() - r->start) * 1e3,
+        /* No status: MHD answered by itself (a request line or headers
+         * over the connection's memory) or the client went away. */
+        if (r->status)
+            fprintf(f, "\" %u %" PRIu64, r->status, r->bytes);
+        else
+            fputs("\" - -", f);
+        fprintf(f, " %.2fms%s\n", (cli_now() - r->start) * 1e3,
                 toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ? "" : " (aborted)");
         /* One write per line: lines from many threads never interleave. */
         if (fclose(f) == 0)
@@ -486,6 +498,18 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     (void)upload_data;
     if (!r)
         return MHD_NO; /* out of memory in on_uri */
+    if (r->deferred) { /* resumed: a worker has answered */
+        enum MHD_Result ret = MHD_NO;
+        if (__atomic_load_n(&r->deferred, __ATOMIC_ACQUIRE) != SERVE_DEFER_DONE)
+            return MHD_YES;
+        r->deferred = SERVE_DEFER_NONE;
+        if (r->answer) {
+            ret = MHD_queue_response(c, r->status, r->answer);
+            MHD_destroy_response(r->answer);
+            r->answer = NULL;
+        }
+        return ret;
+    }
     if (r->status) {
         *upload_data_size = 0; /* answered already: discard what follows */
         return MHD_YES;
@@ -534,7 +558,8 @@ struct MHD_Daemon *serve_http_start(server *srv, const char *host, uint16_t *por
     char service[8];
     struct MHD_Daemon *d;
     const union MHD_DaemonInfo *info;
-    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO | MHD_USE_ITC | MHD_USE_ERROR_LOG;
+    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO | MHD_USE_ITC | MHD_USE_ERROR_LOG |
+                     MHD_ALLOW_SUSPEND_RESUME;
     int err;
 
     memset(&hints, 0, sizeof hints);
@@ -574,6 +599,13 @@ void serve_http_stop(server *srv, struct MHD_Daemon *d, double grace)
     double until = cli_now() + grace;
     struct timespec tick = {0, 10 * 1000 * 1000};
 
+    while (serve_atomic_load(&srv->in_flight) > 0 && cli_now() < until)
+        nanosleep(&tick, NULL);
+    /* MHD must not stop with suspended connections: the workers answer
+     * what they hold first, and MHD gets a moment to send it. */
+    serve_workers_stop(srv->workers);
+    srv->workers = NULL;
+    until = cli_now() + 1;
     while (serve_atomic_load(&srv->in_flight) > 0 && cli_now() < until)
         nanosleep(&tick, NULL);
     MHD_stop_daemon(d);

@@ -192,18 +192,27 @@ def test_prefix_is_relative_to_the_root(server: Server) -> None:
     assert r.status == 400 and "error" in r.json()
 
 
-def test_repeated_query_hits_the_cache(server: Server) -> None:
-    before = server.api("/api/stats")["cache"]
+def test_repeated_query_hits_the_caches(server: Server) -> None:
+    def caches() -> tuple[dict, dict]:
+        s = server.api("/api/stats")
+        return s["cache"], s["results"]
+
+    emb0, res0 = caches()
     first = search(server, "a frog on a lily pad")
     again = search(server, "a frog on a lily pad")
-    # Texts that tokenize alike share the embedding.
+    # Texts that tokenize alike share the entries.
     variant = search(server, "  A FROG on a  lily pad ")
-    after = server.api("/api/stats")["cache"]
+    emb1, res1 = caches()
     assert (first["cached"], again["cached"], variant["cached"]) == (False, True, True)
     assert variant["query"] == "  A FROG on a  lily pad "
-    assert [h["id"] for h in first["results"]] == [h["id"] for h in again["results"]]
-    assert after["hits"] - before["hits"] == 2 and after["misses"] - before["misses"] == 1
-    assert after["entries"] == before["entries"] + 1
+    assert first["results"] == again["results"] == variant["results"]
+    assert (res1["hits"] - res0["hits"], res1["misses"] - res0["misses"]) == (2, 1)
+    assert (emb1["misses"] - emb0["misses"], emb1["entries"] - emb0["entries"]) == (1, 1)
+    # Another k is another search, from the cached embedding.
+    fewer = search(server, "a frog on a lily pad", k="3")
+    emb2, res2 = caches()
+    assert fewer["cached"] and fewer["results"] == first["results"][:3]
+    assert emb2["hits"] - emb1["hits"] == 1 and res2["misses"] - res1["misses"] == 1
 
 
 def test_similar_leaves_the_item_out(server: Server) -> None:
