@@ -41,6 +41,7 @@ const state = {
   seq: 0,            // number of the latest request; answers to older ones are dropped
   controller: null,  // aborts the request in flight when a newer one starts
   timer: 0,
+  news: '',          // the status line's second part
 };
 
 // ---- formatting -----------------------------------------------------------
@@ -74,6 +75,7 @@ function score(value) {
 
 function milliseconds(value) {
   if (typeof value !== 'number') return '';
+  if (value < 0.1) return '<0.1';
   return value < 10 ? value.toFixed(1) : String(Math.round(value));
 }
 
@@ -135,15 +137,18 @@ function cancel() {
   ui.results.removeAttribute('aria-busy');
 }
 
+// Resolves to whether the server answered.
 function loadStats() {
   return getJSON('/api/stats').then((stats) => {
     state.stats = stats;
     const about = [stats.model_name || stats.model, stats.dim && `${stats.dim}-d`, stats.structure,
       stats.version && `cerebro ${stats.version}`];
     ui.about.textContent = about.filter(Boolean).join(' · ');
-    if (!state.view) showIdle();
+    if (!state.view && ui.error.hidden) showIdle(); else setStatus();
+    return true;
   }, (err) => {
-    showError(`cannot reach the server: ${err.message}`);
+    if (!state.view) showError(`cannot reach the server: ${err.message}`);
+    return false;
   });
 }
 
@@ -158,8 +163,10 @@ function collectionLine() {
     : `${items} indexed`;
 }
 
-function setStatus(...parts) {
-  ui.status.textContent = parts.filter(Boolean).join(' · ');
+// The status line: the collection's size, then what the grid shows (`news`).
+function setStatus(news = state.news) {
+  state.news = news;
+  ui.status.textContent = [collectionLine(), news].filter(Boolean).join(' · ');
 }
 
 function clearMessages() {
@@ -177,7 +184,7 @@ function showIdle() {
   if (state.stats && state.stats.items === 0) {
     showEmpty('Nothing is indexed yet. Run “cerebro index FOLDER” and reload this page.');
   }
-  setStatus(collectionLine(), state.stats && state.stats.items !== 0 ? 'type to search' : '');
+  setStatus(state.stats && state.stats.items !== 0 ? 'type to search' : '');
 }
 
 function showEmpty(text) {
@@ -191,7 +198,7 @@ function showError(message) {
   ui.empty.hidden = true;
   ui.error.textContent = `Something went wrong: ${message}`;
   ui.error.hidden = false;
-  setStatus(collectionLine(), 'the last request failed');
+  setStatus('the last request failed');
 }
 
 function latency(body, roundTrip) {
@@ -204,6 +211,7 @@ function latency(body, roundTrip) {
 
 function showResults(body, roundTrip, describe) {
   clearMessages();
+  if (!state.stats) loadStats(); // it failed before: the server is back
   const results = Array.isArray(body.results) ? body.results : [];
   state.hits = results;
   // "Show more" keeps the keyboard's place; a new query starts at the top.
@@ -212,7 +220,7 @@ function showResults(body, roundTrip, describe) {
   state.shown = state.view;
   renderGrid();
   const count = plural(results.length, 'result', 'results');
-  setStatus(collectionLine(), `${count} ${describe} in ${latency(body, roundTrip)}`);
+  setStatus(`${count} ${describe} in ${latency(body, roundTrip)}`);
   if (results.length === 0) {
     showEmpty(state.stats && state.stats.items === 0
       ? 'Nothing is indexed yet. Run “cerebro index FOLDER” and reload this page.'
@@ -359,7 +367,12 @@ function fromURL() {
   const like = params.get('like');
   if (like !== null && /^\d+$/.test(like)) {
     cancel();
-    getJSON(`/api/item/${like}`).then((item) => similar(item, false), (err) => showError(err.message));
+    const seq = state.seq; // typing while the item loads wins
+    getJSON(`/api/item/${like}`).then((item) => {
+      if (seq === state.seq) similar(item, false);
+    }, (err) => {
+      if (seq === state.seq) showError(err.message);
+    });
     return;
   }
   ui.q.value = params.get('q') ?? '';
@@ -427,7 +440,11 @@ ui.detail.addEventListener('close', () => {
   // A playing video keeps downloading and playing when its dialog is hidden.
   ui.detailMedia.replaceChildren();
   state.opened = null;
-  if (state.hits.length) focusCard(state.active);
+  // This event comes a task after the dialog closed: by then "/" may have
+  // focused the search box, or the browser put the focus back on the card.
+  const lost = !document.activeElement || document.activeElement === document.body ||
+    ui.detail.contains(document.activeElement);
+  if (lost && state.hits.length) focusCard(state.active);
 });
 
 // A click on the backdrop (the dialog element itself, outside its content) closes it.
@@ -506,5 +523,8 @@ document.addEventListener('visibilitychange', () => {
   if (document.visibilityState === 'visible') loadStats();
 });
 
-loadStats().then(fromURL);
+// Without the server, an address with no query keeps the error in view.
+loadStats().then((answered) => {
+  if (answered || location.search) fromURL();
+});
 ui.q.focus();
