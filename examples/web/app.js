@@ -8,7 +8,7 @@
 // short enough that results follow the text while one types.
 const DEBOUNCE_MS = 80;
 const PAGE_SIZE = 48;
-const MAX_RESULTS = 1000;
+const MAX_RESULTS = 200; // the most the server gives for one query
 const THUMB_SIZE = 256;
 const DETAIL_FALLBACK_SIZE = 1024;
 
@@ -42,6 +42,7 @@ const state = {
   controller: null,  // aborts the request in flight when a newer one starts
   timer: 0,
   news: '',          // the status line's second part
+  focusAfter: null,  // after "Show more": the first new card, which takes the focus
 };
 
 // ---- formatting -----------------------------------------------------------
@@ -219,6 +220,8 @@ function showResults(body, roundTrip, describe) {
   state.active = Math.max(0, Math.min(state.active, results.length - 1));
   state.shown = state.view;
   renderGrid();
+  if (state.focusAfter !== null && results.length) focusCard(Math.min(state.focusAfter, results.length - 1));
+  state.focusAfter = null;
   const count = plural(results.length, 'result', 'results');
   setStatus(`${count} ${describe} in ${latency(body, roundTrip)}`);
   if (results.length === 0) {
@@ -317,6 +320,12 @@ function syncURL(view, push) {
   if (push) history.pushState(null, '', url); else history.replaceState(null, '', url);
 }
 
+// A new query or item: the first page of results, the focus where it is.
+function newView() {
+  state.k = PAGE_SIZE;
+  state.focusAfter = null;
+}
+
 function searchNow(force = false) {
   clearTimeout(state.timer);
   const text = ui.q.value.trim();
@@ -329,7 +338,7 @@ function searchNow(force = false) {
   }
   const view = { mode: 'search', text, prefix };
   if (!force && sameView(view, state.view)) return;
-  if (!sameView(view, state.view)) state.k = PAGE_SIZE;
+  if (!sameView(view, state.view)) newView();
   state.view = view;
   syncURL(view, false);
   const params = new URLSearchParams({ q: text, k: String(state.k) });
@@ -347,7 +356,7 @@ function scheduleSearch() {
 function similar(item, push = true) {
   clearTimeout(state.timer);
   const view = { mode: 'similar', item };
-  if (!sameView(view, state.view)) state.k = PAGE_SIZE;
+  if (!sameView(view, state.view)) newView();
   state.view = view;
   syncURL(view, push);
   request(`/api/similar/${encodeURIComponent(item.id)}?k=${state.k}`, (body) => body.id === item.id,
@@ -358,6 +367,7 @@ function showMore() {
   state.k = Math.min(MAX_RESULTS, state.k * 2);
   const view = state.view;
   if (!view) return;
+  state.focusAfter = state.hits.length;
   if (view.mode === 'similar') similar(view.item, false); else searchNow(true);
 }
 
