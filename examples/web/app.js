@@ -409,7 +409,7 @@ function media(hit) {
     video.src = `${hit.image}#t=${hit.timestamp}`;
     video.controls = true;
     video.muted = true;
-    video.autoplay = true;
+    video.autoplay = !matchMedia('(prefers-reduced-motion: reduce)').matches;
     video.playsInline = true;
     video.setAttribute('aria-label', label(hit, hit.path));
     return video;
