@@ -65,6 +65,7 @@ const outside = [];
 const searches = [];
 const httpErrors = [];
 const pageErrors = [];
+const mediaStatus = []; // HTTP statuses of /api/image/ID answers
 let expectHttpErrors = false;
 context.on('request', (req) => {
   const url = new URL(req.url());
@@ -72,7 +73,6 @@ context.on('request', (req) => {
   if (url.origin !== origin) outside.push(req.url());
   if (url.pathname === '/api/search') searches.push(url.searchParams.get('q'));
 });
-const mediaStatus = [];
 context.on('response', (res) => {
   if (res.status() >= 400 && !expectHttpErrors) httpErrors.push(`${res.status()} ${res.url()}`);
   if (new URL(res.url()).pathname.startsWith('/api/image/')) mediaStatus.push(res.status());
