@@ -19,6 +19,7 @@ if (!base || !shots) {
   process.exit(2);
 }
 const origin = new URL(base).origin;
+rmSync(join(shots, 'failure.png'), { force: true }); // from an earlier run
 
 // The bundled model is small: on the sample images it ranks these right, by a
 // margin (0.778 against 0.702 for "an owl", 0.796 against 0.770 for "a
