@@ -93,6 +93,13 @@ export interface AddOptions {
   hidden?: boolean;
   followSymlinks?: boolean;
   video?: boolean;
+  /** Videos: seconds between kept frames (default 10). */
+  frameInterval?: number;
+  /** Videos: at most this many frames per video (default 500). */
+  maxFrames?: number;
+  /** Videos: drop a frame whose cosine to the last kept one is above this
+   *  (default 0.98; 1 keeps every frame). */
+  dedupThreshold?: number;
   mode?: PreprocessMode;
   batchSize?: number;
   commitEvery?: number;
@@ -111,6 +118,7 @@ export interface Hit {
   height: number;
   /** Seconds into a video; null for still images. */
   timestamp: number | null;
+  kind: 'image' | 'video-frame';
 }
 
 export interface SearchOptions {

@@ -522,14 +522,21 @@ typedef struct cerebro_search_options {
 #define CEREBRO_SEARCH_OPTIONS_INIT {CEREBRO_SEARCH_OPTIONS_VERSION, 10, NULL}
 CEREBRO_API void cerebro_search_options_init(cerebro_search_options *opts);
 
+/** What an indexed item is (cerebro_hit.kind). */
+typedef enum cerebro_item_kind {
+    CEREBRO_ITEM_IMAGE = 0,      /**< a still image (timestamp -1) */
+    CEREBRO_ITEM_VIDEO_FRAME = 1 /**< a frame of a video (timestamp >= 0 seconds) */
+} cerebro_item_kind;
+
 /** One search result; strings are owned by the results handle. */
 typedef struct cerebro_hit {
     int64_t id;
     float score;       /**< cosine similarity */
     uint32_t width;    /**< image (frame) size in pixels */
     uint32_t height;
-    uint32_t reserved;
-    double timestamp;  /**< seconds into the video, or -1 for still images */
+    uint32_t kind;     /**< cerebro_item_kind (this field was `reserved`, always 0, before 0.2) */
+    double timestamp;  /**< seconds into the video, or -1 for still images;
+                            cerebro_video_frame_load() gives the frame */
     const char *path;  /**< file path as indexed */
 } cerebro_hit;
 

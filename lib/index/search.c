@@ -56,7 +56,7 @@ cerebro_status cb_results_lookup(sqlite3 *db, const int64_t *ids, const float *s
         free(offsets);
         return cb_fail(CEREBRO_E_NOMEM, "search: out of memory for %zu results", n);
     }
-    st = cb_sql_prepare(db, "SELECT files.path, files.width, files.height, items.timestamp "
+    st = cb_sql_prepare(db, "SELECT files.path, files.width, files.height, items.timestamp, files.kind "
                             "FROM items JOIN files ON files.id = items.file_id WHERE items.id = ?",
                         &q);
     for (size_t i = 0; st == CEREBRO_OK && i < n; i++) {
@@ -85,6 +85,8 @@ cerebro_status cb_results_lookup(sqlite3 *db, const int64_t *ids, const float *s
         h->width = (uint32_t)sqlite3_column_int(q, 1);
         h->height = (uint32_t)sqlite3_column_int(q, 2);
         h->timestamp = sqlite3_column_double(q, 3);
+        h->kind = sqlite3_column_int(q, 4) == CEREBRO_ITEM_VIDEO_FRAME ? CEREBRO_ITEM_VIDEO_FRAME
+                                                                      : CEREBRO_ITEM_IMAGE;
         offsets[r->n++] = used;
         used += len;
     }

@@ -82,7 +82,7 @@ int main(void)
     END();
     BEGIN(cerebro_hit);
     FIELD(cerebro_hit, id); FIELD(cerebro_hit, score); FIELD(cerebro_hit, width);
-    FIELD(cerebro_hit, height); FIELD(cerebro_hit, reserved); FIELD(cerebro_hit, timestamp);
+    FIELD(cerebro_hit, height); FIELD(cerebro_hit, kind); FIELD(cerebro_hit, timestamp);
     FIELD(cerebro_hit, path);
     END();
     BEGIN(cerebro_index_stats);
@@ -108,6 +108,8 @@ int main(void)
     constant("CEREBRO_ADD_FOLLOW_SYMLINKS", CEREBRO_ADD_FOLLOW_SYMLINKS, 0);
     constant("CEREBRO_ADD_NO_VIDEO", CEREBRO_ADD_NO_VIDEO, 0);
     constant("CEREBRO_MAX_K", CEREBRO_MAX_K, 0);
+    constant("CEREBRO_ITEM_IMAGE", CEREBRO_ITEM_IMAGE, 0);
+    constant("CEREBRO_ITEM_VIDEO_FRAME", CEREBRO_ITEM_VIDEO_FRAME, 0);
     constant("CEREBRO_OK", CEREBRO_OK, 0);
     constant("CEREBRO_E_INVALID", CEREBRO_E_INVALID, 0);
     constant("CEREBRO_E_NOMEM", CEREBRO_E_NOMEM, 0);

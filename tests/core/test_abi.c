@@ -88,6 +88,7 @@ START_TEST(test_layout_snapshot)
     ABI_OFFSET(cerebro_hit, score, 8);
     ABI_OFFSET(cerebro_hit, width, 12);
     ABI_OFFSET(cerebro_hit, height, 16);
+    ABI_OFFSET(cerebro_hit, kind, 20);
     ABI_OFFSET(cerebro_hit, timestamp, 24);
     ABI_OFFSET(cerebro_hit, path, 32);
     ABI_SIZE(cerebro_index_stats, 184);

@@ -107,7 +107,7 @@ T.cerebro_search_options = koffi.struct('cerebro_search_options', {
   version: 'uint32_t', k: 'uint32_t', prefix: 'const char *',
 });
 T.cerebro_hit = koffi.struct('cerebro_hit', {
-  id: 'int64_t', score: 'float', width: 'uint32_t', height: 'uint32_t', reserved: 'uint32_t',
+  id: 'int64_t', score: 'float', width: 'uint32_t', height: 'uint32_t', kind: 'uint32_t',
   timestamp: 'double', path: 'const char *',
 });
 T.cerebro_index_stats = koffi.struct('cerebro_index_stats', {
@@ -126,6 +126,7 @@ const CONSTANTS = Object.freeze({
   PRECISION: { auto: 0, fp32: 1, bf16: 2 },
   INDEX_CREATE: 0x1, INDEX_READONLY: 0x2,
   ADD_NO_RECURSE: 0x1, ADD_HIDDEN: 0x2, ADD_FOLLOW_SYMLINKS: 0x4, ADD_NO_VIDEO: 0x8,
+  ITEM_IMAGE: 0, ITEM_VIDEO_FRAME: 1,
   MAX_K: 10000,
 });
 
@@ -139,6 +140,7 @@ const PROTOTYPES = [
   'void cerebro_free(void *ptr)',
   'void cerebro_image_options_init(_Out_ cerebro_image_options *opts)',
   'cerebro_status cerebro_image_load_file(_Out_ cerebro_image **out, const char *path, const cerebro_image_options *opts)',
+  'cerebro_status cerebro_video_frame_load(_Out_ cerebro_image **out, const char *path, double timestamp, const cerebro_image_options *opts)',
   'cerebro_status cerebro_image_load_memory(_Out_ cerebro_image **out, const void *data, size_t size, const char *name, const cerebro_image_options *opts)',
   'cerebro_status cerebro_image_from_rgb(_Out_ cerebro_image **out, const uint8_t *rgb, uint32_t width, uint32_t height, size_t stride, const cerebro_image_options *opts)',
   'void cerebro_image_free(cerebro_image *image)',

@@ -204,6 +204,9 @@ function indexAdd(index, paths, options, onProgress) {
   opts.batch_size = o.batchSize || 0;
   opts.commit_every = o.commitEvery || 0;
   opts.n_workers = o.workers || 0;
+  opts.frame_interval = o.frameInterval || 0;
+  opts.max_frames = o.maxFrames || 0;
+  opts.dedup_threshold = o.dedupThreshold || 0;
   let cb = null;
   if (onProgress) {
     cb = koffi.register((user, ptr) => {
@@ -296,7 +299,8 @@ function hits(results) {
       const h = {};
       check(f, f.cerebro_results_get(results, i, h));
       list.push({ id: h.id, score: h.score, path: h.path, width: h.width, height: h.height,
-                  timestamp: h.timestamp < 0 ? null : h.timestamp });
+                  timestamp: h.timestamp < 0 ? null : h.timestamp,
+                  kind: h.kind === CONSTANTS.ITEM_VIDEO_FRAME ? 'video-frame' : 'image' });
     }
     return list;
   } finally {

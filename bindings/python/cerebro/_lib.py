@@ -104,7 +104,7 @@ class SearchOptions(Structure):
 
 class Hit(Structure):
     _fields_ = [("id", c_int64), ("score", c_float), ("width", c_uint32), ("height", c_uint32),
-                ("reserved", c_uint32), ("timestamp", c_double), ("path", c_char_p)]
+                ("kind", c_uint32), ("timestamp", c_double), ("path", c_char_p)]
 
 
 class IndexStats(Structure):
@@ -127,6 +127,7 @@ PREPROCESS_MODES = {"exact": 0, "fast": 1}
 PRECISIONS = {"auto": 0, "fp32": 1, "bf16": 2}
 INDEX_CREATE, INDEX_READONLY = 0x1, 0x2
 ADD_NO_RECURSE, ADD_HIDDEN, ADD_FOLLOW_SYMLINKS, ADD_NO_VIDEO = 0x1, 0x2, 0x4, 0x8
+ITEM_IMAGE, ITEM_VIDEO_FRAME = 0, 1
 MAX_K = 10000
 
 # ---- prototypes --------------------------------------------------------------
@@ -141,6 +142,7 @@ _PROTOTYPES: dict[str, tuple[object, list[object]]] = {
     "cerebro_free": (None, [c_void_p]),
     "cerebro_image_options_init": (None, [_P(ImageOptions)]),
     "cerebro_image_load_file": (_status, [_P(_P(ImageHandle)), c_char_p, _P(ImageOptions)]),
+    "cerebro_video_frame_load": (_status, [_P(_P(ImageHandle)), c_char_p, c_double, _P(ImageOptions)]),
     "cerebro_image_load_memory": (_status, [_P(_P(ImageHandle)), c_void_p, c_size_t, c_char_p,
                                             _P(ImageOptions)]),
     "cerebro_image_from_rgb": (_status, [_P(_P(ImageHandle)), _P(c_uint8), c_uint32, c_uint32,

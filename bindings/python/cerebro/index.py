@@ -22,7 +22,8 @@ Query = Union[str, "os.PathLike[str]", bytes, bytearray, memoryview, np.ndarray,
 
 @dataclass(frozen=True)
 class Hit:
-    """One search result. timestamp: seconds into a video, None for stills."""
+    """One search result. timestamp: seconds into a video, None for stills;
+    kind: "image" or "video-frame"."""
 
     id: int
     score: float
@@ -30,6 +31,7 @@ class Hit:
     width: int
     height: int
     timestamp: Optional[float]
+    kind: str = "image"
 
 
 @dataclass(frozen=True)
@@ -111,11 +113,15 @@ class Index(Owner):
     def add(self, paths: Sequence[PathLike] | PathLike, progress: ProgressCallback | None = None,
             recurse: bool = True, hidden: bool = False, follow_symlinks: bool = False,
             video: bool = True, mode: str = "fast", batch_size: int = 0, commit_every: int = 0,
-            workers: int = 0) -> AddStats:
+            workers: int = 0, frame_interval: float = 0, max_frames: int = 0,
+            dedup_threshold: float = 0) -> AddStats:
         """Adds files and folders incrementally. progress(Progress) is called
         after each file; returning True cancels (CancelledError is raised after
         what was done is committed). An exception in progress cancels too and
-        is re-raised."""
+        is re-raised. Videos: frame_interval (seconds between kept frames,
+        0 = 10), max_frames (per video, 0 = 500), dedup_threshold (drop a
+        frame whose cosine to the last kept one is above it; 0 = 0.98, 1 keeps
+        all)."""
         if isinstance(paths, (str, bytes, os.PathLike)):
             paths = [paths]
         raw = [_lib.fspath(p) for p in paths]
@@ -126,6 +132,8 @@ class Index(Owner):
                       | (0 if video else _lib.ADD_NO_VIDEO))
         opts.mode = _mode(mode)
         opts.batch_size, opts.commit_every, opts.n_workers = batch_size, commit_every, workers
+        opts.frame_interval, opts.max_frames = frame_interval, max_frames
+        opts.dedup_threshold = dedup_threshold
         raised: list[BaseException] = []
 
         def on_progress(_user: object, p: Any) -> int:
@@ -247,7 +255,8 @@ class Index(Owner):
             for i in range(self._lib.cerebro_results_count(results)):
                 _lib.check(self._lib.cerebro_results_get(results, i, byref(hit)))
                 hits.append(Hit(hit.id, hit.score, _text(hit.path), hit.width, hit.height,
-                                None if hit.timestamp < 0 else hit.timestamp))
+                                None if hit.timestamp < 0 else hit.timestamp,
+                                "video-frame" if hit.kind == _lib.ITEM_VIDEO_FRAME else "image"))
             return hits
         finally:
             self._lib.cerebro_results_free(results)

@@ -47,7 +47,7 @@ test('constants and statuses mirror the header', (t) => {
   assert.deepEqual(k.PRECISION, { auto: c.CEREBRO_PRECISION_AUTO, fp32: c.CEREBRO_PRECISION_FP32,
                                   bf16: c.CEREBRO_PRECISION_BF16 });
   for (const name of ['INDEX_CREATE', 'INDEX_READONLY', 'ADD_NO_RECURSE', 'ADD_HIDDEN',
-                      'ADD_FOLLOW_SYMLINKS', 'ADD_NO_VIDEO', 'MAX_K']) {
+                      'ADD_FOLLOW_SYMLINKS', 'ADD_NO_VIDEO', 'MAX_K', 'ITEM_IMAGE', 'ITEM_VIDEO_FRAME']) {
     assert.equal(k[name], c[`CEREBRO_${name}`], name);
   }
   const statuses = Object.fromEntries(Object.entries(c)

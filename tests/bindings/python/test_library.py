@@ -70,6 +70,7 @@ def test_constants_mirror_the_header(tmp_path: Path) -> None:
         c["CEREBRO_ADD_NO_RECURSE"], c["CEREBRO_ADD_HIDDEN"], c["CEREBRO_ADD_FOLLOW_SYMLINKS"],
         c["CEREBRO_ADD_NO_VIDEO"])
     assert _lib.MAX_K == c["CEREBRO_MAX_K"]
+    assert (_lib.ITEM_IMAGE, _lib.ITEM_VIDEO_FRAME) == (c["CEREBRO_ITEM_IMAGE"], c["CEREBRO_ITEM_VIDEO_FRAME"])
     statuses = {k[len("CEREBRO_"):]: v for k, v in c.items()
                 if k == "CEREBRO_OK" or k.startswith("CEREBRO_E_")}
     assert {s.name: int(s) for s in cerebro.Status} == statuses
