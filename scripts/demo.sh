@@ -1,31 +1,56 @@
 #!/usr/bin/env bash
-# The main job, end to end on a fresh machine: install dependencies, build,
-# index the bundled sample images with the default model and search them.
-# A second run re-encodes nothing (the index is incremental).
+# The main job, end to end on a fresh Debian machine: install what is needed,
+# build, assemble the sample gallery (Google and Twitter emoji from npm, the
+# bundled Tux Paint pictures, Tux Paint stamps and Openclipart where their
+# Debian packages are installed), index it with the bundled default model,
+# print two example searches and serve the search page at
+# http://127.0.0.1:8080 until Ctrl-C.
+#
+#   bash scripts/demo.sh              # everything, then serve
+#   bash scripts/demo.sh --no-serve   # stop after the example searches
+#   CEREBRO_DEMO_PORT=9000 bash scripts/demo.sh
+#
+# A second run re-encodes nothing (the index is incremental) and starts in seconds.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+serve=1
+for arg in "$@"; do
+  case "$arg" in
+    --no-serve) serve=0 ;;
+    -h|--help) sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    *) echo "demo: unknown argument $arg (try --help)" >&2; exit 2 ;;
+  esac
+done
+port=${CEREBRO_DEMO_PORT:-8080}
+
 bash scripts/setup.sh
 cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo > /dev/null
-cmake --build build -j"$(nproc)"
+cmake --build build -j"$(nproc)" --target cerebro-cli cerebro-preprocess
 
 cerebro=build/examples/cerebro
-db=build/demo.cerebro
+db=build/demo/gallery.cerebro
 model=models/default.pt
-if [ ! -f "$model" ]; then
-  # Until a trained model is bundled, a random-weight model shows the
-  # mechanics (indexing, incremental re-runs, search); its rankings mean nothing.
-  echo "demo: $model is not there yet; using a random-weight test model (rankings are arbitrary)"
-  model=build/demo-model/tiny.pt
-  [ -f "$model" ] || /usr/bin/python3 tests/model/gen_model_fixtures.py build/demo-model --no-vitb32 > /dev/null
-fi
+# libtorch and FAISS use OpenMP; spinning idle threads only slow a shared machine.
+export OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-PASSIVE}
 
 echo "== preprocess one image into the model's input tensor"
 build/examples/cerebro-preprocess --fast examples/images/tiger.jpg
-echo "== index examples/images into $db"
-"$cerebro" --db "$db" --model "$model" index examples/images
+
+echo "== assemble the sample gallery"
+mapfile -t roots < <(/usr/bin/python3 scripts/gallery.py build/demo/gallery)
+roots=("$(pwd)/examples/images" "${roots[@]}")
+printf '   %s\n' "${roots[@]}"
+
+echo "== index it into $db with $model"
+"$cerebro" --db "$db" --model "$model" index "${roots[@]}"
+
 echo "== search"
-for q in "a tiger" "a bird standing on one leg"; do
+for q in "a whale" "a red apple"; do
   echo "-- \"$q\""
-  "$cerebro" --db "$db" search -k 3 "$q"
+  "$cerebro" --db "$db" --model "$model" search -k 5 "$q"
 done
-"$cerebro" --db "$db" info
+"$cerebro" --db "$db" --model "$model" info
+
+[ "$serve" -eq 1 ] || exit 0
+echo "== serving the search page at http://127.0.0.1:$port/ (Ctrl-C stops)"
+exec "$cerebro" --db "$db" --model "$model" serve --host 127.0.0.1 --port "$port" "${roots[@]}"

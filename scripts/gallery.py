@@ -6,7 +6,8 @@
 - Google (Noto) and Twitter emoji, 64x64 PNG: `npm pack emoji-datasource-google@16.0.0`
   and `-twitter` (downloaded once into the training pipeline's cache, training/data),
   copied to GALLERY/<style>/<category>/<subcategory>/<short name>.png so paths say
-  what an image is (and --prefix can pick a style or a category). Base emoji only,
+  what an image is (and --prefix can pick a style or a category). GALLERY is the
+  first folder printed. Base emoji only,
   no skin-tone variants.
 - Tux Paint stamps (/usr/share/tuxpaint/stamps) and Openclipart
   (/usr/share/openclipart/png) when their Debian packages are installed; they are
@@ -72,9 +73,9 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("gallery", type=Path, help="folder for the copied emoji")
     args = parser.parse_args()
-    folders: List[Path] = [emoji_gallery(GOOGLE_EMOJI, "google", args.gallery),
-                           emoji_gallery(TWITTER_EMOJI, "twitter", args.gallery)]
-    folders += [folder for folder in INSTALLED if folder.is_dir()]
+    emoji_gallery(GOOGLE_EMOJI, "google", args.gallery)
+    emoji_gallery(TWITTER_EMOJI, "twitter", args.gallery)
+    folders: List[Path] = [args.gallery] + [folder for folder in INSTALLED if folder.is_dir()]
     for folder in folders:
         print(folder.resolve())
     return 0
