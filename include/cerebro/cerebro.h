@@ -58,6 +58,11 @@
  *   - Callbacks (progress, on_error) run on the thread that made the call,
  *     never on a library worker thread, so they may call back into
  *     libcerebro and read cerebro_last_error().
+ *   - Videos are decoded with the system's FFmpeg libraries. The first
+ *     video opened installs an FFmpeg log callback (av_log_set_callback) so
+ *     that FFmpeg writes nothing to stderr; its error text goes into
+ *     cerebro_last_error() instead. A program that uses FFmpeg itself and
+ *     wants its own callback should set it after that.
  */
 #ifndef CEREBRO_CEREBRO_H
 #define CEREBRO_CEREBRO_H

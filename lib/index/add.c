@@ -779,6 +779,14 @@ static cerebro_status check_add_options(const cerebro_add_options *o)
         return cb_fail(CEREBRO_E_INVALID, "add options: unknown flags 0x%x", o->flags);
     if (o->mode > CEREBRO_PREPROCESS_FAST)
         return cb_fail(CEREBRO_E_INVALID, "add options: unknown preprocess mode %u", o->mode);
+    if (!(o->frame_interval >= 0 && o->frame_interval <= 1e9) ||
+        !(o->file_time_limit >= 0 && o->file_time_limit <= 1e9))
+        return cb_fail(CEREBRO_E_INVALID, "add options: frame_interval %g / file_time_limit %g must be "
+                       "seconds >= 0", o->frame_interval, o->file_time_limit);
+    if (!(o->scene_threshold >= 0 && o->scene_threshold <= 1) ||
+        !(o->dedup_threshold >= 0 && o->dedup_threshold <= 1))
+        return cb_fail(CEREBRO_E_INVALID, "add options: scene_threshold %g / dedup_threshold %g must be "
+                       "in [0, 1]", (double)o->scene_threshold, (double)o->dedup_threshold);
     if (o->batch_size > MAX_BATCH || o->commit_every > 100000)
         return cb_fail(CEREBRO_E_LIMIT, "add options: batch_size %u / commit_every %u too large",
                        o->batch_size, o->commit_every);

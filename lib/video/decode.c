@@ -35,7 +35,9 @@ struct cb_video {
     double time_base;        /* seconds per pts unit */
     int64_t start_pts;       /* pts of time 0 */
     int have_start;
-    double duration;         /* -1: unknown */
+    double duration;         /* of the video stream (else the file), -1: unknown */
+    double file_duration;    /* of the whole file (else the video), -1: unknown */
+    double data_end;         /* latest end time of any packet read, -1: none */
     double last_time;        /* of the last frame returned, -1 before the first */
     int flushing;            /* the demuxer ended: draining the decoder */
     int ended;               /* no more frames */
@@ -184,10 +186,14 @@ static cerebro_status open_stream(cb_video *v)
         v->start_pts = s->start_time;
         v->have_start = 1;
     }
+    if (v->fmt->duration != AV_NOPTS_VALUE && v->fmt->duration > 0)
+        v->file_duration = (double)v->fmt->duration / AV_TIME_BASE;
     if (s->duration != AV_NOPTS_VALUE && s->duration > 0)
         v->duration = (double)s->duration * v->time_base;
-    else if (v->fmt->duration != AV_NOPTS_VALUE && v->fmt->duration > 0)
-        v->duration = (double)v->fmt->duration / AV_TIME_BASE;
+    else
+        v->duration = v->file_duration;
+    if (v->file_duration < 0)
+        v->file_duration = v->duration;
     return CEREBRO_OK;
 }
 
@@ -208,7 +214,7 @@ cerebro_status cb_video_open(cb_video **out, const char *path, const cb_video_li
         return cb_fail(CEREBRO_E_NOMEM, "%s: out of memory", path);
     }
     v->limits = *limits;
-    v->duration = -1;
+    v->duration = v->file_duration = v->data_end = -1;
     v->last_time = -1;
     if (limits->time_limit > 0)
         v->deadline = now_s() + limits->time_limit;
@@ -270,8 +276,24 @@ static void note_damage(cb_video *v, const char *what, int err)
     snprintf(v->damage, sizeof v->damage, "%s after %s: %s", what, at, ff_reason(err, why, sizeof why));
 }
 
-/* The end of the stream: clean, or short of the duration the container
- * declares (a truncated file), or with damage seen on the way. */
+/* Remembers how far into the file the data reaches, over every stream:
+ * a video shorter than its soundtrack is not a truncated file. */
+static void note_packet(cb_video *v, const AVPacket *p)
+{
+    const AVStream *s = v->fmt->streams[p->stream_index];
+    int64_t ts = p->pts != AV_NOPTS_VALUE ? p->pts : p->dts;
+    if (ts == AV_NOPTS_VALUE)
+        return;
+    double t = (double)(ts + (p->duration > 0 ? p->duration : 0)) * av_q2d(s->time_base);
+    if (v->fmt->start_time != AV_NOPTS_VALUE)
+        t -= (double)v->fmt->start_time / AV_TIME_BASE;
+    if (t > v->data_end)
+        v->data_end = t;
+}
+
+/* The end of the stream: clean, or with damage seen on the way, or with
+ * the data ending well before the duration the container declares (a
+ * truncated file). */
 static cerebro_status end_of_stream(cb_video *v)
 {
     char at[32], total[32];
@@ -280,11 +302,12 @@ static cerebro_status end_of_stream(cb_video *v)
         return cb_fail(CEREBRO_E_CORRUPT, "%s: damaged video data %s", v->path, v->damage);
     if (v->last_time < 0)
         return cb_fail(CEREBRO_E_CORRUPT, "%s: no frame could be decoded", v->path);
-    /* A frame lasts at most a second or so; anything shorter by more than
-     * that (and 5%) is data missing at the end. */
-    if (v->duration > 0 && v->last_time < v->duration - fmax(1.5, 0.05 * v->duration)) {
+    /* Packets end within a frame or two of the declared duration; more
+     * than 1.5 s (and 5%) missing is data cut off at the end. */
+    double d = v->file_duration;
+    if (d > 0 && v->data_end >= 0 && v->data_end < d - fmax(1.5, 0.05 * d)) {
         cb_video_format_time(v->last_time, at, sizeof at);
-        cb_video_format_time(v->duration, total, sizeof total);
+        cb_video_format_time(d, total, sizeof total);
         return cb_fail(CEREBRO_E_CORRUPT, "%s: truncated: frames end at %s of %s", v->path, at, total);
     }
     return CB_VIDEO_END;
@@ -311,6 +334,7 @@ static int feed(cb_video *v)
             avcodec_send_packet(v->codec, NULL);
             return 0;
         }
+        note_packet(v, v->packet);
         if (v->packet->stream_index != v->stream) {
             av_packet_unref(v->packet);
             continue;

@@ -9,6 +9,7 @@
 #   still.mp4              60 s of the owl standing still, 5 fps
 #   truncated.mkv          scenes.mkv (made 12 s long) cut after 40% of its bytes
 #   audio_only.mp4         2 s of a sine tone, no video stream
+#   long_audio.mkv         3 s of video (320x240, 25 fps) with 6 s of sound: not truncated
 #   garbage.mp4            text bytes named like a video
 #   ref_*.png              ffmpeg's own decode of single frames (-ss T -frames:v 1)
 set -euo pipefail
@@ -60,6 +61,8 @@ head -c $((size * 4 / 10)) long.mkv > truncated.mkv
 rm long.mkv
 
 ff -f lavfi -i sine=frequency=440:duration=2 -c:a aac audio_only.mp4
+ff -f lavfi -i color=c=gray:s=320x240:r=25:d=3 -f lavfi -i sine=frequency=440:duration=6 \
+  -c:v libx264 -pix_fmt yuv420p -c:a aac long_audio.mkv
 seq 1 4000 > garbage.mp4
 
 for t in 0 1 4.52; do

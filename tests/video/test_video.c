@@ -182,6 +182,17 @@ START_TEST(test_truncated)
 }
 END_TEST
 
+START_TEST(test_sound_longer_than_picture)
+{
+    decoded d;
+    /* The file lasts 6 s because of its sound; the picture's 3 s are all
+     * there, so this is not a truncated file. */
+    decode_all(media("long_audio.mkv"), &plain, 10.0, 0.3f, 0, &d);
+    ck_assert_msg(d.end == CB_VIDEO_END, "%d %s", d.end, d.message);
+    ck_assert_uint_eq(d.n, 75);
+}
+END_TEST
+
 START_TEST(test_time_limit)
 {
     decoded d;
@@ -286,6 +297,7 @@ static Suite *video_suite(void)
     tcase_add_test(tc, test_scene_score);
     tcase_add_test(tc, test_bad_files);
     tcase_add_test(tc, test_truncated);
+    tcase_add_test(tc, test_sound_longer_than_picture);
     tcase_add_test(tc, test_time_limit);
     tcase_add_test(tc, test_frame_load_matches_ffmpeg);
     tcase_add_test(tc, test_frame_load_errors);

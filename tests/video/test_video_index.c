@@ -476,6 +476,12 @@ START_TEST(test_time_limit)
     cerebro_index *idx = open_index(dir, m);
     cerebro_add_options o;
     cerebro_add_options_init(&o);
+    o.file_time_limit = -1;
+    ck_assert_int_eq(cerebro_index_add(idx, &dir, 1, &o, NULL), CEREBRO_E_INVALID);
+    o.file_time_limit = 0.5;
+    o.dedup_threshold = 1.5f;
+    ck_assert_int_eq(cerebro_index_add(idx, &dir, 1, &o, NULL), CEREBRO_E_INVALID);
+    o.dedup_threshold = 0;
     o.file_time_limit = 1e-6; /* over before the first frame */
     cerebro_add_stats s = add_folder(idx, dir, &o, &r);
     ck_assert_uint_eq(s.failed, 1);
