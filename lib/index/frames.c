@@ -57,6 +57,25 @@ static float dot(const float *a, const float *b, uint32_t n)
     return s;
 }
 
+/* More room for kept frames: memory follows what a video yields, not
+ * max_frames. */
+static int grow(cb_frames *f, uint32_t dim, uint32_t max_frames)
+{
+    size_t cap = f->cap ? f->cap * 2 : 16;
+    if (cap > max_frames)
+        cap = max_frames;
+    double *t = realloc(f->times, cap * sizeof *t);
+    if (!t)
+        return -1;
+    f->times = t;
+    float *v = realloc(f->vectors, cap * dim * sizeof *v);
+    if (!v)
+        return -1;
+    f->vectors = v;
+    f->cap = cap;
+    return 0;
+}
+
 /* The frames of one batch waiting for the model. */
 typedef struct pending {
     float *pixels; /* batch * per */
@@ -82,6 +101,8 @@ static cerebro_status flush(const cerebro_model *m, const cb_frame_options *o, p
     out->sampled += p->n;
     for (size_t i = 0; i < p->n && out->n < o->max_frames; i++) {
         const float *e = emb + i * dim;
+        if (out->n == out->cap && grow(out, dim, o->max_frames) != 0)
+            return cb_fail(CEREBRO_E_NOMEM, "out of memory for %zu video frames", out->n + 1);
         if (o->dedup_threshold < 1.0f && out->n > 0 &&
             dot(e, out->vectors + (out->n - 1) * dim, dim) > o->dedup_threshold)
             continue;
@@ -116,10 +137,8 @@ cerebro_status cb_frames_encode(const cerebro_model *model, const char *path,
     p.pixels = malloc((size_t)o->batch * per * sizeof(float));
     p.times = malloc(o->batch * sizeof *p.times);
     emb = malloc((size_t)o->batch * dim * sizeof(float));
-    out->times = malloc(o->max_frames * sizeof *out->times);
-    out->vectors = malloc((size_t)o->max_frames * dim * sizeof(float));
-    if (!p.pixels || !p.times || !emb || !out->times || !out->vectors) {
-        st = cb_fail(CEREBRO_E_NOMEM, "%s: out of memory for %u frames", path, o->max_frames);
+    if (!p.pixels || !p.times || !emb) {
+        st = cb_fail(CEREBRO_E_NOMEM, "%s: out of memory for a batch of %u frames", path, o->batch);
         goto done;
     }
     /* A long video spreads its max_frames over its whole length instead of
@@ -135,8 +154,9 @@ cerebro_status cb_frames_encode(const cerebro_model *model, const char *path,
             break;
         if (!cb_sampler_take(&sampler, t, luma))
             continue;
-        if ((st = cb_video_rgb(v, &img)) == CEREBRO_OK)
-            st = cerebro_image_preprocess(img, iopts, p.pixels + p.n * per);
+        if ((st = cb_video_rgb(v, &img)) != CEREBRO_OK)
+            break;
+        st = cerebro_image_preprocess(img, iopts, p.pixels + p.n * per);
         cerebro_image_free(img);
         if (st != CEREBRO_OK) {
             cb_error_prefix(path);

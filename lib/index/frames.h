@@ -23,6 +23,7 @@ typedef struct cb_frame_options {
 
 typedef struct cb_frames {
     size_t n;              /* frames kept */
+    size_t cap;            /* room in times/vectors (grown as frames are kept) */
     double *times;         /* n timestamps (seconds), ascending */
     float *vectors;        /* n * dim, L2-normalised */
     uint32_t width, height;/* the video's frame size */
