@@ -34,6 +34,10 @@ uint32_t cb_online_cpus(void);
  * max_bytes before allocating. Errors name the path. */
 cerebro_status cb_read_file(const char *path, uint64_t max_bytes, uint8_t **data, size_t *size);
 
+/* 1 if `name` ends with one of the n extensions (".jpg"), ignoring case,
+ * and has something before it. */
+int cb_has_extension(const char *name, const char *const *exts, size_t n);
+
 /* a * b (+ c) with overflow detection: returns 0 and sets *out on success. */
 int cb_mul_size(size_t a, size_t b, size_t *out);
 

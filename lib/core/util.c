@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -28,6 +29,17 @@ uint32_t cb_online_cpus(void)
 {
     long n = sysconf(_SC_NPROCESSORS_ONLN);
     return n < 1 ? 1u : (uint32_t)n;
+}
+
+int cb_has_extension(const char *name, const char *const *exts, size_t n)
+{
+    size_t len = strlen(name);
+    for (size_t i = 0; i < n; i++) {
+        size_t e = strlen(exts[i]);
+        if (len > e && strcasecmp(name + len - e, exts[i]) == 0)
+            return 1;
+    }
+    return 0;
 }
 
 int cb_mul_size(size_t a, size_t b, size_t *out)

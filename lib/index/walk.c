@@ -23,13 +23,7 @@ typedef struct ancestry {
 int cb_is_image_name(const char *name)
 {
     static const char *const exts[] = {".jpg", ".jpeg", ".jpe", ".jfif", ".png"};
-    size_t n = strlen(name);
-    for (size_t i = 0; i < sizeof exts / sizeof exts[0]; i++) {
-        size_t e = strlen(exts[i]);
-        if (n > e && strcasecmp(name + n - e, exts[i]) == 0)
-            return 1;
-    }
-    return 0;
+    return cb_has_extension(name, exts, sizeof exts / sizeof exts[0]);
 }
 
 /* Files a folder walk reports: images, and videos unless told not to. */

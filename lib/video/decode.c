@@ -98,13 +98,7 @@ static const char *ff_reason(int err, char *buf, size_t cap)
 int cb_is_video_name(const char *name)
 {
     static const char *const exts[] = {".mp4", ".m4v", ".mov", ".mkv", ".webm", ".avi"};
-    size_t n = strlen(name);
-    for (size_t i = 0; i < sizeof exts / sizeof exts[0]; i++) {
-        size_t e = strlen(exts[i]);
-        if (n > e && strcasecmp(name + n - e, exts[i]) == 0)
-            return 1;
-    }
-    return 0;
+    return cb_has_extension(name, exts, sizeof exts / sizeof exts[0]);
 }
 
 void cb_video_format_time(double seconds, char *buf, size_t cap)

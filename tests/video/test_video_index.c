@@ -299,48 +299,39 @@ START_TEST(test_text_query_default_model)
 }
 END_TEST
 
+/* Indexes still.mp4 alone into a fresh index with `o` and checks that the
+ * frames kept are n, `step` seconds apart from 0. */
+static void expect_still_frames(cerebro_model *m, const char *name, const cerebro_add_options *o, size_t n,
+                                double step)
+{
+    const char *dir = scratch(name);
+    cerebro_add_options opts = *o;
+    double t[64];
+    copy_file(media("still.mp4"), dir, "still.mp4");
+    cerebro_index *idx = open_index(dir, m);
+    cerebro_add_stats s = add_folder(idx, dir, &opts, NULL);
+    ck_assert_msg(s.frames == n, "%s: %llu frames, want %zu", name, (unsigned long long)s.frames, n);
+    ck_assert_uint_eq(frames_of(idx, "still.mp4", t, NULL, 64), n);
+    for (size_t i = 0; i < n; i++)
+        ck_assert_double_eq_tol(t[i], step * (double)i, 1e-6);
+    cerebro_index_free(idx);
+}
+
 START_TEST(test_still_scene_dedup_and_limits)
 {
     cerebro_model *m = tiny_model();
-    const char *dir = scratch("still");
     cerebro_add_options o;
-    double t[64];
-    copy_file(media("still.mp4"), dir, "still.mp4");
-
+    cerebro_add_options_init(&o);
     /* 60 s of one still picture, a frame offered every 5 s: all twelve are
      * the same picture, so one is kept. */
-    cerebro_index *idx = open_index(dir, m);
-    cerebro_add_options_init(&o);
     o.frame_interval = 5;
-    cerebro_add_stats s = add_folder(idx, dir, &o, NULL);
-    ck_assert_uint_eq(s.frames, 1);
-    ck_assert_uint_eq(frames_of(idx, "still.mp4", t, NULL, 64), 1);
-    ck_assert_double_eq_tol(t[0], 0.0, 1e-6);
-    cerebro_index_free(idx);
-
+    expect_still_frames(m, "still", &o, 1, 0);
     /* Without de-duplication (threshold 1) all twelve stay. */
-    dir = scratch("still-nodedup");
-    copy_file(media("still.mp4"), dir, "still.mp4");
-    idx = open_index(dir, m);
     o.dedup_threshold = 1.0f;
-    s = add_folder(idx, dir, &o, NULL);
-    ck_assert_uint_eq(s.frames, 12);
-    ck_assert_uint_eq(frames_of(idx, "still.mp4", t, NULL, 64), 12);
-    for (int i = 0; i < 12; i++)
-        ck_assert_double_eq_tol(t[i], 5.0 * i, 1e-6);
-    cerebro_index_free(idx);
-
+    expect_still_frames(m, "still-nodedup", &o, 12, 5.0);
     /* max_frames 4 spreads four frames over the 60 s. */
-    dir = scratch("still-max");
-    copy_file(media("still.mp4"), dir, "still.mp4");
-    idx = open_index(dir, m);
     o.max_frames = 4;
-    s = add_folder(idx, dir, &o, NULL);
-    ck_assert_uint_eq(s.frames, 4);
-    ck_assert_uint_eq(frames_of(idx, "still.mp4", t, NULL, 64), 4);
-    for (int i = 0; i < 4; i++)
-        ck_assert_double_eq_tol(t[i], 15.0 * i, 1e-6);
-    cerebro_index_free(idx);
+    expect_still_frames(m, "still-max", &o, 4, 15.0);
     cerebro_model_free(m);
 }
 END_TEST
