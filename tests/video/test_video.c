@@ -8,6 +8,7 @@
 #endif
 #include <check.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -287,6 +288,55 @@ START_TEST(test_frame_load_errors)
 }
 END_TEST
 
+/* Four threads load frames of the same files at once (the server does);
+ * each must get exactly what one thread alone gets. */
+typedef struct loader {
+    const char *path;
+    double t;
+    const cerebro_image *want;
+    int ok;
+} loader;
+
+static void *load_many(void *arg)
+{
+    loader *l = arg;
+    l->ok = 1;
+    for (int i = 0; i < 5; i++) {
+        cerebro_image *img = NULL;
+        if (cerebro_video_frame_load(&img, l->path, l->t, NULL) != CEREBRO_OK ||
+            cerebro_image_width(img) != cerebro_image_width(l->want) ||
+            memcmp(cerebro_image_pixels(img), cerebro_image_pixels(l->want),
+                   (size_t)cerebro_image_width(img) * cerebro_image_height(img) * 3) != 0)
+            l->ok = 0;
+        cerebro_image_free(img);
+    }
+    return NULL;
+}
+
+START_TEST(test_frame_load_threads)
+{
+    char paths[2][4096];
+    cerebro_image *want[2] = {NULL, NULL};
+    const double times[2] = {1.0, 4.52};
+    snprintf(paths[0], sizeof paths[0], "%s", media("scenes.mp4"));
+    snprintf(paths[1], sizeof paths[1], "%s", media("scenes.webm"));
+    for (int i = 0; i < 2; i++)
+        ck_assert_int_eq(cerebro_video_frame_load(&want[i], paths[i], times[i], NULL), CEREBRO_OK);
+    pthread_t tid[4];
+    loader l[4];
+    for (int i = 0; i < 4; i++) {
+        l[i] = (loader){paths[i % 2], times[i % 2], want[i % 2], 0};
+        ck_assert_int_eq(pthread_create(&tid[i], NULL, load_many, &l[i]), 0);
+    }
+    for (int i = 0; i < 4; i++) {
+        pthread_join(tid[i], NULL);
+        ck_assert_msg(l[i].ok, "thread %d got another frame", i);
+    }
+    cerebro_image_free(want[0]);
+    cerebro_image_free(want[1]);
+}
+END_TEST
+
 static Suite *video_suite(void)
 {
     Suite *s = suite_create("video");
@@ -301,6 +351,7 @@ static Suite *video_suite(void)
     tcase_add_test(tc, test_time_limit);
     tcase_add_test(tc, test_frame_load_matches_ffmpeg);
     tcase_add_test(tc, test_frame_load_errors);
+    tcase_add_test(tc, test_frame_load_threads);
     suite_add_tcase(s, tc);
     return s;
 }
