@@ -363,6 +363,8 @@ enum MHD_Result serve_send_file(request *r, struct MHD_Connection *c, int fd, ui
 
 static void request_free(request *r)
 {
+    if (r->answer) /* a worker's answer never sent: the client went away */
+        MHD_destroy_response(r->answer);
     for (size_t i = 0; i < 2 * r->n_params; i++)
         free(r->params[i]);
     free(r->path);
@@ -492,16 +494,17 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     request *r = *con_cls;
     header_total headers = {0};
     const char *why;
+    int deferred;
 
     (void)url;
     (void)version;
     (void)upload_data;
     if (!r)
         return MHD_NO; /* out of memory in on_uri */
-    if (r->deferred) { /* resumed: a worker has answered */
+    if ((deferred = __atomic_load_n(&r->deferred, __ATOMIC_ACQUIRE))) {
         enum MHD_Result ret = MHD_NO;
-        if (__atomic_load_n(&r->deferred, __ATOMIC_ACQUIRE) != SERVE_DEFER_DONE)
-            return MHD_YES;
+        if (deferred != SERVE_DEFER_DONE)
+            return MHD_YES; /* not resumed by a worker yet */
         r->deferred = SERVE_DEFER_NONE;
         if (r->answer) {
             ret = MHD_queue_response(c, r->status, r->answer);
