@@ -272,6 +272,24 @@ static char *results_key(const char *what, uint64_t k, const char *prefix)
 
 /* Sends head (the answer's first members, an open body), took_ms and the
  * rendered hits. */
+/* k and prefix, shared by search and similar; -1 with an error sent. */
+static int search_params(request *r, struct MHD_Connection *c, uint64_t *k, const char **prefix,
+                         enum MHD_Result *ret)
+{
+    int bad;
+
+    if (int_param(r, "k", 1, SERVE_MAX_K, SERVE_DEFAULT_K, k) != 0) {
+        *ret = serve_send_error(r, c, MHD_HTTP_BAD_REQUEST, "k must be a number from 1 to %d", SERVE_MAX_K);
+        return -1;
+    }
+    *prefix = prefix_param(r, &bad);
+    if (bad) {
+        *ret = serve_send_error(r, c, MHD_HTTP_BAD_REQUEST, "prefix must not contain '..'");
+        return -1;
+    }
+    return 0;
+}
+
 static enum MHD_Result send_hits(request *r, struct MHD_Connection *c, body *b, const char *hits,
                                  size_t len, double started)
 {
@@ -365,7 +383,7 @@ static enum MHD_Result api_search(request *r, struct MHD_Connection *c)
     size_t len = 0;
     body b;
     cerebro_status st;
-    int cached, bad;
+    int cached;
     enum MHD_Result ret;
 
     if (!q || q[strspn(q, " \t\r\n\f\v")] == '\0')
@@ -373,12 +391,8 @@ static enum MHD_Result api_search(request *r, struct MHD_Connection *c)
     if (strlen(q) > SERVE_MAX_QUERY)
         return serve_send_error(r, c, MHD_HTTP_BAD_REQUEST, "q is %zu bytes long; the limit is %d",
                                 strlen(q), SERVE_MAX_QUERY);
-    if (int_param(r, "k", 1, SERVE_MAX_K, SERVE_DEFAULT_K, &k) != 0)
-        return serve_send_error(r, c, MHD_HTTP_BAD_REQUEST, "k must be a number from 1 to %d",
-                                SERVE_MAX_K);
-    prefix = prefix_param(r, &bad);
-    if (bad)
-        return serve_send_error(r, c, MHD_HTTP_BAD_REQUEST, "prefix must not contain '..'");
+    if (search_params(r, c, &k, &prefix, &ret) != 0)
+        return ret;
     st = search_text(r->srv, q, k, prefix, &hits, &len, &cached);
     if (st == CEREBRO_E_INVALID)
         ret = serve_send_error(r, c, MHD_HTTP_BAD_REQUEST, "%s", cerebro_last_error());
@@ -410,17 +424,12 @@ static enum MHD_Result api_similar(request *r, struct MHD_Connection *c, const c
     size_t len = 0;
     body b;
     cerebro_status st = CEREBRO_OK;
-    int bad;
     enum MHD_Result ret;
 
     if (parse_id(tail, &id) != 0)
         return serve_send_error(r, c, MHD_HTTP_NOT_FOUND, "no item '%.40s': ids are numbers", tail);
-    if (int_param(r, "k", 1, SERVE_MAX_K, SERVE_DEFAULT_K, &k) != 0)
-        return serve_send_error(r, c, MHD_HTTP_BAD_REQUEST, "k must be a number from 1 to %d",
-                                SERVE_MAX_K);
-    prefix = prefix_param(r, &bad);
-    if (bad)
-        return serve_send_error(r, c, MHD_HTTP_BAD_REQUEST, "prefix must not contain '..'");
+    if (search_params(r, c, &k, &prefix, &ret) != 0)
+        return ret;
     snprintf(what, sizeof what, "s:%" PRId64, id);
     rkey = results_key(what, k, prefix);
     if (!rkey || !serve_lru_get(r->srv->results, rkey, (void **)&hits, &len))
