@@ -3,7 +3,7 @@ with the bundled model, the server on a free loopback port.
 
 The environment names the program and data (tests/server/CMakeLists.txt):
 CEREBRO_PROGRAM, CEREBRO_TEST_MODEL, CEREBRO_SAMPLE_IMAGES, CEREBRO_WEB,
-CEREBRO_TEST_WORK.
+CEREBRO_TEST_WORK, CEREBRO_VIDEO_MEDIA (tests/video's generated videos).
 """
 
 from __future__ import annotations
@@ -33,6 +33,7 @@ MODEL = Path(os.environ["CEREBRO_TEST_MODEL"])
 IMAGES = Path(os.environ["CEREBRO_SAMPLE_IMAGES"])
 WEB = Path(os.environ["CEREBRO_WEB"])
 WORK = Path(os.environ["CEREBRO_TEST_WORK"])
+VIDEOS = Path(os.environ["CEREBRO_VIDEO_MEDIA"])
 
 # Queries the bundled (small, weak) model answers right on the samples:
 # each one's best hit, checked with `cerebro search`.
@@ -114,20 +115,26 @@ def read_line(proc: subprocess.Popen, timeout: float) -> str:
     return proc.stdout.readline().decode()
 
 
-def make_index(name: str) -> tuple[Path, Path]:
-    """WORK/name/photos: the samples, birds in birds/; indexed into WORK/name/db."""
+def make_index(name: str, videos: list[str] | None = None) -> tuple[Path, Path]:
+    """WORK/name/photos: the samples, birds in birds/ (or the videos named,
+    from VIDEOS); indexed into WORK/name/db."""
     base = WORK / name
     shutil.rmtree(base, ignore_errors=True)
     photos = base / "photos"
     (photos / "birds").mkdir(parents=True)
-    for p in IMAGES.iterdir():
-        if p.suffix in (".jpg", ".png"):
-            dest = photos / "birds" if p.stem in ("owl", "penguin", "flamingo") else photos
-            shutil.copy(p, dest / p.name)
+    if videos is not None:
+        for v in videos:
+            shutil.copy(VIDEOS / v, photos / v)
+    else:
+        for p in IMAGES.iterdir():
+            if p.suffix in (".jpg", ".png"):
+                dest = photos / "birds" if p.stem in ("owl", "penguin", "flamingo") else photos
+                shutil.copy(p, dest / p.name)
     db = base / "db"
     r = subprocess.run([str(PROGRAM), "--db", str(db), "--model", str(MODEL), "index", str(photos)],
                        capture_output=True, text=True, env=clean_env(), timeout=600)
-    assert r.returncode == 0 and "indexed 8," in r.stdout, r.stdout + r.stderr
+    expected = f"indexed {len(videos) if videos is not None else 8},"
+    assert r.returncode == 0 and expected in r.stdout, r.stdout + r.stderr
     return db, photos
 
 
@@ -459,6 +466,36 @@ def test_roots_vanished_files_and_shutdown() -> None:
             s.proc.kill()
     s = Server(db, [photos], WORK / "second" / "server2.log")
     assert s.stop(signal.SIGINT) == 0
+
+
+def test_video_frames() -> None:
+    videos = {"scenes.mp4": "video/mp4", "scenes.webm": "video/webm", "scenes.mkv": "video/x-matroska"}
+    db, photos = make_index("video", list(videos))
+    s = Server(db, [photos], WORK / "video" / "server.log")
+    try:
+        hits = search(s, "a frog", k="200")["results"]
+        assert hits and {h["path"] for h in hits} == set(videos), hits
+        for h in hits:
+            assert h["kind"] == "frame" and isinstance(h["timestamp"], float) and 0 <= h["timestamp"] < 6.5, h
+            assert (h["width"], h["height"]) == (320, 240), h
+        for path, media_type in videos.items():
+            h = next(h for h in hits if h["path"] == path)
+            r = s.get(h["image"])
+            assert r.status == 200 and r.headers["Content-Type"] == media_type, (path, r.headers)
+            assert r.body == (photos / path).read_bytes()
+            part = s.get(h["image"], Range="bytes=100-1099")
+            assert part.status == 206 and part.body == r.body[100:1100]
+            # The thumbnail is the frame at the hit's time: 320x240 scaled to 128 wide.
+            t = s.get(f"{h['thumb']}?size=128")
+            assert t.status == 200 and t.headers["Content-Type"] == "image/jpeg", (path, t.body[:200])
+            with Image.open(io.BytesIO(t.body)) as im:
+                assert im.size == (128, 96), (path, im.size)
+        # The tiger's scene (0-3 s) and the frog's (3-6 s) give different thumbnails.
+        mp4 = sorted((h for h in hits if h["path"] == "scenes.mp4"), key=lambda h: h["timestamp"])
+        if mp4[0]["timestamp"] < 3 <= mp4[-1]["timestamp"]:
+            assert s.get(mp4[0]["thumb"]).body != s.get(mp4[-1]["thumb"]).body
+    finally:
+        assert s.stop() == 0, s.log_path.read_text()
 
 
 def test_command_line() -> None:
