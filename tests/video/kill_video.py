@@ -12,7 +12,7 @@ import sys
 import time
 from pathlib import Path
 
-COPIES = 12
+COPIES = 30
 FRAMES = 60  # still.mp4: 60 s, one frame a second, no de-duplication
 
 
