@@ -171,6 +171,9 @@ static cerebro_status open_stream(cb_video *v)
     if ((err = avcodec_parameters_to_context(v->codec, par)) < 0)
         return cb_fail(CEREBRO_E_FORMAT, "%s: %s", v->path, ff_reason(err, why, sizeof why));
     v->codec->thread_count = (int)(v->limits.threads ? v->limits.threads : 1);
+    /* The decoder checks it before allocating a frame of a new size. */
+    if (v->limits.max_pixels && v->limits.max_pixels < INT64_MAX)
+        v->codec->max_pixels = (int64_t)v->limits.max_pixels;
     v->codec->pkt_timebase = s->time_base;
     if ((err = avcodec_open2(v->codec, dec, NULL)) < 0)
         return cb_fail(CEREBRO_E_UNSUPPORTED, "%s: cannot open the %s decoder: %s", v->path, dec->name,
@@ -373,7 +376,8 @@ cerebro_status cb_video_next(cb_video *v, double *timestamp)
                 continue;
             if (pts == AV_NOPTS_VALUE)
                 pts = v->frame->pts;
-            double t = pts == AV_NOPTS_VALUE ? v->last_time + 1.0 / 25 : 0;
+            /* Without any time stamp, frames are taken as 25 a second. */
+            double t = pts == AV_NOPTS_VALUE ? (v->last_time < 0 ? 0 : v->last_time + 1.0 / 25) : 0;
             if (pts != AV_NOPTS_VALUE) {
                 if (!v->have_start) {
                     v->start_pts = pts;
@@ -411,21 +415,16 @@ cerebro_status cb_video_next(cb_video *v, double *timestamp)
 
 cerebro_status cb_video_seek(cb_video *v, double seconds)
 {
-    AVStream *s = v->fmt->streams[v->stream];
     int64_t target = (int64_t)floor(seconds / v->time_base) + (v->have_start ? v->start_pts : 0);
-    char why[320];
     int err;
 
     if (seconds <= 0)
         return CEREBRO_OK;
-    ff_last_log[0] = '\0';
     err = av_seek_frame(v->fmt, v->stream, target, AVSEEK_FLAG_BACKWARD);
     if (err == AVERROR_EXIT)
         return time_limit_error(v);
-    if (err < 0) /* not seekable: decode from where we are */
-        return seconds < 0 ? cb_fail(CEREBRO_E_INVALID, "%s: %s", v->path, ff_reason(err, why, sizeof why))
-                           : CEREBRO_OK;
-    CB_UNUSED(s);
+    if (err < 0)
+        return CEREBRO_OK; /* not seekable: decoding from the start still gets there */
     avcodec_flush_buffers(v->codec);
     v->flushing = 0;
     v->ended = 0;
