@@ -1,8 +1,8 @@
 /* cerebro serve: what the server's files share. cerebro_serve.c holds the
  * subcommand (options, start, shutdown), serve_http.c the HTTP side
  * (requests, strict URL decoding, responses, files, the access log),
- * serve_api.c the routes, serve_thumb.c thumbnails and serve_cache.c the
- * LRU caches. */
+ * serve_api.c the routes, serve_thumb.c thumbnails, serve_work.c the
+ * worker threads for slow requests and serve_cache.c the LRU caches. */
 #ifndef CEREBRO_SERVE_H
 #define CEREBRO_SERVE_H
 
