@@ -454,9 +454,29 @@ def test_roots_vanished_files_and_shutdown() -> None:
         assert_error(s.get(tiger["image"]), 410, "vanished image")
         assert_error(s.get(tiger["thumb"]), 410, "vanished thumbnail")
         assert s.get(items["lion.jpg"]["image"]).status == 200
-        # An idle keep-alive connection must not hold the shutdown up.
+        # Requests in flight when SIGTERM comes are answered in full; an idle
+        # keep-alive connection does not hold the shutdown up.
         idle = socket.create_connection(("127.0.0.1", s.port))
+        ids = [h["id"] for h in items.values() if h["path"] != "tiger.jpg"]
+        busy = []
+        for i in range(40):
+            conn = socket.create_connection(("127.0.0.1", s.port))
+            conn.sendall(f"GET /api/thumb/{ids[i % len(ids)]}?size={1024 - i} HTTP/1.1\r\n"
+                         f"Host: 127.0.0.1\r\nConnection: close\r\n\r\n".encode())
+            busy.append(conn)
+        time.sleep(0.2)
         started = time.monotonic()
+        s.proc.send_signal(signal.SIGTERM)
+        for conn in busy:
+            conn.settimeout(30)
+            reply = b""
+            while chunk := conn.recv(65536):
+                reply += chunk
+            conn.close()
+            head, _, body = reply.partition(b"\r\n\r\n")
+            assert head.startswith(b"HTTP/1.1 200 ") and body[:2] == b"\xff\xd8", head[:200]
+            length = re.search(rb"Content-Length: (\d+)", head, re.I)
+            assert length and int(length.group(1)) == len(body), head
         assert s.stop(signal.SIGTERM) == 0, s.log_path.read_text()
         assert time.monotonic() - started < 15
         idle.close()
