@@ -539,7 +539,7 @@ typedef struct cerebro_hit {
     float score;       /**< cosine similarity */
     uint32_t width;    /**< image (frame) size in pixels */
     uint32_t height;
-    uint32_t kind;     /**< cerebro_item_kind (this field was `reserved`, always 0, before 0.2) */
+    uint32_t kind;     /**< cerebro_item_kind */
     double timestamp;  /**< seconds into the video, or -1 for still images;
                             cerebro_video_frame_load() gives the frame */
     const char *path;  /**< file path as indexed */

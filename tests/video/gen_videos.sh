@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Writes the test videos into OUT with Debian's ffmpeg, from the bundled
 # animal pictures (examples/images): nothing binary is committed.
-#   scenes.{mp4,webm,mkv}  3 s of the tiger, then 3 s of the frog, 320x240 at
-#                          25 fps: H.264 in MP4, VP9 in WebM, H.264 in Matroska
+#   scenes.{mp4,webm,mkv,mov}  3 s of the tiger, then 3 s of the frog, 320x240
+#                          at 25 fps: H.264 in MP4, VP9 in WebM, H.264 in
+#                          Matroska, the MP4's stream in QuickTime
 #   scenes_av1.mkv         the same in AV1, when this ffmpeg has an AV1 encoder
 #   frog_query.png         the frog as the video shows it (an image query)
 #   changed.mp4            2 s each of the elephant, the owl and the lion
@@ -35,6 +36,7 @@ two_scenes() { # first second seconds-each output-args...
 two_scenes tiger.jpg frog.png 3 -c:v libx264 -g 50 -pix_fmt yuv420p scenes.mp4
 two_scenes tiger.jpg frog.png 3 -c:v libvpx-vp9 -deadline realtime -cpu-used 8 -b:v 300k scenes.webm
 two_scenes tiger.jpg frog.png 3 -c:v libx264 -g 50 -pix_fmt yuv420p scenes.mkv
+ff -i scenes.mp4 -c copy scenes.mov
 rm -f scenes_av1.mkv av1_skipped.txt
 encoders=$(ffmpeg -hide_banner -encoders 2>/dev/null)
 if grep -q libsvtav1 <<< "$encoders"; then

@@ -77,7 +77,8 @@ static void decode_all(const char *path, const cb_video_limits *lim, double inte
 
 START_TEST(test_formats_decode_and_sample)
 {
-    static const char *const files[] = {"scenes.mp4", "scenes.webm", "scenes.mkv", "scenes_av1.mkv"};
+    static const char *const files[] = {"scenes.mp4", "scenes.webm", "scenes.mkv", "scenes.mov",
+                                        "scenes_av1.mkv"};
     for (size_t f = 0; f < sizeof files / sizeof files[0]; f++) {
         char skip[4096];
         snprintf(skip, sizeof skip, "%s/av1_skipped.txt", getenv("CEREBRO_VIDEO_MEDIA"));

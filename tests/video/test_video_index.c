@@ -243,9 +243,10 @@ static void expect_top_is_second_scene(cerebro_results *r, const char *query)
 
 START_TEST(test_image_query_finds_scene_two)
 {
-    static const char *const files[] = {"scenes.mp4", "scenes.webm", "scenes.mkv", "scenes_av1.mkv"};
+    static const char *const files[] = {"scenes.mp4", "scenes.webm", "scenes.mkv", "scenes.mov",
+                                        "scenes_av1.mkv"};
     cerebro_model *m = tiny_model();
-    for (size_t f = 0; f < 4; f++) {
+    for (size_t f = 0; f < sizeof files / sizeof files[0]; f++) {
         char skip[4096], name[64];
         snprintf(skip, sizeof skip, "%s/av1_skipped.txt", getenv("CEREBRO_VIDEO_MEDIA"));
         if (strstr(files[f], "av1") && access(skip, R_OK) == 0) {
