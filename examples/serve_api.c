@@ -43,7 +43,7 @@ static void write_hit(FILE *f, const server *srv, const cerebro_hit *h)
     fprintf(f, "{\"id\":%" PRId64 ",\"score\":%.4f,\"path\":", h->id, (double)h->score);
     serve_json_string(f, shown_path(srv, h->path));
     fprintf(f, ",\"width\":%" PRIu32 ",\"height\":%" PRIu32 ",\"timestamp\":", h->width, h->height);
-    if (h->timestamp >= 0)
+    if (h->kind == CEREBRO_ITEM_VIDEO_FRAME)
         fprintf(f, "%.3f,\"kind\":\"frame\"", h->timestamp);
     else
         fputs("null,\"kind\":\"image\"", f);

@@ -13,7 +13,7 @@ static cerebro_status load_picture(const cerebro_hit *hit, cerebro_image **out)
     cerebro_image_options o;
 
     cerebro_image_options_init(&o);
-    if (hit->timestamp < 0)
+    if (hit->kind != CEREBRO_ITEM_VIDEO_FRAME)
         return cerebro_image_load_file(out, hit->path, &o);
     return cerebro_video_frame_load(out, hit->path, hit->timestamp, &o);
 }
@@ -28,7 +28,7 @@ unsigned serve_thumb_make(const cerebro_hit *hit, uint32_t size, int quality, vo
     *jpeg = NULL;
     *len = 0;
     if ((st = load_picture(hit, &img)) != CEREBRO_OK) {
-        if (st == CEREBRO_E_UNSUPPORTED && hit->timestamp >= 0) {
+        if (st == CEREBRO_E_UNSUPPORTED && hit->kind == CEREBRO_ITEM_VIDEO_FRAME) {
             snprintf(msg, msg_cap, "cannot decode the frame of item %lld: %s", (long long)hit->id,
                      cerebro_last_error());
             return MHD_HTTP_NOT_IMPLEMENTED;
