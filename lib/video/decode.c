@@ -31,6 +31,7 @@ struct cb_video {
     AVCodecContext *codec;
     AVPacket *packet;
     AVFrame *frame;          /* the current frame */
+    AVFrame *kept;           /* a reference cb_video_keep() took, or empty */
     int stream;              /* index of the video stream */
     double time_base;        /* seconds per pts unit */
     int64_t start_pts;       /* pts of time 0 */
@@ -216,7 +217,7 @@ cerebro_status cb_video_open(cb_video **out, const char *path, const cb_video_li
     if (limits->time_limit > 0)
         v->deadline = now_s() + limits->time_limit;
     if (!(v->fmt = avformat_alloc_context()) || !(v->packet = av_packet_alloc()) ||
-        !(v->frame = av_frame_alloc())) {
+        !(v->frame = av_frame_alloc()) || !(v->kept = av_frame_alloc())) {
         cb_video_close(v);
         return cb_fail(CEREBRO_E_NOMEM, "%s: out of memory", path);
     }
@@ -235,6 +236,7 @@ void cb_video_close(cb_video *v)
     sws_freeContext(v->sws_luma);
     sws_freeContext(v->sws_rgb);
     av_frame_free(&v->frame);
+    av_frame_free(&v->kept);
     av_packet_free(&v->packet);
     avcodec_free_context(&v->codec);
     avformat_close_input(&v->fmt);
@@ -462,9 +464,31 @@ cerebro_status cb_video_luma(cb_video *v, uint8_t *luma)
     return CEREBRO_OK;
 }
 
+cerebro_status cb_video_keep(cb_video *v)
+{
+    av_frame_unref(v->kept);
+    if (av_frame_ref(v->kept, v->frame) < 0)
+        return cb_fail(CEREBRO_E_NOMEM, "%s: out of memory", v->path);
+    return CEREBRO_OK;
+}
+
+static cerebro_status frame_rgb(cb_video *v, const AVFrame *f, cerebro_image **out);
+
 cerebro_status cb_video_rgb(cb_video *v, cerebro_image **out)
 {
-    const AVFrame *f = v->frame;
+    return frame_rgb(v, v->frame, out);
+}
+
+cerebro_status cb_video_rgb_kept(cb_video *v, cerebro_image **out)
+{
+    *out = NULL;
+    if (!v->kept->buf[0])
+        return cb_fail(CEREBRO_E_INTERNAL, "%s: no frame was kept", v->path);
+    return frame_rgb(v, v->kept, out);
+}
+
+static cerebro_status frame_rgb(cb_video *v, const AVFrame *f, cerebro_image **out)
+{
     uint32_t w = (uint32_t)f->width, h = (uint32_t)f->height, d = 1;
     cerebro_image *img;
     cerebro_status st;

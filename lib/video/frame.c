@@ -20,9 +20,9 @@ cerebro_status cerebro_video_frame_load(cerebro_image **out, const char *path, d
     cb_decode_params params;
     cb_video_limits limits = {0, FRAME_LOAD_TIME_LIMIT, 0, 1};
     cb_video *v = NULL;
-    cerebro_image *shown = NULL;
     cerebro_status st;
     double t;
+    int have = 0;
 
     if (!out)
         return cb_fail(CEREBRO_E_INVALID, "cerebro_video_frame_load: out is NULL");
@@ -39,27 +39,22 @@ cerebro_status cerebro_video_frame_load(cerebro_image **out, const char *path, d
     if ((st = cb_video_seek(v, timestamp)) != CEREBRO_OK)
         goto done;
     /* Decode forward from the key frame before it: the frame shown at t is
-     * the last one that starts at or before t. */
+     * the last one that starts at or before t. Frames are only referenced
+     * on the way; the one shown is converted at the end. */
     while ((st = cb_video_next(v, &t)) == CEREBRO_OK) {
-        if (t > timestamp + TIME_SLACK && shown)
+        if (t > timestamp + TIME_SLACK && have)
             break;
-        cerebro_image_free(shown);
-        shown = NULL;
-        if ((st = cb_video_rgb(v, &shown)) != CEREBRO_OK)
+        if ((st = cb_video_keep(v)) != CEREBRO_OK)
             goto done;
+        have = 1;
         if (t > timestamp + TIME_SLACK)
             break; /* the stream starts after t: its first frame is what shows */
     }
-    if (shown) {
-        /* Damage or the end after the frame wanted does not matter. */
-        st = CEREBRO_OK;
-        *out = shown;
-        shown = NULL;
-    } else if (st == CB_VIDEO_END) {
+    if (have) /* damage or the end after the frame wanted does not matter */
+        st = cb_video_rgb_kept(v, out);
+    else if (st == CB_VIDEO_END)
         st = cb_fail(CEREBRO_E_CORRUPT, "%s: no frame could be decoded", path);
-    }
 done:
-    cerebro_image_free(shown);
     cb_video_close(v);
     return st;
 }

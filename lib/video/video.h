@@ -61,6 +61,12 @@ cerebro_status cb_video_luma(cb_video *v, uint8_t *luma);
  * the image's full_width/full_height are the frame's size). */
 cerebro_status cb_video_rgb(cb_video *v, cerebro_image **out);
 
+/* Keeps a reference to the current frame (no copy), replacing the one kept
+ * before, so that it can be converted after later frames were decoded. */
+cerebro_status cb_video_keep(cb_video *v);
+/* The kept frame as cb_video_rgb() would give it. */
+cerebro_status cb_video_rgb_kept(cb_video *v, cerebro_image **out);
+
 /* Positions the stream so that the next frames decoded lead up to
  * `seconds` (a seek to the key frame at or before it). */
 cerebro_status cb_video_seek(cb_video *v, double seconds);
