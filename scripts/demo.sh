@@ -42,10 +42,19 @@ roots=("$(pwd)/examples/images" "${roots[@]}")
 printf '   %s\n' "${roots[@]}"
 
 echo "== index it into $db with $model"
+# An index belongs to one model; when the bundled model has changed since the
+# last demo run, the demo's own index is rebuilt rather than refused.
+stamp="$db.model-sha256"
+sum=$(sha256sum "$model" | cut -d' ' -f1)
+if [ -d "$db" ] && [ "$(cat "$stamp" 2>/dev/null)" != "$sum" ]; then
+  echo "demo: $model differs from the model of $db; rebuilding it"
+  rm -rf "$db"
+fi
 "$cerebro" --db "$db" --model "$model" index "${roots[@]}"
+echo "$sum" > "$stamp"
 
 echo "== search"
-for q in "a whale" "a red apple"; do
+for q in "a strawberry" "a car"; do
   echo "-- \"$q\""
   "$cerebro" --db "$db" --model "$model" search -k 5 "$q"
 done
