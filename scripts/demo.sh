@@ -37,7 +37,9 @@ echo "== preprocess one image into the model's input tensor"
 build/examples/cerebro-preprocess --fast examples/images/tiger.jpg
 
 echo "== assemble the sample gallery"
-mapfile -t roots < <(/usr/bin/python3 scripts/gallery.py build/demo/gallery)
+# gallery.py prints the folders to index on stdout (progress goes to stderr).
+folders=$(/usr/bin/python3 scripts/gallery.py build/demo/gallery)
+mapfile -t roots <<< "$folders"
 roots=("$(pwd)/examples/images" "${roots[@]}")
 printf '   %s\n' "${roots[@]}"
 

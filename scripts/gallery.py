@@ -20,6 +20,7 @@ them again re-encodes nothing.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import re
 import shutil
@@ -73,8 +74,11 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("gallery", type=Path, help="folder for the copied emoji")
     args = parser.parse_args()
-    emoji_gallery(GOOGLE_EMOJI, "google", args.gallery)
-    emoji_gallery(TWITTER_EMOJI, "twitter", args.gallery)
+    # stdout carries only the folder list (demo.sh reads it); the download
+    # helpers' progress lines go to stderr.
+    with contextlib.redirect_stdout(sys.stderr):
+        emoji_gallery(GOOGLE_EMOJI, "google", args.gallery)
+        emoji_gallery(TWITTER_EMOJI, "twitter", args.gallery)
     folders: List[Path] = [args.gallery] + [folder for folder in INSTALLED if folder.is_dir()]
     for folder in folders:
         print(folder.resolve())
