@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <limits.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,13 +20,14 @@
 #define MAX_ROOTS 64
 #define MAX_THREADS 256
 #define DEFAULT_PORT 8080
+#define DEFAULT_REFRESH 2 /* seconds */
 #define DEFAULT_QUERY_CACHE 1024
 #define DEFAULT_THUMB_CACHE_MB 64
 #define RESULT_CACHE_BYTES (32u << 20)
 #define SHUTDOWN_GRACE 10.0 /* seconds for requests in flight */
 
 enum { OPT_HOST = 512, OPT_PORT, OPT_THREADS, OPT_MODEL_THREADS, OPT_CACHE, OPT_RESULT_CACHE,
-       OPT_THUMB_CACHE, OPT_QUIET };
+       OPT_THUMB_CACHE, OPT_QUIET, OPT_REFRESH };
 
 const char cli_help_serve[] =
     "usage: cerebro serve [OPTIONS] [ROOT...]\n"
@@ -40,8 +42,8 @@ const char cli_help_serve[] =
     "deepest one when several do), absolute when none does; without ROOT, to\n"
     "the current folder. The API's prefix parameter is relative to each ROOT.\n"
     "Files are only ever served by the id of an indexed item, never by a path\n"
-    "taken from a request. The server searches the index as it was when it\n"
-    "started: restart it after indexing more files.\n"
+    "taken from a request. What `cerebro index` adds, changes or removes while\n"
+    "the server runs is searched within --refresh seconds after that run ends.\n"
     "\n"
     "options:\n"
     "  --host H         address to listen on (default 127.0.0.1). The server has\n"
@@ -58,11 +60,13 @@ const char cli_help_serve[] =
     "  --result-cache N search results kept in memory, 0 for none (default 1024;\n"
     "                   at most 32 MiB)\n"
     "  --thumb-cache MB thumbnail memory, 0 to keep none (default 64)\n"
+    "  --refresh S      seconds between checks for a newer index state, 0 never\n"
+    "                   (default 2)\n"
     "  --quiet          no access log\n" CLI_COMMON_HELP;
 
 typedef struct serve_options {
     const char *host;
-    uint64_t port, threads, model_threads, cache, result_cache, thumb_mb;
+    uint64_t port, threads, model_threads, cache, result_cache, thumb_mb, refresh;
     int quiet;
 } serve_options;
 
@@ -94,6 +98,10 @@ static int serve_option(cli *c, serve_options *o, int opt, const char *arg)
         return cli_parse_u64(arg, 0, 1 << 20, &o->thumb_mb) == 0
                    ? CLI_CONTINUE
                    : cli_usage(c, "--thumb-cache must be a number of MiB from 0 to 1048576, not '%s'", arg);
+    case OPT_REFRESH:
+        return cli_parse_u64(arg, 0, 86400, &o->refresh) == 0
+                   ? CLI_CONTINUE
+                   : cli_usage(c, "--refresh must be a number of seconds from 0 to 86400, not '%s'", arg);
     case OPT_QUIET: o->quiet = 1; return CLI_CONTINUE;
     default: return cli_common_option(c, opt, arg);
     }
@@ -169,6 +177,42 @@ static int catch_stop_signals(void)
     return fds[0];
 }
 
+/* Waits for the signal byte; meanwhile, every `refresh` seconds, takes up
+ * a newer index state (another process indexed) and retires the results
+ * cached for the old one. */
+static void wait_for_stop(cli *c, server *srv, int stop_fd, uint64_t refresh, unsigned char *sig)
+{
+    struct pollfd p = {stop_fd, POLLIN, 0};
+    int timeout = refresh ? (int)(refresh * 1000) : -1, reported = 0;
+
+    for (;;) {
+        int n = poll(&p, 1, timeout);
+        if (n > 0) {
+            if (read(stop_fd, sig, 1) == 1 || (errno != EINTR && errno != EAGAIN))
+                return;
+            continue;
+        }
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            return;
+        }
+        int changed = 0;
+        if (cerebro_index_refresh(c->index, &changed) != CEREBRO_OK) {
+            if (!reported) /* once: a store that cannot be read stays so */
+                fprintf(stderr, "cerebro serve: cannot refresh the index: %s\n", cerebro_last_error());
+            reported = 1;
+        } else if (changed) {
+            cerebro_index_stats st;
+            __atomic_add_fetch(&srv->epoch, 1, __ATOMIC_ACQ_REL);
+            if (cerebro_index_stats_get(c->index, &st) == CEREBRO_OK)
+                fprintf(stderr, "cerebro serve: the index changed: %llu items in %llu files\n",
+                        (unsigned long long)st.count, (unsigned long long)st.files);
+            reported = 0;
+        }
+    }
+}
+
 /* Runs until SIGINT or SIGTERM, then stops gracefully. */
 static int run(cli *c, server *srv, const serve_options *o, int stop_fd)
 {
@@ -184,8 +228,7 @@ static int run(cli *c, server *srv, const serve_options *o, int stop_fd)
     printf("listening on http://%s%s%s:%u/\n", strchr(o->host, ':') ? "[" : "", o->host,
            strchr(o->host, ':') ? "]" : "", (unsigned)port);
     fflush(stdout);
-    while (read(stop_fd, &sig, 1) < 0 && errno == EINTR)
-        ;
+    wait_for_stop(c, srv, stop_fd, o->refresh, &sig);
     fprintf(stderr, "cerebro serve: %s: stopping\n", sig == SIGINT ? "interrupted" : "terminated");
     serve_http_stop(srv, d, SHUTDOWN_GRACE);
     return CLI_OK;
@@ -203,10 +246,11 @@ int cli_serve(cli *c, int argc, char **argv)
         {"result-cache", required_argument, NULL, OPT_RESULT_CACHE},
         {"thumb-cache", required_argument, NULL, OPT_THUMB_CACHE},
         {"quiet", no_argument, NULL, OPT_QUIET},
+        {"refresh", required_argument, NULL, OPT_REFRESH},
         {NULL, 0, NULL, 0}};
     long cpus = sysconf(_SC_NPROCESSORS_ONLN);
     serve_options o = {"127.0.0.1", DEFAULT_PORT, cpus > 2 ? (uint64_t)cpus : 2, 1, DEFAULT_QUERY_CACHE,
-                       DEFAULT_QUERY_CACHE, DEFAULT_THUMB_CACHE_MB, 0};
+                       DEFAULT_QUERY_CACHE, DEFAULT_THUMB_CACHE_MB, DEFAULT_REFRESH, 0};
     server srv;
     int opt, stop_fd = -1, rc = CLI_CONTINUE;
 

@@ -72,6 +72,7 @@ typedef struct server {
     const char **hosts;     /* Host header names accepted; NULL: any */
     uint64_t requests;      /* answered so far (atomic) */
     uint64_t in_flight;     /* requests begun and not completed (atomic) */
+    uint64_t epoch;         /* index states taken up since start (atomic) */
     int quiet;              /* no access log */
 } server;
 

@@ -259,14 +259,17 @@ static cerebro_status search_rendered(server *srv, const char *rkey, const float
     return st;
 }
 
-/* A results cache key: what is searched for, k and the prefix. */
-static char *results_key(const char *what, uint64_t k, const char *prefix)
+/* A results cache key: the index state searched (answers cached before
+ * the index changed are never found again), what is searched for, k and
+ * the prefix. */
+static char *results_key(const server *srv, const char *what, uint64_t k, const char *prefix)
 {
-    size_t n = strlen(what) + (prefix ? strlen(prefix) : 0) + 32;
+    size_t n = strlen(what) + (prefix ? strlen(prefix) : 0) + 56;
     char *key = malloc(n);
+    uint64_t epoch = __atomic_load_n(&srv->epoch, __ATOMIC_ACQUIRE);
 
     if (key)
-        snprintf(key, n, "%s|%" PRIu64 "|%s", what, k, prefix ? prefix : "");
+        snprintf(key, n, "%" PRIu64 "|%s|%" PRIu64 "|%s", epoch, what, k, prefix ? prefix : "");
     return key;
 }
 
@@ -356,7 +359,7 @@ static cerebro_status embed_query(server *srv, const char *key, const char *text
 static cerebro_status search_text(server *srv, const char *q, uint64_t k, const char *prefix,
                                   char **hits, size_t *len, int *cached)
 {
-    char *key = query_key(srv, q), *rkey = key ? results_key(key, k, prefix) : NULL;
+    char *key = query_key(srv, q), *rkey = key ? results_key(srv, key, k, prefix) : NULL;
     float *vec = NULL;
     cerebro_status st;
 
@@ -431,7 +434,7 @@ static enum MHD_Result api_similar(request *r, struct MHD_Connection *c, const c
     if (search_params(r, c, &k, &prefix, &ret) != 0)
         return ret;
     snprintf(what, sizeof what, "s:%" PRId64, id);
-    rkey = results_key(what, k, prefix);
+    rkey = results_key(r->srv, what, k, prefix);
     if (!rkey || !serve_lru_get(r->srv->results, rkey, (void **)&hits, &len))
         st = search_rendered(r->srv, rkey, NULL, id, (uint32_t)k, prefix, &hits, &len);
     free(rkey);

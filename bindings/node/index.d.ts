@@ -155,6 +155,8 @@ export declare class Index {
   get(id: number | bigint): Promise<Hit>;
   vector(id: number | bigint): Promise<Float32Array>;
   stats(): Promise<IndexStats>;
+  /** Read-only index: take up what another process committed; true when the state moved. */
+  refresh(): Promise<boolean>;
   close(): Promise<void>;
 }
 

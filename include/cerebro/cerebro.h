@@ -423,6 +423,16 @@ CEREBRO_API cerebro_status cerebro_index_open(cerebro_index **out, const char *d
                                               const cerebro_index_options *opts);
 /** Closes the index; committed work is durable. NULL is a no-op. */
 CEREBRO_API void cerebro_index_free(cerebro_index *index);
+/** Brings a read-only index up to date with what another handle (another
+ *  process running cerebro_index_add(), for example) has committed since it
+ *  was opened: its searches then see the new state. The new state is taken
+ *  once the writer has saved it, which cerebro_index_add() does when it
+ *  returns; before that the call keeps the state it had and succeeds, so it
+ *  may simply be called again later (a server calls it every few seconds).
+ *  *changed (may be NULL) is set to 1 when the state moved. On an index
+ *  opened for writing it does nothing (its own commits keep it current).
+ *  Thread-safe: searches running meanwhile finish on the state they began on. */
+CEREBRO_API cerebro_status cerebro_index_refresh(cerebro_index *index, int *changed);
 
 /** Progress report passed to a cerebro_progress_fn. */
 typedef struct cerebro_progress {

@@ -475,6 +475,62 @@ static int64_t scalar(sqlite3 *db, const char *sql)
     return v;
 }
 
+cerebro_status cerebro_index_refresh(cerebro_index *idx, int *changed)
+{
+    char buf[64], path[4096];
+    int found = 0;
+    int64_t generation = 0, current;
+    uint64_t items = 0;
+    sqlite3 *db;
+    cb_ann *ann = NULL, *old;
+    cerebro_status st;
+
+    if (changed)
+        *changed = 0;
+    if (!idx)
+        return cb_fail(CEREBRO_E_INVALID, "cerebro_index_refresh: index is NULL");
+    if (!idx->readonly)
+        return CEREBRO_OK; /* this handle's own commits keep it current */
+    if ((st = cb_index_reader(idx, &db)) != CEREBRO_OK)
+        return st;
+    /* The generation and the item count from one snapshot: the ANN file of
+     * that generation must hold exactly that many vectors. */
+    sqlite3_exec(db, "BEGIN", NULL, NULL, NULL);
+    st = cb_meta_get(db, "generation", buf, sizeof buf, &found);
+    if (st == CEREBRO_OK)
+        st = count_items(db, &items);
+    sqlite3_exec(db, "COMMIT", NULL, NULL, NULL);
+    cb_index_reader_done(idx, db);
+    if (st != CEREBRO_OK)
+        return st;
+    generation = found ? strtoll(buf, NULL, 10) : 0;
+    pthread_rwlock_rdlock(&idx->state_lock);
+    current = idx->generation;
+    pthread_rwlock_unlock(&idx->state_lock);
+    if (generation == current)
+        return CEREBRO_OK;
+    /* The writer saves the ANN file of a generation when its add() call
+     * ends; until then (or if a newer one already replaced it) keep
+     * searching the state loaded before, and try again next time. */
+    ann_file(idx, generation, path, sizeof path);
+    if (cb_ann_read(path, &ann) != CEREBRO_OK)
+        return CEREBRO_OK;
+    if (cb_ann_count(ann) != items || cb_ann_dim(ann) != idx->dim) {
+        cb_ann_free(ann);
+        return CEREBRO_OK;
+    }
+    pthread_rwlock_wrlock(&idx->state_lock);
+    old = idx->ann;
+    idx->ann = ann;
+    idx->generation = generation;
+    idx->saved_generation = generation;
+    pthread_rwlock_unlock(&idx->state_lock);
+    cb_ann_free(old);
+    if (changed)
+        *changed = 1;
+    return CEREBRO_OK;
+}
+
 cerebro_status cerebro_index_stats_get(cerebro_index *idx, cerebro_index_stats *out)
 {
     char buf[128];

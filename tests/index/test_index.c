@@ -659,6 +659,57 @@ START_TEST(test_k_limits)
 }
 END_TEST
 
+/* A read-only handle keeps searching the state it opened until refreshed;
+ * refresh takes up what a writer committed and saved, and is a no-op on a
+ * writable handle. */
+START_TEST(test_refresh)
+{
+    const char *root = scratch("refresh"), *photos = join(root, "photos");
+    const char *store = join(root, "store");
+    cerebro_model *m = open_model("tiny.pt");
+    uint32_t dim = cerebro_model_dim(m);
+    float *q = malloc(dim * sizeof *q);
+    int changed = -1;
+
+    fill_folder(photos, 5, 400);
+    cerebro_index *w = open_index(store, m, CEREBRO_INDEX_CREATE);
+    add_one(w, photos, 0);
+    cerebro_index *r = open_index(store, m, CEREBRO_INDEX_READONLY);
+    seeded_vector(q, dim, 1);
+    hits h = by_vector(r, q, 20, NULL);
+    ck_assert_uint_eq(h.n, 5);
+    free_hits(&h);
+    OK(cerebro_index_refresh(r, &changed));
+    ck_assert_int_eq(changed, 0);
+
+    fill_folder(join(photos, "more"), 3, 500);
+    add_one(w, photos, 0);
+    h = by_vector(r, q, 20, NULL);
+    ck_assert_uint_eq(h.n, 5); /* the state it opened */
+    free_hits(&h);
+    OK(cerebro_index_refresh(r, &changed));
+    ck_assert_int_eq(changed, 1);
+    h = by_vector(r, q, 20, NULL);
+    hits want = brute_force(w, dim, q, 20, NULL, -1);
+    ck_assert_uint_eq(h.n, 8);
+    ck_assert_uint_eq(want.n, 8);
+    for (size_t i = 0; i < h.n; i++)
+        ck_assert_int_eq(h.id[i], want.id[i]);
+    free_hits(&h);
+    free_hits(&want);
+    OK(cerebro_index_refresh(r, &changed));
+    ck_assert_int_eq(changed, 0);
+    OK(cerebro_index_refresh(w, &changed)); /* writable: always current */
+    ck_assert_int_eq(changed, 0);
+    OK(cerebro_index_refresh(r, NULL));
+    ck_assert_int_eq(cerebro_index_refresh(NULL, &changed), CEREBRO_E_INVALID);
+    cerebro_index_free(r);
+    cerebro_index_free(w);
+    cerebro_model_free(m);
+    free(q);
+}
+END_TEST
+
 START_TEST(test_prefix)
 {
     const char *root = scratch("prefix"), *photos = join(root, "photos");
@@ -1483,6 +1534,7 @@ static Suite *index_suite(void)
     tcase_add_test(tc, test_search_kinds);
     tcase_add_test(tc, test_k_limits);
     tcase_add_test(tc, test_prefix);
+    tcase_add_test(tc, test_refresh);
     tcase_add_test(tc, test_incremental);
     tcase_add_test(tc, test_overlapping_roots);
     tcase_add_test(tc, test_remove);

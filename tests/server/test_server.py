@@ -488,6 +488,48 @@ def test_roots_vanished_files_and_shutdown() -> None:
     assert s.stop(signal.SIGINT) == 0
 
 
+def test_indexing_while_serving_is_taken_up() -> None:
+    """Files indexed, changed or removed by another process while the server
+    runs are searched within --refresh seconds; answers cached for the old
+    state are not served again."""
+    db, photos = make_index("refresh")
+    s = Server(db, [photos], WORK / "refresh" / "server.log", "--refresh", "1")
+
+    def index() -> None:
+        r = subprocess.run([str(PROGRAM), "--db", str(db), "index", str(photos)],
+                           capture_output=True, text=True, env=clean_env(), timeout=600)
+        assert r.returncode == 0, r.stdout + r.stderr
+
+    def wait_for(count: int, changes: int) -> None:
+        """Until the server logged its changes-th new state, of count items."""
+        deadline = time.monotonic() + 30
+        while s.log_path.read_text().count("cerebro serve: the index changed:") < changes:
+            assert time.monotonic() < deadline, s.log_path.read_text()
+            time.sleep(0.2)
+        assert f"the index changed: {count} items" in s.log_path.read_text()
+        assert len(by_path(s)) == count
+
+    try:
+        before = search(s, "a frog")
+        assert before["results"][0]["path"] == "frog.png"
+        (photos / "frog.png").rename(WORK / "refresh" / "frog.png")
+        (photos / "lion.jpg").unlink()
+        index()
+        wait_for(6, 1)
+        after = search(s, "a frog")
+        assert "frog.png" not in [h["path"] for h in after["results"]]
+        assert "lion.jpg" not in by_path(s)
+        shutil.copy(WORK / "refresh" / "frog.png", photos / "pond-frog.png")
+        index()
+        wait_for(7, 2)
+        assert search(s, "a frog")["results"][0]["path"] == "pond-frog.png"
+        assert "the index changed" in s.log_path.read_text()
+        assert s.stop() == 0, s.log_path.read_text()
+    finally:
+        if s.proc.poll() is None:
+            s.proc.kill()
+
+
 def test_video_frames() -> None:
     videos = {"scenes.mp4": "video/mp4", "scenes.webm": "video/webm", "scenes.mkv": "video/x-matroska"}
     db, photos = make_index("video", list(videos))

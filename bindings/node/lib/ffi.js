@@ -193,6 +193,7 @@ const PROTOTYPES = [
   'cerebro_status cerebro_results_get(const cerebro_results *results, size_t i, _Out_ cerebro_hit *hit)',
   'void cerebro_results_free(cerebro_results *results)',
   'cerebro_status cerebro_index_stats_get(cerebro_index *index, _Inout_ cerebro_index_stats *out)',
+  'cerebro_status cerebro_index_refresh(cerebro_index *index, _Out_ int *changed)',
 ];
 
 /** Loads the library once per thread (main thread or worker) and binds the

@@ -317,7 +317,14 @@ function stats(index) {
            modelId: s.model_id };
 }
 
+function refresh(index) {
+  const f = fn();
+  const changed = [0];
+  check(f, f.cerebro_index_refresh(index, changed));
+  return changed[0] !== 0;
+}
+
 module.exports = {
   ANSWER, fn, useLibrary, loadedPath, modelOpen, modelInfo, tokenize, encodeText, encodeTokens, preprocess, encodeImages,
-  indexOpen, indexAdd, indexRemove, search, get, vector, stats,
+  indexOpen, indexAdd, indexRemove, search, get, vector, stats, refresh,
 };

@@ -91,6 +91,12 @@ class Index {
     return this.#run('stats', []);
   }
 
+  /** Read-only index: take up what another process committed (once its add()
+   *  returned). Resolves true when the searched state moved. */
+  async refresh() {
+    return this.#run('refresh', []);
+  }
+
   /** Closes the index once operations in flight end; resolves when closed. */
   async close() {
     return this.#h.close();

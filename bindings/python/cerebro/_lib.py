@@ -210,6 +210,7 @@ _PROTOTYPES: dict[str, tuple[object, list[object]]] = {
     "cerebro_results_get": (_status, [_P(ResultsHandle), c_size_t, _P(Hit)]),
     "cerebro_results_free": (None, [_P(ResultsHandle)]),
     "cerebro_index_stats_get": (_status, [_P(IndexHandle), _P(IndexStats)]),
+    "cerebro_index_refresh": (_status, [_P(IndexHandle), _P(c_int)]),
 }
 
 # ---- loading -----------------------------------------------------------------

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Sequence
-from ctypes import POINTER, byref, c_char_p, c_float
+from ctypes import c_int, POINTER, byref, c_char_p, c_float
 from dataclasses import dataclass
 from typing import Any, Optional, Union
 
@@ -227,6 +227,14 @@ class Index(Owner):
 
     def __len__(self) -> int:
         return self.stats().count
+
+    def refresh(self) -> bool:
+        """Read-only index: take up what another handle or process committed
+        (once its add() returned). True when the searched state moved."""
+        changed = c_int(0)
+        with self._handle.use() as ix:
+            _lib.check(self._lib.cerebro_index_refresh(ix, byref(changed)))
+        return bool(changed.value)
 
     # ---- helpers ------------------------------------------------------------
 
