@@ -30,6 +30,9 @@ void cb_error_prefix(const char *name);
 /* Number of online CPUs, at least 1. */
 uint32_t cb_online_cpus(void);
 
+/* Seconds on the monotonic clock (for deadlines and durations). */
+double cb_now(void);
+
 /* Reads a whole file into a malloc'd buffer, refusing files larger than
  * max_bytes before allocating. Errors name the path. */
 cerebro_status cb_read_file(const char *path, uint64_t max_bytes, uint8_t **data, size_t *size);

@@ -1,4 +1,5 @@
-/* Version queries, allocation helpers, CPU count and whole-file reading. */
+/* Version queries, allocation helpers, CPU count, a monotonic clock and
+ * whole-file reading. */
 #include <errno.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -6,6 +7,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "core.h"
@@ -29,6 +31,13 @@ uint32_t cb_online_cpus(void)
 {
     long n = sysconf(_SC_NPROCESSORS_ONLN);
     return n < 1 ? 1u : (uint32_t)n;
+}
+
+double cb_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
 }
 
 int cb_has_extension(const char *name, const char *const *exts, size_t n)

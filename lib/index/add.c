@@ -455,13 +455,16 @@ typedef struct batch_sql {
     sqlite3_stmt *old_items, *del_items, *update_meta, *update_file, *insert_file, *insert_item;
 } batch_sql;
 
+/* A file touched but not changed (same bytes): only size and mtime move. */
+#define SQL_UPDATE_META "UPDATE files SET size = ?, mtime_ns = ? WHERE id = ?"
+
 static cerebro_status batch_sql_prepare(sqlite3 *db, batch_sql *b)
 {
     cerebro_status st;
     memset(b, 0, sizeof *b);
     if ((st = cb_sql_prepare(db, "SELECT id FROM items WHERE file_id = ?", &b->old_items)) ||
         (st = cb_sql_prepare(db, "DELETE FROM items WHERE file_id = ?", &b->del_items)) ||
-        (st = cb_sql_prepare(db, "UPDATE files SET size = ?, mtime_ns = ? WHERE id = ?", &b->update_meta)) ||
+        (st = cb_sql_prepare(db, SQL_UPDATE_META, &b->update_meta)) ||
         (st = cb_sql_prepare(db,
                              "UPDATE files SET size = ?2, mtime_ns = ?3, hash = ?4, width = ?5, height = ?6, "
                              "status = ?7, error = ?8, indexed_at = ?9, kind = ?10 WHERE id = ?1",
@@ -685,11 +688,11 @@ static cerebro_status commit_video(add_job *j, candidate *c, cerebro_status stat
     return st;
 }
 
-/* Touched but not changed (same bytes): only size and mtime move. */
+/* A video touched but not changed: SQL_UPDATE_META outside a batch. */
 static cerebro_status touch_file(add_job *j, const candidate *c)
 {
     sqlite3_stmt *q;
-    cerebro_status st = cb_sql_prepare(j->idx->db, "UPDATE files SET size = ?, mtime_ns = ? WHERE id = ?", &q);
+    cerebro_status st = cb_sql_prepare(j->idx->db, SQL_UPDATE_META, &q);
     if (st != CEREBRO_OK)
         return st;
     sqlite3_bind_int64(q, 1, c->size);

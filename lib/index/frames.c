@@ -5,7 +5,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "core/core.h"
 #include "image/image.h"
@@ -40,13 +39,6 @@ void cb_frames_free(cb_frames *f)
     free(f->times);
     free(f->vectors);
     memset(f, 0, sizeof *f);
-}
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
 }
 
 static float dot(const float *a, const float *b, uint32_t n)
@@ -89,13 +81,13 @@ static cerebro_status flush(const cerebro_model *m, const cb_frame_options *o, p
                             cb_frames *out)
 {
     uint32_t dim = cerebro_model_dim(m);
-    double t0 = now_s();
+    double t0 = cb_now();
     cerebro_status st;
 
     if (p->n == 0)
         return CEREBRO_OK;
     st = cb_model_encode_pixels(m, p->pixels, p->n, p->n, emb);
-    out->encode_s += now_s() - t0;
+    out->encode_s += cb_now() - t0;
     if (st != CEREBRO_OK)
         return st;
     out->sampled += p->n;
@@ -126,7 +118,7 @@ cerebro_status cb_frames_encode(const cerebro_model *model, const char *path,
     pending p = {NULL, NULL, 0};
     float *emb = NULL;
     cerebro_status st, end;
-    double t, t0 = now_s();
+    double t, t0 = cb_now();
     int model_failed = 0;
 
     memset(out, 0, sizeof *out);
@@ -164,16 +156,16 @@ cerebro_status cb_frames_encode(const cerebro_model *model, const char *path,
         }
         p.times[p.n++] = t;
         if (p.n == o->batch) {
-            out->decode_s += now_s() - t0;
+            out->decode_s += cb_now() - t0;
             st = flush(model, o, &p, emb, out);
-            t0 = now_s();
+            t0 = cb_now();
             if (st != CEREBRO_OK) {
                 model_failed = 1;
                 break;
             }
         }
     }
-    out->decode_s += now_s() - t0;
+    out->decode_s += cb_now() - t0;
     end = st;
     if (!model_failed) {
         /* The frames decoded before an error still count. */

@@ -493,22 +493,22 @@ cerebro_status cerebro_index_refresh(cerebro_index *idx, int *changed)
         return CEREBRO_OK; /* this handle's own commits keep it current */
     if ((st = cb_index_reader(idx, &db)) != CEREBRO_OK)
         return st;
-    /* The generation and the item count from one snapshot: the ANN file of
-     * that generation must hold exactly that many vectors. */
-    sqlite3_exec(db, "BEGIN", NULL, NULL, NULL);
-    st = cb_meta_get(db, "generation", buf, sizeof buf, &found);
-    if (st == CEREBRO_OK)
-        st = count_items(db, &items);
-    sqlite3_exec(db, "COMMIT", NULL, NULL, NULL);
-    cb_index_reader_done(idx, db);
-    if (st != CEREBRO_OK)
-        return st;
-    generation = found ? strtoll(buf, NULL, 10) : 0;
     pthread_rwlock_rdlock(&idx->state_lock);
     current = idx->generation;
     pthread_rwlock_unlock(&idx->state_lock);
-    if (generation == current)
-        return CEREBRO_OK;
+    /* The generation and, only when it moved (counting a large store is
+     * not free and a server asks every few seconds), the item count from
+     * one snapshot: the ANN file of that generation must hold exactly that
+     * many vectors. */
+    sqlite3_exec(db, "BEGIN", NULL, NULL, NULL);
+    st = cb_meta_get(db, "generation", buf, sizeof buf, &found);
+    generation = found ? strtoll(buf, NULL, 10) : 0;
+    if (st == CEREBRO_OK && generation != current)
+        st = count_items(db, &items);
+    sqlite3_exec(db, "COMMIT", NULL, NULL, NULL);
+    cb_index_reader_done(idx, db);
+    if (st != CEREBRO_OK || generation == current)
+        return st;
     /* The writer saves the ANN file of a generation when its add() call
      * ends; until then (or if a newer one already replaced it) keep
      * searching the state loaded before, and try again next time. */

@@ -14,7 +14,6 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/stat.h>
-#include <time.h>
 
 #include "core/core.h"
 #include "image/image.h"
@@ -71,17 +70,10 @@ static void install_log(void)
     av_log_set_callback(ff_log);
 }
 
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
-}
-
 static int interrupt_cb(void *user)
 {
     const cb_video *v = user;
-    return v->deadline > 0 && now_s() > v->deadline;
+    return v->deadline > 0 && cb_now() > v->deadline;
 }
 
 /* FFmpeg's message for an error code, and the last thing it logged. */
@@ -215,7 +207,7 @@ cerebro_status cb_video_open(cb_video **out, const char *path, const cb_video_li
     v->duration = v->file_duration = v->data_end = -1;
     v->last_time = -1;
     if (limits->time_limit > 0)
-        v->deadline = now_s() + limits->time_limit;
+        v->deadline = cb_now() + limits->time_limit;
     if (!(v->fmt = avformat_alloc_context()) || !(v->packet = av_packet_alloc()) ||
         !(v->frame = av_frame_alloc()) || !(v->kept = av_frame_alloc())) {
         cb_video_close(v);
@@ -321,7 +313,7 @@ static int feed(cb_video *v)
     if (v->flushing)
         return 0;
     for (;;) {
-        if (v->deadline > 0 && now_s() > v->deadline)
+        if (v->deadline > 0 && cb_now() > v->deadline)
             return time_limit_error(v);
         err = av_read_frame(v->fmt, v->packet);
         if (err == AVERROR_EXIT)
@@ -358,7 +350,7 @@ cerebro_status cb_video_next(cb_video *v, double *timestamp)
     if (v->ended)
         return CB_VIDEO_END;
     for (;;) {
-        if (v->deadline > 0 && now_s() > v->deadline) {
+        if (v->deadline > 0 && cb_now() > v->deadline) {
             v->ended = 1;
             return time_limit_error(v);
         }
