@@ -121,11 +121,29 @@ START_TEST(test_exact_equals_brute_force)
     ck_assert_uint_eq(cb_ann_dim(ann), DIM);
     ck_assert_uint_ge(cb_ann_memory(ann), 3000u * DIM * 4);
     ck_assert_uint_le(cb_ann_memory(ann), 3000u * (DIM * 4 + 128));
-    check_exact(ann, &d, q.x, 1, 10, NULL, NULL, 0);    /* one query: FAISS's sequential path */
-    check_exact(ann, &d, q.x, 25, 10, NULL, NULL, 0);   /* 25 queries: its BLAS path */
+    check_exact(ann, &d, q.x, 1, 10, NULL, NULL, 0);    /* one query: the shim's GEMV path */
+    check_exact(ann, &d, q.x, 25, 10, NULL, NULL, 0);   /* 25 queries: FAISS's BLAS path */
     double recall = 0;
     ck_assert_int_eq(cb_ann_recall_at_10(ann, d.x, d.ids, d.n, 100, &recall), CEREBRO_OK);
     ck_assert_double_eq(recall, 1.0);
+    cb_ann_free(ann);
+    free_data(&d);
+    free_data(&q);
+}
+END_TEST
+
+/* The matrix-vector path scores the database in blocks of 16384 rows: a
+ * collection of several blocks and a ragged last one, for up to 8 queries
+ * (that path) and 9 (FAISS's), k from 1 to 64. */
+START_TEST(test_exact_across_blocks)
+{
+    vecs d = random_data(40000, 5), q = random_data(9, 7);
+    cb_ann *ann = NULL;
+    ck_assert_int_eq(cb_ann_build(DIM, NULL, 0, d.x, d.ids, d.n, &ann), CEREBRO_OK);
+    ck_assert_int_eq(cb_ann_is_exact(ann), 1);
+    check_exact(ann, &d, q.x, 1, 1, NULL, NULL, 0);
+    check_exact(ann, &d, q.x, 8, 64, NULL, NULL, 0);
+    check_exact(ann, &d, q.x, 9, 10, NULL, NULL, 0);
     cb_ann_free(ann);
     free_data(&d);
     free_data(&q);
@@ -622,6 +640,7 @@ int main(void)
     Suite *s = suite_create("ann");
     TCase *tc = tcase_create("ann");
     tcase_add_test(tc, test_exact_equals_brute_force);
+    tcase_add_test(tc, test_exact_across_blocks);
     tcase_add_test(tc, test_k_clipped_to_count);
     tcase_add_test(tc, test_add_remove_flat);
     tcase_add_test(tc, test_add_remove_ivf);

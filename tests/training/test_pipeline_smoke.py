@@ -110,6 +110,18 @@ def test_rerun_resumes_without_redoing_work(smoke) -> None:
     assert {p: p.stat().st_mtime_ns for p in run.glob("*/checkpoint.pt")} == before
 
 
+def test_rerun_with_another_recipe_is_refused(smoke) -> None:
+    data, run, install, _ = smoke
+    before = {p: p.stat().st_mtime_ns for p in run.glob("*/checkpoint.pt")}
+    command = pipeline_command(data, run, install)
+    command[command.index("--round-steps") + 1] = str(ROUND_STEPS + 1)
+    result = subprocess.run(command, cwd=TRAINING, capture_output=True, text=True, timeout=300)
+    assert result.returncode != 0
+    assert "was started with other settings" in result.stderr, result.stderr[-2000:]
+    assert f"--round-steps {ROUND_STEPS} -> {ROUND_STEPS + 1}" in result.stderr
+    assert {p: p.stat().st_mtime_ns for p in run.glob("*/checkpoint.pt")} == before
+
+
 def test_installed_bundle_runs_in_libcerebro(smoke) -> None:
     data, run, install, _ = smoke
     assert install.read_bytes() == (run / f"round{ROUNDS}" / "bundle.pt").read_bytes()

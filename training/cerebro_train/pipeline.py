@@ -37,7 +37,17 @@ from .paths import default_data_dir, default_runs_dir
 from .pseudolabel import pseudolabel
 from .train import CHECKPOINT, TrainConfig, load_checkpoint, run_training
 
-TRAIN_MANIFESTS = "google-emoji,openmoji,tuxpaint,openclipart,cifar-vehicles,cifar-seed"
+# NAME*K: the manifest appears K times per epoch. Emoji are weighted up (they are what
+# the Twitter-style retrieval target measures); the vehicle photos stay once per epoch.
+TRAIN_MANIFESTS = ("google-emoji*4,openmoji*3,tuxpaint*2,openclipart,cifar-vehicles,"
+                   "cifar-seed")
+
+# Arguments that change what a stage computes: resuming a run with other values would
+# silently mix two recipes, so the pipeline refuses instead.
+RECIPE_ARGS = ("train_manifests", "seed_repeat", "preset", "arch", "rounds", "pretrain_steps",
+               "round_steps", "batch", "lr", "finetune_lr", "final_lr", "warmup",
+               "finetune_warmup", "weight_decay", "seed", "precision", "pseudo_share",
+               "fraction", "threshold", "margin", "pool_limit", "merges")
 
 
 @dataclass
@@ -77,8 +87,12 @@ class Pipeline:
         self.run: Path = args.run
         self.data: Path = args.data_dir
         self.manifests = self.data / "manifests"
-        self.train_manifests = [str(self.manifests / f"{name}.jsonl")
-                                for name in args.train_manifests.split(",") if name]
+        self.train_manifests = []
+        for name in (n.strip() for n in args.train_manifests.split(",")):
+            if name:
+                base, star, repeat = name.partition("*")
+                self.train_manifests.append(str(self.manifests / f"{base}.jsonl") +
+                                            (f"*{repeat}" if star else ""))
         if args.seed_repeat > 1:
             self.train_manifests = [m + f"*{args.seed_repeat}" if m.endswith("cifar-seed.jsonl")
                                     else m for m in self.train_manifests]
@@ -94,6 +108,18 @@ class Pipeline:
             raise SystemExit("pipeline: missing " + ", ".join(missing) +
                              "\nrun `python3 -m cerebro_train data` first (it downloads and "
                              "builds the manifests)")
+
+    def check_recipe(self) -> None:
+        """Refuse to continue a run that was started with a different recipe."""
+        if not self.state_path.is_file():
+            return
+        saved = read_json(self.state_path).get("args", {})
+        changed = [f"--{k.replace('_', '-')} {saved[k]} -> {getattr(self.args, k)}"
+                   for k in RECIPE_ARGS
+                   if k in saved and saved[k] != str(getattr(self.args, k))]
+        if changed:
+            raise SystemExit(f"pipeline: {self.run} was started with other settings ("
+                             + "; ".join(changed) + "); use another --run, or delete it")
 
     def save_state(self, extra: Dict[str, Any]) -> None:
         state = read_json(self.state_path) if self.state_path.is_file() else {}
@@ -192,6 +218,7 @@ class Pipeline:
 
     def execute(self) -> Dict[str, Any]:
         self.check_inputs()
+        self.check_recipe()
         self.run.mkdir(parents=True, exist_ok=True)
         self.save_state({})
         started = time.time()
@@ -207,14 +234,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--name", default="cerebro-lite", help="bundle name prefix")
     parser.add_argument("--data-dir", type=Path, default=default_data_dir())
     parser.add_argument("--train-manifests", default=TRAIN_MANIFESTS,
-                        help="comma-separated manifest names under DATA/manifests")
-    parser.add_argument("--seed-repeat", type=int, default=5,
+                        help="comma-separated manifest names under DATA/manifests, NAME*K "
+                        "to repeat one K times per epoch")
+    parser.add_argument("--seed-repeat", type=int, default=6,
                         help="repeat the cifar-seed manifest this many times per epoch")
     parser.add_argument("--preset", default=archs.DEFAULT_PRESET, choices=list(archs.PRESETS))
     parser.add_argument("--arch", default="", help="architecture JSON (overrides --preset)")
     parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--pretrain-steps", type=int, default=1400)
-    parser.add_argument("--round-steps", type=int, default=120)
+    parser.add_argument("--pretrain-steps", type=int, default=9000)
+    parser.add_argument("--round-steps", type=int, default=200)
     parser.add_argument("--batch", type=int, default=128)
     parser.add_argument("--lr", type=float, default=8e-4)
     parser.add_argument("--finetune-lr", type=float, default=2e-4)
@@ -229,7 +257,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="pseudo-labels kept: most confident fraction per class quota")
     parser.add_argument("--threshold", type=float, default=0.0)
     parser.add_argument("--margin", type=float, default=0.0)
-    parser.add_argument("--pool-limit", type=int, default=6000,
+    parser.add_argument("--pool-limit", type=int, default=10000,
                         help="pseudo-label a random subset of this many pool images per round")
     parser.add_argument("--no-control", action="store_true")
     parser.add_argument("--eval-backend", choices=["cerebro", "torch"], default="torch",
