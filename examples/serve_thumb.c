@@ -7,12 +7,18 @@
 
 #include "serve.h"
 
-/* The one place that turns an item into pixels. */
-static cerebro_status load_picture(const cerebro_hit *hit, cerebro_image **out)
+/* The one place that turns an item into pixels. `size` > 0: the picture
+ * only needs its shorter side >= size, so a big JPEG is decoded at 1/2, 1/4
+ * or 1/8 scale (several times faster); 0: full size. */
+static cerebro_status load_picture(const cerebro_hit *hit, uint32_t size, cerebro_image **out)
 {
     cerebro_image_options o;
 
     cerebro_image_options_init(&o);
+    if (size > 0 && size <= 4096) {
+        o.size = size;
+        o.flags |= CEREBRO_IMAGE_DRAFT;
+    }
     if (hit->kind != CEREBRO_ITEM_VIDEO_FRAME)
         return cerebro_image_load_file(out, hit->path, &o);
     return cerebro_video_frame_load(out, hit->path, hit->timestamp, &o);
@@ -27,7 +33,7 @@ unsigned serve_thumb_make(const cerebro_hit *hit, uint32_t size, int quality, vo
 
     *jpeg = NULL;
     *len = 0;
-    if ((st = load_picture(hit, &img)) != CEREBRO_OK) {
+    if ((st = load_picture(hit, size, &img)) != CEREBRO_OK) {
         if (st == CEREBRO_E_UNSUPPORTED && hit->kind == CEREBRO_ITEM_VIDEO_FRAME) {
             snprintf(msg, msg_cap, "cannot decode the frame of item %lld: %s", (long long)hit->id,
                      cerebro_last_error());

@@ -165,6 +165,13 @@ typedef enum cerebro_resize_mode {
 
 /** Flags for cerebro_image_options.flags. */
 #define CEREBRO_IMAGE_IGNORE_EXIF 0x1u /**< do not apply EXIF orientation */
+/** cerebro_image_load_file/memory only: a JPEG may be decoded at 1/2, 1/4 or
+ *  1/8 scale inside the IDCT (the pixels PIL's Image.draft() gives) as long
+ *  as its shorter side stays >= opts->size; other formats decode at full
+ *  size. Several times faster for thumbnails and previews of camera photos.
+ *  Limits still judge the full size. The preprocess functions ignore it
+ *  (their mode decides). */
+#define CEREBRO_IMAGE_DRAFT 0x2u
 
 #define CEREBRO_IMAGE_OPTIONS_VERSION 1
 /** Limits and preprocessing parameters. Defaults: CLIP's (224 px, CLIP
@@ -198,8 +205,8 @@ CEREBRO_API void cerebro_image_options_init(cerebro_image_options *opts);
 typedef struct cerebro_image cerebro_image;
 
 /** Decodes a JPEG or PNG file (format sniffed from the bytes, not the name).
- *  opts: limits, EXIF and background (NULL: defaults); mode is ignored (full
- *  decode). *out receives a new image to free with cerebro_image_free().
+ *  opts: limits, EXIF and background (NULL: defaults); mode is ignored: full
+ *  size, unless flags has CEREBRO_IMAGE_DRAFT. *out receives a new image to free with cerebro_image_free().
  *  Errors: E_IO, E_NOT_FOUND, E_FORMAT, E_CORRUPT, E_LIMIT, E_NOMEM.
  *  Thread-safe. */
 CEREBRO_API cerebro_status cerebro_image_load_file(cerebro_image **out, const char *path,

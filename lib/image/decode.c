@@ -129,7 +129,7 @@ static cerebro_status load_begin(const char *function, cerebro_image **out, cons
     *out = NULL;
     if (input_missing)
         return cb_fail(CEREBRO_E_INVALID, "%s: %s is NULL", function, input);
-    return cb_decode_params_from(opts, 0, params);
+    return cb_decode_params_from(opts, opts && (opts->flags & CEREBRO_IMAGE_DRAFT), params);
 }
 
 cerebro_status cerebro_image_load_file(cerebro_image **out, const char *path,

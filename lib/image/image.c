@@ -21,7 +21,7 @@ cerebro_status cb_image_options_check(const cerebro_image_options *o)
         return cb_fail(CEREBRO_E_INVALID, "image options: unknown preprocess mode %u", o->mode);
     if (o->resize != CEREBRO_RESIZE_SHORTEST_CROP)
         return cb_fail(CEREBRO_E_INVALID, "image options: unknown resize mode %u", o->resize);
-    if (o->flags & ~CEREBRO_IMAGE_IGNORE_EXIF)
+    if (o->flags & ~(CEREBRO_IMAGE_IGNORE_EXIF | CEREBRO_IMAGE_DRAFT))
         return cb_fail(CEREBRO_E_INVALID, "image options: unknown flags 0x%x", o->flags);
     if (o->max_pixels == 0 || o->max_file_bytes == 0)
         return cb_fail(CEREBRO_E_INVALID, "image options: max_pixels and max_file_bytes must be > 0");

@@ -207,6 +207,55 @@ START_TEST(test_public_load_matches_pil)
 }
 END_TEST
 
+/* CEREBRO_IMAGE_DRAFT with size = the case's minimum shorter side gives the
+ * pixels of PIL's draft() (JPEG) or the full image (PNG), from a file and
+ * from memory; without the flag the same options decode at full size. */
+static void check_draft_public(char **f, int nf, void *ctx)
+{
+    cerebro_image_options opts;
+    cerebro_image *a = NULL, *b = NULL;
+    unsigned long min_short = strtoul(f[5], NULL, 10);
+    int *count = ctx;
+    uint8_t *data;
+    size_t size;
+    char *path;
+
+    CB_UNUSED(nf);
+    if (min_short == 0 || strcmp(f[7], "255,255,255") != 0)
+        return;
+    cerebro_image_options_init(&opts);
+    opts.size = (uint32_t)min_short;
+    opts.flags = CEREBRO_IMAGE_DRAFT | (strcmp(f[6], "0") == 0 ? CEREBRO_IMAGE_IGNORE_EXIF : 0);
+    path = corpus_path(f[1]);
+    ck_assert_msg(cerebro_image_load_file(&a, path, &opts) == CEREBRO_OK, "%s: %s", f[1],
+                  cerebro_last_error());
+    assert_pixels(a, f[2], (uint32_t)atoi(f[3]), (uint32_t)atoi(f[4]), f[1]);
+    data = read_all(f[1], &size);
+    ck_assert_msg(cerebro_image_load_memory(&b, data, size, f[1], &opts) == CEREBRO_OK, "%s",
+                  cerebro_last_error());
+    ck_assert_int_eq(memcmp(cerebro_image_pixels(a), cerebro_image_pixels(b),
+                            (size_t)a->width * a->height * 3), 0);
+    cerebro_image_free(b);
+    opts.flags &= ~CEREBRO_IMAGE_DRAFT;
+    ck_assert_int_eq(cerebro_image_load_memory(&b, data, size, f[1], &opts), CEREBRO_OK);
+    ck_assert_uint_ge(cerebro_image_width(b), cerebro_image_width(a));
+    if (cerebro_image_width(b) > cerebro_image_width(a))
+        (*count)++;
+    cerebro_image_free(a);
+    cerebro_image_free(b);
+    free(data);
+    free(path);
+}
+
+START_TEST(test_public_draft_matches_pil)
+{
+    int reduced = 0;
+
+    ck_assert_int_gt(for_each_case("ok", check_draft_public, &reduced), 0);
+    ck_assert_int_ge(reduced, 3); /* 1/2, 1/4 and 1/8 were all exercised */
+}
+END_TEST
+
 /* err FILE STATUS */
 static void check_error(char **f, int nf, void *ctx)
 {
@@ -664,6 +713,7 @@ static Suite *decode_suite(void)
     tcase_set_timeout(corpus, 600);
     tcase_add_test(corpus, test_corpus_matches_pil);
     tcase_add_test(corpus, test_public_load_matches_pil);
+    tcase_add_test(corpus, test_public_draft_matches_pil);
     tcase_add_test(corpus, test_bad_inputs_refused);
     tcase_add_test(corpus, test_bit_flips);
     tcase_add_test(corpus, test_truncated_at_every_offset);
