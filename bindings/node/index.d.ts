@@ -84,6 +84,9 @@ export interface Progress {
   status: number;
   code: string;
   message: string | null;
+  /** An interim report while `path`, a video, decodes (at least twice a second);
+   *  `done` does not count it yet. Returning true cancels at once. */
+  partial: boolean;
 }
 
 export interface AddOptions {

@@ -444,7 +444,12 @@ CEREBRO_API cerebro_status cerebro_index_refresh(cerebro_index *index, int *chan
 /** Progress report passed to a cerebro_progress_fn. */
 typedef struct cerebro_progress {
     uint32_t version;     /**< 1 */
-    uint32_t reserved;
+    /** 0: `path` is finished (or NULL: the walk's first report). 1: an interim
+     *  report while `path`, a video, is still decoding (at least twice a
+     *  second, and every 250 decoded frames; `done` does not count it yet):
+     *  returning non-zero cancels at once, and the video keeps what it had in
+     *  the index before. */
+    uint32_t partial;
     uint64_t done;        /**< files processed so far */
     uint64_t total;       /**< files found (grows while walking) */
     uint64_t added;       /**< files encoded and committed */
@@ -456,7 +461,8 @@ typedef struct cerebro_progress {
 } cerebro_progress;
 
 /** Return non-zero to cancel (the call returns E_CANCELLED after committing
- *  what was already done). */
+ *  what was already done). Called after each file and, during a video,
+ *  with partial = 1 at least twice a second. */
 typedef int (*cerebro_progress_fn)(void *user, const cerebro_progress *progress);
 
 /** Flags for cerebro_add_options.flags. */

@@ -69,15 +69,22 @@ static int64_t mtime_ns_of(const struct stat *st)
     return (int64_t)st->st_mtim.tv_sec * 1000000000 + st->st_mtim.tv_nsec;
 }
 
-/* Calls the user's progress callback; remembers a request to cancel. */
-static void progress(add_job *j, const char *path, cerebro_status status, const char *message)
+/* Calls the user's progress callback (partial: `path` is still being
+ * worked on); remembers a request to cancel. */
+static void report(add_job *j, const char *path, cerebro_status status, const char *message,
+                   uint32_t partial)
 {
     if (!j->opts->progress)
         return;
-    cerebro_progress p = {1, 0, j->done, j->total, j->stats.added + j->stats.updated,
+    cerebro_progress p = {1, partial, j->done, j->total, j->stats.added + j->stats.updated,
                           j->stats.skipped, j->stats.failed, path, status, message};
     if (j->opts->progress(j->opts->user, &p))
         j->cancelled = 1;
+}
+
+static void progress(add_job *j, const char *path, cerebro_status status, const char *message)
+{
+    report(j, path, status, message, 0);
 }
 
 /* ---- what the store knows ------------------------------------------------ */
@@ -704,8 +711,24 @@ static cerebro_status touch_file(add_job *j, const candidate *c)
     return st;
 }
 
-static cerebro_status index_video(add_job *j, candidate *c, const cb_frame_options *fo)
+/* The interim report while a video decodes: the caller may cancel it. */
+typedef struct video_tick {
+    add_job *j;
+    const char *path;
+} video_tick;
+
+static int on_video_tick(void *user)
 {
+    video_tick *t = user;
+    report(t->j, t->path, CEREBRO_OK, NULL, 1);
+    return t->j->cancelled;
+}
+
+static cerebro_status index_video(add_job *j, candidate *c, const cb_frame_options *shared)
+{
+    cb_frame_options own = *shared;
+    const cb_frame_options *fo = &own;
+    video_tick tick = {j, c->path};
     cb_frames f;
     char message[CB_PIPELINE_MSG_CAP] = "";
     cerebro_status st, item;
@@ -721,11 +744,13 @@ static cerebro_status index_video(add_job *j, candidate *c, const cb_frame_optio
         progress(j, c->path, CEREBRO_OK, NULL);
         return CEREBRO_OK;
     }
+    own.tick = on_video_tick;
+    own.tick_user = &tick;
     if (item == CEREBRO_OK)
         item = cb_frames_encode(j->idx->model, c->path, &j->iopts, fo, &f);
-    if (item == CEREBRO_E_MODEL || item == CEREBRO_E_NOMEM) {
+    if (item == CEREBRO_E_MODEL || item == CEREBRO_E_NOMEM || item == CEREBRO_E_CANCELLED) {
         cb_frames_free(&f);
-        return item; /* the run cannot go on, as for images */
+        return item; /* the run cannot go on, as for images; or it was cancelled */
     }
     if (item != CEREBRO_OK) {
         char at[32];

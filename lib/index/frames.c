@@ -118,7 +118,7 @@ cerebro_status cb_frames_encode(const cerebro_model *model, const char *path,
     pending p = {NULL, NULL, 0};
     float *emb = NULL;
     cerebro_status st, end;
-    double t, t0 = cb_now();
+    double t, t0 = cb_now(), next_tick = t0 + CB_FRAMES_TICK_S;
     int model_failed = 0;
 
     memset(out, 0, sizeof *out);
@@ -142,6 +142,15 @@ cerebro_status cb_frames_encode(const cerebro_model *model, const char *path,
     while (out->n < o->max_frames && (st = cb_video_next(v, &t)) == CEREBRO_OK) {
         cerebro_image *img = NULL;
         out->decoded++;
+        if (o->tick && (out->decoded % CB_FRAMES_TICK_N == 0 || cb_now() >= next_tick)) {
+            next_tick = cb_now() + CB_FRAMES_TICK_S;
+            if (o->tick(o->tick_user)) {
+                st = cb_fail(CEREBRO_E_CANCELLED, "%s: cancelled while decoding", path);
+                model_failed = 1; /* nothing more to encode */
+                out->n = 0;
+                break;
+            }
+        }
         if ((st = cb_video_luma(v, luma)) != CEREBRO_OK)
             break;
         if (!cb_sampler_take(&sampler, t, luma))

@@ -19,7 +19,15 @@ typedef struct cb_frame_options {
     uint32_t batch;        /* frames per forward pass (> 0): bounds the frames in flight */
     uint32_t threads;      /* decoder threads */
     int fast;              /* fast preprocessing (frames shrunk before resampling) */
+    /* Called while the video decodes, every CB_FRAMES_TICK_S seconds or
+     * CB_FRAMES_TICK_N decoded frames, whichever comes first (NULL: never);
+     * non-zero stops with CEREBRO_E_CANCELLED and no frames. */
+    int (*tick)(void *user);
+    void *tick_user;
 } cb_frame_options;
+
+#define CB_FRAMES_TICK_S 0.5
+#define CB_FRAMES_TICK_N 250
 
 typedef struct cb_frames {
     size_t n;              /* frames kept */

@@ -55,7 +55,7 @@ int main(void)
     FIELD(cerebro_index_options, factory); FIELD(cerebro_index_options, memory_budget);
     END();
     BEGIN(cerebro_progress);
-    FIELD(cerebro_progress, version); FIELD(cerebro_progress, reserved);
+    FIELD(cerebro_progress, version); FIELD(cerebro_progress, partial);
     FIELD(cerebro_progress, done); FIELD(cerebro_progress, total);
     FIELD(cerebro_progress, added); FIELD(cerebro_progress, skipped);
     FIELD(cerebro_progress, failed); FIELD(cerebro_progress, path);

@@ -49,6 +49,7 @@ START_TEST(test_layout_snapshot)
     ABI_OFFSET(cerebro_index_options, memory_budget, 16);
     ABI_SIZE(cerebro_progress, 72);
     ABI_OFFSET(cerebro_progress, version, 0);
+    ABI_OFFSET(cerebro_progress, partial, 4);
     ABI_OFFSET(cerebro_progress, done, 8);
     ABI_OFFSET(cerebro_progress, total, 16);
     ABI_OFFSET(cerebro_progress, added, 24);

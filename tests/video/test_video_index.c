@@ -486,6 +486,58 @@ START_TEST(test_time_limit)
 }
 END_TEST
 
+/* Cancels at the first interim report of a video. */
+typedef struct ticks {
+    int partial;
+    uint64_t done_at_first;
+    char path[4096];
+} ticks;
+
+static int cancel_on_tick(void *user, const cerebro_progress *p)
+{
+    ticks *t = user;
+    if (!p->partial)
+        return 0;
+    if (t->partial++ == 0) {
+        t->done_at_first = p->done;
+        snprintf(t->path, sizeof t->path, "%s", p->path ? p->path : "");
+    }
+    return 1;
+}
+
+/* A long video reports while it decodes (still.mp4: 300 frames, so at least
+ * one report at frame 250 however fast the machine), and a cancel there stops
+ * at once: the image before it stays committed, the video is not indexed,
+ * and the next run indexes it whole. */
+START_TEST(test_cancel_while_decoding)
+{
+    cerebro_model *m = tiny_model();
+    const char *dir = scratch("cancel");
+    copy_file(media("still.mp4"), dir, "still.mp4");
+    copy_file(media("frog_query.png"), dir, "frog.png");
+    cerebro_index *idx = open_index(dir, m);
+    cerebro_add_options o;
+    ticks t = {0, 0, ""};
+    cerebro_add_options_init(&o);
+    o.progress = cancel_on_tick;
+    o.user = &t;
+    o.frame_interval = 1;
+    ck_assert_int_eq(cerebro_index_add(idx, &dir, 1, &o, NULL), CEREBRO_E_CANCELLED);
+    ck_assert_msg(strstr(cerebro_last_error(), "cancelled"), "%s", cerebro_last_error());
+    ck_assert_int_eq(t.partial, 1);
+    ck_assert_uint_eq(t.done_at_first, 1);
+    ck_assert_msg(strstr(t.path, "/still.mp4"), "%s", t.path);
+    ck_assert_uint_eq(item_count(idx), 1);
+    cerebro_add_stats s = add_folder(idx, dir, NULL, NULL);
+    ck_assert_uint_eq(s.added, 1);
+    ck_assert_uint_eq(s.skipped, 1);
+    ck_assert_uint_gt(s.frames, 0);
+    ck_assert_uint_eq(item_count(idx), 1 + s.frames);
+    cerebro_index_free(idx);
+    cerebro_model_free(m);
+}
+END_TEST
+
 static Suite *video_index_suite(void)
 {
     Suite *s = suite_create("video_index");
@@ -497,6 +549,7 @@ static Suite *video_index_suite(void)
     tcase_add_test(tc, test_incremental_and_changed);
     tcase_add_test(tc, test_damaged_files);
     tcase_add_test(tc, test_time_limit);
+    tcase_add_test(tc, test_cancel_while_decoding);
     suite_add_tcase(s, tc);
     return s;
 }

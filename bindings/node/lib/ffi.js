@@ -87,7 +87,7 @@ T.cerebro_index_options = koffi.struct('cerebro_index_options', {
   version: 'uint32_t', flags: 'uint32_t', factory: 'const char *', memory_budget: 'uint64_t',
 });
 T.cerebro_progress = koffi.struct('cerebro_progress', {
-  version: 'uint32_t', reserved: 'uint32_t', done: 'uint64_t', total: 'uint64_t', added: 'uint64_t',
+  version: 'uint32_t', partial: 'uint32_t', done: 'uint64_t', total: 'uint64_t', added: 'uint64_t',
   skipped: 'uint64_t', failed: 'uint64_t', path: 'const char *', status: 'cerebro_status',
   message: 'const char *',
 });

@@ -215,6 +215,7 @@ function indexAdd(index, paths, options, onProgress) {
         done: Number(p.done), total: Number(p.total), added: Number(p.added),
         skipped: Number(p.skipped), failed: Number(p.failed), path: p.path || '',
         status: p.status, code: statusCode(p.status), message: p.message || null,
+        partial: p.partial !== 0,
       }) ? 1 : 0;
     }, koffi.pointer(T.cerebro_progress_fn));
     opts.progress = cb;

@@ -75,7 +75,7 @@ class IndexOptions(Structure):
 
 
 class Progress(Structure):
-    _fields_ = [("version", c_uint32), ("reserved", c_uint32), ("done", c_uint64),
+    _fields_ = [("version", c_uint32), ("partial", c_uint32), ("done", c_uint64),
                 ("total", c_uint64), ("added", c_uint64), ("skipped", c_uint64),
                 ("failed", c_uint64), ("path", c_char_p), ("status", c_int),
                 ("message", c_char_p)]

@@ -36,7 +36,9 @@ class Hit:
 
 @dataclass(frozen=True)
 class Progress:
-    """What cerebro_index_add() reports after each file."""
+    """What cerebro_index_add() reports after each file, and while a video
+    decodes (partial=True, at least twice a second; `done` does not count it yet).
+    """
 
     done: int
     total: int
@@ -46,6 +48,7 @@ class Progress:
     path: str
     status: Status | int
     message: Optional[str]
+    partial: bool = False
 
 
 @dataclass(frozen=True)
@@ -143,7 +146,8 @@ class Index(Owner):
             try:
                 return 1 if progress(Progress(c.done, c.total, c.added, c.skipped, c.failed,
                                               _text(c.path), status_of(c.status),
-                                              _text(c.message) if c.message else None)) else 0
+                                              _text(c.message) if c.message else None,
+                                              bool(c.partial))) else 0
             except BaseException as e:  # re-raised after the C call unwinds
                 raised.append(e)
                 return 1
