@@ -119,7 +119,7 @@ cerebro_status cb_frames_encode(const cerebro_model *model, const char *path,
     float *emb = NULL;
     cerebro_status st, end;
     double t, t0 = cb_now(), next_tick = t0 + CB_FRAMES_TICK_S;
-    int model_failed = 0;
+    int abandon = 0; /* the model failed or the caller cancelled */
 
     memset(out, 0, sizeof *out);
     if ((st = cb_video_open(&v, path, &limits)) != CEREBRO_OK)
@@ -146,7 +146,7 @@ cerebro_status cb_frames_encode(const cerebro_model *model, const char *path,
             next_tick = cb_now() + CB_FRAMES_TICK_S;
             if (o->tick(o->tick_user)) {
                 st = cb_fail(CEREBRO_E_CANCELLED, "%s: cancelled while decoding", path);
-                model_failed = 1; /* nothing more to encode */
+                abandon = 1; /* the pending frames are not encoded */
                 out->n = 0;
                 break;
             }
@@ -169,14 +169,14 @@ cerebro_status cb_frames_encode(const cerebro_model *model, const char *path,
             st = flush(model, o, &p, emb, out);
             t0 = cb_now();
             if (st != CEREBRO_OK) {
-                model_failed = 1;
+                abandon = 1;
                 break;
             }
         }
     }
     out->decode_s += cb_now() - t0;
     end = st;
-    if (!model_failed) {
+    if (!abandon) {
         /* The frames decoded before an error still count. */
         char saved[1024];
         snprintf(saved, sizeof saved, "%s", cerebro_last_error());
