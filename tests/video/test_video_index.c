@@ -278,9 +278,9 @@ END_TEST
 
 START_TEST(test_text_query_default_model)
 {
-    /* The bundled model is weak: of the eight example animals it names the
-     * frog (and the owl) right as the top hit; "a frog" puts the frog frame
-     * at 0.65 and the tiger at 0.41. */
+    /* The bundled model is weak: of the eight example animals it names six
+     * right as the top hit, the frog among them, but not the tiger; "a frog"
+     * must rank the frog scene's frame above the tiger's. */
     const char *path = getenv("CEREBRO_DEFAULT_MODEL");
     cerebro_model *m = open_model_at(path ? path : "models/default.pt");
     const char *dir = scratch("text");
