@@ -56,7 +56,7 @@ fi
 echo "$sum" > "$stamp"
 
 echo "== search"
-for q in "a strawberry" "a car"; do
+for q in "a strawberry" "an automobile"; do
   echo "-- \"$q\""
   "$cerebro" --db "$db" --model "$model" search -k 5 "$q"
 done
