@@ -37,7 +37,6 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <climits>
 #include <cerrno>
 #include <cfloat>
 #include <cinttypes>
@@ -706,48 +705,50 @@ extern "C" cerebro_status cb_ann_remove(cb_ann *ann, const int64_t *ids, size_t 
     });
 }
 
-// BLAS's matrix-vector product (Fortran interface, 32-bit integers: what
-// Debian's libblas.so.3 alternatives, OpenBLAS included, export and FAISS
-// itself calls for sgemm_).
-extern "C" int sgemv_(const char *trans, const int *m, const int *n, const float *alpha, const float *a,
-                      const int *lda, const float *x, const int *incx, const float *beta, float *y,
-                      const int *incy);
-
 namespace {
 
 // A search-as-you-type request scores one query against every vector.
 // Through FAISS that is a GEMM with a one-row operand: OpenBLAS repacks each
 // 1024-vector block of the database for it (a third of a busy server's CPU
 // time, measured) and FAISS allocates a 4096 x 1024 float scratch block per
-// call. A matrix-vector product reads the database once, in place. Used for
-// up to kGemvQueries unfiltered queries on an exact inner-product index.
-constexpr size_t kGemvQueries = 8;
-constexpr size_t kGemvBlock = 16384; // database rows per product: 64 KB of scores
+// call. For up to kScanQueries unfiltered queries on an exact inner-product
+// index the shim scans the vectors itself: one pass over the database per
+// query, on the calling thread. Not BLAS's sgemv: OpenBLAS runs it on its
+// own threads, and a server's concurrent searches then contended so badly
+// that it answered 2.5 times fewer requests (bench/bench_server.sh).
+constexpr size_t kScanQueries = 8;
 
-bool search_flat_gemv(const cb_ann &a, size_t nq, const float *q, size_t k, float *scores, int64_t *labels)
+// Eight independent partial sums: the compiler keeps them in SIMD lanes
+// without reassociating one sum (no -ffast-math needed).
+float inner_product(const float *x, const float *q, size_t d)
+{
+    float acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+    size_t j = 0;
+    for (; j + 8 <= d; j += 8)
+        for (size_t k = 0; k < 8; k++)
+            acc[k] += x[j + k] * q[j + k];
+    float s = ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7]));
+    for (; j < d; j++)
+        s += x[j] * q[j];
+    return s;
+}
+
+bool search_flat_scan(const cb_ann &a, size_t nq, const float *q, size_t k, float *scores, int64_t *labels)
 {
     const faiss::Index *target = a.idmap ? a.idmap->index : a.index.get();
     const auto *flat = dynamic_cast<const faiss::IndexFlat *>(target);
-    if (!flat || flat->metric_type != faiss::METRIC_INNER_PRODUCT || nq > kGemvQueries ||
-        flat->d > INT_MAX)
+    if (!flat || flat->metric_type != faiss::METRIC_INNER_PRODUCT || nq > kScanQueries)
         return false;
     const size_t n = static_cast<size_t>(flat->ntotal), d = static_cast<size_t>(flat->d);
     const float *xb = flat->get_xb();
-    std::vector<float> block(std::min(n, kGemvBlock));
-    const int dim = static_cast<int>(d), one = 1;
-    const float alpha = 1.0f, beta = 0.0f;
     for (size_t i = 0; i < nq; i++) {
         float *s = scores + i * k;
         int64_t *l = labels + i * k;
         faiss::minheap_heapify(k, s, l);
-        for (size_t start = 0; start < n; start += kGemvBlock) {
-            const int rows = static_cast<int>(std::min(kGemvBlock, n - start));
-            // Column-major, the block is d x rows; its transpose times the query.
-            sgemv_("T", &dim, &rows, &alpha, xb + start * d, &dim, q + i * d, &one, &beta, block.data(), &one);
-            for (int j = 0; j < rows; j++)
-                if (block[static_cast<size_t>(j)] > s[0])
-                    faiss::minheap_replace_top(k, s, l, block[static_cast<size_t>(j)],
-                                               static_cast<int64_t>(start) + j);
+        for (size_t r = 0; r < n; r++) {
+            const float v = inner_product(xb + r * d, q + i * d, d);
+            if (v > s[0])
+                faiss::minheap_replace_top(k, s, l, v, static_cast<int64_t>(r));
         }
         faiss::minheap_reorder(k, s, l);
     }
@@ -792,7 +793,7 @@ extern "C" cerebro_status cb_ann_search(const cb_ann *ann, const float *queries,
     return guarded("ANN search", CEREBRO_E_STORE, [&]() -> cerebro_status {
         if (filter)
             search_filtered(*ann, nq, queries, kk, *filter, scores, ids);
-        else if (!search_flat_gemv(*ann, nq, queries, kk, scores, ids))
+        else if (!search_flat_scan(*ann, nq, queries, kk, scores, ids))
             ann->index->search(static_cast<idx_t>(nq), queries, static_cast<idx_t>(kk), scores, ids);
         spread_rows(scores, ids, nq, kk, k);
         return CEREBRO_OK;
