@@ -206,7 +206,8 @@ typedef struct cerebro_image cerebro_image;
 
 /** Decodes a JPEG or PNG file (format sniffed from the bytes, not the name).
  *  opts: limits, EXIF and background (NULL: defaults); mode is ignored: full
- *  size, unless flags has CEREBRO_IMAGE_DRAFT. *out receives a new image to free with cerebro_image_free().
+ *  size, unless flags has CEREBRO_IMAGE_DRAFT. *out receives a new image to
+ *  free with cerebro_image_free().
  *  Errors: E_IO, E_NOT_FOUND, E_FORMAT, E_CORRUPT, E_LIMIT, E_NOMEM.
  *  Thread-safe. */
 CEREBRO_API cerebro_status cerebro_image_load_file(cerebro_image **out, const char *path,

@@ -296,6 +296,17 @@ void search_allowed(const cb_ann &a, size_t nq, const float *q, size_t k, const 
     }
 }
 
+// Results from the structure under an IndexIDMap2 carry positions; the
+// caller wants the ids (-1, "no result", stays).
+void positions_to_ids(const cb_ann &a, int64_t *labels, size_t n)
+{
+    if (!a.idmap)
+        return;
+    for (size_t i = 0; i < n; i++)
+        if (labels[i] >= 0)
+            labels[i] = a.idmap->id_map[static_cast<size_t>(labels[i])];
+}
+
 // One filtered search, inside FAISS through an IDSelector where the
 // structure supports it. IVF visits about as many allowed candidates as an
 // unfiltered search would: a selective filter raises nprobe by the inverse of
@@ -335,11 +346,7 @@ void search_filtered(const cb_ann &a, size_t nq, const float *q, size_t k, const
     }
     params->sel = const_cast<faiss::IDSelector *>(sel);
     target->search(static_cast<idx_t>(nq), q, static_cast<idx_t>(k), scores, labels, params);
-    if (a.idmap) {
-        for (size_t i = 0; i < nq * k; i++)
-            if (labels[i] >= 0)
-                labels[i] = a.idmap->id_map[static_cast<size_t>(labels[i])];
-    }
+    positions_to_ids(a, labels, nq * k);
 }
 
 // Approximate bytes held by an index and what it wraps: codes, ids, graph
@@ -752,11 +759,7 @@ bool search_flat_scan(const cb_ann &a, size_t nq, const float *q, size_t k, floa
         }
         faiss::minheap_reorder(k, s, l);
     }
-    if (a.idmap) {
-        for (size_t i = 0; i < nq * k; i++)
-            if (labels[i] >= 0)
-                labels[i] = a.idmap->id_map[static_cast<size_t>(labels[i])];
-    }
+    positions_to_ids(a, labels, nq * k);
     return true;
 }
 
@@ -764,8 +767,9 @@ bool search_flat_scan(const cb_ann &a, size_t nq, const float *q, size_t k, floa
 
 // FAISS scores fewer than distance_compute_blas_threshold (20) queries with
 // its own scalar loops, which in Debian's generic build run at well under
-// 1 GFLOP/s; OpenBLAS's GEMM is several times faster even for one query (a
-// search-as-you-type request), so exhaustive scans always go through BLAS.
+// 1 GFLOP/s; OpenBLAS's GEMM is several times faster even for one query, so
+// the exhaustive scans left to FAISS (filtered ones, batches of more than
+// kScanQueries) always go through BLAS.
 static void use_blas_for_single_queries()
 {
     static std::once_flag once;
