@@ -37,3 +37,29 @@ test('video frames carry their timestamp and kind', async (t) => {
     model.close();
   }
 });
+
+test('progress reports inside a video and a cancel there stops at once', async (t) => {
+  const dir = tmpdir(t);
+  const media = path.join(dir, 'media');
+  fs.mkdirSync(media);
+  // 300 frames: at least one interim report (every 250 decoded frames).
+  execFileSync('ffmpeg', ['-nostdin', '-v', 'error', '-y', '-f', 'lavfi', '-i', 'color=c=green:s=160x120:r=10:d=30',
+    '-pix_fmt', 'yuv420p', '-c:v', 'libx264', path.join(media, 'long.mp4')]);
+  fs.copyFileSync(photos()[0], path.join(media, 'photo.jpg'));
+  const model = new Model(path.join(fixtures(), 'tiny.pt'), { precision: 'fp32' });
+  const index = await Index.open(path.join(dir, 'index'), model);
+  try {
+    const seen = [];
+    await assert.rejects(index.add([media], { progress: (p) => { seen.push(p); return p.partial; } }),
+                         (e) => e.code === 'CEREBRO_E_CANCELLED');
+    const interim = seen.filter((p) => p.partial);
+    assert.equal(interim.length, 1);
+    assert.equal(path.basename(interim[0].path), 'long.mp4');
+    assert.equal(interim[0].done, 1);
+    assert.equal((await index.stats()).count, 1);
+    assert.ok((await index.add([media])).frames > 0);
+  } finally {
+    await index.close();
+    model.close();
+  }
+});

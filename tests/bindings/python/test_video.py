@@ -44,3 +44,29 @@ def test_frames_carry_timestamp_and_kind(model: cerebro.Model, tmp_path: Path) -
         assert ix.get(frames[1].id).kind == "video-frame"
     with cerebro.Index(tmp_path / "db2", model) as ix:
         assert ix.add([folder], video=False).frames == 0
+
+
+def test_progress_reports_inside_a_video_and_cancels_there(model: cerebro.Model,
+                                                            tmp_path: Path) -> None:
+    """A 300-frame clip gives at least one interim report (every 250 decoded
+    frames); cancelling there stops the run and leaves the clip out."""
+    folder = tmp_path / "media"
+    folder.mkdir()
+    subprocess.run(["ffmpeg", "-nostdin", "-v", "error", "-y", "-f", "lavfi", "-i",
+                    "color=c=green:s=160x120:r=10:d=30", "-pix_fmt", "yuv420p", "-c:v", "libx264",
+                    str(folder / "long.mp4")], check=True)
+    Image.new("RGB", (32, 32), (0, 0, 255)).save(folder / "still.png")
+    seen: list[cerebro.Progress] = []
+
+    def cancel_inside_the_video(p: cerebro.Progress) -> bool:
+        seen.append(p)
+        return p.partial
+
+    with cerebro.Index(tmp_path / "db", model) as ix:
+        with pytest.raises(cerebro.CancelledError):
+            ix.add([folder], progress=cancel_inside_the_video)
+        interim = [p for p in seen if p.partial]
+        assert len(interim) == 1 and interim[0].path.endswith("long.mp4") and interim[0].done == 1
+        assert not any(p.partial for p in seen if p.path.endswith("still.png"))
+        assert ix.stats().count == 1
+        assert ix.add([folder]).frames > 0
