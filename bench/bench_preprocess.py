@@ -25,7 +25,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Dict, List, Tuple
+from typing import Callable, Dict, List, Tuple
 
 import numpy as np
 import torch
@@ -95,14 +95,21 @@ def reference_rate(files: List[Path], size: int, seconds: float) -> Tuple[float,
             with Image.open(path) as im:
                 transform(im.convert("RGB"))
 
-    one_pass()  # warm the page cache and torch's lazy initialisation
-    images, t0, c0 = 0, time.monotonic(), time.process_time()
+    return pass_rate(one_pass, len(files), seconds)
+
+
+def pass_rate(one_pass: Callable[[], None], images: int, seconds: float) -> Tuple[float, float]:
+    """(wall, CPU) images/s of repeating one_pass (which handles `images`
+    images) for at least `seconds`, after one untimed pass that warms the
+    page cache and lazy initialisation."""
+    one_pass()
+    done, t0, c0 = 0, time.monotonic(), time.process_time()
     while True:
         one_pass()
-        images += len(files)
+        done += images
         elapsed = time.monotonic() - t0
         if elapsed >= seconds:
-            return images / elapsed, images / (time.process_time() - c0)
+            return done / elapsed, done / (time.process_time() - c0)
 
 
 def cerebro_rates(binary: Path, files: List[Path], size: int, seconds: float) -> Rates:

@@ -17,18 +17,15 @@ from __future__ import annotations
 
 import argparse
 import io
-import re
-import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 from typing import Callable, Dict, List, Tuple
 
 from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_preprocess import best, make_sets  # noqa: E402  (the same photo-like files)
+from bench_preprocess import best, cerebro_rates, make_sets, pass_rate  # noqa: E402
 
 Rate = Tuple[float, float]  # (wall images/s, CPU images/s)
 
@@ -52,23 +49,11 @@ def pil_thumbnail(path: Path, size: int) -> bytes:
 
 
 def pil_rate(make: Callable[[Path, int], bytes], files: List[Path], size: int, seconds: float) -> Rate:
-    for path in files:
-        make(path, size)  # warm the page cache
-    images, t0, c0 = 0, time.monotonic(), time.process_time()
-    while True:
+    def one_pass() -> None:
         for path in files:
             make(path, size)
-        images += len(files)
-        elapsed = time.monotonic() - t0
-        if elapsed >= seconds:
-            return images / elapsed, images / (time.process_time() - c0)
 
-
-def cerebro_rates(binary: Path, files: List[Path], size: int, seconds: float) -> Dict[str, Rate]:
-    cmd = [str(binary), "--size", str(size), "--seconds", str(seconds)] + [str(f) for f in files]
-    out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
-    return {m.group(1): (float(m.group(2)), float(m.group(3)))
-            for m in re.finditer(r"mode=(\w+) .*images_per_s=([0-9.]+) cpu_images_per_s=([0-9.]+)", out)}
+    return pass_rate(one_pass, len(files), seconds)
 
 
 def main() -> int:

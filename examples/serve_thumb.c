@@ -15,7 +15,7 @@ static cerebro_status load_picture(const cerebro_hit *hit, uint32_t size, cerebr
     cerebro_image_options o;
 
     cerebro_image_options_init(&o);
-    if (size > 0 && size <= 4096) {
+    if (size > 0) {
         o.size = size;
         o.flags |= CEREBRO_IMAGE_DRAFT;
     }
