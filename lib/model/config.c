@@ -85,8 +85,12 @@ static int expect_string(const cJSON *obj, const char *key, const char *where, c
     return 0;
 }
 
+/* Reads n numbers into out, each checked after the conversion to float (a
+ * double such as 2.6e-92 passes "> 0" but becomes 0.0f, and 1e39 becomes
+ * inf): finite and within lo..hi as a float, and an integer when integral is
+ * set. */
 static int get_floats(const cJSON *obj, const char *key, const char *where, float *out, int n,
-                      int positive)
+                      float lo, float hi, int integral)
 {
     const cJSON *v = member(obj, key, cJSON_Array, where), *e;
     int i = 0;
@@ -98,12 +102,18 @@ static int get_floats(const cJSON *obj, const char *key, const char *where, floa
     }
     cJSON_ArrayForEach(e, v)
     {
-        if (!cJSON_IsNumber(e) || !isfinite(e->valuedouble) || (positive && !(e->valuedouble > 0))) {
-            cb_fail(CEREBRO_E_FORMAT, "config.json: %s%s[%d] is not a %snumber", where, key, i,
-                    positive ? "positive " : "");
+        if (!cJSON_IsNumber(e)) {
+            cb_fail(CEREBRO_E_FORMAT, "config.json: %s%s[%d] is not a number", where, key, i);
             return -1;
         }
-        out[i++] = (float)e->valuedouble;
+        double d = e->valuedouble;
+        float f = (float)d;
+        if (!isfinite(f) || !(f >= lo && f <= hi) || (integral && floor(d) != d)) {
+            cb_fail(CEREBRO_E_FORMAT, "config.json: %s%s[%d] = %g is not %s in %g..%g", where, key,
+                    i, d, integral ? "an integer" : "a number", (double)lo, (double)hi);
+            return -1;
+        }
+        out[i++] = f;
     }
     return 0;
 }
@@ -112,20 +122,17 @@ static int parse_image(const cJSON *img, cb_model_config *c)
 {
     const char *w = "image.";
     float bg[3];
-    if (get_uint(img, "size", w, 1, 4096, &c->image_size) || get_floats(img, "mean", w, c->mean, 3, 0) ||
-        get_floats(img, "std", w, c->std, 3, 1) || expect_string(img, "resize", w, "shortest_bicubic") ||
+    if (get_uint(img, "size", w, 1, 4096, &c->image_size) ||
+        get_floats(img, "mean", w, c->mean, 3, CB_CONFIG_MEAN_MIN, CB_CONFIG_MEAN_MAX, 0) ||
+        get_floats(img, "std", w, c->std, 3, CB_CONFIG_STD_MIN, CB_CONFIG_STD_MAX, 0) ||
+        expect_string(img, "resize", w, "shortest_bicubic") ||
         expect_string(img, "crop", w, "center"))
         return -1;
     if (cJSON_GetObjectItemCaseSensitive(img, "background")) {
-        if (get_floats(img, "background", w, bg, 3, 0))
+        if (get_floats(img, "background", w, bg, 3, 0, 255, 1))
             return -1;
-        for (int i = 0; i < 3; i++) {
-            if (bg[i] < 0 || bg[i] > 255 || floorf(bg[i]) != bg[i]) {
-                cb_fail(CEREBRO_E_FORMAT, "config.json: image.background[%d] not in 0..255", i);
-                return -1;
-            }
+        for (int i = 0; i < 3; i++)
             c->background[i] = (uint8_t)bg[i];
-        }
     }
     return 0;
 }

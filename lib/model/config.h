@@ -13,6 +13,13 @@ extern "C" {
 
 #define CB_CONFIG_FORMAT_VERSION 1
 #define CB_CONFIG_MAX_BYTES (1u << 20)
+/* image.mean and image.std bounds (docs/bundle-format.md): pixels are scaled
+ * to 0..1 before normalising, so these keep (x - mean) / std finite and
+ * 1 / std a normal float. */
+#define CB_CONFIG_MEAN_MIN (-1.0f)
+#define CB_CONFIG_MEAN_MAX 2.0f
+#define CB_CONFIG_STD_MIN 1e-3f
+#define CB_CONFIG_STD_MAX 1e3f
 
 typedef struct cb_model_config {
     uint32_t format_version;

@@ -1,5 +1,6 @@
 /* Fuzzes the bundle config parser (cerebro/config.json is read from
  * untrusted model archives). */
+#include <math.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
@@ -17,8 +18,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             (uint32_t)c.eot_id >= c.vocab_size || (uint32_t)c.sot_id >= c.vocab_size ||
             c.sot_id == c.eot_id || memchr(c.name, '\0', sizeof c.name) == NULL)
             __builtin_trap();
+        /* Preprocessing computes (x - mean) / std for x in 0..1. */
         for (int i = 0; i < 3; i++) {
-            if (!(c.std[i] > 0))
+            if (!(c.std[i] >= CB_CONFIG_STD_MIN && c.std[i] <= CB_CONFIG_STD_MAX) ||
+                !(c.mean[i] >= CB_CONFIG_MEAN_MIN && c.mean[i] <= CB_CONFIG_MEAN_MAX) ||
+                !isfinite(1.0f / c.std[i]) || !isfinite((1.0f - c.mean[i]) / c.std[i]))
                 __builtin_trap();
         }
     }
