@@ -32,15 +32,29 @@ CC=clang CXX=clang++ cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=RelWithDebInfo 
   -DBUILD_TESTING=OFF -DCEREBRO_BUILD_BENCH=OFF -DCEREBRO_BUILD_EXAMPLES=OFF
 # Only the fuzzers: the object libraries are instrumented for libFuzzer,
 # which the shared library itself cannot link.
-cmake --build build-fuzz -j"$jobs" --target fuzz_image fuzz_tokenizer fuzz_config
-for fuzzer in build-fuzz/tests/fuzz/fuzz_*; do
-  [ -x "$fuzzer" ] || continue
-  name=$(basename "$fuzzer")
+fuzzers="fuzz_image fuzz_tokenizer fuzz_config"
+cmake --build build-fuzz -j"$jobs" --target $fuzzers
+# Every seed first (the crashes fixed so far live in the seed corpora).
+ctest --test-dir build-fuzz/tests/fuzz --output-on-failure
+# libFuzzer writes crash-/leak-/timeout-/oom- files into the working
+# directory unless told otherwise: keep them in the build folder.
+mkdir -p build-fuzz/artifacts
+for name in $fuzzers; do
   seeds=tests/fuzz/corpus/${name#fuzz_}
   work=build-fuzz/corpus/$name
+  log=build-fuzz/$name.log
   mkdir -p "$work"
   echo "-- $name"
-  "$fuzzer" -max_total_time="$fuzz_seconds" -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \
-    "$work" $( [ -d "$seeds" ] && echo "$seeds" ) 2>&1 | tail -n 12
+  status=0
+  build-fuzz/tests/fuzz/$name -max_total_time="$fuzz_seconds" -timeout=10 -rss_limit_mb=2048 \
+    -print_final_stats=1 -artifact_prefix="build-fuzz/artifacts/$name-" "$work" "$seeds" \
+    >"$log" 2>&1 || status=$?
+  if [ "$status" -ne 0 ]; then
+    tail -n 100 "$log"
+    echo "== FAILED: $name exited with status $status (full log: $log)" >&2
+    grep -h 'Test unit written to' "$log" | sed "s|.*written to |== reproduce: build-fuzz/tests/fuzz/$name |" >&2 || true
+    exit 1
+  fi
+  tail -n 12 "$log"
 done
 echo "== all tests passed"
