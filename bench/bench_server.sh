@@ -29,7 +29,7 @@ while [ $# -gt 0 ]; do
     *) roots+=("$1"); shift ;;
   esac
 done
-cerebro=$build/examples/cerebro
+cerebro=$build/programs/cerebro
 [ -x "$cerebro" ] || { echo "bench_server: no $cerebro (build the cerebro-cli target, or pass --build)" >&2; exit 1; }
 command -v wrk > /dev/null || { echo "bench_server: wrk is not installed" >&2; exit 1; }
 export OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-PASSIVE}

@@ -27,7 +27,7 @@ bash scripts/setup.sh
 cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo > /dev/null
 cmake --build build -j"$(nproc)" --target cerebro-cli cerebro-preprocess
 
-cerebro=build/examples/cerebro
+cerebro=build/programs/cerebro
 db=build/demo/gallery.cerebro
 model=models/default.pt
 # libtorch and FAISS use OpenMP; spinning idle threads only slow a shared machine.

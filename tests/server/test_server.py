@@ -320,7 +320,7 @@ def test_web_page_and_static_files(server: Server) -> None:
     types = {".html": "text/html; charset=utf-8", ".js": "text/javascript; charset=utf-8",
              ".css": "text/css; charset=utf-8", ".svg": "image/svg+xml", ".png": "image/png",
              ".ico": "image/x-icon"}
-    assert (WEB / "index.html").is_file(), "examples/web/index.html is missing"
+    assert (WEB / "index.html").is_file(), "programs/web/index.html is missing"
     r = server.get("/")
     assert r.status == 200 and r.headers["Content-Type"] == "text/html; charset=utf-8"
     assert r.body == (WEB / "index.html").read_bytes()

@@ -714,7 +714,7 @@ static enum MHD_Result send_asset(request *r, struct MHD_Connection *c, const ch
     }
     if (strcmp(name, "index.html") == 0)
         return serve_send_error(r, c, MHD_HTTP_NOT_FOUND,
-                                "this build has no web page (examples/web was missing); the API is "
+                                "this build has no web page (programs/web was missing); the API is "
                                 "under /api/");
     return serve_send_error(r, c, MHD_HTTP_NOT_FOUND, "no such file: /static/%.100s", name);
 }

@@ -47,9 +47,9 @@ void serve_lru_stats_get(serve_lru *lru, serve_lru_stats *out);
 
 /* ---- the server ---------------------------------------------------------- */
 
-/* A file of examples/web, embedded at build time (serve_assets.c, generated). */
+/* A file of programs/web, embedded at build time (serve_assets.c, generated). */
 typedef struct serve_asset {
-    const char *name; /* relative to examples/web, e.g. "index.html" */
+    const char *name; /* relative to programs/web, e.g. "index.html" */
     const unsigned char *data;
     size_t size;
 } serve_asset;

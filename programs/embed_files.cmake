@@ -1,5 +1,5 @@
 # Turns files into C arrays for cerebro serve: one serve_asset per file of
-# examples/web, so the program carries its web page and needs no folder at
+# programs/web, so the program carries its web page and needs no folder at
 # run time. Run by the build (cmake -P) whenever a file changes:
 #   -DWEB_DIR=<folder> -DFILES=<names relative to it, separated by |> -DOUT=<file.c>
 string(REPLACE "|" ";" FILES "${FILES}")
@@ -21,7 +21,7 @@ foreach(name IN LISTS FILES)
   string(APPEND table "    {\"${name}\", asset_${i}, ${size}},\n")
   math(EXPR i "${i} + 1")
 endforeach()
-set(text "/* Generated from examples/web by examples/embed_files.cmake: do not edit. */
+set(text "/* Generated from programs/web by programs/embed_files.cmake: do not edit. */
 #include \"serve.h\"
 
 ${arrays}const serve_asset serve_assets[] = {
