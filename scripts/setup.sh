@@ -7,13 +7,15 @@ set -euo pipefail
 packages=(
   # toolchain
   build-essential cmake pkg-config git clang libclang-rt-14-dev
+  # clang's OpenMP headers: the fuzz build compiles against FAISS, which needs them
+  libomp-dev
   # runtime dependencies of the library
   libtorch-dev libfaiss-dev libopenblas0-pthread
   libturbojpeg0-dev libjpeg62-turbo-dev libpng-dev
   libsqlite3-dev libutf8proc-dev libcjson-dev
   # video frames (lib/video) and the ffmpeg command that makes test videos
   libavformat-dev libavcodec-dev libswscale-dev libavutil-dev ffmpeg
-  # the search server (examples/cerebro serve)
+  # the search server (programs/: cerebro serve)
   libmicrohttpd-dev
   # tests
   check python3 python3-torch python3-torchvision python3-numpy python3-pil python3-pytest
@@ -44,10 +46,14 @@ else
   $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi
 
-# Node.js for the Node binding: Debian's packages unless a node is already
-# installed (e.g. from NodeSource, which bundles npm).
-if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
-  echo "setup: installing nodejs npm"
+# Node.js for the Node binding and the browser test: Debian 12's own nodejs
+# (18) and npm. Everything npm installs is pinned to releases that support
+# Node 18 (koffi 3.3, playwright-core 1.61), so a newer node that a machine
+# already has (e.g. NodeSource's, which bundles npm) serves as well; an older
+# one does not.
+node_major=$(node -p 'process.versions.node.split(".")[0]' 2>/dev/null || echo 0)
+if [ "$node_major" -lt 18 ] || ! command -v npm >/dev/null 2>&1; then
+  echo "setup: installing nodejs npm (found node major version $node_major)"
   export DEBIAN_FRONTEND=noninteractive
   ${sudo:-} apt-get update -qq
   ${sudo:-} apt-get install -y -qq --no-install-recommends nodejs npm

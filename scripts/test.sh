@@ -26,8 +26,6 @@ CEREBRO_SKIP_VITB32=1 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
   UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 ctest --test-dir build-asan -L unit --output-on-failure -j"$jobs"
 
 echo "== fuzzers (${fuzz_seconds}s each)"
-# The tokenizer fuzzer loads CLIP's merges from the shared data folder.
-export CEREBRO_SHARED_DATA=${CEREBRO_SHARED_DATA:-$(sed -n 's/^CEREBRO_SHARED_DATA:PATH=//p' build/CMakeCache.txt)}
 CC=clang CXX=clang++ cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCEREBRO_FUZZ=ON \
   -DBUILD_TESTING=OFF -DCEREBRO_BUILD_BENCH=OFF -DCEREBRO_BUILD_EXAMPLES=OFF
 # Only the fuzzers: the object libraries are instrumented for libFuzzer,

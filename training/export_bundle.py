@@ -1,8 +1,9 @@
 #!/usr/bin/python3
 """Export a CLIP state dict or training checkpoint to a libcerebro bundle.
 
-    export_bundle.py CHECKPOINT --out model.pt --name NAME \
-        --merges ../shared/data/clip/bpe_simple_vocab_16e6.txt.gz
+    export_bundle.py CHECKPOINT --out model.pt --name NAME [--merges FILE]
+
+--merges defaults to CLIP's (third_party/clip/bpe_simple_vocab_16e6.txt.gz).
 
 CHECKPOINT is any of (torch.load / torch.jit.load, CPU):
 - a state dict with OpenAI CLIP's names (the config is inferred from the shapes,
@@ -27,6 +28,7 @@ import torch
 
 from cerebro_train.bundle import CLIP_MEAN, CLIP_STD, DEFAULT_BACKGROUND, export_bundle
 from cerebro_train.model import CLIP, CLIPConfig, from_openai_state_dict
+from cerebro_train.paths import clip_merges
 
 StateDict = Dict[str, torch.Tensor]
 
@@ -78,8 +80,9 @@ def main(argv: List[str]) -> int:
     parser.add_argument("checkpoint", type=Path)
     parser.add_argument("--out", type=Path, required=True, help="bundle path (.pt)")
     parser.add_argument("--name", required=True, help="model name stored in the bundle")
-    parser.add_argument("--merges", type=Path, required=True,
-                        help="BPE merges the model was trained with, plain or .gz")
+    parser.add_argument("--merges", type=Path, default=clip_merges(),
+                        help="BPE merges the model was trained with, plain or .gz "
+                             "(default: CLIP's, third_party/clip)")
     parser.add_argument("--source", default="", help="provenance.source (URL, run id...)")
     parser.add_argument("--training-json", type=Path,
                         help="JSON object merged into provenance.training")

@@ -1,8 +1,9 @@
 #!/usr/bin/python3
 """Write a random-weight bundle (and optionally reference outputs) for parity tests.
 
-    make_test_bundle.py --preset tiny --seed 1 --out tiny.pt \
-        --merges ../shared/data/clip/bpe_simple_vocab_16e6.txt.gz --reference tiny-ref/
+    make_test_bundle.py --preset tiny --seed 1 --out tiny.pt --reference tiny-ref/
+
+--merges defaults to CLIP's (third_party/clip/bpe_simple_vocab_16e6.txt.gz).
 
 The same preset and seed give the same weights and the same reference inputs.
 The reference directory holds raw little-endian C-order tensors and reference.json
@@ -23,6 +24,7 @@ import torch
 
 from cerebro_train.bundle import export_bundle, load_bundle
 from cerebro_train.model import CLIP, CLIPConfig
+from cerebro_train.paths import clip_merges
 
 PRESETS = {"tiny": CLIPConfig.tiny, "vitb32": CLIPConfig.vitb32}
 REFERENCE_FORMAT = "cerebro-reference"
@@ -102,8 +104,8 @@ def main(argv: List[str]) -> int:
     parser.add_argument("--preset", choices=sorted(PRESETS), required=True)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", type=Path, required=True, help="bundle path (.pt)")
-    parser.add_argument("--merges", type=Path, required=True,
-                        help="CLIP BPE merges, plain or .gz")
+    parser.add_argument("--merges", type=Path, default=clip_merges(),
+                        help="CLIP BPE merges, plain or .gz (default: third_party/clip)")
     parser.add_argument("--reference", type=Path, metavar="DIR",
                         help="also write reference inputs/outputs into DIR")
     parser.add_argument("--images", type=int, default=3, help="reference image count")

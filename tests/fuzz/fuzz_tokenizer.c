@@ -1,6 +1,6 @@
 /* libFuzzer target for the tokenizer. The real CLIP merges are loaded once
- * ($CEREBRO_MERGES, else $CEREBRO_SHARED_DATA/clip/..., else
- * ../shared/data/clip/... from the repository root).
+ * ($CEREBRO_MERGES, else the checkout's third_party/clip copy, whose path
+ * the build passes in as CEREBRO_FUZZ_MERGES).
  *
  * Input: byte 0 picks the mode, the rest is the payload.
  *   mode & 0x80 clear: the payload is text, encoded with the context length
@@ -18,8 +18,6 @@
 #include "cerebro/cerebro.h"
 #include "text/text.h"
 
-#define MERGES_NAME "clip/bpe_simple_vocab_16e6.txt.gz"
-
 static cerebro_tokenizer *clip;
 static int32_t *full, *cut;
 
@@ -28,15 +26,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
-    char path[4096];
-    const char *env = getenv("CEREBRO_MERGES"), *shared = getenv("CEREBRO_SHARED_DATA");
+    const char *env = getenv("CEREBRO_MERGES");
+    const char *path = env && *env ? env : CEREBRO_FUZZ_MERGES;
 
     (void)argc;
     (void)argv;
-    if (env)
-        snprintf(path, sizeof path, "%s", env);
-    else
-        snprintf(path, sizeof path, "%s/%s", shared ? shared : "../shared/data", MERGES_NAME);
     if (cerebro_tokenizer_open(&clip, path) != CEREBRO_OK) {
         fprintf(stderr, "fuzz_tokenizer: %s (set CEREBRO_MERGES)\n", cerebro_last_error());
         abort();

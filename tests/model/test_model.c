@@ -466,9 +466,7 @@ END_TEST
 START_TEST(test_openai_style_checkpoint)
 {
     /* No cerebro/ files: CLIP defaults, a vocabulary by path, 77-token inputs. */
-    char vocab[1024];
-    const char *shared = getenv("CEREBRO_SHARED_DATA");
-    snprintf(vocab, sizeof vocab, "%s/clip/bpe_simple_vocab_16e6.txt.gz", shared ? shared : "../shared/data");
+    const char *vocab = getenv("CEREBRO_MERGES") ? getenv("CEREBRO_MERGES") : CEREBRO_TEST_MERGES;
     cerebro_model_options o;
     cerebro_model_options_init(&o);
     o.precision = CEREBRO_PRECISION_FP32;

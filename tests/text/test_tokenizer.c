@@ -15,13 +15,11 @@
 
 #define MAX_TOKENS 65536
 
-static char *merges_path(void)
+/* CLIP's merges in the checkout (third_party/clip), or $CEREBRO_MERGES. */
+static const char *merges_path(void)
 {
-    static char path[4096];
-    const char *shared = getenv("CEREBRO_SHARED_DATA");
-    snprintf(path, sizeof path, "%s/clip/bpe_simple_vocab_16e6.txt.gz",
-             shared ? shared : "../shared/data");
-    return path;
+    const char *env = getenv("CEREBRO_MERGES");
+    return env && *env ? env : CEREBRO_TEST_MERGES;
 }
 
 static cerebro_tokenizer *open_clip(void)

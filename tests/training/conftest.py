@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import sys
 from pathlib import Path
 
@@ -14,20 +13,17 @@ TRAINING = REPO / "training"
 sys.path.insert(0, str(TRAINING))
 
 from cerebro_train.model import CLIP, CLIPConfig  # noqa: E402
+from cerebro_train.paths import clip_merges  # noqa: E402
 
 # Keep the shared 2-core machine usable while tests run.
 torch.set_num_threads(min(2, torch.get_num_threads()))
 
 
-def shared_data() -> Path:
-    return Path(os.environ.get("CEREBRO_SHARED_DATA", REPO.parent / "shared" / "data"))
-
-
 @pytest.fixture(scope="session")
 def clip_merges_path() -> Path:
-    path = shared_data() / "clip" / "bpe_simple_vocab_16e6.txt.gz"
+    path = clip_merges()
     if not path.is_file():
-        pytest.fail(f"CLIP BPE file not found at {path} (set CEREBRO_SHARED_DATA)")
+        pytest.fail(f"CLIP BPE file not found at {path} (third_party/clip, or $CEREBRO_MERGES)")
     return path
 
 

@@ -4,7 +4,8 @@
 
 Downloads happen here and only here, with the ordinary clients: `npm pack` for the
 emoji packages, `apt-get download` for the Debian data packages; both are cached in
-DATA/downloads and reused. CIFAR-10 comes from the shared data folder. Output:
+DATA/downloads and reused. CIFAR-10 is given with --cifar10 or $CEREBRO_CIFAR10
+(paths.CIFAR10_HELP; extracted once into DATA/images/cifar10). Output:
 
 | manifest | what | used for |
 |---|---|---|
@@ -39,7 +40,7 @@ from pathlib import Path
 from typing import Dict, Iterable, List, Optional, Sequence, Set
 
 from .manifest import Record, write_json, write_manifest
-from .paths import default_data_dir, shared_data
+from .paths import CIFAR10_HELP, CIFAR10_SHA256, cifar10_source, default_data_dir
 
 GOOGLE_EMOJI = "emoji-datasource-google@16.0.0"
 TWITTER_EMOJI = "emoji-datasource-twitter@16.0.0"
@@ -293,23 +294,43 @@ def openclipart_records(package: Path) -> List[Record]:
 
 # ---- CIFAR-10 ----------------------------------------------------------------------------
 
-def cifar_files(tarball: Path, out_dir: Path) -> Dict[str, List[Path]]:
-    """Extract the CIFAR-10 training tarball once; files per class, in numeric order."""
+def sha256_of(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def cifar_files(source: Optional[Path], out_dir: Path) -> Dict[str, List[Path]]:
+    """CIFAR-10's training images per class, in numeric order. `source` is the
+    cifar10-train.tar.gz (extracted once into out_dir) or a folder with train/<class>/*.jpg;
+    it may be None once out_dir holds a complete extraction."""
     marker = out_dir / ".complete"
-    if not marker.is_file():
+    if source is not None and source.is_dir():
+        root = source / "train" if (source / "train").is_dir() else source
+    elif marker.is_file():
+        root = out_dir
+    elif source is None or not source.is_file():
+        raise ValueError(f"CIFAR-10 not found ({source or 'not given'}): {CIFAR10_HELP}")
+    else:
+        if sha256_of(source) != CIFAR10_SHA256:
+            print(f"data: warning: {source} is not the archive the default model was trained "
+                  f"on (sha256 {CIFAR10_SHA256[:12]}...); results will differ", flush=True)
         out_dir.mkdir(parents=True, exist_ok=True)
-        print(f"data: extracting {tarball}", flush=True)
-        with tarfile.open(tarball) as tar:
+        print(f"data: extracting {source}", flush=True)
+        with tarfile.open(source) as tar:
             tar.extractall(out_dir)
-        marker.write_text(tarball.name + "\n")
+        marker.write_text(source.name + "\n")
+        root = out_dir
     files: Dict[str, List[Path]] = {}
-    for jpg in out_dir.rglob("*.jpg"):
+    for jpg in root.rglob("*.jpg"):
         files.setdefault(jpg.parent.name, []).append(jpg)
     for name in files:
         files[name].sort(key=lambda p: (len(p.stem), p.stem))
     missing = set(ANIMALS + VEHICLES) - set(files)
     if missing:
-        raise ValueError(f"{tarball}: no images for classes {sorted(missing)}")
+        raise ValueError(f"{source or out_dir}: no images for classes {sorted(missing)}")
     return files
 
 
@@ -373,7 +394,7 @@ def animal_vocabulary(google_package: Path) -> Dict[str, List[str]]:
 
 # ---- the command --------------------------------------------------------------------------
 
-def build(data_dir: Path, shared: Path, seed_per_class: int = 50, val_per_class: int = 500,
+def build(data_dir: Path, cifar10: Optional[Path], seed_per_class: int = 50, val_per_class: int = 500,
           vehicles_per_class: int = 5000, sources: Iterable[str] = ("google", "twitter",
           "openmoji", "tuxpaint", "openclipart", "cifar"), workers: int = 2,
           cache_size: Optional[int] = 64) -> Dict[str, int]:
@@ -409,8 +430,7 @@ def build(data_dir: Path, shared: Path, seed_per_class: int = 50, val_per_class:
         counts["openclipart"] = write_manifest(manifests / "openclipart.jsonl",
                                                openclipart_records(clip))
     if "cifar" in sources:
-        files = cifar_files(shared / "cifar10" / "cifar10-train.tar.gz",
-                            data_dir / "images" / "cifar10")
+        files = cifar_files(cifar10_source(cifar10), data_dir / "images" / "cifar10")
         splits = cifar_splits(files, seed_per_class, val_per_class, vehicles_per_class)
         for split in ("vehicles", "seed", "val", "pool"):
             counts[f"cifar-{split}"] = write_manifest(manifests / f"cifar-{split}.jsonl",
@@ -430,8 +450,9 @@ def build(data_dir: Path, shared: Path, seed_per_class: int = 50, val_per_class:
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--data-dir", type=Path, default=default_data_dir())
-    parser.add_argument("--shared-data", type=Path, default=shared_data(),
-                        help="folder holding cifar10/cifar10-train.tar.gz")
+    parser.add_argument("--cifar10", type=Path, default=None,
+                        help="cifar10-train.tar.gz, a folder holding it, or a folder with "
+                             "train/<class>/*.jpg (default: $CEREBRO_CIFAR10)")
     parser.add_argument("--sources", default="google,twitter,openmoji,tuxpaint,openclipart,cifar")
     parser.add_argument("--seed-per-class", type=int, default=50)
     parser.add_argument("--val-per-class", type=int, default=500)
@@ -442,7 +463,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
-    counts = build(args.data_dir, args.shared_data, args.seed_per_class, args.val_per_class,
+    counts = build(args.data_dir, args.cifar10, args.seed_per_class, args.val_per_class,
                    args.vehicles_per_class, args.sources.split(","), args.workers,
                    args.cache_size)
     print(json.dumps(counts, indent=2))

@@ -20,16 +20,9 @@ sys.path.insert(0, str(ROOT / "bindings" / "python"))
 
 import cerebro  # noqa: E402
 
-def shared_data() -> Path:
-    """CEREBRO_SHARED_DATA, else shared/data beside the checkout, else /work/shared/data."""
-    for candidate in (os.environ.get("CEREBRO_SHARED_DATA"), ROOT.parent / "shared" / "data",
-                      "/work/shared/data"):
-        if candidate and Path(candidate).is_dir():
-            return Path(candidate)
-    return ROOT.parent / "shared" / "data"
-
-
-MERGES = shared_data() / "clip" / "bpe_simple_vocab_16e6.txt.gz"
+# CLIP's merges: the checkout's copy (third_party/clip), or $CEREBRO_MERGES.
+MERGES = Path(os.environ.get("CEREBRO_MERGES")
+              or ROOT / "third_party" / "clip" / "bpe_simple_vocab_16e6.txt.gz")
 
 
 @pytest.fixture(scope="session")
