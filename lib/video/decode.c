@@ -43,7 +43,7 @@ struct cb_video {
     int ended;               /* no more frames */
     int bad_packets;         /* damaged packets in a row */
     char damage[256];        /* first damage seen, reported at the end */
-    struct SwsContext *sws_luma, *sws_rgb;
+    struct SwsContext *sws_scene, *sws_rgb;
 };
 
 /* ---- FFmpeg's log ---------------------------------------------------------- */
@@ -225,7 +225,7 @@ void cb_video_close(cb_video *v)
 {
     if (!v)
         return;
-    sws_freeContext(v->sws_luma);
+    sws_freeContext(v->sws_scene);
     sws_freeContext(v->sws_rgb);
     av_frame_free(&v->frame);
     av_frame_free(&v->kept);
@@ -441,18 +441,20 @@ static void set_colorspace(struct SwsContext *sws, const AVFrame *f, int dst_ful
                              brightness, contrast, saturation);
 }
 
-cerebro_status cb_video_luma(cb_video *v, uint8_t *luma)
+cerebro_status cb_video_scene_thumb(cb_video *v, uint8_t *thumb)
 {
     const AVFrame *f = v->frame;
-    uint8_t *dst[4] = {luma, NULL, NULL, NULL};
+    uint8_t *dst[4] = {thumb, NULL, NULL, NULL};
     int stride[4] = {CB_SCENE_W, 0, 0, 0};
 
-    v->sws_luma = sws_getCachedContext(v->sws_luma, f->width, f->height, (enum AVPixelFormat)f->format,
-                                       CB_SCENE_W, CB_SCENE_H, AV_PIX_FMT_GRAY8, SWS_AREA, NULL, NULL, NULL);
-    if (!v->sws_luma)
+    v->sws_scene = sws_getCachedContext(v->sws_scene, f->width, f->height, (enum AVPixelFormat)f->format,
+                                        CB_SCENE_PIXELS, CB_SCENE_H, AV_PIX_FMT_RGB24, SWS_AREA, NULL,
+                                        NULL, NULL);
+    if (!v->sws_scene)
         return cb_fail(CEREBRO_E_UNSUPPORTED, "%s: cannot convert pixel format %s", v->path,
                        av_get_pix_fmt_name((enum AVPixelFormat)f->format));
-    sws_scale(v->sws_luma, (const uint8_t *const *)f->data, f->linesize, 0, f->height, dst, stride);
+    set_colorspace(v->sws_scene, f, 1);
+    sws_scale(v->sws_scene, (const uint8_t *const *)f->data, f->linesize, 0, f->height, dst, stride);
     return CEREBRO_OK;
 }
 

@@ -17,9 +17,15 @@ extern "C" {
 /* A status meaning "no more frames, the stream ended cleanly". */
 #define CB_VIDEO_END ((cerebro_status)1)
 
-/* Side of the grey thumbnail used to score scene changes. */
-#define CB_SCENE_W 64
+/* The thumbnail that scene changes are scored on: CB_SCENE_PIXELS x
+ * CB_SCENE_H pixels of packed RGB, so that a cut between two pictures of
+ * equal brightness and different colour is seen (a grey thumbnail missed
+ * it). CB_SCENE_W is a row's width in bytes: a thumbnail is
+ * CB_SCENE_W * CB_SCENE_H = CB_SCENE_BYTES bytes. */
+#define CB_SCENE_PIXELS 64
 #define CB_SCENE_H 36
+#define CB_SCENE_W (CB_SCENE_PIXELS * 3)
+#define CB_SCENE_BYTES (CB_SCENE_W * CB_SCENE_H)
 
 typedef struct cb_video cb_video;
 
@@ -54,8 +60,12 @@ const char *cb_video_path(const cb_video *v);
  * as E_CORRUPT at the end instead of CB_VIDEO_END. */
 cerebro_status cb_video_next(cb_video *v, double *timestamp);
 
-/* The current frame as a CB_SCENE_W x CB_SCENE_H grey thumbnail. */
-cerebro_status cb_video_luma(cb_video *v, uint8_t *luma);
+/* The current frame as the scene thumbnail (CB_SCENE_BYTES bytes of RGB,
+ * in the stream's colour matrix and range). */
+cerebro_status cb_video_scene_thumb(cb_video *v, uint8_t *thumb);
+/* Its name from when the thumbnail was grey; lib/index/frames.c and
+ * bench/bench_video.c still call it so. */
+#define cb_video_luma cb_video_scene_thumb
 
 /* The current frame as an RGB image (possibly shrunk, see min_short_side;
  * the image's full_width/full_height are the frame's size). */
@@ -82,21 +92,23 @@ typedef struct cb_sampler {
     int have_prev;
     double last_kept;   /* timestamp of the last frame taken */
     double prev_diff;   /* mean absolute difference of the previous pair */
-    uint8_t prev[CB_SCENE_W * CB_SCENE_H];
+    uint8_t prev[CB_SCENE_BYTES];
 } cb_sampler;
 
 void cb_sampler_init(cb_sampler *s, double interval, float threshold);
 
-/* Scene-change score of a frame against the previous one, in [0, 1]: the
- * mean absolute difference of the grey thumbnails (0..255) less its change
- * from the previous pair's, over 100, the way FFmpeg's `scene` score is
- * defined -- a cut scores high, steady motion (a pan) does not. */
-float cb_scene_score(cb_sampler *s, const uint8_t *luma);
+/* Scene-change score of a frame's thumbnail against the previous one, in
+ * [0, 1]: the mean absolute difference over every pixel and colour channel
+ * (0..255) less its change from the previous pair's, over 100, the way
+ * FFmpeg's `scene` score is defined (a sum over all planes) -- a cut scores
+ * high, steady motion (a pan) does not. A cut that changes every channel
+ * by 30 levels scores 0.3, the default threshold. */
+float cb_scene_score(cb_sampler *s, const uint8_t *thumb);
 
 /* Feeds one decoded frame; 1 if it should be kept: the first frame, a
  * scene change (score >= threshold), or `interval` seconds since the last
  * frame kept. */
-int cb_sampler_take(cb_sampler *s, double timestamp, const uint8_t *luma);
+int cb_sampler_take(cb_sampler *s, double timestamp, const uint8_t *thumb);
 
 /* "00:01:23.4" into buf (at least 16 bytes). */
 void cb_video_format_time(double seconds, char *buf, size_t cap);

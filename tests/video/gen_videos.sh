@@ -12,6 +12,9 @@
 #   audio_only.mp4         2 s of a sine tone, no video stream
 #   long_audio.mkv         3 s of video (320x240, 25 fps) with 6 s of sound: not truncated
 #   garbage.mp4            text bytes named like a video
+#   colour_cut.mp4         3 s of a red disc (255,0,0), then 3 s of a blue one (0,80,255), on
+#                          grey, 320x240 at 25 fps: the two discs have the same BT.601 luma
+#                          (76.2 and 76.0), so only colour tells the scenes apart
 #   ref_*.png              ffmpeg's own decode of single frames (-ss T -frames:v 1)
 set -euo pipefail
 images=$1 out=$2
@@ -66,6 +69,14 @@ ff -f lavfi -i sine=frequency=440:duration=2 -c:a aac audio_only.mp4
 ff -f lavfi -i color=c=gray:s=320x240:r=25:d=3 -f lavfi -i sine=frequency=440:duration=6 \
   -c:v libx264 -pix_fmt yuv420p -c:a aac long_audio.mkv
 seq 1 4000 > garbage.mp4
+
+disc() { # r g b seconds label: a disc of radius 100 in that colour, centred on grey
+  local e="if(lt(hypot(X-160,Y-120),100),%d,128)"
+  printf "color=c=0x808080:s=320x240:r=25:d=%s,format=gbrp,geq=r='$e':g='$e':b='$e',format=yuv420p[%s]" \
+    "$4" "$1" "$2" "$3" "$5"
+}
+ff -filter_complex "$(disc 255 0 0 3 a);$(disc 0 80 255 3 b);[a][b]concat=n=2:v=1[v]" -map '[v]' \
+  -c:v libx264 -g 50 -pix_fmt yuv420p colour_cut.mp4
 
 for t in 0 1 4.52; do
   ff -ss "$t" -i scenes.mp4 -frames:v 1 -pix_fmt rgb24 "ref_mp4_$t.png"

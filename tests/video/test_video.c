@@ -1,6 +1,7 @@
 /* lib/video on videos that tests/video/gen_videos.sh writes with ffmpeg:
  * every frame of each format decodes with its timestamp, the sampler keeps
- * the first frame and the scene change at 3 s, damaged files keep what
+ * the first frame and the scene change at 3 s (also a change of colour
+ * alone, at equal brightness), damaged files keep what
  * decodes and say what is wrong, the time limit stops a decode, and
  * cerebro_video_frame_load returns the frame ffmpeg itself extracts. */
 #ifndef _GNU_SOURCE
@@ -50,7 +51,7 @@ static void decode_all(const char *path, const cb_video_limits *lim, double inte
 {
     cb_video *v = NULL;
     cb_sampler s;
-    uint8_t luma[CB_SCENE_W * CB_SCENE_H];
+    uint8_t thumb[CB_SCENE_BYTES];
     double t;
     cerebro_status st;
 
@@ -61,11 +62,11 @@ static void decode_all(const char *path, const cb_video_limits *lim, double inte
     ck_assert_uint_eq(cb_video_height(v), 240);
     cb_sampler_init(&s, interval, threshold);
     while ((st = cb_video_next(v, &t)) == CEREBRO_OK) {
-        ck_assert_int_eq(cb_video_luma(v, luma), CEREBRO_OK);
+        ck_assert_int_eq(cb_video_scene_thumb(v, thumb), CEREBRO_OK);
         if (d->n < 400)
             d->times[d->n] = t;
         d->n++;
-        if (cb_sampler_take(&s, t, luma) && d->n_kept < 32)
+        if (cb_sampler_take(&s, t, thumb) && d->n_kept < 32)
             d->kept[d->n_kept++] = t;
         if (sleep_us)
             usleep(sleep_us);
@@ -119,7 +120,7 @@ END_TEST
 START_TEST(test_scene_score)
 {
     cb_sampler s;
-    uint8_t a[CB_SCENE_W * CB_SCENE_H], b[CB_SCENE_W * CB_SCENE_H];
+    uint8_t a[CB_SCENE_BYTES], b[CB_SCENE_BYTES];
     memset(a, 40, sizeof a);
     memset(b, 200, sizeof b);
     cb_sampler_init(&s, 100, 0.3f);
@@ -137,6 +138,16 @@ START_TEST(test_scene_score)
         else if (i == 1)
             ck_assert_float_eq_tol(score, 0.2f, 1e-6);
     }
+    /* Red, then blue of the same BT.601 luma (76.2, 76.0): a grey
+     * thumbnail saw no change at all. */
+    for (size_t i = 0; i < CB_SCENE_BYTES; i += 3) {
+        a[i] = 255, a[i + 1] = 0, a[i + 2] = 0;
+        b[i] = 0, b[i + 1] = 80, b[i + 2] = 255;
+    }
+    cb_sampler_init(&s, 100, 0.3f);
+    cb_scene_score(&s, a);
+    ck_assert_float_eq(cb_scene_score(&s, a), 0.0f);
+    ck_assert_float_ge(cb_scene_score(&s, b), 0.3f);
     char buf[32];
     cb_video_format_time(83.44, buf, sizeof buf);
     ck_assert_str_eq(buf, "00:01:23.4");
@@ -144,6 +155,55 @@ START_TEST(test_scene_score)
     ck_assert_str_eq(buf, "01:02:05.1");
     ck_assert(cb_is_video_name("a/Clip.MP4") && cb_is_video_name("x.webm") && cb_is_video_name("x.mkv"));
     ck_assert(!cb_is_video_name("x.jpg") && !cb_is_video_name(".mp4") && !cb_is_video_name("mp4"));
+}
+END_TEST
+
+/* Mean R, G, B and BT.601 luma of an RGB image. */
+static void image_means(const cerebro_image *img, double m[4])
+{
+    const size_t n = (size_t)img->width * img->height;
+    double sum[3] = {0, 0, 0};
+    for (size_t i = 0; i < n; i++)
+        for (int c = 0; c < 3; c++)
+            sum[c] += img->pixels[3 * i + (size_t)c];
+    for (int c = 0; c < 3; c++)
+        m[c] = sum[c] / (double)n;
+    m[3] = 0.299 * m[0] + 0.587 * m[1] + 0.114 * m[2];
+}
+
+START_TEST(test_colour_cut)
+{
+    /* A red disc for 3 s, then a blue one of the same luma (gen_videos.sh):
+     * only colour tells the scenes apart, and the second must be kept. */
+    cb_video *v = NULL;
+    cb_sampler s;
+    uint8_t thumb[CB_SCENE_BYTES];
+    double t, kept[8], means[8][4];
+    size_t n_kept = 0;
+    cerebro_status st = cb_video_open(&v, media("colour_cut.mp4"), &plain);
+    ck_assert_msg(st == CEREBRO_OK, "%s", cerebro_last_error());
+    cb_sampler_init(&s, 10.0, 0.3f);
+    while ((st = cb_video_next(v, &t)) == CEREBRO_OK) {
+        ck_assert_int_eq(cb_video_scene_thumb(v, thumb), CEREBRO_OK);
+        if (!cb_sampler_take(&s, t, thumb))
+            continue;
+        ck_assert_uint_lt(n_kept, 8);
+        cerebro_image *img = NULL;
+        ck_assert_int_eq(cb_video_rgb(v, &img), CEREBRO_OK);
+        image_means(img, means[n_kept]);
+        cerebro_image_free(img);
+        kept[n_kept++] = t;
+    }
+    cb_video_close(v);
+    ck_assert_int_eq(st, CB_VIDEO_END);
+    ck_assert_msg(n_kept == 2, "%zu frames kept (the cut at 3 s must be one of two)", n_kept);
+    ck_assert_double_eq_tol(kept[0], 0.0, 1e-6);
+    ck_assert_msg(kept[1] >= 3.0 && kept[1] < 3.2, "second frame kept at %f, not at the cut", kept[1]);
+    /* The clip is what it claims: the same brightness, a different colour. */
+    ck_assert_msg(fabs(means[0][3] - means[1][3]) < 2.0, "luma %f vs %f", means[0][3], means[1][3]);
+    ck_assert_msg(means[0][0] - means[1][0] > 80 && means[1][2] - means[0][2] > 80,
+                  "RGB means (%.1f %.1f %.1f) then (%.1f %.1f %.1f)", means[0][0], means[0][1],
+                  means[0][2], means[1][0], means[1][1], means[1][2]);
 }
 END_TEST
 
@@ -346,6 +406,7 @@ static Suite *video_suite(void)
     tcase_add_test(tc, test_formats_decode_and_sample);
     tcase_add_test(tc, test_interval);
     tcase_add_test(tc, test_scene_score);
+    tcase_add_test(tc, test_colour_cut);
     tcase_add_test(tc, test_bad_files);
     tcase_add_test(tc, test_truncated);
     tcase_add_test(tc, test_sound_longer_than_picture);
