@@ -10,30 +10,29 @@
 # multiarch library folder. The packages always install under /usr.
 # tests/install/check_packages.sh checks their names, files and Depends.
 set(CPACK_GENERATOR DEB)
+set(CPACK_VERBATIM_VARIABLES ON) # the descriptions below hold quotes
 set(CPACK_PACKAGE_NAME cerebro)
 set(CPACK_PACKAGE_VERSION ${PROJECT_VERSION})
-set(CPACK_PACKAGE_DESCRIPTION_SUMMARY "${PROJECT_DESCRIPTION}")
 set(CPACK_PACKAGE_CONTACT "libcerebro maintainers <maintainers@users.noreply.r-seed-73ba8c0d.example>")
 set(CPACK_PACKAGING_INSTALL_PREFIX /usr)
-set(CPACK_OUTPUT_FILE_PREFIX packages)
 set(CPACK_DEB_COMPONENT_INSTALL ON)
 set(CPACK_COMPONENTS_ALL runtime dev tools) # examples: `cmake --install` only
 set(CPACK_DEBIAN_FILE_NAME DEB-DEFAULT)
 set(CPACK_DEBIAN_PACKAGE_RELEASE 1)
 set(CPACK_DEBIAN_PACKAGE_PRIORITY optional)
+set(CPACK_STRIP_FILES ON) # as Debian's packages: no debug information
 # Depends from the ELF files' NEEDED entries, the way debhelper does it.
 set(CPACK_DEBIAN_PACKAGE_SHLIBDEPS ON)
 set(_cerebro_deb_version "${PROJECT_VERSION}-${CPACK_DEBIAN_PACKAGE_RELEASE}")
 
 set(CPACK_DEBIAN_RUNTIME_PACKAGE_NAME libcerebro${PROJECT_VERSION_MAJOR})
 set(CPACK_DEBIAN_RUNTIME_PACKAGE_SECTION libs)
-set(CPACK_COMPONENT_RUNTIME_DESCRIPTION "${PROJECT_DESCRIPTION} (shared library)
- libcerebro embeds images and video frames with a CLIP-style dual encoder,
- keeps the vectors in a durable SQLite + FAISS store and answers searches
- such as \"a snow leopard on rocks\". This package holds the shared library.")
+set(CPACK_DEBIAN_RUNTIME_DESCRIPTION "The shared library. libcerebro embeds images and video frames with a
+CLIP-style dual encoder, keeps the vectors in a durable SQLite + FAISS store
+and answers searches such as \"a snow leopard on rocks\".")
 # A shlibs file, so packages built against this one depend on it, and an
 # ldconfig trigger instead of running ldconfig for every library installed.
-set(CPACK_DEBIAN_RUNTIME_PACKAGE_GENERATE_SHLIBS ON)
+set(CPACK_DEBIAN_PACKAGE_GENERATE_SHLIBS ON)
 set(CPACK_DEBIAN_PACKAGE_GENERATE_SHLIBS_POLICY ">=")
 file(WRITE ${PROJECT_BINARY_DIR}/deb/runtime/triggers "activate-noawait ldconfig\n")
 set(CPACK_DEBIAN_RUNTIME_PACKAGE_CONTROL_EXTRA ${PROJECT_BINARY_DIR}/deb/runtime/triggers)
@@ -43,10 +42,9 @@ set(CPACK_DEBIAN_RUNTIME_PACKAGE_RECOMMENDS libopenblas0-pthread)
 
 set(CPACK_DEBIAN_DEV_PACKAGE_NAME libcerebro-dev)
 set(CPACK_DEBIAN_DEV_PACKAGE_SECTION libdevel)
-set(CPACK_COMPONENT_DEV_DESCRIPTION "${PROJECT_DESCRIPTION} (development files)
- The header cerebro/cerebro.h, the libcerebro.so link, cerebro.pc for
- pkg-config and the CMake package (find_package(cerebro), target
- cerebro::cerebro).")
+set(CPACK_DEBIAN_DEV_DESCRIPTION "Development files: the header cerebro/cerebro.h, the libcerebro.so link,
+cerebro.pc for pkg-config and the CMake package (find_package(cerebro),
+target cerebro::cerebro).")
 # cerebro.pc names its dependencies in Requires.private, which pkg-config
 # resolves even for a shared link: their .pc files must be installed.
 set(CPACK_DEBIAN_DEV_PACKAGE_DEPENDS "${CPACK_DEBIAN_RUNTIME_PACKAGE_NAME} (= ${_cerebro_deb_version}), \
@@ -55,13 +53,15 @@ libavformat-dev, libavcodec-dev, libswscale-dev, libavutil-dev, pkg-config")
 
 set(CPACK_DEBIAN_TOOLS_PACKAGE_NAME cerebro-tools)
 set(CPACK_DEBIAN_TOOLS_PACKAGE_SECTION graphics)
-set(CPACK_COMPONENT_TOOLS_DESCRIPTION "${PROJECT_DESCRIPTION} (the cerebro program)
- cerebro indexes folders of images and videos incrementally, searches them
- by text or by example image and serves a search-as-you-type web page
- (cerebro serve). The bundled default model is installed as
- /usr/share/cerebro/default.pt.")
-# dpkg-shlibdeps cannot see libcerebro.so.0 (it is in another component), so
-# that dependency is named here; the others are computed.
+set(CPACK_DEBIAN_TOOLS_DESCRIPTION "The cerebro program: it indexes folders of images and videos
+incrementally, searches them by text or by example image and serves a
+search-as-you-type web page (cerebro serve). The bundled default model is
+installed as /usr/share/cerebro/default.pt.")
+# dpkg-shlibdeps cannot tell which package holds libcerebro.so.0 (another
+# component of this build), so that dependency is named here ...
 set(CPACK_DEBIAN_TOOLS_PACKAGE_DEPENDS "${CPACK_DEBIAN_RUNTIME_PACKAGE_NAME} (>= ${PROJECT_VERSION})")
+# ... but it must find the library to read the rest: the build folder's copy.
+get_target_property(_cerebro_lib_dir cerebro BINARY_DIR)
+set(CPACK_DEBIAN_PACKAGE_SHLIBDEPS_PRIVATE_DIRS ${_cerebro_lib_dir})
 
 include(CPack)
