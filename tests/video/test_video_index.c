@@ -1,10 +1,11 @@
 /* Indexing videos through the public API (libcerebro.so as a user links
  * it), on videos tests/video/gen_videos.sh writes with ffmpeg: the frame of
  * the second scene is found with its timestamp by an image query (any model)
- * and by a text query (the bundled default model), still scenes keep one
- * frame, re-runs decode nothing, a changed video replaces its frames,
- * removal takes every frame, damaged files keep what decodes and record an
- * error naming the file, and the per-file time limit holds. */
+ * and by a text query (the bundled default model; also "a blue circle" after
+ * a cut of colour alone), still scenes keep one frame, re-runs decode
+ * nothing, a changed video replaces its frames, removal takes every frame,
+ * damaged files keep what decodes and record an error naming the file, and
+ * the per-file time limit holds. */
 #define _GNU_SOURCE
 #include <check.h>
 #include <errno.h>
@@ -272,6 +273,31 @@ START_TEST(test_image_query_finds_scene_two)
         cerebro_results_free(r);
         cerebro_index_free(idx);
     }
+    cerebro_model_free(m);
+}
+END_TEST
+
+START_TEST(test_colour_cut_default_model)
+{
+    /* A red disc, then a blue one of the same brightness: both scenes are
+     * indexed, and each colour's query finds its own. */
+    const char *path = getenv("CEREBRO_DEFAULT_MODEL");
+    cerebro_model *m = open_model_at(path ? path : "models/default.pt");
+    const char *dir = scratch("colour");
+    copy_file(media("colour_cut.mp4"), dir, "clip.mp4");
+    cerebro_index *idx = open_index(dir, m);
+    cerebro_add_stats s = add_folder(idx, dir, NULL, NULL);
+    ck_assert_uint_eq(s.frames, 2);
+    cerebro_results *r = NULL;
+    OK(cerebro_index_search_text(idx, "a blue circle", NULL, &r));
+    expect_top_is_second_scene(r, "a blue circle");
+    cerebro_results_free(r);
+    OK(cerebro_index_search_text(idx, "a red circle", NULL, &r));
+    cerebro_hit h;
+    OK(cerebro_results_get(r, 0, &h));
+    ck_assert_msg(h.timestamp < 3.0, "a red circle: top hit @ %.3f", h.timestamp);
+    cerebro_results_free(r);
+    cerebro_index_free(idx);
     cerebro_model_free(m);
 }
 END_TEST
@@ -545,6 +571,7 @@ static Suite *video_index_suite(void)
     tcase_set_timeout(tc, 900);
     tcase_add_test(tc, test_image_query_finds_scene_two);
     tcase_add_test(tc, test_text_query_default_model);
+    tcase_add_test(tc, test_colour_cut_default_model);
     tcase_add_test(tc, test_still_scene_dedup_and_limits);
     tcase_add_test(tc, test_incremental_and_changed);
     tcase_add_test(tc, test_damaged_files);
