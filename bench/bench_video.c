@@ -5,7 +5,7 @@
  *               [--precision auto|fp32|bf16]
  *
  * Runs what indexing runs for one video -- decode every frame, score scene
- * changes on a small grey thumbnail, convert and preprocess the frames kept
+ * changes on a small colour thumbnail, convert and preprocess the frames kept
  * (one every S seconds plus scene changes), encode them with the model and
  * drop near-duplicates -- and, separately, decoding alone. Prints one line
  * "name value unit" per figure: frames decoded per second end to end, and
