@@ -72,7 +72,12 @@ cerebro_status cb_read_file(const char *path, uint64_t max_bytes, uint8_t **data
     if (!f)
         return cb_fail(errno == ENOENT ? CEREBRO_E_NOT_FOUND : CEREBRO_E_IO, "%s: cannot open: %s",
                        path, strerror(errno));
-    if (fstat(fileno(f), &st) != 0 || !S_ISREG(st.st_mode)) {
+    if (fstat(fileno(f), &st) != 0) {
+        int err = errno;
+        fclose(f);
+        return cb_fail(CEREBRO_E_IO, "%s: %s", path, strerror(err));
+    }
+    if (!S_ISREG(st.st_mode)) {
         fclose(f);
         return cb_fail(CEREBRO_E_IO, "%s: not a regular file", path);
     }
@@ -87,11 +92,13 @@ cerebro_status cb_read_file(const char *path, uint64_t max_bytes, uint8_t **data
         fclose(f);
         return cb_fail(CEREBRO_E_NOMEM, "%s: cannot allocate %zu bytes", path, len);
     }
+    errno = 0;
     got = fread(buf, 1, len, f);
     if (ferror(f)) {
+        int err = errno ? errno : EIO;
         fclose(f);
         free(buf);
-        return cb_fail(CEREBRO_E_IO, "%s: read error", path);
+        return cb_fail(CEREBRO_E_IO, "%s: read error: %s", path, strerror(err));
     }
     fclose(f);
     *data = buf;

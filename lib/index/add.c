@@ -275,10 +275,11 @@ static cerebro_status hash_file(const char *path, uint8_t digest[32])
                        strerror(errno));
     }
     cb_sha256_init(&h);
+    errno = 0;
     while ((got = fread(buf, 1, CHUNK, f)) > 0)
         cb_sha256_update(&h, buf, got);
     if (ferror(f))
-        st = cb_fail(CEREBRO_E_IO, "%s: read error", path);
+        st = cb_fail(CEREBRO_E_IO, "%s: read error: %s", path, strerror(errno ? errno : EIO));
     cb_sha256_final(&h, digest);
     fclose(f);
     free(buf);
@@ -366,8 +367,6 @@ static cerebro_status settle_vanished(add_job *j)
             k->seen = 1;
             cd->file_id = -2; /* handled */
             moved++;
-            j->stats.updated++;
-            j->done++;
             break;
         }
     }
@@ -402,12 +401,17 @@ static cerebro_status settle_vanished(add_job *j)
         sqlite3_finalize(items);
         sqlite3_finalize(q);
         q = NULL;
-        j->stats.removed += n_gone;
     }
+    int64_t generation = idx->generation;
     if (st == CEREBRO_OK && (n_gone > 0 || moved > 0))
         st = cb_index_commit(idx, old_items, n_old, NULL, NULL, 0);
     else
-        cb_sql_exec(idx->db, "ROLLBACK"); /* nothing changed, or failed */
+        cb_sql_rollback(idx->db); /* nothing changed, or failed */
+    if (idx->generation != generation) { /* counted once committed */
+        j->stats.updated += moved;
+        j->stats.removed += n_gone;
+        j->done += moved;
+    }
 done:
     free(gone);
     free(vanished);
@@ -600,6 +604,10 @@ static cerebro_status consume_batch(void *user, size_t start, size_t count, cons
     int64_t *new_ids = NULL;
     float *vectors = NULL;
     size_t n_new = 0;
+    /* Counted into j->stats only once committed: the callback and the
+     * caller's summary never count what a failed commit took back. */
+    cerebro_add_stats n = {0};
+    int64_t generation = idx->generation;
     cerebro_status st;
 
     if ((st = cb_sql_exec(idx->db, "BEGIN IMMEDIATE")) != CEREBRO_OK)
@@ -620,7 +628,7 @@ static cerebro_status consume_batch(void *user, size_t start, size_t count, cons
             sqlite3_bind_int64(b.update_meta, 3, c->file_id);
             if (!step_done(b.update_meta))
                 st = cb_sql_fail(idx->db, c->path);
-            j->stats.skipped++;
+            n.skipped++;
             continue;
         }
         int existed = c->file_id >= 0, ok = status[i] == CEREBRO_OK;
@@ -630,24 +638,36 @@ static cerebro_status consume_batch(void *user, size_t start, size_t count, cons
             memcpy(vectors + n_new * dim, emb + i * dim, dim * sizeof(float));
             n_new++;
             if (existed)
-                j->stats.updated++;
+                n.updated++;
             else
-                j->stats.added++;
+                n.added++;
         } else if (st == CEREBRO_OK) {
-            j->stats.failed++;
+            n.failed++;
         }
     }
     batch_sql_free(&b);
     if (st != CEREBRO_OK) {
-        cb_sql_exec(idx->db, "ROLLBACK");
+        cb_sql_rollback(idx->db);
         goto out;
     }
     st = cb_index_commit(idx, old.ids, old.n, vectors, new_ids, n_new);
-    for (size_t i = 0; i < count && st == CEREBRO_OK; i++) {
+    if (idx->generation == generation)
+        goto out; /* not committed */
+    j->stats.added += n.added;
+    j->stats.updated += n.updated;
+    j->stats.skipped += n.skipped;
+    j->stats.failed += n.failed;
+    /* Committed (even if the ANN then failed): report every file of it,
+     * keeping the error for the caller whatever the callback calls. */
+    char *error = st != CEREBRO_OK ? strdup(cerebro_last_error()) : NULL;
+    for (size_t i = 0; i < count; i++) {
         j->done++;
         int bad = status[i] != CEREBRO_OK && status[i] != CB_ITEM_UNCHANGED;
         progress(j, e->items[start + i]->path, bad ? status[i] : CEREBRO_OK, bad ? msg[i] : NULL);
     }
+    if (error)
+        cb_fail(st, "%s", error);
+    free(error);
     /* A request to cancel during the last batch comes too late to matter,
      * unless videos follow. */
     if (st == CEREBRO_OK && j->cancelled && (start + count < e->n || j->n_videos > 0))
@@ -656,7 +676,7 @@ static cerebro_status consume_batch(void *user, size_t start, size_t count, cons
     goto out;
 fail:
     batch_sql_free(&b);
-    cb_sql_exec(idx->db, "ROLLBACK");
+    cb_sql_rollback(idx->db);
 out:
     free(old.ids);
     free(new_ids);
@@ -689,7 +709,7 @@ static cerebro_status commit_video(add_job *j, candidate *c, cerebro_status stat
     if (st == CEREBRO_OK)
         st = cb_index_commit(idx, old.ids, old.n, f->vectors, new_ids, f->n);
     else
-        cb_sql_exec(idx->db, "ROLLBACK");
+        cb_sql_rollback(idx->db);
     free(old.ids);
     free(new_ids);
     return st;
@@ -763,8 +783,10 @@ static cerebro_status index_video(add_job *j, candidate *c, const cb_frame_optio
     }
     c->width = f.width;
     c->height = f.height;
+    int64_t generation = j->idx->generation;
     st = commit_video(j, c, item, message, &f);
-    if (st == CEREBRO_OK) {
+    if (j->idx->generation != generation) { /* committed, even if the ANN then failed */
+        char *error = st != CEREBRO_OK ? strdup(cerebro_last_error()) : NULL;
         j->stats.frames += f.n;
         if (item != CEREBRO_OK)
             j->stats.failed++;
@@ -774,6 +796,9 @@ static cerebro_status index_video(add_job *j, candidate *c, const cb_frame_optio
             j->stats.added++;
         j->done++;
         progress(j, c->path, item, item != CEREBRO_OK ? message : NULL);
+        if (error)
+            cb_fail(st, "%s", error);
+        free(error);
     }
     cb_frames_free(&f);
     return st;

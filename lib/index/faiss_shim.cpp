@@ -445,16 +445,22 @@ struct Trailer {
     char magic[8];
 };
 
+// Keeps the errno of a short write: FAISS turns it into an exception whose
+// text says only "write error", and a full disk must say so.
 struct ChecksumWriter final : faiss::IOWriter {
     FILE *f;
     Checksum sum;
     uint64_t bytes = 0;
+    int error = 0;
     explicit ChecksumWriter(FILE *file) : f(file) {}
     size_t operator()(const void *ptr, size_t size, size_t nitems) override
     {
         if (size == 0 || nitems == 0) // FAISS writes empty vectors as (nullptr, 0)
             return nitems;
+        errno = 0;
         size_t done = std::fwrite(ptr, size, nitems, f);
+        if (done < nitems && !error)
+            error = errno ? errno : EIO;
         sum.update(ptr, size * done);
         bytes += size * done;
         return done;
@@ -501,16 +507,23 @@ cerebro_status fsync_parent(const std::string &path)
 cerebro_status write_file(const cb_ann &a, FILE *f, const char *tmp)
 {
     ChecksumWriter w(f);
-    faiss::write_index(a.index.get(), &w);
+    try {
+        faiss::write_index(a.index.get(), &w);
+    } catch (const faiss::FaissException &) {
+        if (!w.error)
+            throw;
+        return cb_fail(CEREBRO_E_IO, "%s: write failed: %s", tmp, std::strerror(w.error));
+    }
     Trailer t{};
     t.payload_bytes = w.bytes;
     t.checksum = w.sum.digest();
     t.structure_bytes = static_cast<uint32_t>(a.structure.size());
     t.version = 1;
     std::memcpy(t.magic, kMagic, sizeof kMagic);
+    errno = 0;
     if (std::fwrite(a.structure.data(), 1, a.structure.size(), f) != a.structure.size() ||
         std::fwrite(&t, sizeof t, 1, f) != 1 || std::fflush(f) != 0)
-        return cb_fail(CEREBRO_E_IO, "%s: write failed: %s", tmp, std::strerror(errno));
+        return cb_fail(CEREBRO_E_IO, "%s: write failed: %s", tmp, std::strerror(errno ? errno : EIO));
     if (fsync(fileno(f)) != 0)
         return cb_fail(CEREBRO_E_IO, "%s: fsync: %s", tmp, std::strerror(errno));
     return CEREBRO_OK;

@@ -121,6 +121,9 @@ cerebro_status cb_index_rebuild_ann(cerebro_index *idx, sqlite3 *db)
     return CEREBRO_OK;
 }
 
+/* Deletes the ANN files (and leftover temporary files) of every generation
+ * but the current one: no open reads them again, since the store names the
+ * generation whose file it wants. */
 static void delete_old_ann_files(const cerebro_index *idx)
 {
     char keep[64], path[4096];
@@ -129,7 +132,7 @@ static void delete_old_ann_files(const cerebro_index *idx)
 
     if (!d)
         return;
-    snprintf(keep, sizeof keep, "ann-%" PRId64 ".faiss", idx->saved_generation);
+    snprintf(keep, sizeof keep, "ann-%" PRId64 ".faiss", idx->generation);
     while ((e = readdir(d))) {
         if (strncmp(e->d_name, "ann-", 4) == 0 && strcmp(e->d_name, keep) != 0 &&
             (strstr(e->d_name, ".faiss") || strstr(e->d_name, ".tmp"))) {
@@ -149,6 +152,9 @@ cerebro_status cb_index_save_ann(cerebro_index *idx)
         return CEREBRO_OK;
     pthread_rwlock_rdlock(&idx->state_lock);
     if (idx->saved_generation != idx->generation) {
+        /* Old files first: on a nearly full disk their space is what lets
+         * the new one fit (an index of a million 512-d vectors is 2 GB). */
+        delete_old_ann_files(idx);
         ann_file(idx, idx->generation, path, sizeof path);
         st = cb_ann_write(idx->ann, path);
         if (st == CEREBRO_OK)
@@ -169,13 +175,13 @@ cerebro_status cb_index_commit(cerebro_index *idx, const int64_t *old_ids, size_
 
     snprintf(gen, sizeof gen, "%" PRId64, idx->generation + 1);
     if ((st = cb_meta_set(idx->db, "generation", gen)) != CEREBRO_OK) {
-        cb_sql_exec(idx->db, "ROLLBACK");
+        cb_sql_rollback(idx->db);
         return st;
     }
     pthread_rwlock_wrlock(&idx->state_lock);
     if (sqlite3_exec(idx->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
         st = cb_sql_fail(idx->db, "commit");
-        cb_sql_exec(idx->db, "ROLLBACK");
+        cb_sql_rollback(idx->db);
         pthread_rwlock_unlock(&idx->state_lock);
         return st;
     }
@@ -224,7 +230,7 @@ static cerebro_status check_model(cerebro_index *idx)
         if (st == CEREBRO_OK)
             st = cb_sql_exec(idx->db, "COMMIT");
         if (st != CEREBRO_OK)
-            cb_sql_exec(idx->db, "ROLLBACK");
+            cb_sql_rollback(idx->db);
         return st;
     }
     if (strcmp(stored_id, cerebro_model_id(m)) != 0) {
@@ -294,7 +300,11 @@ static cerebro_status load_ann(cerebro_index *idx, const char *requested_factory
         return st;
     if (refactor && !idx->readonly && (st = cb_meta_set(idx->db, "factory", idx->factory)) != CEREBRO_OK)
         return st;
-    return cb_index_save_ann(idx);
+    /* The file only saves the next open a rebuild: when it cannot be
+     * written (a full disk) the index still opens, searches what the store
+     * holds and tries to save again when it is freed or next changed. */
+    cb_index_save_ann(idx);
+    return CEREBRO_OK;
 }
 
 cerebro_status cerebro_index_open(cerebro_index **out, const char *dir, const cerebro_model *model,
@@ -431,7 +441,7 @@ static cerebro_status remove_where(cerebro_index *idx, const char *sql_items, in
     goto out;
 rollback:
     sqlite3_finalize(q);
-    cb_sql_exec(idx->db, "ROLLBACK");
+    cb_sql_rollback(idx->db);
 out:
     pthread_mutex_unlock(&idx->write_lock);
     free(ids);

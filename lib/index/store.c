@@ -33,6 +33,18 @@ static const char schema[] =
     "  vector BLOB NOT NULL);"
     "CREATE INDEX IF NOT EXISTS items_file ON items(file_id);";
 
+/* A full disk or a failed read/write/fsync of the database, its WAL or its
+ * shared-memory file: E_IO naming the database file and the system's
+ * reason ("No space left on device"), not SQLite's bare "database or disk
+ * is full" under the name of whatever was being stored. */
+static cerebro_status io_fail(sqlite3 *db, int code, const char *what)
+{
+    const char *file = sqlite3_db_filename(db, "main");
+    int err = (code & 0xff) == SQLITE_FULL ? ENOSPC : sqlite3_system_errno(db);
+    return cb_fail(CEREBRO_E_IO, "%s: %s (%s: %s)", file && *file ? file : "cerebro.db",
+                   err ? strerror(err) : "input/output error", what, sqlite3_errmsg(db));
+}
+
 cerebro_status cb_sql_fail(sqlite3 *db, const char *what)
 {
     int code = sqlite3_extended_errcode(db);
@@ -41,7 +53,18 @@ cerebro_status cb_sql_fail(sqlite3 *db, const char *what)
         st = CEREBRO_E_NOMEM;
     else if ((code & 0xff) == SQLITE_CORRUPT || (code & 0xff) == SQLITE_NOTADB)
         st = CEREBRO_E_CORRUPT;
+    else if ((code & 0xff) == SQLITE_FULL || (code & 0xff) == SQLITE_IOERR)
+        return io_fail(db, code, what);
     return cb_fail(st, "%s: %s", what, sqlite3_errmsg(db));
+}
+
+void cb_sql_rollback(sqlite3 *db)
+{
+    /* SQLite may already have rolled back by itself (SQLITE_FULL, some
+     * I/O errors); a ROLLBACK then fails with "no transaction is active",
+     * a message that must not replace the one that says what went wrong. */
+    if (!sqlite3_get_autocommit(db))
+        sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
 }
 
 cerebro_status cb_sql_exec(sqlite3 *db, const char *sql)

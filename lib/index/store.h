@@ -37,10 +37,15 @@ struct cerebro_index {
     int pool_n;
 };
 
-/* SQLite helpers: each returns E_STORE with SQLite's message on failure. */
+/* SQLite helpers: each returns E_STORE with SQLite's message on failure;
+ * E_IO naming cerebro.db and the system's reason when the disk is full or
+ * a read, write or fsync failed; E_CORRUPT, E_NOMEM. */
 cerebro_status cb_sql_exec(sqlite3 *db, const char *sql);
 cerebro_status cb_sql_prepare(sqlite3 *db, const char *sql, sqlite3_stmt **st);
 cerebro_status cb_sql_fail(sqlite3 *db, const char *what);
+/* Ends the open transaction, if SQLite has not already rolled it back;
+ * leaves the last error (the failure that led here) as it is. */
+void cb_sql_rollback(sqlite3 *db);
 
 /* Opens the database file of dir (creating the schema unless readonly). */
 cerebro_status cb_store_open_db(const char *dir, int readonly, int create, sqlite3 **out);
