@@ -277,17 +277,46 @@ START_TEST(test_image_query_finds_scene_two)
 }
 END_TEST
 
+/* An index in scratch folder `name` of one video, copied there as
+ * clip.mp4 and encoded with the bundled default model (*m); two frames
+ * must be kept: the first and the cut at 3 s. */
+static cerebro_index *index_clip_default_model(const char *video, const char *name, cerebro_model **m)
+{
+    const char *path = getenv("CEREBRO_DEFAULT_MODEL");
+    *m = open_model_at(path ? path : "models/default.pt");
+    const char *dir = scratch(name);
+    copy_file(media(video), dir, "clip.mp4");
+    cerebro_index *idx = open_index(dir, *m);
+    cerebro_add_stats s = add_folder(idx, dir, NULL, NULL);
+    ck_assert_uint_eq(s.frames, 2);
+    return idx;
+}
+
+START_TEST(test_text_query_default_model)
+{
+    /* The bundled model is weak: of the eight example animals it names six
+     * right as the top hit, the frog among them, but not the tiger; "a frog"
+     * must rank the frog scene's frame above the tiger's. */
+    cerebro_model *m;
+    cerebro_index *idx = index_clip_default_model("scenes.mp4", "text", &m);
+    cerebro_results *r = NULL;
+    OK(cerebro_index_search_text(idx, "a frog", NULL, &r));
+    expect_top_is_second_scene(r, "a frog");
+    cerebro_results_free(r);
+    OK(cerebro_index_search_image_file(idx, media("frog_query.png"), NULL, &r));
+    expect_top_is_second_scene(r, "frog_query.png");
+    cerebro_results_free(r);
+    cerebro_index_free(idx);
+    cerebro_model_free(m);
+}
+END_TEST
+
 START_TEST(test_colour_cut_default_model)
 {
     /* A red disc, then a blue one of the same brightness: both scenes are
      * indexed, and each colour's query finds its own. */
-    const char *path = getenv("CEREBRO_DEFAULT_MODEL");
-    cerebro_model *m = open_model_at(path ? path : "models/default.pt");
-    const char *dir = scratch("colour");
-    copy_file(media("colour_cut.mp4"), dir, "clip.mp4");
-    cerebro_index *idx = open_index(dir, m);
-    cerebro_add_stats s = add_folder(idx, dir, NULL, NULL);
-    ck_assert_uint_eq(s.frames, 2);
+    cerebro_model *m;
+    cerebro_index *idx = index_clip_default_model("colour_cut.mp4", "colour", &m);
     cerebro_results *r = NULL;
     OK(cerebro_index_search_text(idx, "a blue circle", NULL, &r));
     expect_top_is_second_scene(r, "a blue circle");
@@ -296,30 +325,6 @@ START_TEST(test_colour_cut_default_model)
     cerebro_hit h;
     OK(cerebro_results_get(r, 0, &h));
     ck_assert_msg(h.timestamp < 3.0, "a red circle: top hit @ %.3f", h.timestamp);
-    cerebro_results_free(r);
-    cerebro_index_free(idx);
-    cerebro_model_free(m);
-}
-END_TEST
-
-START_TEST(test_text_query_default_model)
-{
-    /* The bundled model is weak: of the eight example animals it names six
-     * right as the top hit, the frog among them, but not the tiger; "a frog"
-     * must rank the frog scene's frame above the tiger's. */
-    const char *path = getenv("CEREBRO_DEFAULT_MODEL");
-    cerebro_model *m = open_model_at(path ? path : "models/default.pt");
-    const char *dir = scratch("text");
-    copy_file(media("scenes.mp4"), dir, "clip.mp4");
-    cerebro_index *idx = open_index(dir, m);
-    cerebro_add_stats s = add_folder(idx, dir, NULL, NULL);
-    ck_assert_uint_eq(s.frames, 2);
-    cerebro_results *r = NULL;
-    OK(cerebro_index_search_text(idx, "a frog", NULL, &r));
-    expect_top_is_second_scene(r, "a frog");
-    cerebro_results_free(r);
-    OK(cerebro_index_search_image_file(idx, media("frog_query.png"), NULL, &r));
-    expect_top_is_second_scene(r, "frog_query.png");
     cerebro_results_free(r);
     cerebro_index_free(idx);
     cerebro_model_free(m);
