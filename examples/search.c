@@ -29,11 +29,12 @@ static int on_progress(void *user, const cerebro_progress *p)
     return 0;
 }
 
-/* Prints what went wrong: the status's name and the thread-local detail. */
-static int fail(const char *what, cerebro_status status)
+/* Prints what went wrong: the thread-local detail (it names the file) and
+ * the status's name. */
+static int fail(const char *doing, cerebro_status status)
 {
-    fprintf(stderr, "cerebro-search: %s: %s: %s\n", what, cerebro_status_string(status),
-            cerebro_last_error());
+    fprintf(stderr, "cerebro-search: %s: %s (%s)\n", doing, cerebro_last_error(),
+            cerebro_status_string(status));
     return 1;
 }
 
@@ -53,12 +54,12 @@ int main(int argc, char **argv)
         return 2;
     }
     if ((st = cerebro_model_open(&model, argv[1], NULL)) != CEREBRO_OK) {
-        rc = fail(argv[1], st);
+        rc = fail("opening the model", st);
         goto done;
     }
     /* NULL options: create the index if missing, open it for writing. */
     if ((st = cerebro_index_open(&index, argv[2], model, NULL)) != CEREBRO_OK) {
-        rc = fail(argv[2], st);
+        rc = fail("opening the index", st);
         goto done;
     }
     if (argc > 4) {
@@ -76,7 +77,7 @@ int main(int argc, char **argv)
 
     search.k = 5;
     if ((st = cerebro_index_search_text(index, argv[3], &search, &hits)) != CEREBRO_OK) {
-        rc = fail("search", st);
+        rc = fail("searching", st);
         goto done;
     }
     for (size_t i = 0; i < cerebro_results_count(hits); i++) {
