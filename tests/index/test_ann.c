@@ -1,6 +1,6 @@
 /* The FAISS shim (lib/index/ann.h) against a brute-force reference: exact
  * search, add/remove, filters, persistence and damaged files, errors with
- * FAISS's message, concurrent searches, recall of an IVF index on clustered
+ * FAISS's message, a full disk while writing, concurrent searches, recall of an IVF index on clustered
  * data, and the structure chosen per collection size and memory budget. */
 #include <check.h>
 #include <float.h>
@@ -529,6 +529,33 @@ START_TEST(test_errors_carry_faiss_message)
 }
 END_TEST
 
+/* A full disk while the file is written: /dev/full behind the temporary
+ * file's name. E_IO with the system's reason and the file, not FAISS's
+ * internals; the temporary name is removed and the final one never made. */
+START_TEST(test_write_to_full_disk)
+{
+    vecs d = random_data(2000, 5); /* 500 KiB: FAISS's own writes fail, not only the flush */
+    cb_ann *ann = NULL;
+    char path[1024], tmp[1100];
+    struct stat sb;
+
+    snprintf(path, sizeof path, "%s", tmp_path("full.faiss"));
+    snprintf(tmp, sizeof tmp, "%s.tmp", path);
+    unlink(path);
+    unlink(tmp);
+    ck_assert_int_eq(symlink("/dev/full", tmp), 0);
+    ck_assert_int_eq(cb_ann_build(DIM, "Flat", 0, d.x, d.ids, d.n, &ann), CEREBRO_OK);
+    ck_assert_int_eq(cb_ann_write(ann, path), CEREBRO_E_IO);
+    char want[1200];
+    snprintf(want, sizeof want, "%s: write failed: No space left on device", tmp);
+    ck_assert_str_eq(cerebro_last_error(), want);
+    ck_assert_int_ne(lstat(tmp, &sb), 0);
+    ck_assert_int_ne(lstat(path, &sb), 0);
+    cb_ann_free(ann);
+    free_data(&d);
+}
+END_TEST
+
 typedef struct search_job {
     const cb_ann *ann;
     const float *q;
@@ -679,6 +706,7 @@ int main(void)
     tcase_add_test(tc, test_roundtrip);
     tcase_add_test(tc, test_damaged_files);
     tcase_add_test(tc, test_errors_carry_faiss_message);
+    tcase_add_test(tc, test_write_to_full_disk);
     tcase_add_test(tc, test_concurrent_searches);
     tcase_add_test(tc, test_ivf_recall_on_clustered_data);
     tcase_add_test(tc, test_choose);
