@@ -121,12 +121,13 @@ failed=0
 # step NAME COMMAND...: runs COMMAND on the host side, logs to $log/NAME.log,
 # records the wall time and the result.
 step() {
-  local name=$1 start end rc
+  local name=$1 start end rc file
   shift
+  file=$log/$(printf '%s' "$name" | tr -c 'A-Za-z0-9.-' '_').log
   echo "== $name"
   start=$(date +%s)
   set +e
-  "$@" > "$log/$name.log" 2>&1
+  "$@" > "$file" 2>&1
   rc=$?
   set -e
   end=$(date +%s)
@@ -134,11 +135,11 @@ step() {
     results+=("$(printf '%-40s ok      %5ss' "$name" $((end - start)))")
   else
     failed=1
-    results+=("$(printf '%-40s FAILED  %5ss  (exit %s, %s)' "$name" $((end - start)) $rc "$log/$name.log")")
+    results+=("$(printf '%-40s FAILED  %5ss  (exit %s, %s)' "$name" $((end - start)) $rc "$file")")
     echo "-- $name failed (exit $rc); last lines of its log:"
-    tail -n 40 "$log/$name.log"
+    tail -n 40 "$file"
   fi
-  tail -n 3 "$log/$name.log" | sed 's/^/   /'
+  tail -n 3 "$file" | sed 's/^/   /'
 }
 
 # The demo serves until Ctrl-C: wait for "serving", ask the server for a
@@ -148,7 +149,7 @@ port=${CEREBRO_DEMO_PORT:-8080}
 run_demo() {
   local out=$log/demo.out pid i rc
   : > "$out"
-  setsid bash -c 'exec "$@"' _ in_root_demo > "$out" 2>&1 &
+  setsid bash -c in_root_demo > "$out" 2>&1 &
   pid=$!
   for ((i = 0; i < 3600; i++)); do
     grep -q "^listening on http" "$out" && break
