@@ -26,6 +26,9 @@ packages=(
   chromium wrk
   # training pipeline: plots, OpenMoji SVG rasterising
   python3-matplotlib librsvg2-bin
+  # installing it: the Debian packages (cpack: dpkg-shlibdeps, file), the
+  # Python package (pip into a venv, offline with Debian's setuptools)
+  dpkg-dev file python3-venv python3-pip python3-setuptools python3-wheel
 )
 
 sudo=""
