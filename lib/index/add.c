@@ -117,7 +117,8 @@ static cerebro_status load_known(add_job *j, const char *root)
         sqlite3_bind_text(q, 1, root, -1, SQLITE_STATIC);
         sqlite3_bind_text(q, 2, lo, -1, SQLITE_STATIC);
         sqlite3_bind_text(q, 3, hi, -1, SQLITE_STATIC);
-        while (sqlite3_step(q) == SQLITE_ROW) {
+        int rc;
+        while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
             if (j->n_known == j->cap_known) {
                 size_t cap = j->cap_known ? j->cap_known * 2 : 256;
                 known *g = realloc(j->known, cap * sizeof *g);
@@ -145,6 +146,10 @@ static cerebro_status load_known(add_job *j, const char *root)
             }
             j->n_known++;
         }
+        /* A read error must not pass for the end of the rows: the files
+         * missed would be taken for new ones. */
+        if (st == CEREBRO_OK && rc != SQLITE_DONE)
+            st = cb_sql_fail(j->idx->db, root);
         sqlite3_finalize(q);
     }
     free(lo);
@@ -382,7 +387,8 @@ static cerebro_status settle_vanished(add_job *j)
         for (size_t i = 0; i < n_gone && st == CEREBRO_OK; i++) {
             sqlite3_reset(items);
             sqlite3_bind_int64(items, 1, gone[i]);
-            while (sqlite3_step(items) == SQLITE_ROW) {
+            int rc;
+            while ((rc = sqlite3_step(items)) == SQLITE_ROW) {
                 if (n_old == cap_old) {
                     int64_t *g = realloc(old_items, (cap_old = cap_old ? cap_old * 2 : 64) * sizeof *g);
                     if (!g) {
@@ -393,6 +399,8 @@ static cerebro_status settle_vanished(add_job *j)
                 }
                 old_items[n_old++] = sqlite3_column_int64(items, 0);
             }
+            if (st == CEREBRO_OK && rc != SQLITE_DONE)
+                st = cb_sql_fail(idx->db, "removing vanished files");
             sqlite3_reset(q);
             sqlite3_bind_int64(q, 1, gone[i]);
             if (st == CEREBRO_OK && sqlite3_step(q) != SQLITE_DONE)
@@ -543,11 +551,17 @@ static cerebro_status write_file(add_job *j, batch_sql *b, candidate *c, cerebro
 
     if (c->file_id >= 0) {
         sqlite3_bind_int64(b->old_items, 1, c->file_id);
-        while (sqlite3_step(b->old_items) == SQLITE_ROW) {
+        int rc;
+        while ((rc = sqlite3_step(b->old_items)) == SQLITE_ROW) {
             if (id_list_push(old, sqlite3_column_int64(b->old_items, 0)) != 0) {
                 sqlite3_reset(b->old_items);
                 return cb_fail(CEREBRO_E_NOMEM, "out of memory");
             }
+        }
+        if (rc != SQLITE_DONE) {
+            cerebro_status st = cb_sql_fail(db, c->path);
+            sqlite3_reset(b->old_items);
+            return st;
         }
         sqlite3_reset(b->old_items);
         sqlite3_bind_int64(b->del_items, 1, c->file_id);

@@ -397,7 +397,8 @@ static cerebro_status remove_where(cerebro_index *idx, const char *sql_items, in
         sqlite3_bind_text(q, 1, text_key, -1, SQLITE_STATIC);
     else
         sqlite3_bind_int64(q, 1, id_key);
-    while (sqlite3_step(q) == SQLITE_ROW) {
+    int rc;
+    while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
         if (n == cap) {
             int64_t *g = realloc(ids, (cap = cap ? cap * 2 : 16) * sizeof *ids);
             if (!g) {
@@ -407,6 +408,10 @@ static cerebro_status remove_where(cerebro_index *idx, const char *sql_items, in
             ids = g;
         }
         ids[n++] = sqlite3_column_int64(q, 0);
+    }
+    if (rc != SQLITE_DONE) {
+        st = cb_sql_fail(idx->db, what);
+        goto rollback;
     }
     sqlite3_finalize(q);
     q = NULL;

@@ -140,7 +140,8 @@ static cerebro_status prefix_ids(sqlite3 *db, const char *prefix, int64_t **ids,
         sqlite3_bind_text(q, 1, prefix, -1, SQLITE_STATIC);
         if (!unbounded)
             sqlite3_bind_text(q, 2, upper, -1, SQLITE_STATIC);
-        while (sqlite3_step(q) == SQLITE_ROW) {
+        int rc;
+        while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
             if (*n == cap) {
                 int64_t *g = realloc(*ids, (cap = cap ? cap * 2 : 256) * sizeof **ids);
                 if (!g) {
@@ -151,6 +152,8 @@ static cerebro_status prefix_ids(sqlite3 *db, const char *prefix, int64_t **ids,
             }
             (*ids)[(*n)++] = sqlite3_column_int64(q, 0);
         }
+        if (st == CEREBRO_OK && rc != SQLITE_DONE)
+            st = cb_sql_fail(db, prefix);
         sqlite3_finalize(q);
     }
     free(upper);

@@ -41,8 +41,8 @@ static cerebro_status io_fail(sqlite3 *db, int code, const char *what)
 {
     const char *file = sqlite3_db_filename(db, "main");
     int err = (code & 0xff) == SQLITE_FULL ? ENOSPC : sqlite3_system_errno(db);
-    return cb_fail(CEREBRO_E_IO, "%s: %s (%s: %s)", file && *file ? file : "cerebro.db",
-                   err ? strerror(err) : "input/output error", what, sqlite3_errmsg(db));
+    return cb_fail(CEREBRO_E_IO, "%s: %s (SQLite: %s; at %s)", file && *file ? file : "cerebro.db",
+                   err ? strerror(err) : "input/output error", sqlite3_errmsg(db), what);
 }
 
 cerebro_status cb_sql_fail(sqlite3 *db, const char *what)
@@ -114,7 +114,8 @@ cerebro_status cb_store_open_db(const char *dir, int readonly, int create, sqlit
     if (st == CEREBRO_OK && !readonly)
         st = cb_sql_exec(db, schema);
     if (st != CEREBRO_OK) {
-        cb_error_prefix(dir);
+        if (st != CEREBRO_E_IO) /* an I/O error names the database file already */
+            cb_error_prefix(dir);
         sqlite3_close(db);
         return st;
     }
