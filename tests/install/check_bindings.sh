@@ -15,10 +15,7 @@ set -eu
 build=$1 src=$2
 shift 2
 parts=${*:-python node}
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-fail() { echo "FAIL: $*"; exit 1; }
-unset LD_LIBRARY_PATH CEREBRO_LIBRARY CEREBRO_MODEL PYTHONPATH NODE_PATH
+. "$(dirname "$0")/common.sh"
 export PYTHONNOUSERSITE=1 PYTHONDONTWRITEBYTECODE=1
 
 prefix=$tmp/prefix

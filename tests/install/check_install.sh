@@ -11,11 +11,8 @@
 #   check_install.sh BUILD_DIR SOURCE_DIR
 set -eu
 build=$1 src=$2
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
+. "$(dirname "$0")/common.sh"
 prefix=$tmp/prefix
-fail() { echo "FAIL: $*"; exit 1; }
-unset LD_LIBRARY_PATH CEREBRO_MODEL CEREBRO_DB CEREBRO_LIBRARY
 
 cmake --install "$build" --prefix "$prefix" > "$tmp/install.log"
 libdir=$(find "$prefix" -name 'libcerebro.so.0' -printf '%h\n' | head -n 1)
@@ -33,22 +30,10 @@ for program in cerebro cerebro-preprocess cerebro-encode cerebro-search; do
   runpath=$(readelf -d "$prefix/bin/$program" | sed -n 's/.*(RUNPATH).*\[\(.*\)\]$/\1/p')
   [ "$runpath" = "$want_runpath" ] || fail "$program RUNPATH is '$runpath', want '$want_runpath'"
 done
-cerebro=$prefix/bin/cerebro
-"$cerebro" --help > "$tmp/help.txt" || fail "installed cerebro does not start without LD_LIBRARY_PATH"
-grep -q '^usage: cerebro' "$tmp/help.txt"
-loaded=$(ldd "$cerebro" | awk '$1 == "libcerebro.so.0" {print $3}')
-[ "$(realpath "$loaded")" = "$(realpath "$libdir/libcerebro.so.0")" ] ||
-  fail "installed cerebro loads '$loaded', not the installed library"
+# No --model, no CEREBRO_MODEL: the installed default model, found beside bin/.
+check_cerebro "$prefix/bin/cerebro" "$libdir" "$prefix/share/cerebro/default.pt" "$src/examples/images"
 "$prefix/bin/cerebro-preprocess" --version | grep -q libcerebro ||
   fail "installed cerebro-preprocess does not start"
-# No --model, no CEREBRO_MODEL: the installed default model, found beside bin/.
-mkdir "$tmp/work"
-(cd "$tmp/work" && "$cerebro" index "$src/examples/images" > index.log 2>&1) ||
-  fail "installed cerebro index: $(cat "$tmp/work/index.log")"
-model=$(cd "$tmp/work" && "$cerebro" info --json |
-        /usr/bin/python3 -c 'import json, sys; print(json.load(sys.stdin)["model_path"])')
-[ "$model" = "$(realpath "$prefix/share/cerebro/default.pt")" ] ||
-  fail "installed cerebro used the model '$model', not the installed one"
 
 # pkg-config: public flags only, dependencies private.
 export PKG_CONFIG_PATH=$libdir/pkgconfig

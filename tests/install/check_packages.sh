@@ -9,13 +9,10 @@
 #   check_packages.sh BUILD_DIR SOURCE_DIR
 set -eu
 build=$1 src=$2
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-fail() { echo "FAIL: $*"; exit 1; }
+. "$(dirname "$0")/common.sh"
 for tool in cpack dpkg-deb dpkg-shlibdeps file readelf pkg-config; do
   command -v "$tool" >/dev/null || fail "$tool is missing (scripts/setup.sh installs it)"
 done
-unset LD_LIBRARY_PATH CEREBRO_MODEL CEREBRO_DB CEREBRO_LIBRARY
 
 version=$(sed -n 's/^CMAKE_PROJECT_VERSION:STATIC=//p' "$build/CMakeCache.txt")
 [ -n "$version" ] || fail "no CMAKE_PROJECT_VERSION in $build/CMakeCache.txt"
@@ -89,19 +86,8 @@ grep -qx "libcerebro 0 libcerebro0 (>= ${version}-1)" "$tmp/control/shlibs" ||
 # loads the unpacked library, and finds the packaged model by itself.
 root=$tmp/root
 for deb in "$lib" "$dev" "$tools"; do dpkg-deb -x "$deb" "$root"; done
-cerebro=$root/usr/bin/cerebro
-"$cerebro" --help > "$tmp/help.txt" || fail "the unpacked cerebro does not start"
-grep -q '^usage: cerebro' "$tmp/help.txt" || fail "cerebro --help: $(head -n 3 "$tmp/help.txt")"
-loaded=$(ldd "$cerebro" | awk '$1 == "libcerebro.so.0" {print $3}')
-case "$(realpath "$loaded")" in
-  "$(realpath "$root")"/usr/lib/*) ;;
-  *) fail "cerebro loads libcerebro from '$loaded', not from the unpacked package";;
-esac
-mkdir "$tmp/work"
-(cd "$tmp/work" && "$cerebro" index "$src/examples/images/frog.png" > index.log 2>&1) ||
-  fail "cerebro index with the packaged model: $(cat "$tmp/work/index.log")"
-model=$(cd "$tmp/work" && "$cerebro" info --json | /usr/bin/python3 -c 'import json, sys; print(json.load(sys.stdin)["model_path"])')
-[ "$model" = "$root/usr/share/cerebro/default.pt" ] || fail "cerebro used the model $model, not the packaged one"
+check_cerebro "$root/usr/bin/cerebro" "$(dirname "$(find "$root" -name libcerebro.so.0)")" \
+  "$root/usr/share/cerebro/default.pt" "$src/examples/images/frog.png"
 
 # The development files work from where they were unpacked (the .pc file is
 # relocatable): an outside program compiles and links against them.
