@@ -42,7 +42,10 @@ flags=$(pkg-config --cflags --libs cerebro)
 case "$flags" in *"$prefix"*) ;; *) fail "flags do not point into $prefix: $flags";; esac
 case "$flags" in *torch*|*faiss*|*turbojpeg*) fail "private deps in public flags: $flags";; esac
 pkg-config --print-requires-private cerebro | grep -q libturbojpeg
-cc -std=c99 -Wall -Wextra -Werror "$src/examples/preprocess.c" $flags -o "$tmp/pc-preprocess"
+for example in preprocess encode search; do
+  cc -std=c99 -Wall -Wextra -Werror "$src/examples/$example.c" $flags -o "$tmp/pc-$example" ||
+    fail "examples/$example.c does not build with pkg-config"
+done
 LD_LIBRARY_PATH=$libdir "$tmp/pc-preprocess" --version | grep -q "libcerebro $(pkg-config --modversion cerebro)"
 
 # CMake package: every example, unchanged.
