@@ -64,4 +64,47 @@ set(CPACK_DEBIAN_TOOLS_PACKAGE_DEPENDS "${CPACK_DEBIAN_RUNTIME_PACKAGE_NAME} (>=
 get_target_property(_cerebro_lib_dir cerebro BINARY_DIR)
 set(CPACK_DEBIAN_PACKAGE_SHLIBDEPS_PRIVATE_DIRS ${_cerebro_lib_dir})
 
+# Every package carries /usr/share/doc/<package>/copyright (Debian policy
+# 12.5). EXCLUDE_FROM_ALL: only a component install (CPack's) writes them,
+# a plain `cmake --install` does not.
+set(_cerebro_tools_copyright ${PROJECT_BINARY_DIR}/deb/tools/copyright)
+file(READ ${PROJECT_SOURCE_DIR}/LICENSE _cerebro_license)
+file(READ ${PROJECT_SOURCE_DIR}/third_party/clip/LICENSE _cerebro_clip_license)
+file(WRITE ${_cerebro_tools_copyright} "${_cerebro_license}
+Files: usr/share/cerebro/clip/*
+${_cerebro_clip_license}
+Files: usr/share/cerebro/default.pt
+The default model was trained from random weights by libcerebro's training
+pipeline; the licences of its training data are listed in
+/usr/share/cerebro/MODEL_CARD.md, which is redistributed with it.
+")
+# And changelog.Debian.gz (policy 12.7): one entry for this build, dated
+# SOURCE_DATE_EPOCH when set (reproducible builds), compressed with gzip -9n.
+string(TIMESTAMP _cerebro_deb_date "%a, %d %b %Y %H:%M:%S +0000" UTC)
+file(WRITE ${PROJECT_BINARY_DIR}/deb/changelog.Debian "\
+cerebro (${_cerebro_deb_version}) unstable; urgency=medium
+
+  * Built with CPack from the libcerebro source tree (cmake/packaging.cmake);
+    the changes of each release are in CHANGELOG.md of the source.
+
+ -- ${CPACK_PACKAGE_CONTACT}  ${_cerebro_deb_date}
+")
+execute_process(COMMAND gzip -9nf ${PROJECT_BINARY_DIR}/deb/changelog.Debian
+  RESULT_VARIABLE _cerebro_gzip)
+if(NOT _cerebro_gzip EQUAL 0)
+  message(FATAL_ERROR "gzip of ${PROJECT_BINARY_DIR}/deb/changelog.Debian failed")
+endif()
+foreach(component runtime dev tools)
+  string(TOUPPER ${component} _upper)
+  if(component STREQUAL "tools")
+    set(_file ${_cerebro_tools_copyright})
+  else()
+    set(_file ${PROJECT_SOURCE_DIR}/LICENSE)
+  endif()
+  set(_doc ${CMAKE_INSTALL_DATAROOTDIR}/doc/${CPACK_DEBIAN_${_upper}_PACKAGE_NAME})
+  install(FILES ${_file} RENAME copyright DESTINATION ${_doc} COMPONENT ${component} EXCLUDE_FROM_ALL)
+  install(FILES ${PROJECT_BINARY_DIR}/deb/changelog.Debian.gz DESTINATION ${_doc}
+    COMPONENT ${component} EXCLUDE_FROM_ALL)
+endforeach()
+
 include(CPack)

@@ -52,6 +52,13 @@ has "$dev" '/usr/include/cerebro/cerebro\.h' "$libdir/libcerebro\.so" "$libdir/p
 lacks "$dev" 'libcerebro\.so\.' '^/usr/bin'
 has "$tools" '/usr/bin/cerebro' '/usr/share/cerebro/default\.pt'
 lacks "$tools" 'libcerebro' '^/usr/include' 'cerebro-(preprocess|encode|search)'
+# Debian policy: each package's copyright and changelog in its doc folder.
+for deb in "$lib" "$dev" "$tools"; do
+  name=$(dpkg-deb -f "$deb" Package)
+  has "$deb" "/usr/share/doc/$name/copyright" "/usr/share/doc/$name/changelog\.Debian\.gz"
+done
+dpkg-deb --fsys-tarfile "$tools" | tar -xO ./usr/share/doc/cerebro-tools/copyright |
+  grep -q 'Copyright (c) 2021 OpenAI' || fail "cerebro-tools copyright lacks CLIP's merges"
 # The namelink is a link to the runtime package's soname, not a copy.
 dpkg-deb -c "$dev" | grep -E ' \./usr/lib.*/libcerebro\.so -> libcerebro\.so\.0$' > /dev/null ||
   fail "libcerebro-dev: libcerebro.so is not a link to libcerebro.so.0"
