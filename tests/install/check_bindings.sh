@@ -15,6 +15,7 @@ set -eu
 build=$1 src=$2
 shift 2
 parts=${*:-python node}
+# shellcheck source=tests/install/common.sh
 . "$(dirname "$0")/common.sh"
 export PYTHONNOUSERSITE=1 PYTHONDONTWRITEBYTECODE=1
 

@@ -11,6 +11,7 @@
 #   check_install.sh BUILD_DIR SOURCE_DIR
 set -eu
 build=$1 src=$2
+# shellcheck source=tests/install/common.sh
 . "$(dirname "$0")/common.sh"
 prefix=$tmp/prefix
 

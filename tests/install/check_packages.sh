@@ -9,6 +9,7 @@
 #   check_packages.sh BUILD_DIR SOURCE_DIR
 set -eu
 build=$1 src=$2
+# shellcheck source=tests/install/common.sh
 . "$(dirname "$0")/common.sh"
 for tool in cpack dpkg-deb dpkg-shlibdeps file readelf pkg-config; do
   command -v "$tool" >/dev/null || fail "$tool is missing (scripts/setup.sh installs it)"

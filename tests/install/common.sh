@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Shared by the install checks (sourced): a temporary folder removed on exit,
 # an environment with nothing that points at the build, and the check of an
 # installed cerebro program.
