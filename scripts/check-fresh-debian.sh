@@ -101,6 +101,9 @@ in_root() {
   unshare --mount --propagation private -- bash -c '
     set -e
     r=$1; shift
+    # The root a mount point of its own, as on a real machine (tests make
+    # their mounts private with mount(/, MS_PRIVATE), which needs one).
+    mount --bind "$r" "$r"
     mount -t proc proc "$r/proc"
     mount --rbind /sys "$r/sys"
     mount --rbind /dev "$r/dev"
