@@ -25,6 +25,7 @@
 #include <unistd.h>
 
 #include "cerebro/cerebro.h"
+#include "index/scratch_fs.h"
 
 #define SKIP_CODE 77
 
@@ -40,31 +41,6 @@
 typedef struct paths {
     char base[2048], src[2100], mnt[2100], idx[2200];
 } paths;
-
-static int rm_entry(const char *path, const struct stat *sb, int type, struct FTW *ftw)
-{
-    (void)sb;
-    (void)ftw;
-    if (type == FTW_DP)
-        rmdir(path);
-    else
-        unlink(path);
-    return 0;
-}
-
-static void mkdirs(const char *path)
-{
-    char buf[4096];
-    snprintf(buf, sizeof buf, "%s", path);
-    for (char *p = buf + 1; *p; p++) {
-        if (*p == '/') {
-            *p = '\0';
-            mkdir(buf, 0755);
-            *p = '/';
-        }
-    }
-    mkdir(buf, 0755);
-}
 
 /* base/src: the images (on the ordinary disk); base/mnt: the tmpfs;
  * base/mnt/idx: the index. */
@@ -83,7 +59,7 @@ static paths scratch(const char *name)
     snprintf(p.mnt, sizeof p.mnt, "%s/mnt", p.base);
     snprintf(p.idx, sizeof p.idx, "%s/idx", p.mnt);
     umount2(p.mnt, MNT_DETACH); /* a tmpfs left by an aborted run */
-    nftw(p.base, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+    rm_rf(p.base);
     mkdirs(p.src);
     mkdirs(p.mnt);
     return p;
@@ -214,6 +190,21 @@ static cerebro_index *open_index(const char *dir, const cerebro_model *m, uint32
     o.flags = flags;
     OK(cerebro_index_open(&idx, dir, m, &o));
     return idx;
+}
+
+/* Writes n images, mounts a tmpfs of `kib` and creates the index on it. */
+static cerebro_index *start(const paths *p, const cerebro_model *m, int n, unsigned long kib)
+{
+    fill_folder(p->src, n);
+    mount_tmpfs(p, kib);
+    return open_index(p->idx, m, CEREBRO_INDEX_CREATE);
+}
+
+static void finish(const paths *p, cerebro_index *idx, cerebro_model *m)
+{
+    cerebro_index_free(idx);
+    cerebro_model_free(m);
+    unmount_tmpfs(p);
 }
 
 /* ---- what the store holds ----------------------------------------------------- */
@@ -353,9 +344,7 @@ START_TEST(test_full_in_sqlite_commit)
     cerebro_add_stats s;
     char error[1024];
 
-    fill_folder(p.src, N);
-    mount_tmpfs(&p, 16384);
-    cerebro_index *idx = open_index(p.idx, m, CEREBRO_INDEX_CREATE);
+    cerebro_index *idx = start(&p, m, N, 16384);
     watch w = {p.mnt, 24, 0, 0, 0, 0, 0};
     cerebro_status st = add_folder(idx, p.src, &w, &s, error, sizeof error);
     ck_assert(w.filled);
@@ -383,11 +372,9 @@ START_TEST(test_full_in_sqlite_commit)
     ck_assert_uint_eq(api_items(idx), N);
     for (int i = 0; i < N; i += 9)
         assert_finds(idx, p.src, i);
-    cerebro_index_free(idx);
     ck_assert_int_eq(ann_files(p.idx, ".faiss"), 1);
     ck_assert_int_eq(ann_files(p.idx, ".tmp"), 0);
-    cerebro_model_free(m);
-    unmount_tmpfs(&p);
+    finish(&p, idx, m);
 }
 END_TEST
 
@@ -402,9 +389,7 @@ START_TEST(test_full_in_ann_write)
     cerebro_add_stats s;
     char error[1024];
 
-    fill_folder(p.src, N);
-    mount_tmpfs(&p, 16384);
-    cerebro_index *idx = open_index(p.idx, m, CEREBRO_INDEX_CREATE);
+    cerebro_index *idx = start(&p, m, N, 16384);
     watch w = {p.mnt, N, 0, 0, 0, 0, 0};
     cerebro_status st = add_folder(idx, p.src, &w, &s, error, sizeof error);
     ck_assert(w.filled);
@@ -436,9 +421,7 @@ START_TEST(test_full_in_ann_write)
     ck_assert_uint_eq(s.added, 0);
     ck_assert_uint_eq(s.skipped, N);
     ck_assert_int_eq(ann_files(p.idx, ".faiss"), 1);
-    cerebro_index_free(idx);
-    cerebro_model_free(m);
-    unmount_tmpfs(&p);
+    finish(&p, idx, m);
 }
 END_TEST
 
@@ -454,9 +437,7 @@ START_TEST(test_tmpfs_too_small)
     cerebro_add_stats s;
     char error[1024];
 
-    fill_folder(p.src, N);
-    mount_tmpfs(&p, 65536);
-    cerebro_index *idx = open_index(p.idx, m, CEREBRO_INDEX_CREATE);
+    cerebro_index *idx = start(&p, m, N, 65536);
     watch w = {NULL, 0, 0, 0, 0, 0, 0};
     OK(add_folder(idx, p.src, &w, &s, error, sizeof error));
     cerebro_index_free(idx);
@@ -487,9 +468,7 @@ START_TEST(test_tmpfs_too_small)
     ck_assert_uint_eq(api_items(idx), N);
     for (int i = 1; i < N; i += 17)
         assert_finds(idx, p.src, i);
-    cerebro_index_free(idx);
-    cerebro_model_free(m);
-    unmount_tmpfs(&p);
+    finish(&p, idx, m);
 }
 END_TEST
 

@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include "cerebro/cerebro.h"
+#include "index/scratch_fs.h"
 
 #define OK(call)                                                                                   \
     do {                                                                                           \
@@ -73,36 +74,6 @@ static const char *join(const char *a, const char *b)
     ck_assert_ptr_nonnull(s);
     sprintf(s, "%s/%s", a, b);
     return keep(s);
-}
-
-static int rm_entry(const char *path, const struct stat *sb, int type, struct FTW *ftw)
-{
-    (void)sb;
-    (void)ftw;
-    if (type == FTW_DP)
-        rmdir(path);
-    else
-        unlink(path);
-    return 0;
-}
-
-static void rm_rf(const char *path)
-{
-    nftw(path, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
-}
-
-static void mkdirs(const char *path)
-{
-    char buf[4096];
-    snprintf(buf, sizeof buf, "%s", path);
-    for (char *p = buf + 1; *p; p++) {
-        if (*p == '/') {
-            *p = '\0';
-            mkdir(buf, 0755);
-            *p = '/';
-        }
-    }
-    mkdir(buf, 0755);
 }
 
 /* A fresh, empty, absolute scratch folder for one test. */
