@@ -361,6 +361,15 @@ START_TEST(test_full_in_sqlite_commit)
     idx = open_index(p.idx, m, 0);
     ck_assert_uint_eq(api_items(idx), 24);
     assert_finds(idx, p.src, 10);
+    /* A removal cannot commit either, and says why; nothing goes. */
+    char path[4096];
+    snprintf(path, sizeof path, "%s/img005.jpg", p.src);
+    st = cerebro_index_remove_path(idx, path);
+    snprintf(error, sizeof error, "%s", cerebro_last_error());
+    assert_disk_full(st, error, "/cerebro.db");
+    ck_assert_uint_eq(stored_items(p.idx), 24);
+    ck_assert_uint_eq(api_items(idx), 24);
+    assert_finds(idx, p.src, 5);
 
     /* Space again: the same run completes. */
     free_ballast(p.mnt);
