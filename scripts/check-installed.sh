@@ -14,7 +14,7 @@
 set -euo pipefail
 src=$(cd "$(dirname "$0")/.." && pwd)
 work=${1:-$(mktemp -d)}
-model=$(pkg-config --variable=prefix cerebro)/share/cerebro/default.pt
+model=$(realpath "$(pkg-config --variable=prefix cerebro)/share/cerebro/default.pt")
 mkdir -p "$work"
 cd "$work"
 rm -rf photos ./*.cerebro venv node-app ./*.tgz
