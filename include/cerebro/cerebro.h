@@ -510,7 +510,10 @@ typedef struct cerebro_add_stats {
  *  entries are skipped (CEREBRO_ADD_HIDDEN); a file named directly is always
  *  tried.
  *  A video becomes one item per kept frame, with its timestamp: the first
- *  frame, each scene change (scene_threshold) and at least one frame every
+ *  frame, each scene change (scene_threshold: the mean absolute difference
+ *  of consecutive 64x36 RGB thumbnails over all three channels, on FFmpeg's
+ *  `scene` scale, so a cut between scenes of equal brightness and different
+ *  colour counts) and at least one frame every
  *  frame_interval seconds (widened so that max_frames cover the whole
  *  video), less frames whose embedding has a cosine above dedup_threshold
  *  to the last kept one. Its frames and its file row are committed
