@@ -119,6 +119,62 @@ START_TEST(test_truncation)
 }
 END_TEST
 
+/* A word of several tokens that crosses the last place before eot: CLIP
+ * keeps sot + ids[:context - 2] + eot, so the word is cut inside, id by id
+ * (single-token words never leave more ids than fit, so test_truncation
+ * cannot see a cut that lets one extra id through). The ids are the Python
+ * reference tokenizer's (training/cerebro_train/tokenizer.py) for 'word' and
+ * 'antidisestablishmentarianism'. */
+START_TEST(test_truncation_inside_a_word)
+{
+    static const int32_t word = 2653;
+    static const int32_t long_word[] = {3120, 4262, 7726, 12658, 1585, 44351};
+    const size_t n_long = sizeof long_word / sizeof long_word[0];
+    cerebro_tokenizer *tok = open_clip();
+    int32_t want[90], got[90];
+    char text[1000];
+
+    for (uint32_t ctx = 76; ctx <= 78; ctx++) {
+        for (size_t n_words = ctx - 8; n_words <= ctx - 2; n_words++) {
+            size_t n_want = 0, n = 0;
+            text[0] = '\0';
+            want[n_want++] = 49406;
+            for (size_t i = 0; i < n_words; i++) {
+                strcat(text, "word ");
+                want[n_want++] = word;
+            }
+            strcat(text, "antidisestablishmentarianism");
+            for (size_t i = 0; i < n_long && n_want < ctx - 1; i++)
+                want[n_want++] = long_word[i];
+            want[n_want++] = 49407;
+            /* Twice: the second encoding comes from the piece cache. */
+            for (int pass = 0; pass < 2; pass++) {
+                ck_assert_int_eq(cerebro_tokenizer_encode(tok, text, strlen(text), ctx, got, 90, &n),
+                                 CEREBRO_OK);
+                ck_assert_msg(n == n_want, "context %u, %zu words before: %zu tokens, want %zu", ctx,
+                              n_words, n, n_want);
+                for (size_t i = 0; i < n; i++)
+                    ck_assert_msg(got[i] == want[i], "context %u, %zu words before: token %zu is %d, want %d",
+                                  ctx, n_words, i, got[i], want[i]);
+            }
+        }
+    }
+    /* Spelled out for CLIP's context 77 and 74 words before: the word
+     * starts at 75 and is cut at 76, where eot goes. */
+    size_t n = 0;
+    text[0] = '\0';
+    for (int i = 0; i < 74; i++)
+        strcat(text, "word ");
+    strcat(text, "antidisestablishmentarianism");
+    ck_assert_int_eq(cerebro_tokenizer_encode(tok, text, strlen(text), 77, got, 90, &n), CEREBRO_OK);
+    ck_assert_uint_eq(n, 77);
+    ck_assert_int_eq(got[74], word);
+    ck_assert_int_eq(got[75], 3120);
+    ck_assert_int_eq(got[76], 49407);
+    cerebro_tokenizer_free(tok);
+}
+END_TEST
+
 START_TEST(test_capacity)
 {
     cerebro_tokenizer *tok = open_clip();
@@ -695,6 +751,7 @@ static Suite *text_suite(void)
     tcase_set_timeout(parity, 300);
     tcase_add_test(api, test_known_clip_encodings);
     tcase_add_test(api, test_truncation);
+    tcase_add_test(api, test_truncation_inside_a_word);
     tcase_add_test(api, test_capacity);
     tcase_add_test(api, test_argument_errors);
     tcase_add_test(api, test_invalid_utf8);
