@@ -192,6 +192,12 @@ def test_similar(c: Cerebro, photos: Path) -> None:
     owls = c.search("similar", "photos/birds/owl.png", "-k", "2")
     expect(sorted(h["path"] for h in owls) == [str(photos / "birds-old/owl.png"), str(photos / "birds/owl.png")]
            and min(h["score"] for h in owls) > 0.999, f"two copies of the owl: {owls}")
+    # Under a prefix that excludes the item: exactly k, the extra hit asked
+    # for to make room for the item dropped.
+    for k in [1, 2, 3, 5]:
+        birds = c.search("similar", "--id", str(tiger), "-k", str(k), "--prefix", "photos/birds/")
+        expect(len(birds) == min(k, 3) and all(h["path"].startswith(str(photos / "birds") + "/") for h in birds),
+               f"similar --id -k {k} --prefix photos/birds/: {birds}")
     r = c.fails(1, "similar", "photos/fake.png")
     expect("not a JPEG or PNG" in r.err, r.err)
     r = c.fails(1, "similar", "--id", "999999")
@@ -220,6 +226,42 @@ def test_remove_and_update(c: Cerebro, photos: Path) -> None:
     names = {Path(h["path"]).name for h in c.search("search", "x", "-k", "100")}
     expect(names == {"elephant.jpg", "giraffe.jpg", "lion.jpg", "tiger.jpg", "flamingo.png", "owl.png",
                      "penguin.png"}, str(names))
+
+
+def padded_jpeg(data: bytes, size: int) -> bytes:
+    """The JPEG with comment segments after SOI that make it `size` bytes."""
+    pad, segments = size - len(data), b""
+    expect(pad >= 4, f"cannot pad {len(data)} bytes to {size}")
+    while pad:
+        n = min(pad, 65537)  # a segment is 4 to 65537 bytes
+        n -= 4 if 0 < pad - n < 4 else 0
+        segments += b"\xff\xfe" + (n - 2).to_bytes(2, "big") + b"p" * (n - 4)
+        pad -= n
+    return data[:2] + segments + data[2:]
+
+
+def test_same_size_edits(c: Cerebro, images: Path) -> None:
+    """A photo edited in place to the same byte size is re-indexed, whether
+    its mtime moved to a later second or only within the same second."""
+    edits = c.work / "edits"
+    edits.mkdir()
+    photo = edits / "edited.jpg"
+    a, b = (images / "lion.jpg").read_bytes(), (images / "tiger.jpg").read_bytes()
+    size = max(len(a), len(b)) + 16
+    db = ["--db", "edits.cerebro"]
+    photo.write_bytes(padded_jpeg(a, size))
+    os.utime(photo, ns=(1_600_000_000_100_000_000, 1_600_000_000_100_000_000))
+    expect(summary(c.ok(*db, "index", "edits")) == (1, 0, 0, 0, 0), "first run")
+    expect(summary(c.ok(*db, "index", "edits")) == (0, 0, 1, 0, 0), "untouched: unchanged")
+    for picture, mtime_ns in [(b, 1_600_000_007_100_000_000), (a, 1_600_000_007_900_000_000)]:
+        photo.write_bytes(padded_jpeg(picture, size))
+        os.utime(photo, ns=(mtime_ns, mtime_ns))
+        expect(photo.stat().st_size == size and photo.stat().st_mtime_ns == mtime_ns, "file system keeps ns")
+        r = c.ok(*db, "index", "edits")
+        expect(summary(r) == (0, 1, 0, 0, 0), f"rewritten, same size, mtime {mtime_ns} ns: {summary(r)}")
+        # The stored vector is the new picture's: it finds itself.
+        hit = c.search(*db, "similar", str(photo), "-k", "1")[0]
+        expect(hit["score"] > 0.999, f"the updated vector is not the new picture's: {hit}")
 
 
 def test_all_failed(c: Cerebro, images: Path) -> None:
@@ -253,10 +295,33 @@ def test_rebuild(c: Cerebro) -> None:
     expect(re.search(r"^structure +Flat$", out, re.M) is not None, out)
 
 
-def wait_for(path: Path, proc: subprocess.Popen, seconds: float) -> None:
-    end = time.monotonic() + seconds
-    while not path.exists() and proc.poll() is None and time.monotonic() < end:
-        time.sleep(0.01)
+def catches_sigint(proc: subprocess.Popen) -> bool:
+    """Whether the process has its Ctrl-C handler installed (SigCgt in
+    /proc/PID/status: the caught signals, bit SIGINT - 1)."""
+    try:
+        status = Path(f"/proc/{proc.pid}/status").read_text()
+    except FileNotFoundError:
+        return False
+    m = re.search(r"^SigCgt:\s*([0-9a-f]+)$", status, re.M)
+    return m is not None and (int(m.group(1), 16) >> (signal.SIGINT - 1)) & 1 == 1
+
+
+def interrupt_when_ready(proc: subprocess.Popen) -> None:
+    """Ctrl-C once `cerebro index` catches it (the handler goes in after the
+    index is open; a Ctrl-C before would just kill it), then wait until it
+    says it is stopping."""
+    assert proc.stderr is not None
+    deadline = time.monotonic() + 300
+    while not catches_sigint(proc):
+        expect(proc.poll() is None, f"exited with {proc.returncode} before catching Ctrl-C")
+        expect(time.monotonic() < deadline, "the Ctrl-C handler never went in")
+        time.sleep(0.002)
+    proc.send_signal(signal.SIGINT)
+    seen = ""
+    while "stopping after the current batch" not in seen:
+        line = proc.stderr.readline()
+        expect(line != "", f"no acknowledgement of the first Ctrl-C: {seen}")
+        seen += line
 
 
 def test_interrupt(c: Cerebro, images: Path) -> None:
@@ -268,17 +333,13 @@ def test_interrupt(c: Cerebro, images: Path) -> None:
         shutil.copy(sources[i % len(sources)], many / f"{i:03d}{sources[i % len(sources)].suffix}")
     db = c.work / "many.cerebro"
 
-    def start(batch: int) -> subprocess.Popen:
-        proc = subprocess.Popen([str(c.program), "--db", str(db), "--model", str(c.model), "index", "--batch",
-                                 str(batch), "many"], cwd=c.work, env=c.env, stdout=subprocess.PIPE,
+    def start(batch: int, stdout: int) -> subprocess.Popen:
+        return subprocess.Popen([str(c.program), "--db", str(db), "--model", str(c.model), "index", "--batch",
+                                 str(batch), "many"], cwd=c.work, env=c.env, stdout=stdout,
                                 stderr=subprocess.PIPE, text=True)
-        # model-path is written once the index is open, just before indexing starts.
-        wait_for(db / "model-path", proc, 300)
-        time.sleep(0.05)
-        proc.send_signal(signal.SIGINT)
-        return proc
 
-    proc = start(1)
+    proc = start(1, subprocess.PIPE)
+    interrupt_when_ready(proc)
     out, err = proc.communicate(timeout=300)
     expect(proc.returncode == 130, f"exit {proc.returncode}\n{out}{err}")
     m = re.search(r"interrupted: (\d+) files indexed, run again to resume", err)
@@ -290,23 +351,38 @@ def test_interrupt(c: Cerebro, images: Path) -> None:
     r = c.ok("--db", str(db), "index", "many")
     expect(summary(r) == (120 - done, 0, done, 0, 0), f"resumed: {summary(r)}")
 
+    # Twice: the second Ctrl-C kills it. Its stdout is a pipe filled to the
+    # brim beforehand, so it cannot print its summary and exit before the
+    # second Ctrl-C comes, however quickly it finishes its work.
     shutil.rmtree(db)
-    proc = start(120)  # one long batch: the second Ctrl-C lands inside it
-    time.sleep(0.1)
-    if proc.poll() is None:
+    read_end, write_end = os.pipe()
+    os.set_blocking(write_end, False)
+    filler = 0
+    for chunk in (b"x" * 4096, b"x"):
+        try:
+            while True:
+                filler += os.write(write_end, chunk)
+        except BlockingIOError:
+            pass
+    os.set_blocking(write_end, True)
+    proc = start(120, write_end)
+    os.close(write_end)
+    try:
+        interrupt_when_ready(proc)
         proc.send_signal(signal.SIGINT)
-        out, err = proc.communicate(timeout=300)
-        # 130: the first Ctrl-C's clean stop won the race with the second one.
-        # 0: the only batch finished (a Ctrl-C in the last batch has nothing left
-        # to stop) and the process exited before the second signal arrived.
-        expect(proc.returncode in (-signal.SIGINT, 130) or
-               (proc.returncode == 0 and summary(Run(0, out, err))[0] == 120),
-               f"second Ctrl-C: exit {proc.returncode}\n{out}{err}")
-    else:
-        print("note: the first Ctrl-C ended the run before a second could be sent")
-        proc.communicate()
+        proc.wait(timeout=300)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        rest = b""
+        while chunk := os.read(read_end, 65536):
+            rest += chunk
+        os.close(read_end)
+        err = proc.stderr.read() if proc.stderr else ""
+    expect(proc.returncode == -signal.SIGINT, f"second Ctrl-C: exit {proc.returncode}\n{rest[filler:]!r}{err}")
+    expect(rest[filler:] == b"", f"printed after the second Ctrl-C: {rest[filler:]!r}")
     r = c.ok("--db", str(db), "index", "many")  # the store survived being killed
-    expect(summary(r)[0] + summary(r)[2] == 120, r.out)
+    expect(summary(r)[0] + summary(r)[2] == 120 and summary(r)[4] == 0, r.out)
 
 
 def main(argv: list[str]) -> int:
@@ -324,6 +400,7 @@ def main(argv: list[str]) -> int:
         ("prefix", lambda: test_prefix(c, photos)),
         ("similar", lambda: test_similar(c, photos)),
         ("remove and update", lambda: test_remove_and_update(c, photos)),
+        ("same-size edits", lambda: test_same_size_edits(c, images)),
         ("all files failed", lambda: test_all_failed(c, images)),
         ("another model", lambda: test_other_model(c, fixtures / "tiny224.pt")),
         ("rebuild", lambda: test_rebuild(c)),
