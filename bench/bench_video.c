@@ -46,7 +46,7 @@ int main(int argc, char **argv)
     cb_frame_options fo;
     cb_frames f;
     cb_video *v = NULL;
-    uint8_t luma[CB_SCENE_W * CB_SCENE_H];
+    uint8_t thumb[CB_SCENE_BYTES];
     double t, t0;
     uint64_t n = 0;
 
@@ -82,7 +82,7 @@ int main(int argc, char **argv)
         return fail(argv[2]);
     printf("clip %ux%u %.1f s\n", cb_video_width(v), cb_video_height(v), cb_video_duration(v));
     while (cb_video_next(v, &t) == CEREBRO_OK) {
-        cb_video_luma(v, luma);
+        cb_video_scene_thumb(v, thumb);
         n++;
     }
     cb_video_close(v);

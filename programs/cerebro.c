@@ -297,12 +297,26 @@ static void record_model(const cli *c)
     char *old = recorded_model(c->db);
     FILE *f;
 
-    if (file && tmp && !(old && strcmp(old, c->model_path) == 0) && (f = fopen(tmp, "w"))) {
-        int ok = fprintf(f, "%s\n", c->model_path) > 0;
-        if (fclose(f) != 0 || !ok || rename(tmp, file) != 0) {
-            fprintf(stderr, "cerebro: warning: cannot write %s: %s\n", file, strerror(errno));
-            remove(tmp);
+    if (file && tmp && !(old && strcmp(old, c->model_path) == 0)) {
+        /* The first failure's errno, named with the file it hit: a full disk
+         * says so instead of failing silently or with remove()'s errno. */
+        const char *failed = NULL;
+        int err = 0;
+        if (!(f = fopen(tmp, "w"))) {
+            failed = tmp, err = errno;
+        } else {
+            int ok = fprintf(f, "%s\n", c->model_path) > 0 && fflush(f) == 0 && fsync(fileno(f)) == 0;
+            if (!ok)
+                failed = tmp, err = errno;
+            if (fclose(f) != 0 && !failed)
+                failed = tmp, err = errno;
+            if (!failed && rename(tmp, file) != 0)
+                failed = file, err = errno;
+            if (failed)
+                remove(tmp);
         }
+        if (failed)
+            fprintf(stderr, "cerebro: warning: cannot write %s: %s\n", failed, strerror(err ? err : EIO));
     }
     free(old);
     free(file);

@@ -425,7 +425,9 @@ CEREBRO_API void cerebro_index_options_init(cerebro_index_options *opts);
 
 /** Opens (or creates) the index directory `dir` for `model`. The model
  *  must outlive the index. A store written by another model is refused
- *  with E_MISMATCH naming both models. */
+ *  with E_MISMATCH naming both models. The ANN file is a cache: when it
+ *  cannot be written (a full disk) the index still opens, the structure
+ *  built in memory, and the file is written by a later commit. */
 CEREBRO_API cerebro_status cerebro_index_open(cerebro_index **out, const char *dir,
                                               const cerebro_model *model,
                                               const cerebro_index_options *opts);
@@ -528,7 +530,12 @@ typedef struct cerebro_add_stats {
  *  Work is committed in batches (commit_every files): a
  *  killed process loses at most the batch in flight, and a re-run resumes.
  *  A bad file never stops the run: it is recorded with its error and
- *  reported through the progress callback. Returns CEREBRO_OK when the run
+ *  reported through the progress callback. A full disk or a failed write
+ *  stops it with E_IO, the message naming the file (cerebro.db, or
+ *  ann-N.faiss.tmp) and the system's reason ("No space left on device");
+ *  what was committed before stays, stats and the progress callback count
+ *  exactly what was committed, and a re-run once there is space finishes
+ *  the work. Returns CEREBRO_OK when the run
  *  completed (check stats->failed), E_CANCELLED when the callback asked to
  *  stop, or the error of the paths when none could be read. stats may be
  *  NULL. Serialised with other writers; searches continue meanwhile. */

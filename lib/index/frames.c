@@ -112,7 +112,7 @@ cerebro_status cb_frames_encode(const cerebro_model *model, const char *path,
     uint32_t dim = cerebro_model_dim(model);
     size_t per = cerebro_image_tensor_size(iopts);
     cb_video_limits limits = {iopts->max_pixels, o->time_limit, o->fast ? iopts->size : 0, o->threads};
-    uint8_t luma[CB_SCENE_W * CB_SCENE_H];
+    uint8_t thumb[CB_SCENE_BYTES];
     cb_video *v = NULL;
     cb_sampler sampler;
     pending p = {NULL, NULL, 0};
@@ -151,9 +151,9 @@ cerebro_status cb_frames_encode(const cerebro_model *model, const char *path,
                 break;
             }
         }
-        if ((st = cb_video_luma(v, luma)) != CEREBRO_OK)
+        if ((st = cb_video_scene_thumb(v, thumb)) != CEREBRO_OK)
             break;
-        if (!cb_sampler_take(&sampler, t, luma))
+        if (!cb_sampler_take(&sampler, t, thumb))
             continue;
         if ((st = cb_video_rgb(v, &img)) != CEREBRO_OK)
             break;

@@ -63,9 +63,6 @@ cerebro_status cb_video_next(cb_video *v, double *timestamp);
 /* The current frame as the scene thumbnail (CB_SCENE_BYTES bytes of RGB,
  * in the stream's colour matrix and range). */
 cerebro_status cb_video_scene_thumb(cb_video *v, uint8_t *thumb);
-/* Its name from when the thumbnail was grey; lib/index/frames.c and
- * bench/bench_video.c still call it so. */
-#define cb_video_luma cb_video_scene_thumb
 
 /* The current frame as an RGB image (possibly shrunk, see min_short_side;
  * the image's full_width/full_height are the frame's size). */
