@@ -93,6 +93,33 @@ class Server:
         assert r.status == 200, f"{path}: {r.status} {r.body!r}"
         return r.json()
 
+    def wait_for_log(self, pattern: str, timeout: float = 60) -> str:
+        """The log once a line matches `pattern` (a request's line is written
+        when it completes, after the answer has gone out)."""
+        deadline = time.monotonic() + timeout
+        while not re.search(pattern, log := self.log_path.read_text(), re.M):
+            assert self.proc.poll() is None, f"the server exited with {self.proc.returncode}:\n{log[-2000:]}"
+            assert time.monotonic() < deadline, f"no log line matching {pattern!r}:\n{log[-2000:]}"
+            time.sleep(0.01)
+        return log
+
+    def has_read(self, clients: list[socket.socket]) -> bool:
+        """Whether the server has read what each client sent (/proc/net/tcp):
+        its end of the connection is established with an empty receive queue,
+        or it has answered already (the client's end holds data, or the
+        server's FIN: CLOSE_WAIT)."""
+        want = {c.getsockname()[1] for c in clients}
+        done = set()
+        for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
+            f = line.split()
+            local, remote = int(f[1].split(":")[1], 16), int(f[2].split(":")[1], 16)
+            state, received = f[3], int(f[4].split(":")[1], 16)
+            if local == self.port and remote in want and state == "01" and received == 0:
+                done.add(remote)
+            elif remote == self.port and local in want and (received > 0 or state == "08"):
+                done.add(local)
+        return want <= done
+
     def stop(self, sig: int = signal.SIGTERM, timeout: float = 30) -> int:
         self.proc.send_signal(sig)
         try:
@@ -436,8 +463,10 @@ def test_keep_alive(server: Server) -> None:
 def test_access_log(server: Server) -> None:
     server.get("/api/stats?marker=1")
     server.get("/nope?marker=2")
-    time.sleep(0.2)
-    log = server.log_path.read_text()
+    # Each line is written when its request completes, by the thread that
+    # served it: the two may come in either order.
+    for marker in ("marker=1", "marker=2"):
+        log = server.wait_for_log(f'"GET [^"]*{marker}"')
     assert re.search(r'^127\.0\.0\.1 "GET /api/stats\?marker=1" 200 \d+ [\d.]+ms$', log, re.M), log[-2000:]
     assert re.search(r'^127\.0\.0\.1 "GET /nope\?marker=2" 404 \d+ [\d.]+ms$', log, re.M), log[-2000:]
 
@@ -462,8 +491,12 @@ def test_roots_vanished_files_and_shutdown() -> None:
         assert_error(s.get(tiger["thumb"]), 410, "vanished thumbnail")
         assert s.get(items["lion.jpg"]["image"]).status == 200
         # Requests in flight when SIGTERM comes are answered in full; an idle
-        # keep-alive connection does not hold the shutdown up.
-        idle = socket.create_connection(("127.0.0.1", s.port))
+        # keep-alive connection does not hold the shutdown up (a shutdown that
+        # waited for it would sit out CONNECTION_TIMEOUT, 30 s, and stop()'s
+        # 30 s wait would fail).
+        idle = http.client.HTTPConnection("127.0.0.1", s.port, timeout=60)
+        idle.request("GET", "/api/stats")
+        assert idle.getresponse().read() and idle.sock is not None
         ids = [h["id"] for h in items.values() if h["path"] != "tiger.jpg"]
         busy = []
         for i in range(40):
@@ -471,8 +504,14 @@ def test_roots_vanished_files_and_shutdown() -> None:
             conn.sendall(f"GET /api/thumb/{ids[i % len(ids)]}?size={1024 - i} HTTP/1.1\r\n"
                          f"Host: 127.0.0.1\r\nConnection: close\r\n\r\n".encode())
             busy.append(conn)
-        time.sleep(0.2)
-        started = time.monotonic()
+        # SIGTERM only once the server has read every request, so that each
+        # one is in flight rather than waiting in the listen queue (which a
+        # stopping server closes). The answers are still being made: the
+        # 40 thumbnails share 3 threads.
+        deadline = time.monotonic() + 60
+        while not s.has_read(busy):
+            assert time.monotonic() < deadline and s.proc.poll() is None, "the server never read the requests"
+            time.sleep(0.005)
         s.proc.send_signal(signal.SIGTERM)
         for conn in busy:
             conn.settimeout(30)
@@ -485,9 +524,9 @@ def test_roots_vanished_files_and_shutdown() -> None:
             length = re.search(rb"Content-Length: (\d+)", head, re.I)
             assert length and int(length.group(1)) == len(body), head
         assert s.stop(signal.SIGTERM) == 0, s.log_path.read_text()
-        assert time.monotonic() - started < 15
+        assert idle.sock.recv(1) == b"", "the idle connection is closed"
         idle.close()
-        assert "stopping" in s.log_path.read_text()
+        assert "cerebro serve: terminated: stopping" in s.log_path.read_text()
     finally:
         if s.proc.poll() is None:
             s.proc.kill()
