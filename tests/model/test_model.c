@@ -515,24 +515,36 @@ START_TEST(test_openblas_loaded)
 }
 END_TEST
 
-int main(void)
+/* `check_model` runs the tiny-model cases; `check_model vitb32` the three
+ * ViT-B/32 ones, registered as their own CTest test (check_model_vitb32) so
+ * that CEREBRO_SKIP_VITB32 (set by scripts/test.sh for the sanitizer pass)
+ * shows as a skipped test with its reason, never as a silent pass. */
+int main(int argc, char **argv)
 {
+    int vitb32 = argc > 1 && strcmp(argv[1], "vitb32") == 0;
+
+    if (vitb32 && getenv("CEREBRO_SKIP_VITB32")) {
+        printf("skipped 3 tests: test_parity_vitb32, test_bf16_vitb32, test_fast_vs_exact_vitb32 "
+               "(CEREBRO_SKIP_VITB32 is set)\n");
+        return 77; /* SKIP_RETURN_CODE in tests/model/CMakeLists.txt */
+    }
     Suite *s = suite_create("model");
     TCase *tc = tcase_create("model");
     tcase_set_timeout(tc, 600);
-    tcase_add_test(tc, test_parity_tiny);
-    tcase_add_test(tc, test_text_through_tokenizer);
-    tcase_add_test(tc, test_bf16_tiny);
-    tcase_add_test(tc, test_concurrent_encode);
-    tcase_add_test(tc, test_fast_vs_exact_tiny);
-    tcase_add_test(tc, test_batch_with_bad_files);
-    tcase_add_test(tc, test_open_errors);
-    tcase_add_test(tc, test_openai_style_checkpoint);
-    tcase_add_test(tc, test_openblas_loaded);
-    if (!getenv("CEREBRO_SKIP_VITB32")) {
+    if (vitb32) {
         tcase_add_test(tc, test_parity_vitb32);
         tcase_add_test(tc, test_bf16_vitb32);
         tcase_add_test(tc, test_fast_vs_exact_vitb32);
+    } else {
+        tcase_add_test(tc, test_parity_tiny);
+        tcase_add_test(tc, test_text_through_tokenizer);
+        tcase_add_test(tc, test_bf16_tiny);
+        tcase_add_test(tc, test_concurrent_encode);
+        tcase_add_test(tc, test_fast_vs_exact_tiny);
+        tcase_add_test(tc, test_batch_with_bad_files);
+        tcase_add_test(tc, test_open_errors);
+        tcase_add_test(tc, test_openai_style_checkpoint);
+        tcase_add_test(tc, test_openblas_loaded);
     }
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
