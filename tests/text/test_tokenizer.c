@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 
 #include "cerebro/cerebro.h"
 #include "text/text.h"
@@ -673,27 +674,72 @@ END_TEST
 
 /* ---- pieces of the pipeline ------------------------------------------------- */
 
+/* The inputs of test_long_inputs_are_linear: a word, a punctuation run,
+ * capital sigmas (case folding), '&' runs (HTML unescaping). */
+static void fill_long(char *text, size_t len, int kind)
+{
+    for (size_t i = 0; i < len; i++) {
+        switch (kind) {
+        case 0: text[i] = (char)('a' + (i * 7 + i / 13) % 26); break;
+        case 1: text[i] = '!'; break;
+        case 2: text[i] = (char)(i % 2 ? 0xA3 : 0xCE); break;
+        default: text[i] = '&'; break;
+        }
+    }
+}
+
+/* CPU seconds of this thread for one encode, the least of three (a busy
+ * machine only ever adds time); the count of ids in *n. */
+static double encode_cpu(cerebro_tokenizer *tok, const char *text, size_t len, size_t ctx, int32_t *ids,
+                         size_t *n)
+{
+    double best = 1e30;
+    for (int rep = 0; rep < 3; rep++) {
+        struct timespec a, b;
+        clock_gettime(CLOCK_THREAD_CPUTIME_ID, &a);
+        ck_assert_int_eq(cerebro_tokenizer_encode(tok, text, len, ctx, ids, len, n), CEREBRO_OK);
+        clock_gettime(CLOCK_THREAD_CPUTIME_ID, &b);
+        double t = (double)(b.tv_sec - a.tv_sec) + (double)(b.tv_nsec - a.tv_nsec) * 1e-9;
+        if (t < best)
+            best = t;
+    }
+    return best;
+}
+
 START_TEST(test_long_inputs_are_linear)
 {
+    static const char *const names[] = {"one long word", "a punctuation run", "capital sigmas", "'&' runs"};
+    static const size_t ctx[] = {0, 0, 77, 77};
     cerebro_tokenizer *tok = open_clip();
-    size_t len = CB_TEXT_MAX_BYTES, n;
-    char *text = malloc(len);
-    int32_t *ids = malloc(CB_TEXT_MAX_BYTES * sizeof *ids);
+    size_t big = CB_TEXT_MAX_BYTES, small = big / 8, n_small, n_big;
+    char *text = malloc(big);
+    int32_t *ids = malloc(big * sizeof *ids);
 
-    /* One 1 MiB word, one 1 MiB punctuation run, many sigmas: each must
-     * finish (quadratic work would time the test out). */
-    for (size_t i = 0; i < len; i++)
-        text[i] = (char)('a' + (i * 7 + i / 13) % 26);
-    ck_assert_int_eq(cerebro_tokenizer_encode(tok, text, len, 0, ids, len, &n), CEREBRO_OK);
-    ck_assert_uint_gt(n, 1000);
-    memset(text, '!', len);
-    ck_assert_int_eq(cerebro_tokenizer_encode(tok, text, len, 0, ids, len, &n), CEREBRO_OK);
-    for (size_t i = 0; i + 1 < len; i += 2)
-        text[i] = (char)0xCE, text[i + 1] = (char)0xA3; /* capital sigma */
-    ck_assert_int_eq(cerebro_tokenizer_encode(tok, text, len, 77, ids, len, &n), CEREBRO_OK);
-    ck_assert_uint_eq(n, 77);
-    memset(text, '&', len);
-    ck_assert_int_eq(cerebro_tokenizer_encode(tok, text, len, 77, ids, len, &n), CEREBRO_OK);
+    /* 1 MiB against 128 KiB of the same pattern: linear work grows 8 times,
+     * quadratic 64 times. The bound, 32, is four times the linear growth
+     * and well below the quadratic one; the ratio of CPU times (not wall
+     * time) does not depend on how fast or busy the machine is. Below 1 ms
+     * the small input's time is taken as 1 ms, so timer noise cannot make a
+     * linear ratio look large. */
+    for (int kind = 0; kind < 4; kind++) {
+        fill_long(text, small, kind);
+        double t_small = encode_cpu(tok, text, small, ctx[kind], ids, &n_small);
+        fill_long(text, big, kind);
+        double t_big = encode_cpu(tok, text, big, ctx[kind], ids, &n_big);
+        double ratio = t_big / (t_small > 1e-3 ? t_small : 1e-3);
+        printf("linear: %s: %.4f s for 128 KiB, %.4f s for 1 MiB (x%.1f)\n", names[kind], t_small, t_big, ratio);
+        ck_assert_msg(ratio < 32, "%s: 8 times the input took %.1f times the CPU time (%.4f s, %.4f s)",
+                      names[kind], ratio, t_small, t_big);
+        if (ctx[kind] == 77) {
+            ck_assert_uint_eq(n_small, 77);
+            ck_assert_uint_eq(n_big, 77);
+        } else {
+            /* Without a context length every byte is encoded: the ids
+             * grow with the input. */
+            ck_assert_uint_gt(n_small, 1000);
+            ck_assert_uint_gt(n_big, 7 * n_small);
+        }
+    }
     free(text);
     free(ids);
     cerebro_tokenizer_free(tok);
