@@ -1,5 +1,5 @@
 """The example at the top of bindings/python/README.md runs as written,
-against the tiny fixture model (xfails, saying so, while the index is a stub)."""
+against the tiny fixture model."""
 
 from __future__ import annotations
 
@@ -28,9 +28,6 @@ def test_readme_example_runs(fixtures: Path, tmp_path: Path) -> None:
     env = dict(os.environ, PYTHONPATH=str(ROOT / "bindings" / "python"))
     r = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, env=env, capture_output=True,
                        text=True, timeout=300)
-    if r.returncode != 0 and "UnsupportedError" in r.stderr and "not implemented" in r.stderr:
-        pytest.xfail("libcerebro's index is not implemented in this build: "
-                     + r.stderr.strip().splitlines()[-1])
     assert r.returncode == 0, r.stderr
     lines = r.stdout.splitlines()
     assert any(line.startswith("4/4 ") for line in lines), r.stdout
