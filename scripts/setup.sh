@@ -18,7 +18,7 @@ packages=(
   # the search server (programs/: cerebro serve)
   libmicrohttpd-dev
   # tests
-  check python3 python3-torch python3-torchvision python3-numpy python3-pil python3-pytest
+  check lcov python3 python3-torch python3-torchvision python3-numpy python3-pil python3-pytest
   python3-regex
   # benchmarks and test-image tools
   libjpeg-turbo-progs python3-faiss
