@@ -153,14 +153,32 @@ async function run() {
       answered();
     }
   });
+  // Each answer the page's code has taken in (its body read, or its fetch
+  // failed, e.g. aborted): the page drops a stale one in the same run of
+  // microtasks, so once it is listed here the page has made its choice.
+  await page.evaluate(() => {
+    window.cerebroTestSettled = [];
+    const fetchOriginal = window.fetch;
+    window.fetch = (input, init) => {
+      const q = new URL(String(input), window.location.href).searchParams.get('q');
+      const settled = (outcome) => window.cerebroTestSettled.push({ q, outcome });
+      return fetchOriginal(input, init).then((response) => {
+        const json = response.json.bind(response);
+        response.json = () => json().then((v) => { settled('body'); return v; },
+          (err) => { settled(err.name); throw err; });
+        return response;
+      }, (err) => { settled(err.name); throw err; });
+    };
+  });
   await typeSlowly('#q', OWL.query);
   await waitStatus(`for “${OWL.query}”`);
   expect(held !== null && held !== OWL.query && OWL.query.startsWith(held),
     `the first search request was for "${held}", expected a prefix of "${OWL.query}"`);
   release();
-  // Once the held answer is in the browser, give the page a moment to (not) show it.
+  // Once the page's code has taken in the held answer (or its abort), it has
+  // decided whether to show it.
   await heldAnswered;
-  await page.waitForTimeout(500);
+  await page.waitForFunction((q) => window.cerebroTestSettled.some((a) => a.q === q), held, WAIT);
   await page.unroute('**/api/search?*');
   expect(searches.length >= 2, `typing letter by letter sent ${searches.length} search request(s)`);
   expect((await status()).includes(`for “${OWL.query}”`), `after the stale answer: ${await status()}`);
