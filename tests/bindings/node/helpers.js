@@ -61,16 +61,6 @@ function preprocessTool() {
   return candidates.find((p) => p && fs.existsSync(p)) || null;
 }
 
-/** The index is a stub until it lands: such tests are marked TODO, with the
- *  library's reason, and only for that case. */
-function indexUnsupported(t, err) {
-  if (err && err.code === 'CEREBRO_E_UNSUPPORTED' && /not implemented/.test(err.message)) {
-    t.todo(`libcerebro's index is not implemented in this build: ${err.message}`);
-    return true;
-  }
-  return false;
-}
-
 function cosineRows(a, b) {
   let dot = 0;
   for (let i = 0; i < a.length; i++) dot += a[i] * b[i];
@@ -85,5 +75,5 @@ function maxAbsDiff(a, b) {
 
 module.exports = {
   ROOT, PACKAGE, PYTHON, fixtures, photos, tmpdir, compile, layout, preprocessTool,
-  indexUnsupported, cosineRows, maxAbsDiff,
+  cosineRows, maxAbsDiff,
 };
