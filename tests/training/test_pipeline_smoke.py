@@ -79,7 +79,9 @@ def test_pseudo_labels_come_with_a_report(smoke) -> None:
     for r in range(1, ROUNDS + 1):
         report = read_json(run / f"round{r}" / "pseudo-report.json")
         assert report["pool"] == 48 and report["vocabulary"] == 8
-        assert 0.0 <= report["pool_accuracy_6way"] <= 1.0
+        # A share of the 48 pool images, rounded to 4 places: k/48 for a whole k.
+        correct = report["pool_accuracy_6way"] * 48
+        assert 0 <= round(correct) <= 48 and abs(correct - round(correct)) < 48 * 5e-5, report
         rows = read_manifest(run / f"round{r}" / "pseudo.jsonl")
         assert len(rows) == report["manifest_rows"]
         pool = {r["image"] for r in read_manifest(data / "manifests" / "cifar-pool.jsonl")}
@@ -92,7 +94,13 @@ def test_report_table_and_plots(smoke) -> None:
     _, run, _, _ = smoke
     report = read_json(run / "report.json")
     assert [row["stage"] for row in report["stages"]][:2] == ["pretrain", "round1"]
-    assert all(row.get("cifar6_acc") is not None for row in report["stages"])
+    for row in report["stages"]:
+        # The stage's own evaluation, a share of its validation images.
+        evaluation = read_json(run / row["stage"] / "eval.json")
+        assert row["cifar6_acc"] == evaluation["cifar6_acc"], row
+        correct = evaluation["cifar6_acc"] * evaluation["cifar6_val_images"]
+        assert evaluation["cifar6_val_images"] > 0 and 0 <= round(correct) <= evaluation["cifar6_val_images"]
+        assert abs(correct - round(correct)) < evaluation["cifar6_val_images"] * 5e-5, evaluation
     table = (run / "report.md").read_text()
     assert "| round3 |" in table and "| control3 |" in table
     for plot in ["loss.png", "cifar6_acc.png", "twitter_r-at-10.png"]:
