@@ -10,7 +10,6 @@
 #include <check.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,6 +18,7 @@
 #include <unistd.h>
 
 #include "cerebro/cerebro.h"
+#include "index/scratch_fs.h"
 
 #define OK(call)                                                                                   \
     do {                                                                                           \
@@ -45,17 +45,6 @@ static const char *media(const char *name)
     return p;
 }
 
-static int rm_entry(const char *path, const struct stat *sb, int type, struct FTW *ftw)
-{
-    (void)sb;
-    (void)ftw;
-    if (type == FTW_DP)
-        rmdir(path);
-    else
-        unlink(path);
-    return 0;
-}
-
 /* A fresh, empty, absolute scratch folder (valid for the next 7 calls). */
 static const char *scratch(const char *name)
 {
@@ -70,17 +59,10 @@ static const char *scratch(const char *name)
     } else {
         snprintf(dir, 4096, "%s/video-%s", base, name);
     }
-    nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
-    char tmp[4096];
-    snprintf(tmp, sizeof tmp, "%s", dir);
-    for (char *p = tmp + 1; *p; p++) {
-        if (*p == '/') {
-            *p = '\0';
-            mkdir(tmp, 0755);
-            *p = '/';
-        }
-    }
-    ck_assert_int_eq(mkdir(dir, 0755), 0);
+    rm_rf(dir);
+    mkdirs(dir);
+    struct stat st;
+    ck_assert_msg(stat(dir, &st) == 0 && S_ISDIR(st.st_mode), "cannot make %s", dir);
     return dir;
 }
 
