@@ -81,12 +81,26 @@ if ! run_tests "$all" "" "$logs/baseline.log"; then
     exit 1
 fi
 
+# Puts the mutated file back, also when the run is interrupted: a copy is
+# newer than the mutant's objects, so the next build recompiles it (the tar
+# above would restore the checkout's older mtime and leave them stale).
+mutated=
+restore() {
+    if [ -n "$mutated" ]; then
+        cp "$work/original" "$src/$mutated"
+        mutated=
+    fi
+}
+trap restore EXIT
+trap 'restore; exit 130' INT TERM
+
 status=0
 results=()
 for i in "${!names[@]}"; do
     name=${names[$i]} file=${files[$i]} log=$logs/${names[$i]}.log
     : >"$log"
     cp "$src/$file" "$work/original"
+    mutated=$file
     start=$(date +%s)
     if ! mutate "$src/$file" "${origs[$i]}" "${repls[$i]}" 2>>"$log"; then
         result="NOT APPLIED"
@@ -99,7 +113,7 @@ for i in "${!names[@]}"; do
     else
         result="killed"
     fi
-    cp "$work/original" "$src/$file" # newer than the mutant's objects: rebuilt next time
+    restore
     [ "$result" = killed ] || status=1
     results+=("$(printf '%-28s %-12s %4ss  %s  (ctest -R %s)' "$name" "$result" $(($(date +%s) - start)) "$file" "${tests[$i]}")")
     echo "${results[-1]}"
