@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "cerebro/cerebro.h"
+#include "check_status.h"
 #include "index/scratch_fs.h"
 
 static cerebro_model *model;
@@ -53,15 +54,6 @@ static void teardown(void)
     cerebro_model_free(model);
     model = NULL;
 }
-
-#define ck_assert_fails(call, status, text)                                                        \
-    do {                                                                                           \
-        cerebro_status st_ = (call);                                                               \
-        ck_assert_msg(st_ == (status), "%s: %d, expected %d (%s)", #call, st_, status,             \
-                      cerebro_last_error());                                                       \
-        ck_assert_msg(strstr(cerebro_last_error(), text), "%s: '%s' lacks '%s'", #call,            \
-                      cerebro_last_error(), text);                                                 \
-    } while (0)
 
 static void write_file(const char *path, const void *data, size_t n)
 {

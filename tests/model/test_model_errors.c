@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "cerebro/cerebro.h"
+#include "check_status.h"
 
 static char *fixture(const char *name)
 {
@@ -29,16 +30,6 @@ static cerebro_model *tiny(void)
     ck_assert_msg(cerebro_model_open(&m, fixture("tiny.pt"), &o) == CEREBRO_OK, "%s", cerebro_last_error());
     return m;
 }
-
-/* status and a piece of cerebro_last_error() */
-#define ck_assert_fails(call, status, text)                                                        \
-    do {                                                                                           \
-        cerebro_status st_ = (call);                                                               \
-        ck_assert_msg(st_ == (status), "%s: %d, expected %d (%s)", #call, st_, status,             \
-                      cerebro_last_error());                                                       \
-        ck_assert_msg(strstr(cerebro_last_error(), text), "%s: '%s' lacks '%s'", #call,            \
-                      cerebro_last_error(), text);                                                 \
-    } while (0)
 
 START_TEST(test_open_option_errors)
 {
