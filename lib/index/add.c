@@ -898,7 +898,7 @@ static cerebro_status run_add(add_job *j, const char *const *paths, size_t n)
         /* A root that cannot be reached (an unmounted drive, a typo) keeps
          * its indexed files: only what a walk could have seen may vanish. */
         struct stat rs;
-        if ((roots[i] = cb_absolute_path(paths[i])) && stat(roots[i], &rs) == 0)
+        if (cb_absolute_path(paths[i], &roots[i]) == CEREBRO_OK && stat(roots[i], &rs) == 0)
             st = load_known(j, roots[i]);
     }
     finish_known(j);

@@ -345,10 +345,8 @@ cerebro_status cerebro_index_open(cerebro_index **out, const char *dir, const ce
     idx->dim = cerebro_model_dim(model);
     idx->readonly = readonly;
     idx->memory_budget = opts->memory_budget;
-    if (!(idx->dir = cb_absolute_path(dir))) {
-        st = CEREBRO_E_NOMEM;
+    if ((st = cb_absolute_path(dir, &idx->dir)) != CEREBRO_OK)
         goto fail;
-    }
     if ((st = cb_store_open_db(idx->dir, readonly, create, &idx->db)) != CEREBRO_OK ||
         (st = check_model(idx)) != CEREBRO_OK || (st = load_ann(idx, opts->factory)) != CEREBRO_OK)
         goto fail;
@@ -460,7 +458,7 @@ cerebro_status cerebro_index_remove_path(cerebro_index *idx, const char *path)
 
     if (!idx || !path)
         return cb_fail(CEREBRO_E_INVALID, "cerebro_index_remove_path: NULL argument");
-    if (!(key = cb_absolute_path(path)))
+    if (cb_absolute_path(path, &key) != CEREBRO_OK)
         return cb_fail(CEREBRO_E_NOT_FOUND, "%s: not in the index", path);
     st = remove_where(idx, "SELECT items.id FROM items JOIN files ON files.id = items.file_id "
                            "WHERE files.path = ?",

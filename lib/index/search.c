@@ -171,7 +171,7 @@ static char *prefix_key(const char *prefix)
     char *abs, *out, cwd[PATH_MAX];
     if (prefix[0] == '/' || len == 0)
         return strdup(prefix);
-    if (!(abs = cb_absolute_path(prefix))) {
+    if (cb_absolute_path(prefix, &abs) != CEREBRO_OK) {
         if (!getcwd(cwd, sizeof cwd))
             snprintf(cwd, sizeof cwd, "%s", "."); /* matches nothing stored: no results */
         if ((out = malloc(strlen(cwd) + len + 2)))

@@ -32,64 +32,53 @@ static int wanted(const cb_walk *w, const char *name)
     return cb_is_image_name(name) || (!(w->flags & CEREBRO_ADD_NO_VIDEO) && cb_is_video_name(name));
 }
 
-char *cb_absolute_path(const char *path)
+cerebro_status cb_absolute_path(const char *path, char **out)
 {
     char parent[PATH_MAX], resolved[PATH_MAX];
-    const char *slash = strrchr(path, '/'), *name;
+    const char *slash, *name;
     size_t len;
-    char *out;
 
-    if (!*path) {
-        cb_fail(CEREBRO_E_INVALID, "empty path");
-        return NULL;
-    }
+    *out = NULL;
+    if (!*path)
+        return cb_fail(CEREBRO_E_INVALID, "empty path");
     /* Trailing slashes name the folder itself. */
     len = strlen(path);
     while (len > 1 && path[len - 1] == '/')
         len--;
-    if (len >= sizeof parent) {
-        cb_fail(CEREBRO_E_LIMIT, "%s: path longer than %d bytes", path, PATH_MAX);
-        return NULL;
-    }
+    /* The reason first: a message is capped at 1 KiB and such a path is not. */
+    if (len >= sizeof parent)
+        return cb_fail(CEREBRO_E_LIMIT, "path longer than %d bytes: %.200s...", PATH_MAX, path);
     memcpy(parent, path, len);
     parent[len] = '\0';
     slash = strrchr(parent, '/');
     if (!slash) {
         name = parent;
-        if (!realpath(".", resolved)) {
-            cb_fail(CEREBRO_E_IO, "cannot resolve the current folder: %s", strerror(errno));
-            return NULL;
-        }
+        if (!realpath(".", resolved))
+            return cb_fail(CEREBRO_E_IO, "cannot resolve the current folder: %s", strerror(errno));
     } else {
         name = slash + 1;
         if (slash == parent) {
             strcpy(resolved, "/");
         } else {
             parent[slash - parent] = '\0';
-            if (!realpath(parent, resolved)) {
-                cb_fail(errno == ENOENT ? CEREBRO_E_NOT_FOUND : CEREBRO_E_IO, "%s: %s", path,
-                        strerror(errno));
-                return NULL;
-            }
+            if (!realpath(parent, resolved))
+                return cb_fail(errno == ENOENT ? CEREBRO_E_NOT_FOUND : CEREBRO_E_IO, "%s: %s", path,
+                               strerror(errno));
         }
     }
     if (strcmp(name, ".") == 0 || strcmp(name, "..") == 0 || !*name) {
         /* "dir/.." and friends: resolve the whole path instead. */
         memcpy(parent, path, len);
         parent[len] = '\0';
-        if (!realpath(parent, resolved)) {
-            cb_fail(errno == ENOENT ? CEREBRO_E_NOT_FOUND : CEREBRO_E_IO, "%s: %s", path, strerror(errno));
-            return NULL;
-        }
-        return strdup(resolved);
+        if (!realpath(parent, resolved))
+            return cb_fail(errno == ENOENT ? CEREBRO_E_NOT_FOUND : CEREBRO_E_IO, "%s: %s", path,
+                           strerror(errno));
+        name = "";
     }
-    out = malloc(strlen(resolved) + strlen(name) + 2);
-    if (!out) {
-        cb_fail(CEREBRO_E_NOMEM, "out of memory");
-        return NULL;
-    }
-    sprintf(out, "%s%s%s", resolved, strcmp(resolved, "/") == 0 ? "" : "/", name);
-    return out;
+    if (!(*out = malloc(strlen(resolved) + strlen(name) + 2)))
+        return cb_fail(CEREBRO_E_NOMEM, "out of memory");
+    sprintf(*out, "%s%s%s", resolved, !*name || strcmp(resolved, "/") == 0 ? "" : "/", name);
+    return CEREBRO_OK;
 }
 
 static void report(const cb_walk *w, const char *path, cerebro_status st, const char *fmt, ...)
@@ -207,14 +196,15 @@ static void walk_dir(const cb_walk *w, const char *dir, const struct stat *dst, 
 cerebro_status cb_walk_root(const cb_walk *w, const char *root, char **absolute)
 {
     struct stat st;
-    char *abs = cb_absolute_path(root);
+    char *abs;
+    cerebro_status s;
 
     if (absolute)
         *absolute = NULL;
-    if (!abs)
-        return cerebro_last_error()[0] ? CEREBRO_E_NOT_FOUND : CEREBRO_E_NOMEM;
+    if ((s = cb_absolute_path(root, &abs)) != CEREBRO_OK)
+        return s;
     if (stat(abs, &st) != 0) {
-        cerebro_status s = errno == ENOENT ? CEREBRO_E_NOT_FOUND : CEREBRO_E_IO;
+        s = errno == ENOENT ? CEREBRO_E_NOT_FOUND : CEREBRO_E_IO;
         cb_fail(s, "%s: %s", root, strerror(errno));
         if (absolute)
             *absolute = abs;

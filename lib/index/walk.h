@@ -29,8 +29,10 @@ typedef struct cb_walk {
 cerebro_status cb_walk_root(const cb_walk *w, const char *root, char **absolute);
 
 /* Absolute form of a path: the parent folder resolved with realpath(3),
- * the last component kept. malloc'd; NULL with an error set on failure. */
-char *cb_absolute_path(const char *path);
+ * the last component kept; *out is malloc'd (NULL on failure). E_INVALID for
+ * an empty path, E_LIMIT for one of PATH_MAX bytes or more, E_NOT_FOUND when
+ * the parent folder does not exist, E_IO or E_NOMEM otherwise. */
+cerebro_status cb_absolute_path(const char *path, char **out);
 
 /* 1 if the name ends with an image extension libcerebro decodes. */
 int cb_is_image_name(const char *name);
