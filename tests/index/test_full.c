@@ -25,16 +25,10 @@
 #include <unistd.h>
 
 #include "cerebro/cerebro.h"
+#include "check_status.h"
 #include "index/scratch_fs.h"
 
 #define SKIP_CODE 77
-
-#define OK(call)                                                                                   \
-    do {                                                                                           \
-        cerebro_status st_ = (call);                                                               \
-        ck_assert_msg(st_ == CEREBRO_OK, "%s: %s (%s)", #call, cerebro_status_string(st_),         \
-                      cerebro_last_error());                                                       \
-    } while (0)
 
 /* ---- folders and the tmpfs -------------------------------------------------- */
 
@@ -171,15 +165,8 @@ static cerebro_model *open_model(void)
 {
     const char *dir = getenv("CEREBRO_MODEL_FIXTURES");
     char path[4096];
-    cerebro_model_options o;
-    cerebro_model *m = NULL;
     snprintf(path, sizeof path, "%s/tiny.pt", dir ? dir : "model-fixtures");
-    cerebro_model_options_init(&o);
-    o.n_threads = 2;
-    o.precision = CEREBRO_PRECISION_FP32;
-    cerebro_status st = cerebro_model_open(&m, path, &o);
-    ck_assert_msg(st == CEREBRO_OK, "%s: %s (run the model fixture first)", path, cerebro_last_error());
-    return m;
+    return open_test_model(path);
 }
 
 static cerebro_index *open_index(const char *dir, const cerebro_model *m, uint32_t flags)

@@ -19,14 +19,8 @@
 #include <unistd.h>
 
 #include "cerebro/cerebro.h"
+#include "check_status.h"
 #include "index/scratch_fs.h"
-
-#define OK(call)                                                                                   \
-    do {                                                                                           \
-        cerebro_status st_ = (call);                                                               \
-        ck_assert_msg(st_ == CEREBRO_OK, "%s: %s (%s)", #call, cerebro_status_string(st_),         \
-                      cerebro_last_error());                                                       \
-    } while (0)
 
 static char paths[8][4096];
 
@@ -56,16 +50,9 @@ static const char *join(int slot, const char *a, const char *b)
 static cerebro_model *open_model(void)
 {
     const char *dir = getenv("CEREBRO_MODEL_FIXTURES");
-    char file[4096];
-    cerebro_model_options o;
-    cerebro_model *m = NULL;
-    snprintf(file, sizeof file, "%s/tiny.pt", dir ? dir : "model-fixtures");
-    cerebro_model_options_init(&o);
-    o.n_threads = 2;
-    o.precision = CEREBRO_PRECISION_FP32;
-    cerebro_status st = cerebro_model_open(&m, file, &o);
-    ck_assert_msg(st == CEREBRO_OK, "%s: %s (run the model fixture first)", file, cerebro_last_error());
-    return m;
+    char path[4096];
+    snprintf(path, sizeof path, "%s/tiny.pt", dir ? dir : "model-fixtures");
+    return open_test_model(path);
 }
 
 static cerebro_index *open_index(const char *dir, const cerebro_model *m)

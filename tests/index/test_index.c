@@ -23,14 +23,8 @@
 #include <unistd.h>
 
 #include "cerebro/cerebro.h"
+#include "check_status.h"
 #include "index/scratch_fs.h"
-
-#define OK(call)                                                                                   \
-    do {                                                                                           \
-        cerebro_status st_ = (call);                                                               \
-        ck_assert_msg(st_ == CEREBRO_OK, "%s: %s (%s)", #call, cerebro_status_string(st_),         \
-                      cerebro_last_error());                                                       \
-    } while (0)
 
 /* ---- files ---------------------------------------------------------------- */
 
@@ -174,15 +168,7 @@ static void set_mtime(const char *path, time_t sec)
 
 static cerebro_model *open_model(const char *file)
 {
-    cerebro_model_options o;
-    cerebro_model *m = NULL;
-    cerebro_model_options_init(&o);
-    o.n_threads = 2;
-    o.precision = CEREBRO_PRECISION_FP32;
-    cerebro_status st = cerebro_model_open(&m, join(fixtures(), file), &o);
-    ck_assert_msg(st == CEREBRO_OK, "%s/%s: %s (run the model fixture first)", fixtures(), file,
-                  cerebro_last_error());
-    return m;
+    return open_test_model(join(fixtures(), file));
 }
 
 static cerebro_index *open_index(const char *dir, const cerebro_model *m, uint32_t flags)
