@@ -36,6 +36,7 @@ struct cb_video {
     int64_t start_pts;       /* pts of time 0 */
     int have_start;
     double duration;         /* of the video stream (else the file), -1: unknown */
+    double frame_period;     /* seconds a frame shows, from the stream's frame rate (else 1/25) */
     double file_duration;    /* of the whole file (else the video), -1: unknown */
     double data_end;         /* latest end time of any packet read, -1: none */
     double last_time;        /* of the last frame returned, -1 before the first */
@@ -43,6 +44,7 @@ struct cb_video {
     int ended;               /* no more frames */
     int bad_packets;         /* damaged packets in a row */
     char damage[256];        /* first damage seen, reported at the end */
+    uint32_t refused_w, refused_h; /* a frame size the decoder refused (max_pixels), 0: none */
     struct SwsContext *sws_scene, *sws_rgb;
 };
 
@@ -51,6 +53,9 @@ struct cb_video {
 /* FFmpeg logs from whatever thread runs a codec; the last error message of
  * each thread is kept to explain a failure, and nothing reaches stderr. */
 static _Thread_local char ff_last_log[256];
+/* The decoder's refusal of a frame over max_pixels, kept apart because
+ * other messages follow it. */
+static _Thread_local char ff_size_log[256];
 
 static void ff_log(void *avcl, int level, const char *fmt, va_list ap)
 {
@@ -61,6 +66,8 @@ static void ff_log(void *avcl, int level, const char *fmt, va_list ap)
     size_t n = strlen(ff_last_log);
     while (n > 0 && (ff_last_log[n - 1] == '\n' || ff_last_log[n - 1] == ' '))
         ff_last_log[--n] = '\0';
+    if (strstr(ff_last_log, "Picture size ") && strstr(ff_last_log, " exceeds "))
+        memcpy(ff_size_log, ff_last_log, sizeof ff_size_log);
 }
 
 static pthread_once_t log_once = PTHREAD_ONCE_INIT;
@@ -121,7 +128,7 @@ static cerebro_status open_stream(cb_video *v)
 
     v->fmt->interrupt_callback.callback = interrupt_cb;
     v->fmt->interrupt_callback.opaque = v;
-    ff_last_log[0] = '\0';
+    ff_last_log[0] = ff_size_log[0] = '\0';
     if ((err = avformat_open_input(&v->fmt, v->path, NULL, NULL)) < 0) {
         v->fmt = NULL; /* freed by avformat_open_input */
         if (err == AVERROR_EXIT)
@@ -172,6 +179,9 @@ static cerebro_status open_stream(cb_video *v)
         return cb_fail(CEREBRO_E_UNSUPPORTED, "%s: cannot open the %s decoder: %s", v->path, dec->name,
                        ff_reason(err, why, sizeof why));
     v->time_base = av_q2d(s->time_base);
+    AVRational rate = s->avg_frame_rate.num > 0 && s->avg_frame_rate.den > 0 ? s->avg_frame_rate
+                                                                              : s->r_frame_rate;
+    v->frame_period = rate.num > 0 && rate.den > 0 ? av_q2d(av_inv_q(rate)) : 1.0 / 25;
     if (s->start_time != AV_NOPTS_VALUE) {
         v->start_pts = s->start_time;
         v->have_start = 1;
@@ -251,6 +261,11 @@ double cb_video_duration(const cb_video *v)
     return v->duration;
 }
 
+double cb_video_frame_period(const cb_video *v)
+{
+    return v->frame_period;
+}
+
 const char *cb_video_path(const cb_video *v)
 {
     return v->path;
@@ -289,6 +304,11 @@ static cerebro_status end_of_stream(cb_video *v)
 {
     char at[32], total[32];
     v->ended = 1;
+    if (v->refused_w) {
+        cerebro_status st = cb_image_check_limits(v->refused_w, v->refused_h, v->limits.max_pixels, v->path);
+        if (st != CEREBRO_OK)
+            return st;
+    }
     if (v->damage[0])
         return cb_fail(CEREBRO_E_CORRUPT, "%s: damaged video data %s", v->path, v->damage);
     if (v->last_time < 0)
@@ -302,6 +322,21 @@ static cerebro_status end_of_stream(cb_video *v)
         return cb_fail(CEREBRO_E_CORRUPT, "%s: truncated: frames end at %s of %s", v->path, at, total);
     }
     return CB_VIDEO_END;
+}
+
+/* A decoder meeting a frame larger than its max_pixels refuses the packet
+ * as invalid data and logs why (libavutil's av_image_check_size2): that is
+ * the frame-size limit, not damage. 1 (and the size noted) when the log
+ * says so. */
+static int size_refused(cb_video *v)
+{
+    unsigned w, h;
+    const char *m = strstr(ff_size_log, "Picture size ");
+    if (!m || sscanf(m, "Picture size %ux%u", &w, &h) != 2)
+        return 0;
+    v->refused_w = w;
+    v->refused_h = h;
+    return 1;
 }
 
 /* Feeds the decoder one packet of the video stream (or the flush packet
@@ -337,6 +372,12 @@ static int feed(cb_video *v)
         }
         if (err == AVERROR(ENOMEM))
             return cb_fail(CEREBRO_E_NOMEM, "%s: out of memory decoding", v->path);
+        if (size_refused(v)) {
+            /* The frames of the old size still in the decoder come first. */
+            v->flushing = 1;
+            avcodec_send_packet(v->codec, NULL);
+            return 0;
+        }
         note_damage(v, "undecodable packet", err);
         if (++v->bad_packets > MAX_BAD_PACKETS)
             return cb_fail(CEREBRO_E_CORRUPT, "%s: damaged video data %s (gave up after %d bad packets)",

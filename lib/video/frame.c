@@ -1,7 +1,9 @@
 /* cerebro_video_frame_load: the frame a video shows at a given time (the
  * server's thumbnails of indexed frames). */
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "core/core.h"
 #include "image/image.h"
@@ -14,6 +16,23 @@
 /* A stored timestamp printed and parsed back may be off by rounding. */
 #define TIME_SLACK 1e-3
 
+/* The error of a decode that stopped (status st, message in
+ * cerebro_last_error()) before reaching `wanted`, with both times. */
+static cerebro_status not_reached(const cb_video *v, cerebro_status st, double wanted, double last)
+{
+    char why[512], at[32], end[32];
+    const char *path = cb_video_path(v);
+    size_t n = strlen(path);
+    const char *e = cerebro_last_error();
+    /* The decoder's message starts with the path too. */
+    if (strncmp(e, path, n) == 0 && strncmp(e + n, ": ", 2) == 0)
+        e += n + 2;
+    snprintf(why, sizeof why, "%s", e);
+    cb_video_format_time(wanted, at, sizeof at);
+    cb_video_format_time(last, end, sizeof end);
+    return cb_fail(st, "%s: no frame at %s: decoding stopped after the frame at %s (%s)", path, at, end, why);
+}
+
 cerebro_status cerebro_video_frame_load(cerebro_image **out, const char *path, double timestamp,
                                         const cerebro_image_options *opts)
 {
@@ -22,6 +41,7 @@ cerebro_status cerebro_video_frame_load(cerebro_image **out, const char *path, d
     cb_video *v = NULL;
     cerebro_status st;
     double t;
+    double last = 0;
     int have = 0;
 
     if (!out)
@@ -47,11 +67,20 @@ cerebro_status cerebro_video_frame_load(cerebro_image **out, const char *path, d
         if ((st = cb_video_keep(v)) != CEREBRO_OK)
             goto done;
         have = 1;
+        last = t;
         if (t > timestamp + TIME_SLACK)
             break; /* the stream starts after t: its first frame is what shows */
     }
-    if (have) /* damage or the end after the frame wanted does not matter */
+    /* The kept frame is the one shown at t when a later frame came, when
+     * the stream ended cleanly (past the end the last frame stays), or when
+     * t falls within the kept frame's own time. Damage or the end after
+     * that does not matter; before it (a truncated file, a damaged one,
+     * the time limit) the frame at t is unknown: not an earlier one. */
+    if (have && (st == CEREBRO_OK || st == CB_VIDEO_END ||
+                 timestamp <= last + cb_video_frame_period(v) + TIME_SLACK))
         st = cb_video_rgb_kept(v, out);
+    else if (have)
+        st = not_reached(v, st, timestamp, last);
     else if (st == CB_VIDEO_END)
         st = cb_fail(CEREBRO_E_CORRUPT, "%s: no frame could be decoded", path);
 done:

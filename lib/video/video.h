@@ -49,6 +49,9 @@ void cb_video_close(cb_video *v);
 uint32_t cb_video_width(const cb_video *v);
 uint32_t cb_video_height(const cb_video *v);
 double cb_video_duration(const cb_video *v);
+/* Seconds one frame shows: 1 / the stream's frame rate (1/25 when the
+ * container gives none). */
+double cb_video_frame_period(const cb_video *v);
 /* The file's path as given to cb_video_open (for messages). */
 const char *cb_video_path(const cb_video *v);
 

@@ -9,6 +9,13 @@
 #   changed.mp4            2 s each of the elephant, the owl and the lion
 #   still.mp4              60 s of the owl standing still, 5 fps
 #   truncated.mkv          scenes.mkv (made 12 s long) cut after 40% of its bytes
+#   one_frame.mkv          the same 12 s file cut where its second frame starts: one frame,
+#                          a declared duration of 12 s
+#   avs2.avi               an H.264 stream in AVI labelled AVS2, a codec FFmpeg knows and
+#                          Debian's FFmpeg has no decoder for
+#   size_change.h264       raw H.264 (no time stamps): 25 frames at 320x240, then 25 at 640x480
+#   px_{yuv444p.mp4,rgb24.mov,gray.mkv,yuv420p10le.mkv}  1 s of colour 0xC03020 at 64x48
+#                          in those pixel formats (the grey one of its luma)
 #   audio_only.mp4         2 s of a sine tone, no video stream
 #   long_audio.mkv         3 s of video (320x240, 25 fps) with 6 s of sound: not truncated
 #   garbage.mp4            text bytes named like a video
@@ -63,12 +70,27 @@ ff -loop 1 -i "$images/owl.png" -filter_complex "$(scene owl.png 60 a 0);[a]fps=
 two_scenes tiger.jpg frog.png 6 -c:v libx264 -g 25 -pix_fmt yuv420p long.mkv
 size=$(stat -c %s long.mkv)
 head -c $((size * 4 / 10)) long.mkv > truncated.mkv
+second=$(ffprobe -v error -select_streams v -show_entries packet=pos -of csv=p=0 long.mkv | sed -n 2p)
+head -c "$second" long.mkv > one_frame.mkv
 rm long.mkv
 
 ff -f lavfi -i sine=frequency=440:duration=2 -c:a aac audio_only.mp4
 ff -f lavfi -i color=c=gray:s=320x240:r=25:d=3 -f lavfi -i sine=frequency=440:duration=6 \
   -c:v libx264 -pix_fmt yuv420p -c:a aac long_audio.mkv
 seq 1 4000 > garbage.mp4
+
+ff -f lavfi -i testsrc=size=64x48:rate=5:duration=1 -c:v libx264 avs2.avi
+LC_ALL=C sed -i 's/H264/AVS2/g' avs2.avi
+for s in 320x240 640x480; do
+  ff -f lavfi -i "testsrc=size=$s:rate=25:duration=1" -c:v libx264 -f h264 "size_$s.h264"
+done
+cat size_320x240.h264 size_640x480.h264 > size_change.h264
+rm size_320x240.h264 size_640x480.h264
+c=color=c=0xC03020:s=64x48:r=5:d=1
+ff -f lavfi -i "$c" -c:v libx264 -pix_fmt yuv444p px_yuv444p.mp4
+ff -f lavfi -i "$c" -c:v qtrle -pix_fmt rgb24 px_rgb24.mov
+ff -f lavfi -i "$c" -c:v ffv1 -pix_fmt gray px_gray.mkv
+ff -f lavfi -i "$c" -c:v ffv1 -pix_fmt yuv420p10le px_yuv420p10le.mkv
 
 disc() { # r g b seconds label: a disc of radius 100 in that colour, centred on grey
   local e="if(lt(hypot(X-160,Y-120),100),%d,128)"

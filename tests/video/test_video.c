@@ -402,6 +402,160 @@ START_TEST(test_frame_load_threads)
 }
 END_TEST
 
+/* A time the data does not reach is an error naming the file and both
+ * times, not the last frame there is: one_frame.mkv declares 12 s and
+ * holds the frame at 0 s only. */
+START_TEST(test_frame_load_not_reached)
+{
+    cerebro_image *img = NULL;
+    const char *path = media("one_frame.mkv");
+    cerebro_status st = cerebro_video_frame_load(&img, path, 3.0, NULL);
+    ck_assert_int_eq(st, CEREBRO_E_CORRUPT);
+    ck_assert_ptr_null(img);
+    char want[4300];
+    snprintf(want, sizeof want, "%s: no frame at 00:00:03.0: decoding stopped after the frame at 00:00:00.0 (truncated: ",
+             path);
+    ck_assert_msg(strstr(cerebro_last_error(), want), "%s", cerebro_last_error());
+    /* The frame it has is still there for its own time. */
+    ck_assert_int_eq(cerebro_video_frame_load(&img, path, 0.0, NULL), CEREBRO_OK);
+    ck_assert_uint_eq(cerebro_image_width(img), 320);
+    cerebro_image_free(img);
+    ck_assert_int_eq(cerebro_video_frame_load(&img, path, 0.03, NULL), CEREBRO_OK);
+    cerebro_image_free(img);
+
+    /* Past the end of an intact video the last frame stays on screen, as
+     * the header documents: the same picture as at its last frame, 5.96 s. */
+    cerebro_image *last = NULL, *past = NULL;
+    ck_assert_int_eq(cerebro_video_frame_load(&last, media("scenes.mp4"), 5.97, NULL), CEREBRO_OK);
+    ck_assert_int_eq(cerebro_video_frame_load(&past, media("scenes.mp4"), 100, NULL), CEREBRO_OK);
+    double mean;
+    int max;
+    compare(last, past, &mean, &max);
+    ck_assert_int_eq(max, 0);
+    cerebro_image_free(last);
+    cerebro_image_free(past);
+}
+END_TEST
+
+/* A codec FFmpeg knows by name but cannot decode here. */
+START_TEST(test_no_decoder)
+{
+    cb_video *v = NULL;
+    const char *path = media("avs2.avi");
+    ck_assert_int_eq(cb_video_open(&v, path, &plain), CEREBRO_E_UNSUPPORTED);
+    ck_assert_ptr_null(v);
+    char want[4200];
+    snprintf(want, sizeof want, "%s: no decoder in this FFmpeg for the video codec 'avs2'", path);
+    ck_assert_str_eq(cerebro_last_error(), want);
+    cerebro_image *img = NULL;
+    ck_assert_int_eq(cerebro_video_frame_load(&img, path, 0, NULL), CEREBRO_E_UNSUPPORTED);
+    ck_assert_str_eq(cerebro_last_error(), want);
+}
+END_TEST
+
+/* Raw H.264 without time stamps whose frame size doubles after 25 frames:
+ * frames come 1/25 s apart in both sizes, and max_pixels stops the larger
+ * ones. */
+START_TEST(test_size_change)
+{
+    cb_video *v = NULL;
+    double t, times[64];
+    uint32_t widths[64];
+    size_t n = 0;
+    cerebro_status st = cb_video_open(&v, media("size_change.h264"), &plain);
+    ck_assert_msg(st == CEREBRO_OK, "%s", cerebro_last_error());
+    while ((st = cb_video_next(v, &t)) == CEREBRO_OK) {
+        ck_assert_uint_lt(n, 64);
+        cerebro_image *img = NULL;
+        ck_assert_int_eq(cb_video_rgb(v, &img), CEREBRO_OK);
+        widths[n] = cerebro_image_width(img);
+        ck_assert_uint_eq(cerebro_image_height(img) * 4, widths[n] * 3);
+        cerebro_image_free(img);
+        times[n++] = t;
+    }
+    ck_assert_msg(st == CB_VIDEO_END, "%d %s", st, cerebro_last_error());
+    /* After the end, still the end. */
+    ck_assert_int_eq(cb_video_next(v, &t), CB_VIDEO_END);
+    cb_video_close(v);
+    ck_assert_uint_eq(n, 50);
+    for (size_t i = 0; i < n; i++) {
+        ck_assert_double_eq_tol(times[i], (double)i / 25, 1e-6);
+        ck_assert_uint_eq(widths[i], i < 25 ? 320 : 640);
+    }
+
+    cb_video_limits lim = plain;
+    lim.max_pixels = 320 * 240;
+    ck_assert_int_eq(cb_video_open(&v, media("size_change.h264"), &lim), CEREBRO_OK);
+    n = 0;
+    while ((st = cb_video_next(v, &t)) == CEREBRO_OK)
+        n++;
+    cb_video_close(v);
+    ck_assert_msg(st == CEREBRO_E_LIMIT, "%d %zu %s", st, n, cerebro_last_error());
+    ck_assert_uint_eq(n, 25);
+    ck_assert_msg(strstr(cerebro_last_error(), "640x480"), "%s", cerebro_last_error());
+}
+END_TEST
+
+/* Pixel formats other than yuv420p convert with their colours: 0xC03020
+ * in 4:4:4, packed RGB and 10-bit 4:2:0; grey has its luma only. */
+START_TEST(test_pixel_formats)
+{
+    static const struct {
+        const char *name;
+        int rgb[3];
+    } cases[] = {
+        {"px_yuv444p.mp4", {192, 48, 32}},
+        {"px_rgb24.mov", {192, 48, 32}},
+        {"px_yuv420p10le.mkv", {192, 48, 32}},
+        {"px_gray.mkv", {89, 89, 89}},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        cerebro_image *img = NULL;
+        cerebro_status st = cerebro_video_frame_load(&img, media(cases[i].name), 0.5, NULL);
+        ck_assert_msg(st == CEREBRO_OK, "%s: %s", cases[i].name, cerebro_last_error());
+        ck_assert_uint_eq(cerebro_image_width(img), 64);
+        ck_assert_uint_eq(cerebro_image_height(img), 48);
+        const uint8_t *px = cerebro_image_pixels(img) + (24 * 64 + 32) * 3;
+        for (int c = 0; c < 3; c++)
+            ck_assert_msg(abs(px[c] - cases[i].rgb[c]) <= 4, "%s: channel %d is %d, not %d", cases[i].name,
+                          c, px[c], cases[i].rgb[c]);
+        cerebro_image_free(img);
+    }
+}
+END_TEST
+
+/* The small contracts: times print clamped, close takes NULL, a kept
+ * frame must have been kept, options are checked. */
+START_TEST(test_small_contracts)
+{
+    char buf[16];
+    cb_video_format_time(83.44, buf, sizeof buf);
+    ck_assert_str_eq(buf, "00:01:23.4");
+    cb_video_format_time(-1, buf, sizeof buf);
+    ck_assert_str_eq(buf, "00:00:00.0");
+    cb_video_format_time(NAN, buf, sizeof buf);
+    ck_assert_str_eq(buf, "00:00:00.0");
+    cb_video_close(NULL);
+
+    cb_video *v = NULL;
+    double t;
+    cerebro_image *img = (cerebro_image *)1;
+    ck_assert_int_eq(cb_video_open(&v, media("scenes.mp4"), &plain), CEREBRO_OK);
+    ck_assert_int_eq(cb_video_next(v, &t), CEREBRO_OK);
+    ck_assert_int_eq(cb_video_rgb_kept(v, &img), CEREBRO_E_INTERNAL);
+    ck_assert_ptr_null(img);
+    ck_assert_msg(strstr(cerebro_last_error(), "scenes.mp4: no frame was kept"), "%s", cerebro_last_error());
+    ck_assert_double_eq_tol(cb_video_frame_period(v), 0.04, 1e-9);
+    cb_video_close(v);
+
+    cerebro_image_options o;
+    cerebro_image_options_init(&o);
+    o.version = 999;
+    ck_assert_int_eq(cerebro_video_frame_load(&img, media("scenes.mp4"), 1, &o), CEREBRO_E_INVALID);
+    ck_assert_ptr_null(img);
+}
+END_TEST
+
 static Suite *video_suite(void)
 {
     Suite *s = suite_create("video");
@@ -418,6 +572,11 @@ static Suite *video_suite(void)
     tcase_add_test(tc, test_frame_load_matches_ffmpeg);
     tcase_add_test(tc, test_frame_load_errors);
     tcase_add_test(tc, test_frame_load_threads);
+    tcase_add_test(tc, test_frame_load_not_reached);
+    tcase_add_test(tc, test_no_decoder);
+    tcase_add_test(tc, test_size_change);
+    tcase_add_test(tc, test_pixel_formats);
+    tcase_add_test(tc, test_small_contracts);
     suite_add_tcase(s, tc);
     return s;
 }
