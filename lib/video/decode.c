@@ -56,12 +56,18 @@ static _Thread_local char ff_last_log[256];
 /* The decoder's refusal of a frame over max_pixels, kept apart because
  * other messages follow it. */
 static _Thread_local char ff_size_log[256];
+/* Errors a demuxer logged on this thread: one that skips damaged bytes to
+ * the next readable packet (Matroska's resync) says so only in its log. */
+static _Thread_local unsigned ff_demux_errors;
 
 static void ff_log(void *avcl, int level, const char *fmt, va_list ap)
 {
     int prefix = 1;
     if (level > AV_LOG_ERROR)
         return;
+    const AVClass *cls = avcl ? *(const AVClass **)avcl : NULL;
+    if (cls && (cls->get_category ? cls->get_category(avcl) : cls->category) == AV_CLASS_CATEGORY_DEMUXER)
+        ff_demux_errors++;
     av_log_format_line2(avcl, level, fmt, ap, ff_last_log, sizeof ff_last_log, &prefix);
     size_t n = strlen(ff_last_log);
     while (n > 0 && (ff_last_log[n - 1] == '\n' || ff_last_log[n - 1] == ' '))
@@ -350,6 +356,7 @@ static int feed(cb_video *v)
     for (;;) {
         if (v->deadline > 0 && cb_now() > v->deadline)
             return time_limit_error(v);
+        unsigned demux_errors = ff_demux_errors;
         err = av_read_frame(v->fmt, v->packet);
         if (err == AVERROR_EXIT)
             return time_limit_error(v);
@@ -360,6 +367,10 @@ static int feed(cb_video *v)
             avcodec_send_packet(v->codec, NULL);
             return 0;
         }
+        /* A packet came, but the demuxer skipped damaged bytes to find it:
+         * the frames in them are lost, though every packet decodes. */
+        if (ff_demux_errors != demux_errors)
+            note_damage(v, "unreadable data skipped", AVERROR_INVALIDDATA);
         note_packet(v, v->packet);
         if (v->packet->stream_index != v->stream) {
             av_packet_unref(v->packet);

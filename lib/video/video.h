@@ -59,8 +59,11 @@ const char *cb_video_path(const cb_video *v);
  * start of the stream. Returns CEREBRO_OK, CB_VIDEO_END, or an error:
  * E_CORRUPT (damaged or truncated data: the frames before it stand),
  * E_LIMIT (time limit, frame size), E_IO. After an error no more frames
- * come. Damaged packets the decoder can skip are remembered and reported
- * as E_CORRUPT at the end instead of CB_VIDEO_END. */
+ * come. Damaged packets the decoder can skip, and damaged bytes the
+ * demuxer skips to reach the next packet (it logs an error), are
+ * remembered and reported as E_CORRUPT at the end instead of CB_VIDEO_END.
+ * A frame over max_pixels after a size change ends the stream with E_LIMIT
+ * once the frames before it are out. */
 cerebro_status cb_video_next(cb_video *v, double *timestamp);
 
 /* The current frame as the scene thumbnail (CB_SCENE_BYTES bytes of RGB,

@@ -91,10 +91,12 @@ START_TEST(test_only_a_cover_picture)
 }
 END_TEST
 
-START_TEST(test_damaged_middle)
+/* Writes `name` into the scratch folder: the generated `source` with the
+ * middle fifth of its bytes replaced by noise. */
+static const char *damage_middle(const char *source, const char *name)
 {
-    const char *whole = media("scenes.mkv"), *path = scratch("damaged.mkv");
-    size_t n_whole, n, size;
+    const char *whole = media(source), *path = scratch(name);
+    size_t size;
     FILE *f = fopen(whole, "rb");
     unsigned char *data;
     uint32_t seed = 5;
@@ -106,7 +108,6 @@ START_TEST(test_damaged_middle)
     data = malloc(size);
     ck_assert_uint_eq(fread(data, 1, size, f), size);
     fclose(f);
-    /* The middle fifth of the bytes becomes noise. */
     for (size_t i = size * 2 / 5; i < size * 3 / 5; i++) {
         seed = seed * 1103515245u + 12345u;
         data[i] = (unsigned char)(seed >> 16);
@@ -116,8 +117,15 @@ START_TEST(test_damaged_middle)
     ck_assert_uint_eq(fwrite(data, 1, size, f), size);
     ck_assert_int_eq(fclose(f), 0);
     free(data);
+    return path;
+}
 
-    ck_assert_int_eq(decode_all(whole, &n_whole), CB_VIDEO_END);
+START_TEST(test_damaged_middle)
+{
+    const char *path = damage_middle("scenes.mkv", "damaged.mkv");
+    size_t n_whole, n;
+
+    ck_assert_int_eq(decode_all(media("scenes.mkv"), &n_whole), CB_VIDEO_END);
     ck_assert_uint_eq(n_whole, 150); /* 6 s at 25 frames/s */
     ck_assert_int_eq(decode_all(path, &n), CEREBRO_E_CORRUPT);
     /* Where and what, in the user's words: "damaged.mkv: damaged video data
@@ -125,6 +133,23 @@ START_TEST(test_damaged_middle)
      * before the damage were decoded. */
     ck_assert_msg(strstr(cerebro_last_error(), "damaged.mkv: damaged video data "), "%s", cerebro_last_error());
     ck_assert_msg(strstr(cerebro_last_error(), " after 00:00:0"), "%s", cerebro_last_error());
+    ck_assert_msg(n > 25 && n < n_whole, "%zu frames of %zu", n, n_whole);
+}
+END_TEST
+
+/* VP9 in WebM: the demuxer skips the noise to the next cluster and every
+ * packet it returns decodes (98 of 150 frames), so only the demuxer's
+ * resync tells of the damage. */
+START_TEST(test_damaged_middle_webm)
+{
+    const char *path = damage_middle("scenes.webm", "damaged.webm");
+    size_t n_whole, n;
+
+    ck_assert_int_eq(decode_all(media("scenes.webm"), &n_whole), CB_VIDEO_END);
+    ck_assert_uint_eq(n_whole, 150);
+    ck_assert_int_eq(decode_all(path, &n), CEREBRO_E_CORRUPT);
+    ck_assert_msg(strstr(cerebro_last_error(), "damaged.webm: damaged video data unreadable data skipped after 00:00:0"),
+                  "%s", cerebro_last_error());
     ck_assert_msg(n > 25 && n < n_whole, "%zu frames of %zu", n, n_whole);
 }
 END_TEST
@@ -137,6 +162,7 @@ int main(void)
     tcase_add_test(tc, test_a_folder_is_not_a_video);
     tcase_add_test(tc, test_only_a_cover_picture);
     tcase_add_test(tc, test_damaged_middle);
+    tcase_add_test(tc, test_damaged_middle_webm);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);
