@@ -11,6 +11,7 @@
 #   truncated.mkv          scenes.mkv (made 12 s long) cut after 40% of its bytes
 #   one_frame.mkv          the same 12 s file cut where its second frame starts: one frame,
 #                          a declared duration of 12 s
+#   no_frame.mkv           the same cut 200 bytes into its first frame: a header, no frame
 #   avs2.avi               an H.264 stream in AVI labelled AVS2, a codec FFmpeg knows and
 #                          Debian's FFmpeg has no decoder for
 #   size_change.h264       raw H.264 (no time stamps): 25 frames at 320x240, then 25 at 640x480
@@ -72,6 +73,8 @@ size=$(stat -c %s long.mkv)
 head -c $((size * 4 / 10)) long.mkv > truncated.mkv
 second=$(ffprobe -v error -select_streams v -show_entries packet=pos -of csv=p=0 long.mkv | sed -n 2p)
 head -c "$second" long.mkv > one_frame.mkv
+first=$(ffprobe -v error -select_streams v -show_entries packet=pos -of csv=p=0 long.mkv | sed -n 1p)
+head -c $((first + 200)) long.mkv > no_frame.mkv
 rm long.mkv
 
 ff -f lavfi -i sine=frequency=440:duration=2 -c:a aac audio_only.mp4

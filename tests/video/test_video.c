@@ -437,6 +437,26 @@ START_TEST(test_frame_load_not_reached)
 }
 END_TEST
 
+/* A file cut inside its first frame: the header opens, no frame comes. */
+START_TEST(test_no_frame)
+{
+    cb_video *v = NULL;
+    double t;
+    const char *path = media("no_frame.mkv");
+    char want[4200];
+    snprintf(want, sizeof want, "%s: no frame could be decoded", path);
+    ck_assert_int_eq(cb_video_open(&v, path, &plain), CEREBRO_OK);
+    ck_assert_int_eq(cb_video_next(v, &t), CEREBRO_E_CORRUPT);
+    ck_assert_str_eq(cerebro_last_error(), want);
+    ck_assert_int_eq(cb_video_next(v, &t), CB_VIDEO_END);
+    cb_video_close(v);
+    cerebro_image *img = (cerebro_image *)1;
+    ck_assert_int_eq(cerebro_video_frame_load(&img, path, 1.0, NULL), CEREBRO_E_CORRUPT);
+    ck_assert_ptr_null(img);
+    ck_assert_str_eq(cerebro_last_error(), want);
+}
+END_TEST
+
 /* A codec FFmpeg knows by name but cannot decode here. */
 START_TEST(test_no_decoder)
 {
@@ -573,6 +593,7 @@ static Suite *video_suite(void)
     tcase_add_test(tc, test_frame_load_errors);
     tcase_add_test(tc, test_frame_load_threads);
     tcase_add_test(tc, test_frame_load_not_reached);
+    tcase_add_test(tc, test_no_frame);
     tcase_add_test(tc, test_no_decoder);
     tcase_add_test(tc, test_size_change);
     tcase_add_test(tc, test_pixel_formats);
