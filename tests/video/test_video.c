@@ -413,8 +413,8 @@ START_TEST(test_frame_load_not_reached)
     ck_assert_int_eq(st, CEREBRO_E_CORRUPT);
     ck_assert_ptr_null(img);
     char want[4300];
-    snprintf(want, sizeof want, "%s: no frame at 00:00:03.0: decoding stopped after the frame at 00:00:00.0 (truncated: ",
-             path);
+    snprintf(want, sizeof want,
+             "%s: no frame at 00:00:03.0: decoding stopped after the frame at 00:00:00.0 (truncated: ", path);
     ck_assert_msg(strstr(cerebro_last_error(), want), "%s", cerebro_last_error());
     /* The frame it has is still there for its own time. */
     ck_assert_int_eq(cerebro_video_frame_load(&img, path, 0.0, NULL), CEREBRO_OK);
