@@ -9,6 +9,7 @@
 #include <libswscale/swscale.h>
 #include <math.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -44,7 +45,9 @@ struct cb_video {
     int ended;               /* no more frames */
     int bad_packets;         /* damaged packets in a row */
     char damage[256];        /* first damage seen, reported at the end */
-    uint32_t refused_w, refused_h; /* a frame size the decoder refused (max_pixels), 0: none */
+    /* A frame size the decoder refused (over max_pixels), width << 32 |
+     * height, 0: none; set by whichever thread of the decoder met it. */
+    _Atomic uint64_t refused;
     struct SwsContext *sws_scene, *sws_rgb;
 };
 
@@ -53,12 +56,42 @@ struct cb_video {
 /* FFmpeg logs from whatever thread runs a codec; the last error message of
  * each thread is kept to explain a failure, and nothing reaches stderr. */
 static _Thread_local char ff_last_log[256];
-/* The decoder's refusal of a frame over max_pixels, kept apart because
- * other messages follow it. */
-static _Thread_local char ff_size_log[256];
 /* Errors a demuxer logged on this thread: one that skips damaged bytes to
  * the next readable packet (Matroska's resync) says so only in its log. */
 static _Thread_local unsigned ff_demux_errors;
+
+/* The codec context a log line comes from, directly or as the parent of a
+ * helper's context (av_image_check_size2 logs as "imgutils"). */
+static const AVCodecContext *log_codec(void *avcl)
+{
+    for (int depth = 0; avcl && depth < 2; depth++) {
+        const AVClass *cls = *(const AVClass **)avcl;
+        if (!cls)
+            return NULL;
+        if (cls == avcodec_get_class())
+            return avcl;
+        if (!cls->parent_log_context_offset)
+            return NULL;
+        avcl = *(void **)((uint8_t *)avcl + cls->parent_log_context_offset);
+    }
+    return NULL;
+}
+
+/* A decoder meeting a frame larger than its max_pixels refuses the packet
+ * as invalid data and says why only in its log, from whichever of its
+ * threads met the frame: the size is noted on the cb_video (the codec's
+ * opaque, which FFmpeg copies to its thread contexts) so that the end is
+ * the frame-size limit, not damage. */
+static void note_refused_size(void *avcl, const char *line)
+{
+    unsigned w, h;
+    const char *m = strstr(line, "Picture size ");
+    const AVCodecContext *c;
+    if (!m || !strstr(m, " exceeds ") || sscanf(m, "Picture size %ux%u", &w, &h) != 2)
+        return;
+    if ((c = log_codec(avcl)) && c->opaque)
+        atomic_store(&((cb_video *)c->opaque)->refused, (uint64_t)w << 32 | h);
+}
 
 static void ff_log(void *avcl, int level, const char *fmt, va_list ap)
 {
@@ -72,8 +105,7 @@ static void ff_log(void *avcl, int level, const char *fmt, va_list ap)
     size_t n = strlen(ff_last_log);
     while (n > 0 && (ff_last_log[n - 1] == '\n' || ff_last_log[n - 1] == ' '))
         ff_last_log[--n] = '\0';
-    if (strstr(ff_last_log, "Picture size ") && strstr(ff_last_log, " exceeds "))
-        memcpy(ff_size_log, ff_last_log, sizeof ff_size_log);
+    note_refused_size(avcl, ff_last_log);
 }
 
 static pthread_once_t log_once = PTHREAD_ONCE_INIT;
@@ -134,7 +166,7 @@ static cerebro_status open_stream(cb_video *v)
 
     v->fmt->interrupt_callback.callback = interrupt_cb;
     v->fmt->interrupt_callback.opaque = v;
-    ff_last_log[0] = ff_size_log[0] = '\0';
+    ff_last_log[0] = '\0';
     if ((err = avformat_open_input(&v->fmt, v->path, NULL, NULL)) < 0) {
         v->fmt = NULL; /* freed by avformat_open_input */
         if (err == AVERROR_EXIT)
@@ -176,6 +208,7 @@ static cerebro_status open_stream(cb_video *v)
         return cb_fail(CEREBRO_E_NOMEM, "%s: out of memory", v->path);
     if ((err = avcodec_parameters_to_context(v->codec, par)) < 0)
         return cb_fail(CEREBRO_E_FORMAT, "%s: %s", v->path, ff_reason(err, why, sizeof why));
+    v->codec->opaque = v;
     v->codec->thread_count = (int)(v->limits.threads ? v->limits.threads : 1);
     /* The decoder checks it before allocating a frame of a new size. */
     if (v->limits.max_pixels && v->limits.max_pixels < INT64_MAX)
@@ -310,8 +343,10 @@ static cerebro_status end_of_stream(cb_video *v)
 {
     char at[32], total[32];
     v->ended = 1;
-    if (v->refused_w) {
-        cerebro_status st = cb_image_check_limits(v->refused_w, v->refused_h, v->limits.max_pixels, v->path);
+    uint64_t refused = atomic_load(&v->refused);
+    if (refused) {
+        cerebro_status st = cb_image_check_limits((uint32_t)(refused >> 32), (uint32_t)refused,
+                                                  v->limits.max_pixels, v->path);
         if (st != CEREBRO_OK)
             return st;
     }
@@ -328,21 +363,6 @@ static cerebro_status end_of_stream(cb_video *v)
         return cb_fail(CEREBRO_E_CORRUPT, "%s: truncated: frames end at %s of %s", v->path, at, total);
     }
     return CB_VIDEO_END;
-}
-
-/* A decoder meeting a frame larger than its max_pixels refuses the packet
- * as invalid data and logs why (libavutil's av_image_check_size2): that is
- * the frame-size limit, not damage. 1 (and the size noted) when the log
- * says so. */
-static int size_refused(cb_video *v)
-{
-    unsigned w, h;
-    const char *m = strstr(ff_size_log, "Picture size ");
-    if (!m || sscanf(m, "Picture size %ux%u", &w, &h) != 2)
-        return 0;
-    v->refused_w = w;
-    v->refused_h = h;
-    return 1;
 }
 
 /* Feeds the decoder one packet of the video stream (or the flush packet
@@ -383,7 +403,7 @@ static int feed(cb_video *v)
         }
         if (err == AVERROR(ENOMEM))
             return cb_fail(CEREBRO_E_NOMEM, "%s: out of memory decoding", v->path);
-        if (size_refused(v)) {
+        if (atomic_load(&v->refused)) {
             /* The frames of the old size still in the decoder come first. */
             v->flushing = 1;
             avcodec_send_packet(v->codec, NULL);

@@ -503,16 +503,21 @@ START_TEST(test_size_change)
         ck_assert_uint_eq(widths[i], i < 25 ? 320 : 640);
     }
 
-    cb_video_limits lim = plain;
-    lim.max_pixels = 320 * 240;
-    ck_assert_int_eq(cb_video_open(&v, media("size_change.h264"), &lim), CEREBRO_OK);
-    n = 0;
-    while ((st = cb_video_next(v, &t)) == CEREBRO_OK)
-        n++;
-    cb_video_close(v);
-    ck_assert_msg(st == CEREBRO_E_LIMIT, "%d %zu %s", st, n, cerebro_last_error());
-    ck_assert_uint_eq(n, 25);
-    ck_assert_msg(strstr(cerebro_last_error(), "640x480"), "%s", cerebro_last_error());
+    /* Also when the decoder's threads meet the new size (the index's
+     * threads option). */
+    for (uint32_t threads = 1; threads <= 4; threads += 3) {
+        cb_video_limits lim = plain;
+        lim.max_pixels = 320 * 240;
+        lim.threads = threads;
+        ck_assert_int_eq(cb_video_open(&v, media("size_change.h264"), &lim), CEREBRO_OK);
+        n = 0;
+        while ((st = cb_video_next(v, &t)) == CEREBRO_OK)
+            n++;
+        cb_video_close(v);
+        ck_assert_msg(st == CEREBRO_E_LIMIT, "%u threads: %d %zu %s", threads, st, n, cerebro_last_error());
+        ck_assert_uint_eq(n, 25);
+        ck_assert_msg(strstr(cerebro_last_error(), "640x480"), "%s", cerebro_last_error());
+    }
 }
 END_TEST
 
