@@ -270,8 +270,9 @@ CEREBRO_API cerebro_status cerebro_image_preprocess(const cerebro_image *image,
  *  after 60 s of decoding. Thread-safe.
  *  Errors: E_INVALID (NULL, negative or non-finite timestamp),
  *  E_NOT_FOUND, E_IO, E_FORMAT (not a video, or no video stream),
- *  E_UNSUPPORTED (no decoder for the codec), E_CORRUPT (no frame decodes
- *  up to that time), E_LIMIT (frame size, time), E_NOMEM. */
+ *  E_UNSUPPORTED (no decoder for the codec), E_CORRUPT (the data ends or
+ *  is damaged before that time: the message names the time asked for and
+ *  the last frame decoded), E_LIMIT (frame size, time), E_NOMEM. */
 CEREBRO_API cerebro_status cerebro_video_frame_load(cerebro_image **out, const char *path,
                                                     double timestamp,
                                                     const cerebro_image_options *opts);
