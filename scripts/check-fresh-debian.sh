@@ -196,5 +196,7 @@ echo
 echo "== summary: fresh Debian 12 minbase, clone of $head, $(date -u '+%Y-%m-%d %H:%M UTC')"
 in_root / 'echo "   node $(node --version 2>/dev/null || echo none), npm $(npm --version 2>/dev/null || echo none), $(chromium --version 2>/dev/null || echo no chromium)"' || true
 printf '%s\n' "${results[@]}"
+grep -h "tests passed, \|tests failed out of\|^== all tests passed\|check-installed: all passed" "$log"/*.log 2>/dev/null |
+  sed 's/^/   /' || true
 [ "$failed" -eq 0 ] && echo "check-fresh-debian: all passed" || echo "check-fresh-debian: FAILED"
 exit "$failed"
