@@ -22,7 +22,7 @@
 # $CEREBRO_FRESH_CACHE (default ~/.cache/cerebro-fresh-debian) and so are the
 # downloaded .deb files: each run starts from the same pristine base. Extra CA
 # certificates of the host (/usr/local/share/ca-certificates; some networks
-# re-sign TLS) are trusted inside. Takes 30-60 minutes on two cores; too slow
+# re-sign TLS) are trusted inside. Takes 15-30 minutes on two cores; too slow
 # for CI, which runs scripts/test.sh.
 set -euo pipefail
 cd "$(dirname "$0")/.."
