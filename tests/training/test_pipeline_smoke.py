@@ -136,6 +136,11 @@ def test_installed_bundle_runs_in_libcerebro(smoke) -> None:
     module, config, _ = load_bundle(install)
     assert config["name"] == f"smoke-round{ROUNDS}"
     assert config["architecture"]["kind"] == "clip_vit_convstem"
+    # Provenance names manifests, never a folder of the machine that trained the model.
+    training = config["provenance"]["training"]
+    assert training["manifests"] == ["synthetic-shapes.jsonl", "cifar-seed.jsonl*2"], training
+    assert training["extra"] == ["pseudo.jsonl"] and training["init"] == "round2/checkpoint.pt"
+    assert str(data) not in json.dumps(training) and str(run) not in json.dumps(training)
     cerebro = import_cerebro()
     images = [r["image"] for r in read_manifest(data / "manifests" / "cifar-val.jsonl")]
     texts = ["a photo of a cat.", "red circle"]

@@ -84,6 +84,13 @@ def parse_manifest_arg(text: str) -> Tuple[Path, int]:
     return Path(text), 1
 
 
+def manifest_label(text: str) -> str:
+    """A manifest argument as the bundle's provenance records it: the file's name and its
+    repeat ('google-emoji.jsonl*4'), never a folder of the machine that trained it."""
+    path, repeat = parse_manifest_arg(text)
+    return path.name + (f"*{repeat}" if repeat != 1 else "")
+
+
 def group_id(record: Dict[str, Any], table: Dict[str, int], fallback: int) -> int:
     group = record.get("group")
     if group is None:
@@ -378,9 +385,10 @@ def train_process(rank: int, world: int, cfg: TrainConfig, port: int) -> Dict[st
     local = cfg.batch // world
     autocast = cfg.precision == "bf16"
     meta = {"preset": cfg.preset, "steps": cfg.steps, "batch": cfg.batch, "lr": cfg.lr,
-            "seed": cfg.seed, "manifests": cfg.manifests, "extra": cfg.extra_manifests,
+            "seed": cfg.seed, "manifests": [manifest_label(m) for m in cfg.manifests],
+            "extra": [manifest_label(m) for m in cfg.extra_manifests],
             "extra_share": cfg.extra_share, "precision": cfg.precision, "world": world,
-            "init": str(cfg.init) if cfg.init else None,
+            "init": f"{Path(cfg.init).parent.name}/{Path(cfg.init).name}" if cfg.init else None,
             "samples": [len(s) for s in streams]}
     if rank == 0:
         print(f"train: {run.name}: {archs.count_parameters(model):,} parameters, "
