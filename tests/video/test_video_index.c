@@ -18,14 +18,8 @@
 #include <unistd.h>
 
 #include "cerebro/cerebro.h"
+#include "check_status.h"
 #include "index/scratch_fs.h"
-
-#define OK(call)                                                                                   \
-    do {                                                                                           \
-        cerebro_status st_ = (call);                                                               \
-        ck_assert_msg(st_ == CEREBRO_OK, "%s: %s (%s)", #call, cerebro_status_string(st_),         \
-                      cerebro_last_error());                                                       \
-    } while (0)
 
 static char path_buf[16][4096];
 static int path_next;
@@ -82,22 +76,10 @@ static void copy_file(const char *from, const char *dir, const char *as)
     ck_assert_int_eq(fclose(out), 0);
 }
 
-static cerebro_model *open_model_at(const char *path)
-{
-    cerebro_model_options o;
-    cerebro_model *m = NULL;
-    cerebro_model_options_init(&o);
-    o.n_threads = 2;
-    o.precision = CEREBRO_PRECISION_FP32;
-    cerebro_status st = cerebro_model_open(&m, path, &o);
-    ck_assert_msg(st == CEREBRO_OK, "%s: %s", path, cerebro_last_error());
-    return m;
-}
-
 static cerebro_model *tiny_model(void)
 {
     const char *d = getenv("CEREBRO_MODEL_FIXTURES");
-    return open_model_at(fmt_path(d ? d : "model-fixtures", "tiny.pt"));
+    return open_test_model(fmt_path(d ? d : "model-fixtures", "tiny.pt"));
 }
 
 static cerebro_index *open_index(const char *dir, const cerebro_model *m)
@@ -265,7 +247,7 @@ END_TEST
 static cerebro_index *index_clip_default_model(const char *video, const char *name, cerebro_model **m)
 {
     const char *path = getenv("CEREBRO_DEFAULT_MODEL");
-    *m = open_model_at(path ? path : "models/default.pt");
+    *m = open_test_model(path ? path : "models/default.pt");
     const char *dir = scratch(name);
     copy_file(media(video), dir, "clip.mp4");
     cerebro_index *idx = open_index(dir, *m);
