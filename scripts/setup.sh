@@ -12,6 +12,8 @@ packages=(
   # runtime dependencies of the library
   libtorch-dev libfaiss-dev libopenblas0-pthread
   libturbojpeg0-dev libjpeg62-turbo-dev libpng-dev
+  # the other image formats: WebP, HEIC/AVIF, TIFF, GIF, JPEG XL, camera RAW, BMP
+  libwebp-dev libheif-dev libtiff-dev libgif-dev libjxl-dev libraw-dev libgdk-pixbuf-2.0-dev
   libsqlite3-dev libutf8proc-dev libcjson-dev
   # video frames (lib/video) and the ffmpeg command that makes test videos
   libavformat-dev libavcodec-dev libswscale-dev libavutil-dev ffmpeg
@@ -22,6 +24,8 @@ packages=(
   python3-regex
   # benchmarks and test-image tools
   libjpeg-turbo-progs python3-faiss
+  # each format's own encoders and reference decoders (test files are made by the tests)
+  webp libheif-examples libavif-bin libjxl-tools libraw-bin imagemagick
   # browser test of the search page (headless chromium) and the server load bench
   chromium wrk
   # training pipeline: plots, OpenMoji SVG rasterising

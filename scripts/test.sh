@@ -30,7 +30,7 @@ CC=clang CXX=clang++ cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=RelWithDebInfo 
   -DBUILD_TESTING=OFF -DCEREBRO_BUILD_BENCH=OFF -DCEREBRO_BUILD_EXAMPLES=OFF
 # Only the fuzzers: the object libraries are instrumented for libFuzzer,
 # which the shared library itself cannot link.
-fuzzers="fuzz_image fuzz_tokenizer fuzz_config"
+fuzzers="fuzz_image fuzz_tokenizer fuzz_config fuzz_webp fuzz_gif fuzz_tiff fuzz_bmp fuzz_heif fuzz_jxl fuzz_raw"
 cmake --build build-fuzz -j"$jobs" --target $fuzzers
 # Every seed first (the crashes fixed so far live in the seed corpora).
 ctest --test-dir build-fuzz/tests/fuzz --output-on-failure

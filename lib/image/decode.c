@@ -8,57 +8,100 @@
 #include "image/decode.h"
 #include "image/image.h"
 
-typedef enum cb_format {
-    CB_FORMAT_UNKNOWN,
-    CB_FORMAT_JPEG,
-    CB_FORMAT_PNG
-} cb_format;
+typedef cerebro_status (*cb_decoder)(const uint8_t *data, size_t size, const char *label,
+                                     const cb_decode_params *params, cb_exif_block *exif,
+                                     cerebro_image **out);
 
 static int has_prefix(const uint8_t *data, size_t size, size_t at, const char *magic, size_t n)
 {
     return size >= at + n && memcmp(data + at, magic, n) == 0;
 }
 
-static cb_format sniff(const uint8_t *data, size_t size)
+/* ISO base media files (HEIF, AVIF, Canon CR3) start with an 'ftyp' box:
+ * size, "ftyp", major brand, minor version, compatible brands. */
+static int bmff_brand(const uint8_t *data, size_t size, const char *brand)
 {
-    if (has_prefix(data, size, 0, "\xFF\xD8\xFF", 3))
-        return CB_FORMAT_JPEG;
-    if (has_prefix(data, size, 0, "\x89PNG\r\n\x1A\n", 8))
-        return CB_FORMAT_PNG;
-    return CB_FORMAT_UNKNOWN;
+    size_t box;
+
+    if (!has_prefix(data, size, 4, "ftyp", 4) || size < 16)
+        return 0;
+    if (memcmp(data + 8, brand, 4) == 0)
+        return 1;
+    box = ((size_t)data[0] << 24) | ((size_t)data[1] << 16) | ((size_t)data[2] << 8) | data[3];
+    if (box > size)
+        box = size;
+    for (size_t at = 16; at + 4 <= box; at += 4)
+        if (memcmp(data + at, brand, 4) == 0)
+            return 1;
+    return 0;
 }
 
-/* Names formats we recognise but do not decode, so the message tells the
- * user what the file is rather than only what it is not. */
-static const char *other_format_name(const uint8_t *data, size_t size)
+static int is_tiff(const uint8_t *data, size_t size)
 {
-    if (has_prefix(data, size, 0, "GIF8", 4))
-        return "GIF";
+    return has_prefix(data, size, 0, "II*\0", 4) || has_prefix(data, size, 0, "MM\0*", 4) ||
+           has_prefix(data, size, 0, "II+\0", 4) || has_prefix(data, size, 0, "MM\0+", 4);
+}
+
+/* RAW signatures that are not TIFF's: Fujifilm RAF, Olympus ORF, Panasonic
+ * RW2, Canon CRW and CR3, Minolta MRW, Sigma X3F. LibRaw confirms. */
+static int raw_signature(const uint8_t *data, size_t size)
+{
+    return has_prefix(data, size, 0, "FUJIFILMCCD-RAW", 15) || has_prefix(data, size, 0, "IIRO", 4) ||
+           has_prefix(data, size, 0, "IIRS", 4) || has_prefix(data, size, 0, "MMOR", 4) ||
+           has_prefix(data, size, 0, "IIU\0", 4) || has_prefix(data, size, 6, "HEAPCCDR", 8) ||
+           has_prefix(data, size, 0, "\0MRM", 4) || has_prefix(data, size, 0, "FOVb", 4) ||
+           bmff_brand(data, size, "crx ");
+}
+
+/* The format comes from the bytes alone. TIFF-based camera RAWs (DNG, CR2,
+ * NEF, ARW, ...) carry a TIFF signature: LibRaw is asked first. */
+static cb_decoder sniff(const uint8_t *data, size_t size, const char **name)
+{
+    static const char *const heif_brands[] = {"heic", "heix", "heim", "heis", "hevc", "hevx",
+                                              "mif1", "msf1", "avif", "avis"};
+
+    *name = NULL;
+    if (has_prefix(data, size, 0, "\xFF\xD8\xFF", 3))
+        return cb_jpeg_decode;
+    if (has_prefix(data, size, 0, "\x89PNG\r\n\x1A\n", 8))
+        return cb_png_decode;
+    if (has_prefix(data, size, 0, "GIF87a", 6) || has_prefix(data, size, 0, "GIF89a", 6))
+        return cb_gif_decode;
     if (has_prefix(data, size, 0, "RIFF", 4) && has_prefix(data, size, 8, "WEBP", 4))
-        return "WebP";
-    if (has_prefix(data, size, 0, "II*\0", 4) || has_prefix(data, size, 0, "MM\0*", 4))
-        return "TIFF";
-    if (has_prefix(data, size, 4, "ftypavif", 8))
-        return "AVIF";
-    if (has_prefix(data, size, 4, "ftyphei", 7) || has_prefix(data, size, 4, "ftypmif1", 8))
-        return "HEIF";
+        return cb_webp_decode;
+    if (has_prefix(data, size, 0, "\xFF\x0A", 2) ||
+        has_prefix(data, size, 0, "\0\0\0\x0CJXL \r\n\x87\n", 12))
+        return cb_jxl_decode;
     if (has_prefix(data, size, 0, "BM", 2))
-        return "BMP";
+        return cb_bmp_decode;
+    if ((is_tiff(data, size) || raw_signature(data, size)) && cb_raw_sniff(data, size))
+        return cb_raw_decode;
+    if (is_tiff(data, size))
+        return cb_tiff_decode;
+    for (size_t i = 0; i < sizeof heif_brands / sizeof heif_brands[0]; i++)
+        if (bmff_brand(data, size, heif_brands[i]))
+            return cb_heif_decode;
+    if (raw_signature(data, size))
+        *name = "camera RAW (of a kind LibRaw does not read)";
+    else if (has_prefix(data, size, 4, "ftyp", 4))
+        *name = "ISO media (not a HEIF image brand)";
     return NULL;
 }
 
-static cerebro_status unknown_format(const uint8_t *data, size_t size, const char *label)
+static cerebro_status unknown_format(const uint8_t *data, size_t size, const char *label,
+                                     const char *other)
 {
-    const char *other = other_format_name(data, size);
     char head[3 * 8 + 1] = "";
     size_t n = size < 8 ? size : 8;
 
     if (other)
-        return cb_fail(CEREBRO_E_FORMAT, "%s: %s images are not supported (only JPEG and PNG)",
-                       label, other);
+        return cb_fail(CEREBRO_E_FORMAT, "%s: %s files are not supported", label, other);
     for (size_t i = 0, len = 0; i < n; i++)
         len += (size_t)snprintf(head + len, sizeof head - len, "%s%02x", i ? " " : "", data[i]);
-    return cb_fail(CEREBRO_E_FORMAT, "%s: not a JPEG or PNG image (starts with %s)", label, head);
+    return cb_fail(CEREBRO_E_FORMAT,
+                   "%s: not an image format libcerebro reads (JPEG, PNG, WebP, GIF, TIFF, BMP, "
+                   "HEIC/AVIF, JPEG XL, camera RAW); starts with %s",
+                   label, head);
 }
 
 cerebro_status cb_image_decode(const uint8_t *data, size_t size, const char *name,
@@ -67,6 +110,8 @@ cerebro_status cb_image_decode(const uint8_t *data, size_t size, const char *nam
     const char *label = name && *name ? name : "image";
     cb_exif_block exif = {NULL, 0};
     cerebro_image *image = NULL;
+    const char *other;
+    cb_decoder decoder;
     cerebro_status st;
 
     *out = NULL;
@@ -78,16 +123,10 @@ cerebro_status cb_image_decode(const uint8_t *data, size_t size, const char *nam
         return cb_fail(CEREBRO_E_LIMIT, "%s: input is %zu bytes, over the limit of %llu bytes", label,
                        size, (unsigned long long)params->max_file_bytes);
 
-    switch (sniff(data, size)) {
-    case CB_FORMAT_JPEG:
-        st = cb_jpeg_decode(data, size, label, params, &exif, &image);
-        break;
-    case CB_FORMAT_PNG:
-        st = cb_png_decode(data, size, label, params, &exif, &image);
-        break;
-    default:
-        return unknown_format(data, size, label);
-    }
+    decoder = sniff(data, size, &other);
+    if (!decoder)
+        return unknown_format(data, size, label, other);
+    st = decoder(data, size, label, params, &exif, &image);
     if (st != CEREBRO_OK)
         return st;
 
