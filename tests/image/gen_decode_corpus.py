@@ -543,8 +543,9 @@ def add_bad(c: Corpus, jpegs: dict[str, bytes], pngs: dict[str, bytes]):
     c.err("empty.jpg", b"", "CEREBRO_E_FORMAT")
     c.err("text.jpg", b"this is not an image at all\n", "CEREBRO_E_FORMAT")
     c.err("one_byte.png", b"\x89", "CEREBRO_E_FORMAT")
-    c.err("gif.jpg", b"GIF89a\x01\x00\x01\x00\x00\x00\x00;", "CEREBRO_E_FORMAT")
-    c.err("webp.png", b"RIFF\x10\0\0\0WEBPVP8 ", "CEREBRO_E_FORMAT")
+    # Names say nothing: an MP4 named .jpg, a WAV (RIFF, not WebP) named .png.
+    c.err("mp4.jpg", b"\0\0\0\x18ftypisom\0\0\x02\0isomiso2", "CEREBRO_E_FORMAT")
+    c.err("wav.png", b"RIFF\x10\0\0\0WAVEfmt ", "CEREBRO_E_FORMAT")
     c.err("soi_only.jpg", b"\xFF\xD8\xFF", "CEREBRO_E_CORRUPT")
     c.err("png_signature_only.png", pngs["rgb.png"][:8], "CEREBRO_E_CORRUPT")
 
