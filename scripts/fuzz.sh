@@ -1,0 +1,55 @@
+#!/usr/bin/env bash
+# Builds the libFuzzer targets (clang, ASan + UBSan, build-fuzz/), replays
+# every seed corpus, then runs each target for a bounded time.
+#
+#   bash scripts/fuzz.sh                     every target, 30 s each
+#   CEREBRO_FUZZ_SECONDS=600 CEREBRO_FUZZ_JOBS=2 bash scripts/fuzz.sh fuzz_webp fuzz_gif
+#
+# CEREBRO_FUZZ_SECONDS: seconds per target (default 30).
+# CEREBRO_FUZZ_JOBS: targets run at once (default 1; each uses one core).
+# A crash, leak, timeout (10 s for one input) or out-of-memory (2 GiB) stops
+# the script with the reproducer's command line. scripts/test.sh calls it.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+seconds=${CEREBRO_FUZZ_SECONDS:-30}
+parallel=${CEREBRO_FUZZ_JOBS:-1}
+all="fuzz_image fuzz_tokenizer fuzz_config fuzz_webp fuzz_gif fuzz_tiff fuzz_bmp fuzz_heif fuzz_jxl fuzz_raw"
+fuzzers=${*:-$all}
+
+CC=clang CXX=clang++ cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCEREBRO_FUZZ=ON \
+  -DBUILD_TESTING=OFF -DCEREBRO_BUILD_BENCH=OFF -DCEREBRO_BUILD_EXAMPLES=OFF
+# Only the fuzzers: the object libraries are instrumented for libFuzzer,
+# which the shared library itself cannot link.
+# shellcheck disable=SC2086
+cmake --build build-fuzz -j"$(nproc)" --target $fuzzers
+# Every seed first (the crashes fixed so far live in the seed corpora).
+ctest --test-dir build-fuzz/tests/fuzz --output-on-failure
+# libFuzzer writes crash-/leak-/timeout-/oom- files into the working
+# directory unless told otherwise: keep them in the build folder.
+mkdir -p build-fuzz/artifacts
+
+# One target: its log in build-fuzz/NAME.log; non-zero on any finding.
+run_one() {
+  local name=$1 seeds=tests/fuzz/corpus/${1#fuzz_} work=build-fuzz/corpus/$1
+  local log=build-fuzz/$1.log status=0
+  mkdir -p "$work"
+  build-fuzz/tests/fuzz/"$name" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 \
+    -print_final_stats=1 -artifact_prefix="build-fuzz/artifacts/$name-" "$work" "$seeds" \
+    >"$log" 2>&1 || status=$?
+  if [ "$status" -ne 0 ]; then
+    tail -n 100 "$log"
+    echo "== FAILED: $name exited with status $status (full log: $log)" >&2
+    grep -h 'Test unit written to' "$log" |
+      sed "s|.*written to |== reproduce: build-fuzz/tests/fuzz/$name |" >&2 || true
+    return 1
+  fi
+  echo "-- $name: $(grep -h '^stat::number_of_executed_units' "$log" | awk '{print $2}') inputs" \
+    "in ${seconds}s, $(grep -hc '' "build-fuzz/corpus/$name"/* 2>/dev/null | wc -l) in its corpus, no finding"
+}
+export -f run_one
+export seconds
+
+echo "== fuzzers (${seconds}s each, $parallel at a time)"
+# shellcheck disable=SC2086
+printf '%s\n' $fuzzers | xargs -P "$parallel" -I{} bash -c 'run_one {}'
+echo "== fuzzers: no finding"
