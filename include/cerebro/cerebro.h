@@ -164,13 +164,16 @@ typedef enum cerebro_resize_mode {
 } cerebro_resize_mode;
 
 /** Flags for cerebro_image_options.flags. */
-#define CEREBRO_IMAGE_IGNORE_EXIF 0x1u /**< do not apply EXIF orientation */
-/** cerebro_image_load_file/memory only: a JPEG may be decoded at 1/2, 1/4 or
- *  1/8 scale inside the IDCT (the pixels PIL's Image.draft() gives) as long
- *  as its shorter side stays >= opts->size; other formats decode at full
- *  size. Several times faster for thumbnails and previews of camera photos.
- *  Limits still judge the full size. The preprocess functions ignore it
- *  (their mode decides). */
+/** Do not apply the file's orientation: EXIF (JPEG, PNG, WebP, TIFF), HEIF's
+ *  irot/imir, JPEG XL's and a camera RAW's own. */
+#define CEREBRO_IMAGE_IGNORE_EXIF 0x1u
+/** cerebro_image_load_file/memory only: a reduced decode whose shorter side
+ *  stays >= opts->size: a JPEG at 1/2, 1/4 or 1/8 scale inside the IDCT (the
+ *  pixels PIL's Image.draft() gives), a WebP through libwebp's scaler, a HEIF
+ *  thumbnail, a camera RAW's embedded preview or half-size demosaic; other
+ *  formats decode at full size. Several times faster for thumbnails and
+ *  previews of camera photos. Limits still judge the full size. The
+ *  preprocess functions ignore it (their mode decides). */
 #define CEREBRO_IMAGE_DRAFT 0x2u
 
 #define CEREBRO_IMAGE_OPTIONS_VERSION 1
@@ -204,7 +207,10 @@ CEREBRO_API void cerebro_image_options_init(cerebro_image_options *opts);
 /** A decoded 8-bit RGB image (EXIF orientation applied, alpha composited). */
 typedef struct cerebro_image cerebro_image;
 
-/** Decodes a JPEG or PNG file (format sniffed from the bytes, not the name).
+/** Decodes an image file: JPEG, PNG, WebP, GIF, TIFF, BMP, HEIC/AVIF, JPEG XL
+ *  or camera RAW (DNG, CR2, CR3, NEF, ARW, RAF, ORF, RW2, ...), the format
+ *  sniffed from the bytes, never the name. An animation (GIF, WebP) or a
+ *  multi-page TIFF gives its first frame or page.
  *  opts: limits, EXIF and background (NULL: defaults); mode is ignored: full
  *  size, unless flags has CEREBRO_IMAGE_DRAFT. *out receives a new image to
  *  free with cerebro_image_free().
