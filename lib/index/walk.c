@@ -20,9 +20,19 @@ typedef struct ancestry {
     const struct ancestry *parent;
 } ancestry;
 
+/* Names only let the walk skip obvious non-images quickly: the decoder
+ * goes by the bytes (a WebP named .jpg is read as WebP). Case is ignored.
+ * Camera RAW: Adobe DNG, Canon CR2/CR3/CRW, Nikon NEF/NRW, Sony ARW/SRF/SR2,
+ * Fujifilm RAF, Olympus ORF, Panasonic RW2, Pentax PEF, Samsung SRW, Sigma
+ * X3F, Minolta MRW, Hasselblad 3FR, Phase One IIQ, Epson ERF, Kodak KDC/DCR,
+ * Leaf MOS, Leica RWL. */
 int cb_is_image_name(const char *name)
 {
-    static const char *const exts[] = {".jpg", ".jpeg", ".jpe", ".jfif", ".png"};
+    static const char *const exts[] = {
+        ".jpg", ".jpeg", ".jpe", ".jfif", ".png", ".webp", ".gif", ".tif", ".tiff", ".bmp", ".dib",
+        ".heic", ".heif", ".hif", ".avif", ".jxl", ".dng", ".cr2", ".cr3", ".crw", ".nef", ".nrw",
+        ".arw", ".srf", ".sr2", ".raf", ".orf", ".rw2", ".pef", ".srw", ".x3f", ".mrw", ".3fr",
+        ".iiq", ".erf", ".kdc", ".dcr", ".mos", ".rwl"};
     return cb_has_extension(name, exts, sizeof exts / sizeof exts[0]);
 }
 

@@ -382,7 +382,7 @@ typedef struct progress_log {
     int calls, file_calls, cancel_after;
     uint64_t last_done, last_total, last_added, last_failed;
     int bad;
-    char failures[16384]; /* "path\tstatus\tmessage\n" per failed file */
+    char failures[65536]; /* "path\tstatus\tmessage\n" per failed file */
     size_t used;
 } progress_log;
 
@@ -765,7 +765,7 @@ START_TEST(test_incremental)
     mkdirs(join(photos, ".hidden-dir"));
     write_jpeg(join(photos, ".hidden.jpg"), 750, 48, 48);
     write_jpeg(join(photos, ".hidden-dir/inside.jpg"), 751, 48, 48);
-    write_jpeg(join(photos, "jpeg-named.gif"), 752, 48, 48);
+    write_jpeg(join(photos, "jpeg-named.psd"), 752, 48, 48);
     write_jpeg(join(photos, "jpeg-named.txt"), 753, 48, 48);
     write_jpeg(join(photos, "UPPER.JPG"), 754, 48, 48);
     write_bytes(join(photos, "notes.txt"), "not an image", 12);
@@ -781,7 +781,7 @@ START_TEST(test_incremental)
     ck_assert_uint_eq(s.added, 9);
     ck_assert_uint_eq(s.failed, 0);
     ck_assert_int_lt(id_of(idx, dim, join(photos, ".hidden.jpg")), 0);
-    ck_assert_int_lt(id_of(idx, dim, join(photos, "jpeg-named.gif")), 0);
+    ck_assert_int_lt(id_of(idx, dim, join(photos, "jpeg-named.psd")), 0);
     ck_assert_int_ge(id_of(idx, dim, join(photos, "UPPER.JPG")), 0);
 
     /* Unchanged: nothing encoded. */
@@ -1371,6 +1371,63 @@ START_TEST(test_concurrent_searches)
 }
 END_TEST
 
+/* ---- file names ------------------------------------------------------------------ */
+
+/* Inside a folder, every image extension libcerebro reads, in any case, is
+ * opened (here: junk, so each is reported as not an image); other names are
+ * skipped without being opened. */
+START_TEST(test_image_extensions)
+{
+    static const char *const exts[] = {
+        "jpg", "jpeg", "jpe", "jfif", "png", "webp", "gif", "tif", "tiff", "bmp", "dib", "heic", "heif",
+        "hif", "avif", "jxl", "dng", "cr2", "cr3", "crw", "nef", "nrw", "arw", "srf", "sr2", "raf", "orf",
+        "rw2", "pef", "srw", "x3f", "mrw", "3fr", "iiq", "erf", "kdc", "dcr", "mos", "rwl"};
+    static const char *const skipped[] = {"notes.txt", "photo.xmp", "photo.heic.txt", "webp", ".webp",
+                                          "photo.jxl~", "photo.nefx", "photo.pdf"};
+    const char *root = scratch("extensions"), *photos = join(root, "photos");
+    cerebro_model *m = open_model("tiny.pt");
+    size_t n = sizeof exts / sizeof exts[0], n_skipped = sizeof skipped / sizeof skipped[0];
+    cerebro_add_options ao;
+    cerebro_add_stats s;
+    progress_log log = {0};
+    char name[64];
+
+    mkdirs(photos);
+    for (size_t i = 0; i < n; i++) {
+        snprintf(name, sizeof name, "lower-%s.%s", exts[i], exts[i]);
+        write_bytes(join(photos, name), "plain text, no picture", 22);
+        snprintf(name, sizeof name, "upper-%s.", exts[i]);
+        for (const char *e = exts[i]; *e; e++)
+            snprintf(name + strlen(name), sizeof name - strlen(name), "%c", *e >= 'a' && *e <= 'z' ? *e - 32 : *e);
+        write_bytes(join(photos, name), "plain text, no picture", 22);
+    }
+    for (size_t i = 0; i < n_skipped; i++)
+        write_bytes(join(photos, skipped[i]), "plain text, no picture", 22);
+    write_jpeg(join(photos, "good.JPG"), 4000, 40, 40);
+
+    cerebro_index *idx = open_index(join(root, "store"), m, CEREBRO_INDEX_CREATE);
+    cerebro_add_options_init(&ao);
+    ao.progress = on_progress;
+    ao.user = &log;
+    OK(cerebro_index_add(idx, &photos, 1, &ao, &s));
+    ck_assert_uint_eq(s.added, 1);
+    ck_assert_uint_eq(s.failed, 2 * n);
+    for (size_t i = 0; i < n; i++) {
+        snprintf(name, sizeof name, "lower-%s.%s", exts[i], exts[i]);
+        assert_reported(&log, name);
+    }
+    for (size_t i = 0; i < n_skipped; i++) {
+        snprintf(name, sizeof name, "/%s\t", skipped[i]);
+        ck_assert_msg(strstr(log.failures, name) == NULL, "%s was opened", skipped[i]);
+    }
+    /* The reason is the content, not the name. */
+    ck_assert_ptr_nonnull(strstr(log.failures, "not an image format libcerebro reads"));
+    ck_assert_int_eq(log.bad, 0);
+    cerebro_index_free(idx);
+    cerebro_model_free(m);
+}
+END_TEST
+
 /* ---- a hostile folder ------------------------------------------------------------ */
 
 START_TEST(test_hostile_folder)
@@ -1501,6 +1558,7 @@ static Suite *index_suite(void)
     tcase_add_test(tc, test_stats);
     tcase_add_test(tc, test_progress_and_cancel);
     tcase_add_test(tc, test_concurrent_searches);
+    tcase_add_test(tc, test_image_extensions);
     tcase_add_test(tc, test_hostile_folder);
     tcase_add_test(tc, test_unreachable_root_keeps_files);
     suite_add_tcase(s, tc);
