@@ -84,6 +84,9 @@ static cerebro_status status_from_name(const char *name)
     for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) {
         const char *s = cerebro_status_string(all[i]);
         size_t n = strlen(name);
+        /* The manifest says "LIMIT"; the status string "CEREBRO_E_LIMIT: ...". */
+        if (strncmp(name, "CEREBRO_E_", 10) != 0 && strncmp(s, "CEREBRO_E_", 10) == 0)
+            s += 10;
         if (strncmp(s, name, n) == 0 && s[n] == ':')
             return all[i];
     }
