@@ -65,7 +65,7 @@ typedef struct server {
     size_t n_roots;
     serve_lru *queries;     /* query tokens -> embedding */
     serve_lru *results;     /* query tokens or item id, k, prefix -> rendered hits */
-    serve_lru *thumbs;      /* entity tag -> JPEG bytes */
+    serve_lru *thumbs;      /* entity tag -> JPEG bytes (thumbnails, transcoded images) */
     serve_workers *workers; /* slow work (thumbnails); NULL: done on MHD's threads */
     uint32_t dim;
     double started;         /* cli_now() at start */
@@ -161,10 +161,15 @@ enum MHD_Result serve_route(request *r, struct MHD_Connection *c);
 
 /* A JPEG thumbnail of an item, longest side `size`, into *jpeg (free with
  * cerebro_free()). Returns an HTTP status: 200, or 410 (file gone), 500
- * (cannot decode) or 501 (video frames without video support), with a
- * message in msg. */
+ * (cannot decode) or 501 (a format this build does not decode: video
+ * frames without video support), with a message in msg. */
 unsigned serve_thumb_make(const cerebro_hit *hit, uint32_t size, int quality, void **jpeg,
                           size_t *len, char *msg, size_t msg_cap);
+/* The whole picture of an item as JPEG, upright (EXIF orientation applied),
+ * for the formats browsers do not show; pictures over max_pixels are
+ * refused (500). Statuses and messages as serve_thumb_make(). */
+unsigned serve_image_transcode(const cerebro_hit *hit, int quality, uint64_t max_pixels, void **jpeg,
+                               size_t *len, char *msg, size_t msg_cap);
 
 /* ---- small helpers (serve_http.c) ---------------------------------------- */
 

@@ -16,6 +16,10 @@
 
 #define FILE_CACHE_CONTROL "private, max-age=600"
 #define THUMB_QUALITY 85
+/* Formats browsers do not show, sent as JPEG: quality, and the largest
+ * picture decoded for it (100 MP: medium-format camera RAWs). */
+#define IMAGE_QUALITY 90
+#define IMAGE_MAX_PIXELS 100000000u
 
 /* ---- JSON ------------------------------------------------------------------ */
 
@@ -540,13 +544,58 @@ static enum MHD_Result api_stats(request *r, struct MHD_Connection *c)
 
 /* ---- /api/image/{id}, /api/thumb/{id} --------------------------------------------- */
 
-/* The media type from the first bytes of a file (never from its name). */
-static const char *sniff_type(const unsigned char *p, size_t n)
+/* The brands of an ISO base media file's 'ftyp' box within the n bytes
+ * read: major brand at 8, compatible brands from 16 to the box's end. */
+static int has_brand(const unsigned char *p, size_t n, const char *const *brands, size_t count)
 {
+    size_t box;
+
+    if (n < 16 || memcmp(p + 4, "ftyp", 4) != 0)
+        return 0;
+    box = ((size_t)p[0] << 24) | ((size_t)p[1] << 16) | ((size_t)p[2] << 8) | p[3];
+    box = box < n ? box : n;
+    for (size_t at = 8; at + 4 <= box; at += at == 8 ? 8 : 4)
+        for (size_t i = 0; i < count; i++)
+            if (memcmp(p + at, brands[i], 4) == 0)
+                return 1;
+    return 0;
+}
+
+/* The media type from the first bytes of a file (never from its name).
+ * *transcode is set for the image formats browsers do not show (HEIC/HEIF,
+ * TIFF and the TIFF-based camera RAWs, JPEG XL, the other camera RAWs):
+ * /api/image sends those as JPEG. */
+static const char *sniff_type(const unsigned char *p, size_t n, int *transcode)
+{
+    static const char *const hevc[] = {"heic", "heix", "heim", "heis", "hevc", "hevx"};
+    static const char *const avif[] = {"avif", "avis"};
+    static const char *const heif[] = {"mif1", "msf1", "crx "}; /* crx: Canon CR3 */
+    /* Camera RAWs without a TIFF signature: Fujifilm RAF, Olympus ORF,
+     * Panasonic RW2, Minolta MRW, Sigma X3F (Canon CRW: at offset 6). */
+    static const struct {
+        const char *magic;
+        size_t len;
+    } raw[] = {{"FUJIFILMCCD-RAW", 15}, {"IIRO", 4}, {"IIRS", 4}, {"MMOR", 4},
+               {"IIU\0", 4},           {"\0MRM", 4}, {"FOVb", 4}};
+
+    *transcode = 0;
     if (n >= 3 && p[0] == 0xff && p[1] == 0xd8 && p[2] == 0xff)
         return "image/jpeg";
     if (n >= 8 && memcmp(p, "\x89PNG\r\n\x1a\n", 8) == 0)
         return "image/png";
+    if (n >= 6 && (memcmp(p, "GIF87a", 6) == 0 || memcmp(p, "GIF89a", 6) == 0))
+        return "image/gif";
+    if (n >= 12 && memcmp(p, "RIFF", 4) == 0 && memcmp(p + 8, "WEBP", 4) == 0)
+        return "image/webp";
+    if (n >= 2 && memcmp(p, "BM", 2) == 0)
+        return "image/bmp";
+    /* HEVC-coded HEIF before AVIF: a file naming both needs HEVC. */
+    if (has_brand(p, n, hevc, sizeof hevc / sizeof hevc[0]))
+        goto convert;
+    if (has_brand(p, n, avif, sizeof avif / sizeof avif[0]))
+        return "image/avif";
+    if (has_brand(p, n, heif, sizeof heif / sizeof heif[0]))
+        goto convert;
     if (n >= 12 && memcmp(p + 4, "ftyp", 4) == 0)
         return memcmp(p + 8, "qt  ", 4) == 0 ? "video/quicktime" : "video/mp4";
     if (n >= 4 && memcmp(p, "\x1a\x45\xdf\xa3", 4) == 0) {
@@ -556,7 +605,21 @@ static const char *sniff_type(const unsigned char *p, size_t n)
                 return "video/webm";
         return "video/x-matroska";
     }
+    if (n >= 4 && (memcmp(p, "II*\0", 4) == 0 || memcmp(p, "MM\0*", 4) == 0 ||
+                   memcmp(p, "II+\0", 4) == 0 || memcmp(p, "MM\0+", 4) == 0))
+        goto convert; /* TIFF, and DNG, CR2, NEF, ARW and the other TIFF-based RAWs */
+    if ((n >= 2 && p[0] == 0xff && p[1] == 0x0a) ||
+        (n >= 12 && memcmp(p, "\0\0\0\x0cJXL \r\n\x87\n", 12) == 0))
+        goto convert; /* JPEG XL, bare or in its container */
+    if (n >= 14 && memcmp(p + 6, "HEAPCCDR", 8) == 0)
+        goto convert; /* Canon CRW */
+    for (size_t i = 0; i < sizeof raw / sizeof raw[0]; i++)
+        if (n >= raw[i].len && memcmp(p, raw[i].magic, raw[i].len) == 0)
+            goto convert;
     return "application/octet-stream";
+convert:
+    *transcode = 1;
+    return "image/jpeg";
 }
 
 /* An entity tag for an item's file as it is now. */
@@ -577,14 +640,80 @@ static enum MHD_Result gone(request *r, struct MHD_Connection *c, const cerebro_
                             ": %s", hit->id, strerror(err));
 }
 
+/* A picture to make in a worker: a thumbnail (size > 0) or a whole image
+ * transcoded to JPEG (size 0). */
+typedef struct picture_job {
+    cerebro_hit hit;
+    uint32_t size;
+    char etag[96];
+    char path[]; /* hit.path points here */
+} picture_job;
+
+static void make_picture(request *r, struct MHD_Connection *c, void *arg)
+{
+    picture_job *j = arg;
+    void *jpeg = NULL;
+    size_t len = 0;
+    char msg[256];
+    unsigned status = j->size ? serve_thumb_make(&j->hit, j->size, THUMB_QUALITY, &jpeg, &len, msg, sizeof msg)
+                              : serve_image_transcode(&j->hit, IMAGE_QUALITY, IMAGE_MAX_PIXELS, &jpeg, &len,
+                                                      msg, sizeof msg);
+
+    if (status != MHD_HTTP_OK) {
+        serve_send_error(r, c, status, "%s", msg);
+        return;
+    }
+    serve_lru_put(r->srv->thumbs, j->etag, jpeg, len);
+    serve_send_bytes(r, c, jpeg, len, "image/jpeg", j->etag, FILE_CACHE_CONTROL);
+    cerebro_free(jpeg);
+}
+
+/* Answers from the validators or the cache when it can, else queues the
+ * picture for a worker. Takes `res` (hit points into it). */
+static enum MHD_Result send_picture(request *r, struct MHD_Connection *c, cerebro_results *res,
+                                    const cerebro_hit *hit, uint32_t size, const char *etag)
+{
+    enum MHD_Result ret;
+    void *jpeg = NULL;
+    size_t len = 0;
+    picture_job *j;
+
+    if (serve_not_modified(r, c, etag, FILE_CACHE_CONTROL, &ret) ||
+        serve_lru_get(r->srv->thumbs, etag, &jpeg, &len)) {
+        cerebro_results_free(res);
+        if (jpeg) {
+            ret = serve_send_bytes(r, c, jpeg, len, "image/jpeg", etag, FILE_CACHE_CONTROL);
+            free(jpeg);
+        }
+        return ret;
+    }
+    /* Decoding takes long enough to hold up other connections: a worker. */
+    j = malloc(sizeof *j + strlen(hit->path) + 1);
+    if (!j) {
+        cerebro_results_free(res);
+        return serve_send_error(r, c, MHD_HTTP_SERVICE_UNAVAILABLE, "out of memory");
+    }
+    j->hit = *hit;
+    strcpy(j->path, hit->path);
+    j->hit.path = j->path;
+    j->size = size;
+    snprintf(j->etag, sizeof j->etag, "%s", etag);
+    cerebro_results_free(res);
+    return serve_defer(r, c, make_picture, j);
+}
+
+/* The file as it is when browsers show its format (Range requests work),
+ * else the picture transcoded to JPEG, cached like thumbnails. */
 static enum MHD_Result api_image(request *r, struct MHD_Connection *c, const char *tail)
 {
     cerebro_hit hit;
     enum MHD_Result ret;
     cerebro_results *res = lookup_item(r, c, tail, &hit, &ret);
     unsigned char head[64];
+    const char *type;
     char etag[96];
     struct stat st;
+    int transcode;
     ssize_t n;
     int fd;
 
@@ -599,36 +728,16 @@ static enum MHD_Result api_image(request *r, struct MHD_Connection *c, const cha
         cerebro_results_free(res);
         return ret;
     }
-    cerebro_results_free(res);
     n = pread(fd, head, sizeof head, 0);
-    file_etag(etag, sizeof etag, 'i', hit.id, 0, &st);
-    return serve_send_file(r, c, fd, (uint64_t)st.st_size, sniff_type(head, n > 0 ? (size_t)n : 0), etag,
-                           FILE_CACHE_CONTROL);
-}
-
-/* A thumbnail to make in a worker. */
-typedef struct thumb_job {
-    cerebro_hit hit;
-    uint32_t size;
-    char etag[96];
-    char path[]; /* hit.path points here */
-} thumb_job;
-
-static void make_thumb(request *r, struct MHD_Connection *c, void *arg)
-{
-    thumb_job *j = arg;
-    void *jpeg = NULL;
-    size_t len = 0;
-    char msg[256];
-    unsigned status = serve_thumb_make(&j->hit, j->size, THUMB_QUALITY, &jpeg, &len, msg, sizeof msg);
-
-    if (status != MHD_HTTP_OK) {
-        serve_send_error(r, c, status, "%s", msg);
-        return;
+    type = sniff_type(head, n > 0 ? (size_t)n : 0, &transcode);
+    if (transcode && hit.kind != CEREBRO_ITEM_VIDEO_FRAME) {
+        close(fd);
+        file_etag(etag, sizeof etag, 'j', hit.id, 0, &st);
+        return send_picture(r, c, res, &hit, 0, etag);
     }
-    serve_lru_put(r->srv->thumbs, j->etag, jpeg, len);
-    serve_send_bytes(r, c, jpeg, len, "image/jpeg", j->etag, FILE_CACHE_CONTROL);
-    cerebro_free(jpeg);
+    cerebro_results_free(res);
+    file_etag(etag, sizeof etag, 'i', hit.id, 0, &st);
+    return serve_send_file(r, c, fd, (uint64_t)st.st_size, type, etag, FILE_CACHE_CONTROL);
 }
 
 static enum MHD_Result api_thumb(request *r, struct MHD_Connection *c, const char *tail)
@@ -639,9 +748,6 @@ static enum MHD_Result api_thumb(request *r, struct MHD_Connection *c, const cha
     uint64_t size;
     char etag[96];
     struct stat st;
-    void *jpeg = NULL;
-    size_t len = 0;
-    thumb_job *j;
 
     if (int_param(r, "size", SERVE_THUMB_MIN, SERVE_THUMB_MAX, SERVE_THUMB_DEFAULT, &size) != 0)
         return serve_send_error(r, c, MHD_HTTP_BAD_REQUEST, "size must be a number from %d to %d",
@@ -654,28 +760,7 @@ static enum MHD_Result api_thumb(request *r, struct MHD_Connection *c, const cha
         return ret;
     }
     file_etag(etag, sizeof etag, 't', hit.id, (uint32_t)size, &st);
-    if (serve_not_modified(r, c, etag, FILE_CACHE_CONTROL, &ret) ||
-        serve_lru_get(r->srv->thumbs, etag, &jpeg, &len)) {
-        cerebro_results_free(res);
-        if (jpeg) {
-            ret = serve_send_bytes(r, c, jpeg, len, "image/jpeg", etag, FILE_CACHE_CONTROL);
-            free(jpeg);
-        }
-        return ret;
-    }
-    /* Decoding takes long enough to hold up other connections: a worker. */
-    j = malloc(sizeof *j + strlen(hit.path) + 1);
-    if (!j) {
-        cerebro_results_free(res);
-        return serve_send_error(r, c, MHD_HTTP_SERVICE_UNAVAILABLE, "out of memory");
-    }
-    j->hit = hit;
-    strcpy(j->path, hit.path);
-    j->hit.path = j->path;
-    j->size = (uint32_t)size;
-    memcpy(j->etag, etag, sizeof etag);
-    cerebro_results_free(res);
-    return serve_defer(r, c, make_thumb, j);
+    return send_picture(r, c, res, &hit, (uint32_t)size, etag);
 }
 
 /* ---- the web page ------------------------------------------------------------------ */

@@ -1,5 +1,7 @@
 """`cerebro serve` over real HTTP: an index of the eight sample images built
-with the bundled model, the server on a free loopback port.
+with the bundled model, the server on a free loopback port; and one of the
+samples in each other format (tests/format_samples.py: WebP, GIF, TIFF, BMP,
+HEIC, AVIF, JPEG XL), sent as they are or transcoded to JPEG.
 
 The environment names the program and data (tests/server/CMakeLists.txt):
 CEREBRO_PROGRAM, CEREBRO_TEST_MODEL, CEREBRO_SAMPLE_IMAGES, CEREBRO_WEB,
@@ -19,6 +21,7 @@ import shutil
 import signal
 import socket
 import subprocess
+import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -626,3 +629,102 @@ def test_command_line() -> None:
         assert r.returncode == 2 and "--help" in r.stderr, (args, r.stderr)
     r = run("--db", str(WORK / "main" / "db"), "serve", str(WORK / "no-such-folder"))
     assert r.returncode == 1 and "not a folder" in r.stderr, r.stderr
+
+
+# ---- the other image formats ---------------------------------------------------------------
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from format_samples import FORMATS, write_sample  # noqa: E402
+
+# One sample picture per format, so each is a different item.
+FORMAT_SOURCES = {"webp": "frog.png", "gif": "owl.png", "tiff": "giraffe.jpg", "bmp": "lion.jpg",
+                  "heic": "penguin.png", "avif": "flamingo.png", "jxl": "tiger.jpg"}
+
+
+@dataclass
+class FormatIndex:
+    server: Server
+    photos: Path
+    refs: Path
+    items: dict[str, dict]  # relative path -> hit
+    report: str  # what `cerebro index` printed
+
+
+@pytest.fixture(scope="module")
+def formats() -> Iterator[FormatIndex]:
+    """WORK/formats/photos: one file of each format; indexed, served."""
+    base = WORK / "formats"
+    shutil.rmtree(base, ignore_errors=True)
+    photos, refs = base / "photos", base / "refs"
+    photos.mkdir(parents=True)
+    refs.mkdir()
+    for fmt, source in FORMAT_SOURCES.items():
+        write_sample(fmt, IMAGES / source, photos, Path(source).stem, refs)
+    db = base / "db"
+    r = subprocess.run([str(PROGRAM), "--db", str(db), "--model", str(MODEL), "index", str(photos)],
+                       capture_output=True, text=True, env=clean_env(), timeout=600)
+    s = Server(db, [photos], base / "server.log")
+    try:
+        yield FormatIndex(s, photos, refs, by_path(s), r.stdout + r.stderr)
+    finally:
+        assert s.stop() == 0, s.log_path.read_text()
+
+
+def format_hit(f: FormatIndex, fmt: str) -> tuple[str, dict]:
+    path = Path(FORMAT_SOURCES[fmt]).stem + FORMATS[fmt][0]
+    assert path in f.items, f"{path} was not indexed:\n{f.report}"
+    return path, f.items[path]
+
+
+def mean_diff(a: Image.Image, b: Image.Image) -> float:
+    assert a.size == b.size, (a.size, b.size)
+    return float(np.abs(np.asarray(a.convert("RGB"), np.float32) - np.asarray(b.convert("RGB"), np.float32)).mean())
+
+
+@pytest.mark.parametrize("fmt", list(FORMAT_SOURCES))
+def test_format_image(formats: FormatIndex, fmt: str) -> None:
+    """Browsers' formats as they are, with the type sniffed from the bytes;
+    HEIC, TIFF and JPEG XL as JPEG of the same size and picture, cached and
+    validated like thumbnails."""
+    path, hit = format_hit(formats, fmt)
+    s = formats.server
+    with Image.open(formats.refs / f"{path}.png") as ref:
+        want = ref.convert("RGB")
+    assert (hit["width"], hit["height"]) == want.size, hit
+    r = s.get(hit["image"])
+    assert r.status == 200, (path, r.status, r.body[:300])
+    assert r.headers["Content-Type"] == FORMATS[fmt][2], (path, r.headers["Content-Type"])
+    assert r.headers["ETag"] and "max-age" in r.headers["Cache-Control"]
+    assert s.get(hit["image"], If_None_Match=r.headers["ETag"]).status == 304
+    if FORMATS[fmt][2] != "image/jpeg":
+        assert r.body == (formats.photos / path).read_bytes(), path
+        return
+    with Image.open(io.BytesIO(r.body)) as got:
+        assert got.format == "JPEG" and got.size == want.size, (path, got.format, got.size)
+        # Quality 90 over the decoder's pixels (lossless here, but for HEIC).
+        assert mean_diff(got, want) < 4.0, (path, mean_diff(got, want))
+    before = s.api("/api/stats")["thumbs"]["hits"]
+    again = s.get(hit["image"])
+    assert again.body == r.body and again.headers["ETag"] == r.headers["ETag"]
+    assert s.api("/api/stats")["thumbs"]["hits"] == before + 1
+
+
+@pytest.mark.parametrize("fmt", list(FORMAT_SOURCES))
+def test_format_thumbnail(formats: FormatIndex, fmt: str) -> None:
+    path, hit = format_hit(formats, fmt)
+    r = formats.server.get(f"{hit['thumb']}?size=64")
+    assert r.status == 200 and r.headers["Content-Type"] == "image/jpeg", (path, r.status, r.body[:300])
+    with Image.open(io.BytesIO(r.body)) as t, Image.open(formats.refs / f"{path}.png") as ref:
+        assert t.format == "JPEG" and max(t.size) == 64, (path, t.size)
+        w, h = ref.size
+        assert abs(t.size[0] / t.size[1] - w / h) < 0.05, (path, t.size, ref.size)
+        assert mean_diff(t, ref.convert("RGB").resize(t.size, Image.BICUBIC)) < 6.0, path
+
+
+def test_format_search(formats: FormatIndex) -> None:
+    """Every format was indexed, and the searches the samples answer still
+    find their picture in its new format."""
+    names = {Path(FORMAT_SOURCES[f]).stem + FORMATS[f][0] for f in FORMAT_SOURCES}
+    assert set(formats.items) == names, formats.report
+    hits = search(formats.server, "a frog", k="1")["results"]
+    assert hits[0]["path"] == "frog.webp", hits
