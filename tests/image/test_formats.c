@@ -24,6 +24,9 @@
  *         fast mode (min_short_side) keeps the full size in full_width/
  *         full_height, decodes at least MIN_SHORT on the short side, and
  *         the centre-cropped tensor has cosine >= 0.995 with exact mode's
+ *   notraw FILE
+ *         a TIFF that is not a camera RAW: cb_raw_sniff() says no, so
+ *         decode.c hands it to the TIFF decoder
  *   min   KIND COUNT
  *         at least COUNT cases of KIND (so a broken generator cannot pass)
  */
@@ -36,6 +39,7 @@
 
 #include "cerebro/cerebro.h"
 #include "core/core.h"
+#include "image/decode.h"
 #include "image/image.h"
 
 static char *corpus_path(const char *rel)
@@ -418,6 +422,24 @@ START_TEST(test_fast_mode_close_to_exact)
 }
 END_TEST
 
+/* notraw FILE */
+static void check_notraw(char **f, int nf, void *ctx)
+{
+    size_t size;
+    uint8_t *data = read_all(f[1], &size);
+
+    (void)ctx;
+    ck_assert_int_eq(nf, 2);
+    ck_assert_msg(!cb_raw_sniff(data, size), "%s: taken for a camera RAW", f[1]);
+    free(data);
+}
+
+START_TEST(test_not_raw)
+{
+    for_each_case("notraw", check_notraw, NULL);
+}
+END_TEST
+
 /* min KIND COUNT */
 static void check_count(char **f, int nf, void *ctx)
 {
@@ -487,6 +509,7 @@ static Suite *formats_suite(void)
     tcase_add_test(tc, test_truncations_are_safe);
     tcase_add_test(tc, test_limits_before_allocation);
     tcase_add_test(tc, test_fast_mode_close_to_exact);
+    tcase_add_test(tc, test_not_raw);
     tcase_add_test(tc, test_concurrent_decoding);
     suite_add_tcase(s, tc);
     return s;
