@@ -58,6 +58,8 @@ export declare class Model {
   encodeText(texts: string[], options: { flat: true }): Float32Array;
   encodeTokens(tokens: ArrayLike<number>[], options?: { flat?: false }): Float32Array[];
   encodeTokens(tokens: ArrayLike<number>[], options: { flat: true }): Float32Array;
+  /** An image file or encoded bytes in any format libcerebro reads (JPEG, PNG, WebP, GIF, TIFF,
+   *  BMP, HEIC/AVIF, JPEG XL, camera RAW; told by the bytes, not the name). */
   preprocess(image: string | Uint8Array, options?: { mode?: PreprocessMode }): Float32Array;
   encodeImages(paths: string[], options?: EncodeImagesOptions & { flat?: false }):
     Promise<{ vectors: Float32Array[]; errors: ImageError[] }>;
@@ -129,7 +131,8 @@ export interface SearchOptions {
   prefix?: string | null;
 }
 
-/** A string is text; bytes are an encoded image; a Float32Array or number[] is a vector. */
+/** A string is text; bytes are an encoded image (any format libcerebro reads); a Float32Array or
+ *  number[] is a vector. */
 export type Query = string | Uint8Array | ArrayBuffer | Float32Array | number[] |
   { text: string } | { image: string } | { data: Uint8Array | ArrayBuffer } |
   { vector: Float32Array | number[] };

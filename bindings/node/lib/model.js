@@ -61,7 +61,9 @@ class Model {
   }
 
   /** The model's input tensor (CHW float32, 3 * S * S) for an image file
-   *  (string) or encoded image bytes (Uint8Array / Buffer). */
+   *  (string) or encoded image bytes (Uint8Array / Buffer), in any format
+   *  libcerebro reads (JPEG, PNG, WebP, GIF, TIFF, BMP, HEIC/AVIF, JPEG XL,
+   *  camera RAW; told by the bytes, not the name). */
   preprocess(image, { mode = 'fast' } = {}) {
     return this.#h.use((m) => ops.preprocess(m, image, mode));
   }

@@ -175,7 +175,8 @@ class Index(Owner):
 
     def search(self, query: Query, k: int = 10, prefix: PathLike | None = None) -> list[Hit]:
         """The k best matches for a query: str is text, a pathlib.Path (any
-        os.PathLike) is an image file, bytes are an encoded image, a numpy
+        os.PathLike) is an image file, bytes are an encoded image (either in
+        any format libcerebro reads, told by the bytes), a numpy
         array or float sequence is an embedding of the model's dim."""
         opts, _keep = self._search_options(k, prefix)
         out = POINTER(_lib.ResultsHandle)()

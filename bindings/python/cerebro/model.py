@@ -175,7 +175,9 @@ class Model(Owner):
 
     def preprocess(self, image: ImageSource, mode: str = "fast") -> np.ndarray:
         """The model's input tensor for one image file (str/path) or encoded
-        image (bytes): float32 [3, S, S], normalised."""
+        image (bytes), in any format libcerebro reads (JPEG, PNG, WebP, GIF,
+        TIFF, BMP, HEIC/AVIF, JPEG XL, camera RAW; told by the bytes, not the
+        name): float32 [3, S, S], normalised."""
         opts = self.image_options(mode)
         size = int(opts.size)
         out = np.empty((3, size, size), dtype=np.float32)
@@ -204,8 +206,9 @@ class Model(Owner):
 
     def encode_images(self, images: Sequence[PathLike], mode: str = "fast", batch_size: int = 0,
                       workers: int = 0) -> tuple[np.ndarray, list[ImageError]]:
-        """Embeddings of image files, float32 [n, dim], and the files that
-        failed (their rows are zero; the batch goes on)."""
+        """Embeddings of image files in any format libcerebro reads, float32
+        [n, dim], and the files that failed (their rows are zero; the batch
+        goes on)."""
         if isinstance(images, (str, bytes, os.PathLike)):
             raise TypeError("encode_images takes a sequence of paths; wrap one path in a list")
         raw = [_lib.fspath(p) for p in images]
@@ -228,8 +231,8 @@ class Model(Owner):
         return out, errors
 
     def encode_image(self, image: ImageSource, mode: str = "fast") -> np.ndarray:
-        """Embedding of one image file (str/path) or encoded image (bytes),
-        float32 [dim]; a bad image raises."""
+        """Embedding of one image file (str/path) or encoded image (bytes) in
+        any format libcerebro reads, float32 [dim]; a bad image raises."""
         if not isinstance(image, (bytes, bytearray, memoryview)):
             vecs, errors = self.encode_images([image], mode)
             if errors:
