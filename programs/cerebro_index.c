@@ -15,8 +15,11 @@
 const char cli_help_index[] =
     "usage: cerebro index [OPTIONS] DIR|FILE...\n"
     "\n"
-    "Adds the JPEG and PNG images and the videos (.mp4 .m4v .mov .mkv .webm .avi)\n"
-    "under each folder (recursively) to the index. A video is indexed as frames:\n"
+    "Adds the images (JPEG, PNG, WebP, GIF, TIFF, BMP, HEIC/HEIF, AVIF, JPEG XL\n"
+    "and camera RAW: .dng .cr2 .cr3 .nef .arw .raf .orf .rw2 and the like) and\n"
+    "the videos (.mp4 .m4v .mov .mkv .webm .avi) under each folder (recursively)\n"
+    "to the index. Names only pick the files to open: the format is told by the\n"
+    "bytes, so a misnamed picture is still read. A video is indexed as frames:\n"
     "the first, one at each scene change and at least one every --frame-interval\n"
     "seconds, less near-duplicates; search results show them as clip.mp4 @ 00:01:23.4.\n"
     "Run it again to update: unchanged files are skipped, changed ones encoded\n"

@@ -32,9 +32,10 @@ const char cli_help_similar[] =
     "usage: cerebro similar [OPTIONS] IMAGE\n"
     "       cerebro similar [OPTIONS] --id N\n"
     "\n"
-    "Lists the indexed images that look most like IMAGE (any JPEG or PNG file,\n"
-    "indexed or not: an indexed one comes first with score 1), or like the\n"
-    "indexed item N (the id that search prints; the item itself is left out).\n"
+    "Lists the indexed images that look most like IMAGE (a file in any format\n"
+    "cerebro index reads, indexed or not: an indexed one comes first with score\n"
+    "1), or like the indexed item N (the id that search prints; the item itself\n"
+    "is left out).\n"
     "\n"
     "options:\n"
     "  --id N         an indexed item instead of a file\n" QUERY_HELP CLI_COMMON_HELP;

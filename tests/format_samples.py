@@ -46,6 +46,8 @@ def write_sample(fmt: str, source: Path, folder: Path, stem: str, refs: Path) ->
     of a folder that is indexed)."""
     ext = FORMATS[fmt][0]
     out, ref = folder / f"{stem}{ext}", refs / f"{stem}{ext}.png"
+    folder.mkdir(parents=True, exist_ok=True)
+    refs.mkdir(parents=True, exist_ok=True)
     with Image.open(source) as im:
         rgb = im.convert("RGB")
     if fmt == "gif":

@@ -132,7 +132,8 @@ def test_first_index(c: Cerebro, photos: Path) -> None:
     failed = r.out.split("failed:\n", 1)[1].splitlines()
     expect(len(failed) == 2, r.out)
     expect(failed[0].startswith("  photos/broken.jpg: ") and "truncated" in failed[0], failed[0])
-    expect(failed[1].startswith("  photos/fake.png: ") and "not a JPEG or PNG" in failed[1], failed[1])
+    expect(failed[1].startswith("  photos/fake.png: ") and "not an image format libcerebro reads" in failed[1],
+           failed[1])
     expect("notes.txt" not in r.out + r.err, "a .txt file is not an image")
     recorded = (c.work / ".cerebro" / "model-path").read_text().strip()
     expect(recorded == str(c.model.resolve()), f"model-path holds {recorded}")
@@ -199,7 +200,7 @@ def test_similar(c: Cerebro, photos: Path) -> None:
         expect(len(birds) == min(k, 3) and all(h["path"].startswith(str(photos / "birds") + "/") for h in birds),
                f"similar --id -k {k} --prefix photos/birds/: {birds}")
     r = c.fails(1, "similar", "photos/fake.png")
-    expect("not a JPEG or PNG" in r.err, r.err)
+    expect("not an image format libcerebro reads" in r.err, r.err)
     r = c.fails(1, "similar", "--id", "999999")
     expect("999999" in r.err and "not in the index" in r.err, r.err)
 
@@ -271,6 +272,37 @@ def test_all_failed(c: Cerebro, images: Path) -> None:
     r = c.fails(1, "index", "bad")
     expect(summary(r) == (0, 0, 0, 0, 1) and "bad/broken.jpg: " in r.out, r.out)
     expect("no file could be indexed" in r.err, r.err)
+
+
+def test_every_format(c: Cerebro, images: Path) -> None:
+    """A folder with one file of each format (tests/format_samples.py), a
+    WebP named .jpg (read by its bytes) and text named .heic (reported)."""
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+    from format_samples import FORMATS, write_sample
+
+    folder, refs = c.work / "formats", c.work / "formats-ref"
+    sources = ["frog.png", "owl.png", "giraffe.jpg", "lion.jpg", "penguin.png", "flamingo.png", "tiger.jpg"]
+    files = {}
+    for fmt, source in zip(FORMATS, sources):
+        files[fmt] = write_sample(fmt, images / source, folder, Path(source).stem, refs)[0]
+    (folder / "misnamed.jpg").write_bytes(files["webp"].read_bytes())
+    (folder / "fake.heic").write_text("I am text, not a HEIC\n")
+    db = ["--db", "formats.cerebro"]
+    r = c.ok(*db, "--model", str(c.model), "index", "formats")
+    expect(summary(r) == (len(FORMATS) + 1, 0, 0, 0, 1), f"every format: {summary(r)}\n{r.out}")
+    failed = r.out.split("failed:\n", 1)[1].splitlines()
+    expect(len(failed) == 1 and failed[0].startswith("  formats/fake.heic: ")
+           and "not an image format libcerebro reads" in failed[0], r.out)
+    names = {Path(h["path"]).name for h in c.search(*db, "search", "animals", "-k", "100")}
+    expect(names == {f.name for f in files.values()} | {"misnamed.jpg"}, str(names))
+    for fmt, f in files.items():
+        hits = c.search(*db, "similar", str(f), "-k", "2")
+        expect(f.name in {Path(h["path"]).name for h in hits} and hits[0]["score"] > 0.999, f"{fmt}: {hits}")
+    hits = c.search(*db, "similar", "formats/misnamed.jpg", "-k", "2")
+    expect({Path(h["path"]).name for h in hits} == {"misnamed.jpg", files["webp"].name}
+           and min(h["score"] for h in hits) > 0.999, f"the WebP named .jpg is the WebP: {hits}")
+    r = c.fails(1, *db, "similar", "formats/fake.heic")
+    expect("fake.heic" in r.err and "not an image format libcerebro reads" in r.err, r.err)
 
 
 def test_other_model(c: Cerebro, other: Path) -> None:
@@ -402,6 +434,7 @@ def main(argv: list[str]) -> int:
         ("remove and update", lambda: test_remove_and_update(c, photos)),
         ("same-size edits", lambda: test_same_size_edits(c, images)),
         ("all files failed", lambda: test_all_failed(c, images)),
+        ("every image format", lambda: test_every_format(c, images)),
         ("another model", lambda: test_other_model(c, fixtures / "tiny224.pt")),
         ("rebuild", lambda: test_rebuild(c)),
         ("Ctrl-C", lambda: test_interrupt(c, images)),
