@@ -1,0 +1,273 @@
+#!/usr/bin/python3
+"""HEIC and AVIF corpus for test_formats.c (see corpus.py).
+
+Files come from Debian's heif-enc (HEVC through x265, AV1 through aom) and
+avifenc (alpha, 10/12-bit, grids, irot/imir, EXIF); the reference is
+heif-convert's PNG read by PIL (heif-convert writes 16-bit PNGs for deeper
+images, of which PIL keeps the high byte), alpha composited on the case's
+background.
+
+Usage: gen_heif.py OUTDIR
+"""
+from __future__ import annotations
+
+import struct
+import sys
+import tempfile
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageFilter
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from corpus import (WHITE, Corpus, alpha_ramp, bit_flips, composite, picture,  # noqa: E402
+                    run, tiff)
+from gen_decode_corpus import write_png  # noqa: E402
+
+BG = (30, 140, 220)
+
+CONTAINERS = {b"meta": 4, b"iprp": 0, b"ipco": 0, b"dinf": 0, b"iref": 4}
+
+
+def boxes(d: bytes, start=0, end=None, out=None) -> list[tuple[bytes, int, int]]:
+    """(type, offset, size) of every box in the meta tree (iinf children
+    not needed here), depth first."""
+    end = len(d) if end is None else end
+    out = [] if out is None else out
+    pos = start
+    while pos + 8 <= end:
+        size, typ = struct.unpack(">I4s", d[pos:pos + 8])
+        if size < 8 or pos + size > end:
+            raise ValueError(f"box {typ!r} at {pos} has size {size}")
+        out.append((typ, pos, size))
+        if typ in CONTAINERS:
+            boxes(d, pos + 8 + CONTAINERS[typ], pos + size, out)
+        pos += size
+    return out
+
+
+def find_box(d: bytes, typ: bytes, nth=0) -> tuple[int, int]:
+    hits = [(p, s) for t, p, s in boxes(d) if t == typ]
+    return hits[nth]
+
+
+def with_ispe(d: bytes, w: int, h: int, nth=0) -> bytes:
+    """The file with its nth ispe box declaring w x h."""
+    pos, _ = find_box(d, b"ispe", nth)
+    return d[:pos + 12] + struct.pack(">II", w, h) + d[pos + 20:]
+
+
+class Tools:
+    """Runs the encoders and heif-convert in a scratch folder."""
+
+    def __init__(self, tmp: Path):
+        self.tmp = tmp
+        self.n = 0
+
+    def _path(self, suffix: str) -> Path:
+        self.n += 1
+        return self.tmp / f"f{self.n}{suffix}"
+
+    def png(self, pixels: np.ndarray) -> Path:
+        p = self._path(".png")
+        Image.fromarray(pixels).save(p)
+        return p
+
+    def heif_enc(self, src: Path, *args: str, avif=False) -> bytes:
+        out = self._path(".avif" if avif else ".heic")
+        run(["heif-enc", *args, "-o", str(out), str(src)])
+        return out.read_bytes()
+
+    def avifenc(self, src: Path, *args: str) -> bytes:
+        out = self._path(".avif")
+        run(["avifenc", "-s", "8", *args, str(src), str(out)])
+        return out.read_bytes()
+
+    def reference(self, data: bytes, bg=WHITE) -> np.ndarray:
+        """heif-convert's PNG as PIL reads it, alpha composited on bg."""
+        src, out = self._path(".heif"), self._path(".png")
+        src.write_bytes(data)
+        run(["heif-convert", "--quiet", str(src), str(out)])
+        im = Image.open(out)
+        im.load()
+        if im.mode in ("RGBA", "LA") or "transparency" in im.info:
+            return composite(np.asarray(im.convert("RGBA")), bg)
+        return np.asarray(im.convert("RGB"))
+
+
+def smooth(pixels: np.ndarray) -> np.ndarray:
+    return np.asarray(Image.fromarray(pixels).filter(ImageFilter.GaussianBlur(2)))
+
+
+def close_to(a: np.ndarray, b: np.ndarray, limit: float, what: str):
+    """Sanity check on the encoders: the reference shows the picture."""
+    err = np.abs(a.astype(np.int32) - b.astype(np.int32)).mean()
+    if a.shape != b.shape or err > limit:
+        raise RuntimeError(f"{what}: reference {b.shape} is {err:.1f} levels from the source "
+                           f"{a.shape}")
+
+
+def add_valid(c: Corpus, t: Tools) -> dict[str, bytes]:
+    files: dict[str, bytes] = {}
+    pic = picture(96, 64, 1)
+    src = t.png(pic)
+    odd = picture(97, 61, 2)
+    rgba = np.dstack([picture(96, 64, 3), alpha_ramp(96, 64)])
+    src_rgba = t.png(rgba)
+
+    def ok(name, data, ref, exif=1, bg=WHITE, tol=0):
+        files[name] = data
+        c.ok(name, data, ref, exif=exif, bg=bg, tol=tol)
+
+    # HEVC and AV1, lossy 4:2:0, odd sizes, lossless RGB, grayscale.
+    for name, data in [("q80.heic", t.heif_enc(src, "-q", "80")),
+                       ("q80.avif", t.heif_enc(src, "-q", "80", avif=True)),
+                       ("odd.heic", t.heif_enc(t.png(odd), "-q", "85")),
+                       ("odd.avif", t.avifenc(t.png(odd), "-y", "420")),
+                       ("yuv444.avif", t.avifenc(src, "-y", "444")),
+                       ("limited.avif", t.avifenc(src, "-r", "limited"))]:
+        ref = t.reference(data)
+        close_to(odd if name.startswith("odd") else pic, ref, 12, name)
+        ok(name, data, ref)
+    lossless = t.heif_enc(src, "-L", "-p", "chroma=444", "--matrix_coefficients=0")
+    close_to(pic, t.reference(lossless), 1, "lossless.heic")
+    ok("lossless.heic", lossless, t.reference(lossless))
+    gray = picture(80, 48, 4)[..., 1]
+    for name, data in [("gray.heic", t.heif_enc(t.png(gray), "-q", "85")),
+                       ("gray.avif", t.avifenc(t.png(gray), "-y", "400"))]:
+        ok(name, data, t.reference(data))
+
+    # Alpha, on white and on a colour.
+    for name, data in [("alpha.heic", t.heif_enc(src_rgba, "-q", "85")),
+                       ("alpha.avif", t.avifenc(src_rgba)),
+                       ("alpha_premul.avif", t.avifenc(src_rgba, "-p"))]:
+        ok(name, data, t.reference(data))
+        ok("bg_" + name, data, t.reference(data, BG), bg=BG)
+
+    # More than 8 bits: libheif's 8-bit output drops the low bits, which is
+    # the high byte of heif-convert's 16-bit PNG.
+    deep = picture(96, 64, 5).astype(np.uint16) * 257
+    deep += np.random.default_rng(5).integers(0, 256, deep.shape, dtype=np.uint16)
+    src16 = t._path(".png")
+    src16.write_bytes(write_png(np.minimum(deep, 65535), 2, 16))
+    deep_a = np.dstack([np.minimum(deep, 65535), alpha_ramp(96, 64).astype(np.uint16) * 257])
+    src16a = t._path(".png")
+    src16a.write_bytes(write_png(deep_a, 6, 16))
+    for name, data in [("10bit.heic", t.heif_enc(src16, "-b", "10", "-q", "85")),
+                       ("10bit.avif", t.avifenc(src16, "-d", "10")),
+                       ("12bit.avif", t.avifenc(src16, "-d", "12")),
+                       ("12bit_alpha.avif", t.avifenc(src16a, "-d", "12"))]:
+        if "alpha" not in name:
+            close_to((deep >> 8).astype(np.uint8), t.reference(data), 20, name)
+        ok(name, data, t.reference(data, BG), bg=BG)
+
+    # irot/imir: applied with apply_exif, ignored without (the coded
+    # picture, which is what the same encode without them decodes to).
+    plain = t.avifenc(src)
+    plain_ref = t.reference(plain)
+    for name, args in [("irot1.avif", ["--irot", "1"]), ("irot2.avif", ["--irot", "2"]),
+                       ("irot3.avif", ["--irot", "3"]), ("imir0.avif", ["--imir", "0"]),
+                       ("imir1.avif", ["--imir", "1"]),
+                       ("irot1_imir0.avif", ["--irot", "1", "--imir", "0"])]:
+        data = t.avifenc(src, *args)
+        ref = t.reference(data)
+        if np.array_equal(ref, plain_ref):
+            raise RuntimeError(f"{name}: heif-convert shows no transformation")
+        ok(name, data, ref)
+        ok("noexif_" + name, data, plain_ref, exif=0)
+    # An EXIF Orientation next to irot is informative only: irot alone turns.
+    exif6 = t._path(".exif")
+    exif6.write_bytes(tiff(6))
+    data = t.avifenc(src, "--irot", "3", "--exif", str(exif6))
+    ok("irot3_exif6.avif", data, t.reference(data))
+    jpg = t._path(".jpg")
+    Image.fromarray(pic).save(jpg, quality=95, exif=b"Exif\0\0" + tiff(8))
+    data = t.heif_enc(jpg, "-q", "85")
+    ref = t.reference(data)
+    if ref.shape[:2] != (64, 96):
+        raise RuntimeError("exif8.heic: heif-enc turned the picture")
+    ok("exif8.heic", data, ref)
+
+    # 2x2 grids (each tile its own AV1 item), also with alpha. (avifenc
+    # 0.11 puts a grid's irot on its tiles too, which libheif 1.15 refuses
+    # as invalid grid data: no rotated grid here.)
+    big = picture(256, 128, 6)
+    data = t.avifenc(t.png(big), "-g", "2x2")
+    ref = t.reference(data)
+    close_to(big, ref, 12, "grid.avif")
+    ok("grid.avif", data, ref)
+    big_a = np.dstack([picture(256, 128, 9), alpha_ramp(256, 128)])
+    data = t.avifenc(t.png(big_a), "-g", "2x2")
+    ok("grid_alpha.avif", data, t.reference(data, BG), bg=BG)
+
+    # Thumbnails (heif-enc -t): exact mode decodes the primary image.
+    # A camera makes its thumbnail from a photo whose detail is coarser than
+    # a pixel; libheif scales with nearest neighbour, which would alias the
+    # pixel noise of picture(): blurred first.
+    large = smooth(picture(480, 320, 7))
+    files["thumb.heic"] = t.heif_enc(t.png(large), "-q", "70", "-t", "240")
+    c.ok("thumb.heic", files["thumb.heic"], t.reference(files["thumb.heic"]))
+    large_a = np.dstack([smooth(picture(320, 480, 8)), alpha_ramp(320, 480)])
+    files["thumb_alpha.heic"] = t.heif_enc(t.png(large_a), "-q", "70", "-t", "160")
+    c.ok("thumb_alpha.heic", files["thumb_alpha.heic"],
+         t.reference(files["thumb_alpha.heic"], BG), bg=BG)
+    return files
+
+
+def add_bad(c: Corpus, files: dict[str, bytes]):
+    heic, avif = files["q80.heic"], files["q80.avif"]
+    # Declared sizes far over the limits: refused before any decoding.
+    c.err("huge_ispe.heic", with_ispe(heic, 60000, 60000), "LIMIT")
+    c.err("huge_ispe.avif", with_ispe(avif, 30000, 30000), "LIMIT")
+    c.err("huge_ispe_thumb.heic", with_ispe(files["thumb.heic"], 20000, 20000), "LIMIT")
+    c.err("wide_ispe.avif", with_ispe(avif, 65535, 1), "LIMIT")
+    # Only the signature, a cut header, no image data.
+    ftyp_end = find_box(heic, b"ftyp")[1]
+    c.err("signature.heic", heic[:ftyp_end], "CORRUPT")
+    c.err("signature.avif", avif[:find_box(avif, b"ftyp")[1]], "CORRUPT")
+    meta_pos, meta_size = find_box(heic, b"meta")
+    c.err("cut_meta.heic", heic[:meta_pos + meta_size // 2], "CORRUPT")
+    mdat_pos, mdat_size = find_box(avif, b"mdat")
+    c.err("cut_mdat.avif", avif[:mdat_pos + mdat_size // 2], "CORRUPT")
+    c.err("no_mdat.heic", heic[:find_box(heic, b"mdat")[0]], "CORRUPT")
+    c.err("empty_ispe.avif", with_ispe(avif, 0, 64), "CORRUPT")
+
+    flips = 0
+    for i, name in enumerate(["q80.heic", "q80.avif", "alpha.avif", "grid.avif",
+                              "thumb.heic", "10bit.heic", "irot1_imir0.avif"]):
+        data = files[name]
+        for k, damaged in enumerate(bit_flips(data, 20, seed=100 + i)):
+            c.flip(f"flip_{k}_{name}", damaged)
+            flips += 1
+        # The same density of damage inside the meta box, where it matters.
+        pos, size = find_box(data, b"meta")
+        for k, damaged in enumerate(bit_flips(data[pos:pos + size], 10, seed=200 + i)):
+            c.flip(f"flip_meta_{k}_{name}", data[:pos] + damaged + data[pos + size:])
+            flips += 1
+    assert flips >= 100
+
+
+def main(argv: list[str]) -> int:
+    if len(argv) != 2:
+        print(__doc__, file=sys.stderr)
+        return 2
+    c = Corpus(Path(argv[1]))
+    with tempfile.TemporaryDirectory() as tmp:
+        t = Tools(Path(tmp))
+        files = add_valid(c, t)
+    add_bad(c, files)
+    for name in ["q80.heic", "alpha.avif", "grid.avif", "thumb.heic", "10bit.avif"]:
+        c.trunc(f"valid/{name}")
+    for name, (w, h) in [("q80.heic", (96, 64)), ("odd.avif", (97, 61)),
+                         ("irot1.avif", (64, 96)), ("grid.avif", (256, 128)),
+                         ("thumb.heic", (480, 320))]:
+        c.limit(f"valid/{name}", w, h)
+    for name, short in [("thumb.heic", 224), ("thumb.heic", 160), ("thumb_alpha.heic", 100),
+                        ("q80.avif", 32), ("grid.avif", 64)]:
+        c.fast(f"valid/{name}", short)
+    c.save()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))
