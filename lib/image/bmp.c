@@ -19,7 +19,13 @@
  *   - RLE pixels the stream never sets (skipped by a delta or an early
  *     end of line or bitmap) are palette entry 0, not transparent.
  * Truncated uncompressed pixel data is an error (PIL's "image file is
- * truncated"); gdk-pixbuf would hand back a partly filled image.
+ * truncated"); gdk-pixbuf would hand back a partly filled image. A palette
+ * count above 2^bits is refused before the loader sees it (gdk-pixbuf
+ * refuses it too, but only after sizing a buffer by it; PIL reads up to
+ * 65536 entries). RLE follows the BMP specification where PIL 9.4 does
+ * not: after a delta record PIL reads two bytes too many, and it refuses
+ * a bitmap that ends early; both keep the unset pixels at entry 0 here.
+ * BMP has no EXIF: *exif stays empty.
  *
  * Thread safety: gdk-pixbuf loads its modules under its own lock, and a
  * loader object is used by one call only. */
@@ -103,7 +109,11 @@ static cerebro_status read_header(const uint8_t *d, size_t n, const char *label,
     h->bits = (uint16_t)le16(d + 28);
     h->compression = le32(d + 30);
     h->colors = le32(d + 46);
-    if (h->bits <= 8 && (h->colors == 0 || h->colors > (1u << h->bits)))
+    /* gdk-pixbuf would size a buffer by this count before refusing it. */
+    if (h->bits <= 8 && h->colors > (1u << h->bits))
+        return cb_fail(CEREBRO_E_CORRUPT, "%s: corrupt BMP: a palette of %u colours for %u-bit "
+                       "pixels", label, h->colors, h->bits);
+    if (h->bits <= 8 && h->colors == 0)
         h->colors = 1u << h->bits;
     if (h->compression == BI_BITFIELDS || h->compression == BI_ALPHABITFIELDS) {
         /* Masks follow a 40-byte header, or sit inside a longer one. */

@@ -23,7 +23,12 @@
  * The ICC profile is ignored, like PIL's convert("RGB").
  * Orientation: *exif is the whole file, whose IFD0 holds the Orientation
  * tag that decode.c applies; the pixels here stay in stored order (the
- * RGBA interface is told not to reorient them).
+ * RGBA interface is told not to reorient them). PIL 9.4 applies the tag
+ * itself when it loads a TIFF (TiffImageFile.load_end), so
+ * Image.open(f).convert("RGB") is already upright and equals
+ * ImageOps.exif_transpose() of the stored pixels, which is what we give;
+ * exif_transpose() on PIL's loaded TIFF would turn it a second time, as
+ * PIL leaves the tag in place.
  *
  * libtiff's messages go into the error through per-handle handlers, never
  * to stderr or a global handler. Its own allocations are bounded by

@@ -258,6 +258,9 @@ def add_bad(c: Corpus, files: dict[str, bytes]):
     c.err("bad_header_size.bmp", files["rgb24_pil.bmp"][:14] + b"\x07\0\0\0" + bytes(60),
           "CORRUPT")
     c.err("zero_width.bmp", bmp(0, 4, 24, px), "CORRUPT")
+    pal4 = bytearray(files["palette4.bmp"])
+    pal4[46:50] = struct.pack("<L", 0xE9E9E9E9)  # gdk-pixbuf sized a buffer by it
+    c.err("palette_count_huge.bmp", bytes(pal4), "CORRUPT")
     c.err("truncated_pixels.bmp", files["rgb24_pil.bmp"][:-100], "CORRUPT")
     c.err("truncated_palette8.bmp", files["palette8.bmp"][:len(files["palette8.bmp"]) // 2],
           "CORRUPT")
