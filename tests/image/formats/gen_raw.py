@@ -4,7 +4,8 @@ Debian tool writes DNG), their references rendered by LibRaw's own
 `dcraw_emu` (libraw-bin) with the options lib/image/raw.c uses, and plain
 TIFFs that must not be taken for RAW.
 
-Usage: gen_raw.py OUTDIR   (see corpus.py for what it writes)
+Usage: gen_raw.py OUTDIR [--seeds DIR]   (see corpus.py for what OUTDIR
+gets; --seeds also writes the fuzz seeds committed in tests/fuzz/corpus/raw)
 """
 from __future__ import annotations
 
@@ -295,7 +296,19 @@ def not_raw(c: Corpus, name: str, data: bytes):
     c._add("notraw", c.write(f"valid/{name}", data))
 
 
+def write_seeds(out: Path):
+    """Tiny DNGs (LibRaw wants 22 pixels a side at least) for fuzz_raw."""
+    out.mkdir(parents=True, exist_ok=True)
+    rgb = scene(24, 22, seed=13)
+    (out / "bayer.dng").write_bytes(dng(rgb))
+    (out / "bayer_o6.dng").write_bytes(dng(rgb, orientation=6, neutral=(0.7, 1.0, 0.4)))
+    small = jpeg_of(np.asarray(Image.fromarray(rgb).resize((12, 11))), quality=40)
+    (out / "preview.dng").write_bytes(dng(rgb, orientation=3, preview=small, preview_size=(12, 11)))
+
+
 def main(argv: list[str]) -> int:
+    if "--seeds" in argv:
+        write_seeds(Path(argv[argv.index("--seeds") + 1]))
     c = Corpus(Path(argv[1]))
     tmp = Path(tempfile.mkdtemp(prefix="gen_raw_"))
     rgb = scene(128, 96, seed=4)
