@@ -99,10 +99,8 @@ static int orientation_of_flip(int flip)
     return exif[flip & 7];
 }
 
-static cerebro_status raw_error(libraw_data_t *lr, const raw_ctx *ctx, int rc, const char *label,
-                                const char *step)
+static cerebro_status raw_error(const raw_ctx *ctx, int rc, const char *label, const char *step)
 {
-    (void)lr;
     if (rc == LIBRAW_FILE_UNSUPPORTED)
         return cb_fail(CEREBRO_E_FORMAT, "%s: not a camera RAW file LibRaw can read", label);
     if (rc == LIBRAW_TOO_BIG)
@@ -133,11 +131,12 @@ typedef void (*omp_set_fn)(int);
 static int omp_hold_one_thread(omp_set_fn *set)
 {
     omp_get_fn get = (omp_get_fn)(uintptr_t)dlsym(RTLD_DEFAULT, "omp_get_max_threads");
+    int before;
 
     *set = (omp_set_fn)(uintptr_t)dlsym(RTLD_DEFAULT, "omp_set_num_threads");
     if (!get || !*set)
         return 0;
-    int before = get();
+    before = get();
     (*set)(1);
     return before;
 }
@@ -267,20 +266,20 @@ static cerebro_status demosaic(libraw_data_t *lr, raw_ctx *ctx, const cb_decode_
 
     rc = libraw_unpack(lr);
     if (rc != LIBRAW_SUCCESS || ctx->data_errors)
-        return raw_error(lr, ctx, rc, label, "unpacking");
+        return raw_error(ctx, rc, label, "unpacking");
     /* Fujifilm's 45-degree sensors are rotated back after interpolation:
      * a half-size decode of them has no simple scale, so they are
      * decoded in full. */
     lr->params.half_size = half && lr->rawdata.ioparams.fuji_width == 0;
     rc = libraw_dcraw_process(lr);
     if (rc != LIBRAW_SUCCESS || ctx->data_errors)
-        return raw_error(lr, ctx, rc, label, "processing");
+        return raw_error(ctx, rc, label, "processing");
     st = cb_image_check_limits(lr->sizes.iwidth, lr->sizes.iheight, params->max_pixels, label);
     if (st != CEREBRO_OK)
         return st;
     pi = libraw_dcraw_make_mem_image(lr, &errc);
     if (!pi)
-        return raw_error(lr, ctx, errc ? errc : LIBRAW_UNSUFFICIENT_MEMORY, label,
+        return raw_error(ctx, errc ? errc : LIBRAW_UNSUFFICIENT_MEMORY, label,
                          "making the output image");
     st = bitmap_to_image(pi, params, label, out);
     libraw_dcraw_clear_mem(pi);
@@ -352,7 +351,7 @@ static cerebro_status decode(libraw_data_t *lr, raw_ctx *ctx, const uint8_t *dat
         lr->params.max_raw_memory_mb = memory_cap_mb(params->max_pixels);
     rc = libraw_open_buffer(lr, (void *)(uintptr_t)data, size);
     if (rc != LIBRAW_SUCCESS)
-        return raw_error(lr, ctx, rc, label, "reading the header");
+        return raw_error(ctx, rc, label, "reading the header");
     raw_geometry_of(lr, params->apply_exif, &g);
     st = check_sizes(lr, &g, params, label);
     if (st != CEREBRO_OK)

@@ -175,10 +175,11 @@ def dng_tags(ifd: Ifd, orientation: int, neutral, model: str):
 
 def dng(rgb: np.ndarray, orientation=1, preview: bytes | None = None,
         preview_size=(0, 0), neutral=(0.5, 1.0, 0.7), model="Test",
-        size_override: tuple[int, int] | None = None) -> bytes:
+        size_override: tuple[int, int] | None = None, preview_in_subifd=False) -> bytes:
     """A DNG holding the Bayer mosaic of `rgb` (uncompressed 16-bit). With a
     preview, IFD0 is the JPEG preview and the raw sits in a SubIFD, as
-    cameras and Adobe's converter write them; otherwise IFD0 is the raw."""
+    cameras and Adobe's converter write them (or, preview_in_subifd, the
+    raw is IFD0 and the preview its SubIFD); otherwise IFD0 is the raw."""
     h, w = rgb.shape[:2]
     strip = mosaic(rgb, neutral).tobytes()
     blobs = {"preview": preview} if preview else {}
@@ -189,22 +190,24 @@ def dng(rgb: np.ndarray, orientation=1, preview: bytes | None = None,
     if preview is None:
         dng_tags(raw, orientation, neutral, model)
         return build_tiff([raw], blobs, {(0, 273): "raw"})
-    ifd0 = Ifd()
-    ifd0.add(254, LONG, 1)
-    ifd0.add(256, LONG, preview_size[0])
-    ifd0.add(257, LONG, preview_size[1])
-    ifd0.add(258, SHORT, [8, 8, 8])
-    ifd0.add(259, SHORT, 7)
-    ifd0.add(262, SHORT, 6)
-    ifd0.add(273, LONG, 0)
-    ifd0.add(277, SHORT, 3)
-    ifd0.add(278, LONG, preview_size[1])
-    ifd0.add(279, LONG, len(preview))
-    ifd0.add(284, SHORT, 1)
+    prev = Ifd()
+    prev.add(254, LONG, 1)
+    prev.add(256, LONG, preview_size[0])
+    prev.add(257, LONG, preview_size[1])
+    prev.add(258, SHORT, [8, 8, 8])
+    prev.add(259, SHORT, 7)
+    prev.add(262, SHORT, 6)
+    prev.add(273, LONG, 0)
+    prev.add(277, SHORT, 3)
+    prev.add(278, LONG, preview_size[1])
+    prev.add(279, LONG, len(preview))
+    prev.add(284, SHORT, 1)
+    ifd0, sub = (raw, prev) if preview_in_subifd else (prev, raw)
     ifd0.add(330, LONG, 0)
     dng_tags(ifd0, orientation, neutral, model)
-    return build_tiff([ifd0, raw], blobs,
-                      {(0, 273): "preview", (0, 330): ("ifd", 1), (1, 273): "raw"})
+    strips = {0: "raw", 1: "preview"} if preview_in_subifd else {0: "preview", 1: "raw"}
+    return build_tiff([ifd0, sub], blobs, {(0, 273): strips[0], (0, 330): ("ifd", 1),
+                                           (1, 273): strips[1]})
 
 
 def render(tmp: Path, data: bytes, *opts: str) -> np.ndarray:
@@ -323,6 +326,8 @@ def main(argv: list[str]) -> int:
     for o in (1, 3, 6, 8):
         valid[f"o{o}.dng"] = dng(rgb, orientation=o)
         valid[f"o{o}_preview.dng"] = dng(rgb, orientation=o, preview=pjpeg, preview_size=(120, 90))
+    valid["o6_preview_sub.dng"] = dng(rgb, orientation=6, preview=pjpeg, preview_size=(120, 90),
+                                      preview_in_subifd=True)
     odd = scene(101, 77, seed=6)
     valid["odd.dng"] = dng(odd, neutral=(0.6, 1.0, 0.4), model="Odd")
     valid["odd_o6.dng"] = dng(odd, orientation=6, neutral=(0.6, 1.0, 0.4), model="Odd")
@@ -356,8 +361,8 @@ def main(argv: list[str]) -> int:
     c.fast("valid/o3_preview.dng", 24)
     c.fast("valid/o3_preview.dng", 100)
     # ... and the JPEG preview (scaled by the JPEG decoder) when it is.
-    for o in (1, 3, 6, 8):
-        name = f"o{o}_preview.dng"
+    for name, o in (("o1_preview.dng", 1), ("o3_preview.dng", 3), ("o6_preview.dng", 6),
+                    ("o8_preview.dng", 8), ("o6_preview_sub.dng", 6)):
         for min_short in (40, 80):
             c.ok(f"fast{min_short}_{name}", valid[name], pil_draft(pjpeg, min_short, o),
                  min_short=min_short, tol=1)
