@@ -287,6 +287,26 @@ done:
     return st;
 }
 
+/* Paints the screen outside the first image's rectangle (the rows decode
+ * over the inside): one row is filled pixel by pixel, the rest copied. */
+static void fill_outside(cerebro_image *img, const gif_layout *g, const uint8_t colour[3])
+{
+    size_t row = (size_t)img->width * 3;
+    uint8_t *first = img->pixels;
+
+    for (uint32_t x = 0; x < img->width; x++)
+        memcpy(first + 3 * (size_t)x, colour, 3);
+    for (uint32_t y = 1; y < img->height; y++) {
+        uint8_t *out = img->pixels + y * row;
+        if (y < g->y || y >= g->y + g->h) {
+            memcpy(out, first, row);
+        } else {
+            memcpy(out, first, (size_t)g->x * 3);
+            memcpy(out + (size_t)(g->x + g->w) * 3, first, row - (size_t)(g->x + g->w) * 3);
+        }
+    }
+}
+
 cerebro_status cb_gif_decode(const uint8_t *data, size_t size, const char *label,
                              const cb_decode_params *params, cb_exif_block *exif,
                              cerebro_image **out)
@@ -310,8 +330,7 @@ cerebro_status cb_gif_decode(const uint8_t *data, size_t size, const char *label
 
     build_palette(data, &g, pal);
     fill = g.transparent >= 0 ? params->background : pal[0];
-    for (size_t i = 0; i < (size_t)width * height; i++)
-        memcpy(img->pixels + 3 * i, fill, 3);
+    fill_outside(img, &g, fill);
 
     memset(&src, 0, sizeof src);
     src.data = data;
