@@ -4,8 +4,11 @@
  * (unchanged, touched, modified, moved, vanished, hidden, non-images),
  * removal, model mismatch, a deleted or stale ANN file, read-only opens,
  * stats, progress and cancellation, searches racing an indexer, and a
- * folder of hostile entries. Images are small JPEGs written by the library's
- * own encoder; the model is the tiny random-weight bundle of tests/model. */
+ * folder of hostile entries (with a decompression bomb and a truncated file
+ * of every other format). Images are small JPEGs written by the library's
+ * own encoder, and for the other formats tests/format_samples.py's (PIL and
+ * the formats' Debian tools); the model is the tiny random-weight bundle of
+ * tests/model. */
 #define _GNU_SOURCE /* nftw, utimensat, strdup, symlink, mkfifo */
 #include <check.h>
 #include <dirent.h>
@@ -1430,6 +1433,203 @@ END_TEST
 
 /* ---- a hostile folder ------------------------------------------------------------ */
 
+/* The other formats' files: tests/format_samples.py (PIL, heif-enc, avifenc,
+ * cjxl) writes one picture in each into `dir`; their bombs are these files
+ * with a header patched to declare a huge picture over the same few bytes. */
+static void write_format_samples(const char *dir, const char *source)
+{
+    /* CTest names <source>/tests/data; by hand, the source file's folder. */
+    const char *data = getenv("CEREBRO_TEST_DATA");
+    char tests[4096], cmd[16384];
+    snprintf(tests, sizeof tests, "%s", data ? data : __FILE__);
+    char *slash = strrchr(tests, '/');
+    ck_assert_ptr_nonnull(slash);
+    snprintf(slash, sizeof tests - (size_t)(slash - tests), "%s", data ? "" : "/..");
+    snprintf(cmd, sizeof cmd, "/usr/bin/python3 '%s/format_samples.py' '%s' '%s' sample > /dev/null", tests,
+             source, dir);
+    ck_assert_msg(system(cmd) == 0, "cannot write the format samples: %s", cmd);
+}
+
+static void put_le16(uint8_t *p, uint32_t v)
+{
+    p[0] = (uint8_t)v;
+    p[1] = (uint8_t)(v >> 8);
+}
+
+static void put_le32(uint8_t *p, uint32_t v)
+{
+    put_le16(p, v);
+    put_le16(p + 2, v >> 16);
+}
+
+static void put_be32(uint8_t *p, uint32_t v)
+{
+    p[0] = (uint8_t)(v >> 24);
+    p[1] = (uint8_t)(v >> 16);
+    p[2] = (uint8_t)(v >> 8);
+    p[3] = (uint8_t)v;
+}
+
+/* A little-endian TIFF's ImageWidth and ImageLength set to w x h (LONG). */
+static void tiff_set_size(uint8_t *t, size_t size, uint32_t w, uint32_t h)
+{
+    ck_assert(size > 8 && memcmp(t, "II*\0", 4) == 0);
+    uint32_t ifd = t[4] | t[5] << 8 | (uint32_t)t[6] << 16 | (uint32_t)t[7] << 24;
+    ck_assert_uint_lt(ifd + 2, size);
+    unsigned n = t[ifd] | t[ifd + 1] << 8, found = 0;
+    for (unsigned i = 0; i < n && ifd + 2 + 12 * (i + 1) <= size; i++) {
+        uint8_t *e = t + ifd + 2 + 12 * i;
+        unsigned tag = e[0] | e[1] << 8;
+        if (tag != 256 && tag != 257)
+            continue;
+        put_le16(e + 2, 4); /* LONG */
+        put_le32(e + 4, 1);
+        put_le32(e + 8, tag == 256 ? w : h);
+        found++;
+    }
+    ck_assert_uint_eq(found, 2);
+}
+
+/* Every 'ispe' (image spatial extents) property of a HEIF set to w x h. */
+static void heif_set_size(uint8_t *d, size_t size, uint32_t w, uint32_t h)
+{
+    int found = 0;
+    for (size_t i = 4; i + 16 <= size; i++)
+        if (memcmp(d + i, "ispe", 4) == 0) {
+            put_be32(d + i + 8, w); /* after version and flags */
+            put_be32(d + i + 12, h);
+            found++;
+        }
+    ck_assert_int_gt(found, 0);
+}
+
+/* A little-endian TIFF of `n` entries (tag, type, count, value; values
+ * fit in 4 bytes) followed by `data`. */
+static void *tiff_build(const uint16_t (*tags)[2], const uint32_t *values, const uint32_t *counts, size_t n,
+                        size_t data_size, size_t *size)
+{
+    size_t ifd_size = 2 + 12 * n + 4;
+    uint8_t *t = calloc(1, 8 + ifd_size + data_size);
+    ck_assert_ptr_nonnull(t);
+    memcpy(t, "II*\0", 4);
+    put_le32(t + 4, 8);
+    put_le16(t + 8, (uint32_t)n);
+    for (size_t i = 0; i < n; i++) {
+        uint8_t *e = t + 10 + 12 * i;
+        put_le16(e, tags[i][0]);
+        put_le16(e + 2, tags[i][1]);
+        put_le32(e + 4, counts[i]);
+        if (tags[i][1] == 3 && counts[i] <= 2) /* SHORTs, left-justified */
+            put_le16(e + 8, values[i]);
+        else
+            put_le32(e + 8, values[i]);
+    }
+    for (size_t i = 0; i < data_size; i++)
+        t[8 + ifd_size + i] = (uint8_t)(i * 7);
+    *size = 8 + ifd_size + data_size;
+    return t;
+}
+
+/* A DNG (a TIFF with a CFA raw image and DNGVersion) of w x h 16-bit
+ * pixels over data_size bytes of data. */
+static void *dng_bytes(uint32_t w, uint32_t h, size_t data_size, size_t *size)
+{
+    static const uint16_t tags[][2] = {{254, 4},   {256, 4},   {257, 4},   {258, 3},   {259, 3},
+                                       {262, 3},   {271, 2},   {273, 4},   {277, 3},   {278, 4},
+                                       {279, 4},   {33421, 3}, {33422, 1}, {50706, 1}};
+    enum { N = sizeof tags / sizeof tags[0] };
+    const size_t data_at = 8 + 2 + 12 * N + 4;
+    const uint32_t values[N] = {0, w, h, 16, 1, 32803, 0x414d4f4e /* "NOMA": Make, 4 bytes */,
+                                (uint32_t)data_at, 1, h, w * h * 2, 2 | 2u << 16, 0x02010100, 0x00000401};
+    const uint32_t counts[N] = {1, 1, 1, 1, 1, 1, 4, 1, 1, 1, 1, 2, 4, 4};
+    uint8_t *t = tiff_build(tags, values, counts, N, data_size, size);
+    /* Make: "NOM\0" in place; CFARepeatPatternDim: two SHORTs (2, 2). */
+    memcpy(t + 10 + 12 * 6 + 8, "NOM", 4);
+    put_le16(t + 10 + 12 * 11 + 8, 2);
+    put_le16(t + 10 + 12 * 11 + 10, 2);
+    return t;
+}
+
+/* For every other format: a bomb (a header declaring a huge picture over a
+ * few bytes) and a truncated file, named bomb.EXT and trunc.EXT, and the
+ * good samples (sample.EXT, and their reference PNGs sample.EXT.png). */
+static size_t write_hostile_formats(const char *dir, const char **bad, size_t cap)
+{
+    static const char *const exts[] = {"webp", "gif", "tif", "bmp", "heic", "avif", "jxl"};
+    size_t n = 0, size;
+    char name[64];
+
+    write_jpeg(join(dir, "source.jpeg"), 3100, 96, 64);
+    write_format_samples(dir, join(dir, "source.jpeg"));
+    ck_assert_int_eq(unlink(join(dir, "source.jpeg")), 0);
+    for (size_t i = 0; i < sizeof exts / sizeof exts[0]; i++) {
+        const char *ext = exts[i];
+        snprintf(name, sizeof name, "sample.%s", ext);
+        uint8_t *d = slurp(join(dir, name), &size);
+        /* Truncated: the first 40 % (headers whole, picture data cut). */
+        snprintf(name, sizeof name, "trunc.%s", ext);
+        write_bytes(join(dir, name), d, size * 2 / 5);
+        ck_assert_uint_lt(n + 2, cap);
+        bad[n++] = keep(strdup(name));
+        snprintf(name, sizeof name, "bomb.%s", ext);
+        if (strcmp(ext, "gif") == 0) {
+            put_le16(d + 6, 65535); /* logical screen 65535 x 65535 */
+            put_le16(d + 8, 65535);
+            write_bytes(join(dir, name), d, size);
+        } else if (strcmp(ext, "bmp") == 0) {
+            put_le32(d + 18, 100000); /* BITMAPINFOHEADER 100000 x 100000 */
+            put_le32(d + 22, 100000);
+            write_bytes(join(dir, name), d, size);
+        } else if (strcmp(ext, "tif") == 0) {
+            tiff_set_size(d, size, 1000000, 1000000);
+            write_bytes(join(dir, name), d, size);
+        } else if (strcmp(ext, "heic") == 0 || strcmp(ext, "avif") == 0) {
+            heif_set_size(d, size, 100000, 100000);
+            write_bytes(join(dir, name), d, size);
+        } else if (strcmp(ext, "webp") == 0) {
+            /* An extended WebP: a VP8X canvas of 16384 x 16384 over the
+             * sample's own VP8L frame, its header saying 16384 x 16384 too
+             * (14 bits each of width - 1 and height - 1 after 0x2f). */
+            ck_assert(size > 25 && memcmp(d + 12, "VP8L", 4) == 0 && d[20] == 0x2f);
+            d[21] = d[22] = d[23] = 0xff;
+            d[24] = (uint8_t)((d[24] & 0xf0) | 0x0f);
+            uint8_t *x = malloc(size + 18);
+            ck_assert_ptr_nonnull(x);
+            memcpy(x, "RIFF", 4);
+            put_le32(x + 4, (uint32_t)(size + 18 - 8));
+            memcpy(x + 8, "WEBPVP8X", 8);
+            put_le32(x + 16, 10);
+            memset(x + 20, 0, 4);
+            x[24] = x[27] = 0xff; /* width - 1 and height - 1: 16383, 24 bits each */
+            x[25] = x[28] = 0x3f;
+            x[26] = x[29] = 0;
+            memcpy(x + 30, d + 12, size - 12);
+            write_bytes(join(dir, name), x, size + 18);
+            free(x);
+        } else {
+            /* JPEG XL codestream: SizeHeader 262144 x 262144 (not small,
+             * height 1 + u(18) = 2^18, ratio 1:1), default metadata. */
+            static const uint8_t jxl[] = {0xff, 0x0a, 0xfc, 0xff, 0x3f, 0x01, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0};
+            write_bytes(join(dir, name), jxl, sizeof jxl);
+        }
+        bad[n++] = keep(strdup(name));
+        free(d);
+    }
+    /* Camera RAW (no Debian tool writes one): a DNG of 60000 x 60000
+     * pixels over 64 bytes (under LibRaw's own 64000 limit, so it is the
+     * RAW decoder's to refuse), and a 64 x 48 one cut after half its data. */
+    void *dng = dng_bytes(60000, 60000, 64, &size);
+    write_bytes(join(dir, "bomb.dng"), dng, size);
+    free(dng);
+    dng = dng_bytes(64, 48, 64 * 48 * 2, &size);
+    write_bytes(join(dir, "trunc.dng"), dng, size - 64 * 48);
+    free(dng);
+    ck_assert_uint_lt(n + 2, cap);
+    bad[n++] = "bomb.dng";
+    bad[n++] = "trunc.dng";
+    return n;
+}
+
 START_TEST(test_hostile_folder)
 {
     const char *root = scratch("hostile"), *photos = join(root, "photos");
@@ -1463,6 +1663,13 @@ START_TEST(test_hostile_folder)
     write_jpeg(join(photos, "locked.jpg"), 3005, 50, 50);
     ck_assert_int_eq(chmod(join(photos, "locked.jpg"), 0), 0);
     write_bytes(join(photos, "readme.txt"), "hi", 2);
+    /* The other formats: 7 good samples and their 7 PNGs, a bomb and a
+     * truncated file of each, and text named .heic. */
+    const char *formats = join(photos, "formats"), *format_bad[32];
+    mkdirs(formats);
+    size_t n_format_bad = write_hostile_formats(formats, format_bad, 30);
+    write_bytes(join(formats, "text.heic"), "I am text, not a HEIC picture", 29);
+    format_bad[n_format_bad++] = "text.heic";
 
     cerebro_index *idx = open_index(join(root, "store"), m, CEREBRO_INDEX_CREATE);
     cerebro_add_options_init(&ao);
@@ -1472,17 +1679,43 @@ START_TEST(test_hostile_folder)
     ao.batch_size = 2;
     const char *paths[2] = {photos, join(root, "missing.jpg")};
     OK(cerebro_index_add(idx, paths, 2, &ao, &s));
-    uint64_t good = 4 + (uint64_t)root_reads_all;
-    ck_assert_uint_eq(s.added, good);
+    uint64_t good = 4 + (uint64_t)root_reads_all + 14;
+    ck_assert_msg(s.added == good, "%llu added, %llu expected; failures:\n%s", (unsigned long long)s.added,
+                  (unsigned long long)good, log.failures);
     ck_assert_uint_eq(item_count(idx), good);
     const char *bad[] = {"zero.jpg", "trunc.jpg", "text.jpg", "broken.jpg", "loop", "y.jpg", "missing.jpg",
                          "locked.jpg"};
     size_t n_bad = sizeof bad / sizeof bad[0] - (size_t)root_reads_all;
     for (size_t i = 0; i < n_bad; i++)
         assert_reported(&log, bad[i]);
-    ck_assert_uint_eq(s.failed, n_bad);
+    /* Each bad file of the other formats: reported with a message naming
+     * it and a status saying what is wrong with the data, never indexed. */
+    for (size_t i = 0; i < n_format_bad; i++) {
+        assert_reported(&log, format_bad[i]);
+        ck_assert_int_lt(id_of(idx, dim, join(formats, format_bad[i])), 0);
+    }
+    if (getenv("CEREBRO_TEST_VERBOSE"))
+        fputs(log.failures, stderr);
+    for (const char *line = log.failures, *end; *line; line = end + 1) {
+        char one[2048];
+        const char *tab;
+        ck_assert_ptr_nonnull(end = strchr(line, '\n'));
+        snprintf(one, sizeof one, "%.*s", (int)(end - line), line);
+        ck_assert_msg((tab = strchr(one, '\t')) != NULL, "a message holds a line break: %s", one);
+        int st = atoi(tab + 1);
+        /* A bomb is over the limits, a cut file damaged (E_UNSUPPORTED: a
+         * build without that decoder). */
+        if (strstr(one, "/formats/bomb."))
+            ck_assert_msg(st == CEREBRO_E_LIMIT || st == CEREBRO_E_UNSUPPORTED, "not E_LIMIT: %s", one);
+        else if (strstr(one, "/formats/"))
+            ck_assert_msg(st == CEREBRO_E_CORRUPT || st == CEREBRO_E_FORMAT || st == CEREBRO_E_UNSUPPORTED,
+                          "not E_CORRUPT or E_FORMAT: %s", one);
+    }
+    ck_assert_uint_eq(s.failed, n_bad + n_format_bad);
     ck_assert_int_eq(log.bad, 0);
     ck_assert_int_ge(id_of(idx, dim, join(photos, "x.jpg/inner.jpg")), 0);
+    ck_assert_int_ge(id_of(idx, dim, join(formats, "sample.heic")), 0);
+    ck_assert_int_ge(id_of(idx, dim, join(formats, "sample.jxl.png")), 0);
 
     /* The non-UTF-8 name comes back byte for byte. */
     const char *odd = join(photos, odd_name);
@@ -1499,8 +1732,9 @@ START_TEST(test_hostile_folder)
     ck_assert_uint_eq(item_count(idx), good);
     cerebro_index_stats st;
     OK(cerebro_index_stats_get(idx, &st));
-    /* zero, trunc, text (and locked): the files that were opened */
-    ck_assert_uint_eq(st.failed, 3 + (uint64_t)!root_reads_all);
+    /* zero, trunc, text (and locked): the files that were opened; and the
+     * other formats' bad files */
+    ck_assert_uint_eq(st.failed, 3 + (uint64_t)!root_reads_all + n_format_bad);
     cerebro_index_free(idx);
     cerebro_model_free(m);
     alarm(0);
