@@ -130,6 +130,7 @@ static void io_unmap(thandle_t h, void *base, toff_t size)
 
 /* The first error is the specific one; libtiff's later ones only say
  * which call failed. Returning 1 keeps the global handler out of it. */
+CB_PRINTF(4, 0)
 static int on_error(TIFF *tif, void *user, const char *module, const char *fmt, va_list ap)
 {
     tiff_job *job = user;

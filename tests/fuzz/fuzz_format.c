@@ -1,7 +1,8 @@
-/* libFuzzer target for one image decoder, chosen at build time
- * (-DCB_FUZZ_DECODER=cb_webp_decode, ...; tests/fuzz/CMakeLists.txt makes
- * one target per format): arbitrary bytes straight into that decoder, with
- * no signature check in front, at full size and in fast mode, with small
+/* libFuzzer target for the image decoders. Built once per format with
+ * -DCB_FUZZ_DECODER=cb_webp_decode, ... (tests/fuzz/CMakeLists.txt):
+ * arbitrary bytes straight into that decoder, with no signature check in
+ * front; and once without (fuzz_image): through cb_image_decode(), the
+ * sniffing and orientation included. Full size and fast mode, small
  * limits. Any status is fine; crashes, sanitizer reports, leaks and hangs
  * are not. A success must be an image within the limits whose every pixel
  * is readable, and an EXIF block, if any, must lie inside the input. */
@@ -14,7 +15,15 @@
 #include "image/image.h"
 
 #ifndef CB_FUZZ_DECODER
-#error "define CB_FUZZ_DECODER to the decoder under test"
+/* Every format: sniffing, the decoder it picks, then the orientation. */
+static cerebro_status decode_sniffed(const uint8_t *data, size_t size, const char *label,
+                                     const cb_decode_params *params, cb_exif_block *exif,
+                                     cerebro_image **out)
+{
+    (void)exif;
+    return cb_image_decode(data, size, label, params, out);
+}
+#define CB_FUZZ_DECODER decode_sniffed
 #endif
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
