@@ -231,7 +231,7 @@ static void convert(const bmp_header *h, const uint8_t *d, size_t n, GdkPixbuf *
                 for (int k = 0; k < 3; k++)
                     c[k] = rescale(c[k], bits[k]);
             for (int k = 0; k < 3; k++)
-                out[k] = (uint8_t)((a * c[k] + (255 - a) * bg[k] + 127) / 255);
+                out[k] = cb_composite(a, c[k], bg[k]);
         }
     }
 }

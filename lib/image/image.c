@@ -154,3 +154,10 @@ size_t cerebro_image_tensor_size(const cerebro_image_options *opts)
     uint32_t s = opts ? opts->size : 224;
     return (size_t)3 * s * s;
 }
+
+void cb_composite_row(const uint8_t *rgba, uint8_t *rgb, size_t width, const uint8_t bg[3])
+{
+    for (size_t x = 0; x < width; x++, rgba += 4, rgb += 3)
+        for (int c = 0; c < 3; c++)
+            rgb[c] = cb_composite(rgba[3], rgba[c], bg[c]);
+}

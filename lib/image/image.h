@@ -60,6 +60,17 @@ cerebro_status cb_decode_params_from(const cerebro_image_options *opts, int fast
 cerebro_status cb_image_check_limits(uint32_t width, uint32_t height, uint64_t max_pixels,
                                      const char *label);
 
+/* Alpha compositing, the rule of every decoder: a pixel of colour fg and
+ * alpha a over the background bg is round((a * fg + (255 - a) * bg) / 255)
+ * (255 is odd, so there are no ties). */
+static inline uint8_t cb_composite(unsigned a, unsigned fg, unsigned bg)
+{
+    return (uint8_t)((a * fg + (255 - a) * bg + 127) / 255);
+}
+
+/* A row of width RGBA pixels composited on bg into width RGB pixels. */
+void cb_composite_row(const uint8_t *rgba, uint8_t *rgb, size_t width, const uint8_t bg[3]);
+
 /* Allocates an image of width x height after checking limits
  * (max_pixels: 0 = only the hard ceiling). `name` labels errors. */
 cerebro_status cb_image_new(uint32_t width, uint32_t height, uint64_t max_pixels, const char *name,

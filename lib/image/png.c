@@ -104,16 +104,6 @@ static cerebro_status libpng_failure(const png_job *job)
     return cb_fail(CEREBRO_E_CORRUPT, "%s: corrupt PNG: %s", job->label, job->message);
 }
 
-/* out = round((a * fg + (255 - a) * bg) / 255); 255 is odd, so no ties. */
-static void composite_row(const uint8_t *rgba, uint8_t *rgb, size_t width, const uint8_t bg[3])
-{
-    for (size_t x = 0; x < width; x++, rgba += 4, rgb += 3) {
-        unsigned a = rgba[3];
-        for (int c = 0; c < 3; c++)
-            rgb[c] = (uint8_t)((a * rgba[c] + (255 - a) * bg[c] + 127) / 255);
-    }
-}
-
 static void set_transforms(png_job *job)
 {
     /* Chunks that allocate or inflate and that we never use. */
@@ -183,12 +173,12 @@ static cerebro_status png_run(png_job *job)
                                          : job->rgba + (interlaced ? (size_t)y * width * 4 : 0);
             png_read_row(job->png, row, NULL);
             if (channels == 4 && !interlaced)
-                composite_row(row, rgb, width, job->params->background);
+                cb_composite_row(row, rgb, width, job->params->background);
         }
     }
     if (channels == 4 && interlaced) {
         for (png_uint_32 y = 0; y < height; y++)
-            composite_row(job->rgba + (size_t)y * width * 4,
+            cb_composite_row(job->rgba + (size_t)y * width * 4,
                           job->image->pixels + (size_t)y * width * 3, width,
                           job->params->background);
     }

@@ -324,7 +324,7 @@ static void convert_row(const tiff_job *job, uint32_t y, size_t stride, uint8_t 
                     c[k] = c[k] * 255 / a > 255 ? 255 : c[k] * 255 / a;
         }
         for (int k = 0; k < 3; k++)
-            rgb[k] = (uint8_t)((a * c[k] + (255 - a) * bg[k] + 127) / 255);
+            rgb[k] = cb_composite(a, c[k], bg[k]);
     }
 }
 
@@ -452,7 +452,7 @@ static cerebro_status decode_rgba(tiff_job *job)
         unsigned a = TIFFGetA(v), c[3] = {TIFFGetR(v), TIFFGetG(v), TIFFGetB(v)};
         for (int k = 0; k < 3; k++)
             job->image->pixels[3 * i + (size_t)k] =
-                (uint8_t)((a * c[k] + (255 - a) * bg[k] + 127) / 255);
+                cb_composite(a, c[k], bg[k]);
     }
     return CEREBRO_OK;
 }

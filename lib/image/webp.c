@@ -130,16 +130,6 @@ static void scaled_size(uint32_t w, uint32_t h, uint32_t min_short, uint32_t *sw
     *sh = w < h ? scaled : min_short;
 }
 
-/* out = round((a * fg + (255 - a) * bg) / 255); 255 is odd, so no ties. */
-static void composite_row(const uint8_t *rgba, uint8_t *rgb, size_t width, const uint8_t bg[3])
-{
-    for (size_t x = 0; x < width; x++, rgba += 4, rgb += 3) {
-        unsigned a = rgba[3];
-        for (int c = 0; c < 3; c++)
-            rgb[c] = (uint8_t)((a * rgba[c] + (255 - a) * bg[c] + 127) / 255);
-    }
-}
-
 /* Decodes frame 1 (iter) at out_w x out_h onto img, whose size is the
  * canvas's (or the scaled frame's when scaling). */
 static cerebro_status decode_frame(const WebPIterator *iter, int has_alpha, uint32_t out_w,
@@ -179,7 +169,7 @@ static cerebro_status decode_frame(const WebPIterator *iter, int has_alpha, uint
     WebPFreeDecBuffer(&config.output);
     if (code == VP8_STATUS_OK && rgba) {
         for (uint32_t y = 0; y < out_h; y++)
-            composite_row(rgba + (size_t)y * out_w * 4, img->pixels + at + y * row, out_w, bg);
+            cb_composite_row(rgba + (size_t)y * out_w * 4, img->pixels + at + y * row, out_w, bg);
     }
     free(rgba);
     if (code != VP8_STATUS_OK)
