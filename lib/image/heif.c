@@ -139,43 +139,9 @@ static void composite_row(const uint8_t *rgba, uint8_t *rgb, size_t width, const
     }
 }
 
-/* 1 when the ftyp box lists the brand `avif` or `avis` (AV1 items). */
-static int avif_brand(const uint8_t *data, size_t size)
-{
-    size_t box;
-
-    if (size < 16 || memcmp(data + 4, "ftyp", 4) != 0)
-        return 0;
-    box = ((size_t)data[0] << 24) | ((size_t)data[1] << 16) | ((size_t)data[2] << 8) | data[3];
-    if (box > size)
-        box = size;
-    for (size_t at = 8; at + 4 <= box; at += at == 8 ? 8 : 4)
-        if (memcmp(data + at, "avif", 4) == 0 || memcmp(data + at, "avis", 4) == 0)
-            return 1;
-    return 0;
-}
-
-/* libaom's id when libheif has it for AV1, else NULL (libheif's choice).
- * AV1 decoding is bit-exact, so libaom and dav1d give the same pixels, but
- * libheif 1.15 hands dav1d no logger and dav1d's default one writes to
- * stderr on damaged data. */
-static const char *av1_decoder_id(void)
-{
-    const struct heif_decoder_descriptor *d[16];
-    int n = heif_get_decoder_descriptors(heif_compression_AV1, d, 16);
-
-    for (int i = 0; i < n; i++) {
-        const char *id = heif_decoder_descriptor_get_id_name(d[i]);
-        if (id && strcmp(id, "aom") == 0)
-            return id;
-    }
-    return NULL;
-}
-
 /* Decodes `h` to 8-bit RGB into a new image. */
 static cerebro_status decode_handle(const struct heif_image_handle *h, const char *label,
-                                    const cb_decode_params *params, int av1,
-                                    cerebro_image **out)
+                                    const cb_decode_params *params, cerebro_image **out)
 {
     int alpha = heif_image_handle_has_alpha_channel(h);
     struct heif_decoding_options *opts = heif_decoding_options_alloc();
@@ -189,8 +155,6 @@ static cerebro_status decode_handle(const struct heif_image_handle *h, const cha
     if (!opts)
         return cb_fail(CEREBRO_E_NOMEM, "%s: cannot allocate HEIF decoding options", label);
     opts->ignore_transformations = params->apply_exif ? 0 : 1;
-    if (av1)
-        opts->decoder_id = av1_decoder_id();
     err = heif_decode_image(h, &pic, heif_colorspace_RGB,
                             alpha ? heif_chroma_interleaved_RGBA : heif_chroma_interleaved_RGB,
                             opts);
@@ -273,7 +237,7 @@ cerebro_status cb_heif_decode(const uint8_t *data, size_t size, const char *labe
 
     if (params->min_short_side && params->apply_exif)
         thumb = pick_thumbnail(primary, w, h, params->min_short_side);
-    st = decode_handle(thumb ? thumb : primary, label, params, avif_brand(data, size), &img);
+    st = decode_handle(thumb ? thumb : primary, label, params, &img);
     if (st != CEREBRO_OK)
         goto done;
     if (thumb) {

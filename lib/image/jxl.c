@@ -5,11 +5,12 @@
  * Fidelity: pixels equal djxl's PNG as PIL reads it. An image of up to 8
  * bits is asked for as 8-bit samples; a deeper one as 16-bit samples of
  * which the high byte is kept, which is what djxl writes (a 16-bit PNG)
- * and PIL keeps of it. Alpha is composited on params->background. The
- * output is sRGB whenever libjxl can convert to it (XYB-coded images,
- * i.e. lossy ones); otherwise it is the samples in the file's own colour
- * space, ICC profile not applied: djxl, and PIL's convert("RGB") of its
- * PNG, do the same.
+ * and PIL keeps of it. Alpha is composited on params->background. Colour:
+ * the samples in the colour space the file was encoded from (sRGB for
+ * nearly all), profile not applied, like djxl's PNG as PIL's
+ * convert("RGB") reads it and like our other decoders; a lossy (XYB) file
+ * whose original space is an ICC profile, which libjxl would give as
+ * linear sRGB, is asked for in sRGB instead.
  *
  * Orientation lives in the codestream header. With params->apply_exif
  * libjxl applies it; without it the image comes out as stored
@@ -122,8 +123,9 @@ static cerebro_status jxl_error(const jxl_job *job, const char *what)
                        "%s: JPEG XL decoder needs more memory than the limit of %llu pixels allows "
                        "(while %s)",
                        job->label, (unsigned long long)job->params->max_pixels, what);
-    return cb_fail(CEREBRO_E_CORRUPT, "%s: corrupt or truncated JPEG XL data (libjxl failed while %s)",
-                   job->label, what);
+    return cb_fail(CEREBRO_E_CORRUPT,
+                   "%s: corrupt or truncated JPEG XL data (libjxl failed while %s)", job->label,
+                   what);
 }
 
 /* JXL_DEC_BASIC_INFO: limits, then the output format. */
@@ -152,13 +154,21 @@ static cerebro_status on_basic_info(jxl_job *job)
     return CEREBRO_OK;
 }
 
-/* JXL_DEC_COLOR_ENCODING: sRGB output where libjxl can convert (XYB). */
+/* JXL_DEC_COLOR_ENCODING. Only XYB-coded (lossy) images let us choose:
+ * libjxl gives them in the original colour space when the file names it
+ * as an enumerated encoding (what djxl writes too), and in linear sRGB
+ * when the original is an ICC profile, which 8 bits would band: then sRGB
+ * is asked for. Other images come as coded. */
 static void on_color_encoding(jxl_job *job)
 {
     JxlColorEncoding srgb;
 
+    if (JxlDecoderGetColorAsEncodedProfile(job->dec, NULL, JXL_COLOR_PROFILE_TARGET_ORIGINAL,
+                                           NULL) == JXL_DEC_SUCCESS)
+        return;
     memset(&srgb, 0, sizeof srgb);
-    srgb.color_space = JXL_COLOR_SPACE_RGB;
+    srgb.color_space = job->info.num_color_channels == 1 ? JXL_COLOR_SPACE_GRAY
+                                                         : JXL_COLOR_SPACE_RGB;
     srgb.white_point = JXL_WHITE_POINT_D65;
     srgb.primaries = JXL_PRIMARIES_SRGB;
     srgb.transfer_function = JXL_TRANSFER_FUNCTION_SRGB;

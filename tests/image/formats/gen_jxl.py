@@ -22,7 +22,7 @@ from PIL import Image, ImageOps
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from corpus import (WHITE, Corpus, alpha_ramp, bit_flips, composite, picture,  # noqa: E402
                     run, tiff)
-from gen_decode_corpus import write_png  # noqa: E402
+from gen_decode_corpus import png_chunk, write_png  # noqa: E402
 
 BG = (200, 40, 90)
 
@@ -158,6 +158,18 @@ def add_valid(c: Corpus, t: Tools) -> dict[str, bytes]:
         ref = t.reference(data)
         close_to(source, ref, limit, name)
         ok(name, data, ref)
+
+    # A source in another colour space (gAMA 1.0, which cjxl records as an
+    # enumerated encoding): a lossy file decodes to that space's samples,
+    # as djxl writes them and the PNG itself reads, not converted to sRGB.
+    linear = t.path(".png")
+    plain_png = write_png(pic, 2, 8)
+    linear.write_bytes(plain_png[:33] + png_chunk(b"gAMA", struct.pack(">I", 100000)) +
+                       plain_png[33:])
+    data = t.cjxl(linear, "-d", "1")
+    ref = t.reference(data)
+    close_to(pic, ref, 15, "gamma1_lossy.jxl")
+    ok("gamma1_lossy.jxl", data, ref)
 
     # Alpha (RGBA and grey + alpha), on white and on a colour.
     for name, data in [("alpha.jxl", t.cjxl(t.png(rgba), "-d", "0")),
