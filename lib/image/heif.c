@@ -37,7 +37,13 @@
  * Thread safety: a context per call. heif_init() is not called: libheif
  * 1.15 registers its built-in codecs when it is loaded, and heif_init()
  * would load plugins from $LIBHEIF_PLUGIN_PATH, which a library should not
- * do behind its caller's back. */
+ * do behind its caller's back.
+ *
+ * Known library behaviour (Debian's libheif 1.15): AV1 goes to dav1d
+ * (libheif's first choice, and decoder_id in the decoding options is not
+ * honoured for it), which logs to stderr on damaged data because libheif
+ * gives it no logger; and libheif's dav1d plugin leaks its 40-byte input
+ * packet when dav1d refuses the data. Neither can be reached from here. */
 #include <libheif/heif.h>
 #include <stdlib.h>
 #include <string.h>
