@@ -20,8 +20,8 @@ import numpy as np
 from PIL import Image, ImageFilter
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from corpus import (WHITE, Corpus, alpha_ramp, bit_flips, composite, picture,  # noqa: E402
-                    run, tiff)
+from corpus import WHITE, Corpus, alpha_ramp, bit_flips, picture, tiff  # noqa: E402
+from tool_corpus import Scratch, close_to  # noqa: E402
 from gen_decode_corpus import write_png  # noqa: E402
 
 BG = (30, 140, 220)
@@ -57,54 +57,22 @@ def with_ispe(d: bytes, w: int, h: int, nth=0) -> bytes:
     return d[:pos + 12] + struct.pack(">II", w, h) + d[pos + 20:]
 
 
-class Tools:
-    """Runs the encoders and heif-convert in a scratch folder."""
+class Tools(Scratch):
+    """heif-enc, avifenc and heif-convert (the reference)."""
 
     def __init__(self, tmp: Path):
-        self.tmp = tmp
-        self.n = 0
-
-    def _path(self, suffix: str) -> Path:
-        self.n += 1
-        return self.tmp / f"f{self.n}{suffix}"
-
-    def png(self, pixels: np.ndarray) -> Path:
-        p = self._path(".png")
-        Image.fromarray(pixels).save(p)
-        return p
+        super().__init__(tmp, ["heif-convert", "--quiet"])
 
     def heif_enc(self, src: Path, *args: str, avif=False) -> bytes:
-        out = self._path(".avif" if avif else ".heic")
-        run(["heif-enc", *args, "-o", str(out), str(src)])
-        return out.read_bytes()
+        return self.encode(["heif-enc", *args, "-o", "{out}", "{src}"], src,
+                           ".avif" if avif else ".heic")
 
     def avifenc(self, src: Path, *args: str) -> bytes:
-        out = self._path(".avif")
-        run(["avifenc", "-s", "8", *args, str(src), str(out)])
-        return out.read_bytes()
-
-    def reference(self, data: bytes, bg=WHITE) -> np.ndarray:
-        """heif-convert's PNG as PIL reads it, alpha composited on bg."""
-        src, out = self._path(".heif"), self._path(".png")
-        src.write_bytes(data)
-        run(["heif-convert", "--quiet", str(src), str(out)])
-        im = Image.open(out)
-        im.load()
-        if im.mode in ("RGBA", "LA") or "transparency" in im.info:
-            return composite(np.asarray(im.convert("RGBA")), bg)
-        return np.asarray(im.convert("RGB"))
+        return self.encode(["avifenc", "-s", "8", *args, "{src}", "{out}"], src, ".avif")
 
 
 def smooth(pixels: np.ndarray) -> np.ndarray:
     return np.asarray(Image.fromarray(pixels).filter(ImageFilter.GaussianBlur(2)))
-
-
-def close_to(a: np.ndarray, b: np.ndarray, limit: float, what: str):
-    """Sanity check on the encoders: the reference shows the picture."""
-    err = np.abs(a.astype(np.int32) - b.astype(np.int32)).mean()
-    if a.shape != b.shape or err > limit:
-        raise RuntimeError(f"{what}: reference {b.shape} is {err:.1f} levels from the source "
-                           f"{a.shape}")
 
 
 def add_valid(c: Corpus, t: Tools) -> dict[str, bytes]:
@@ -148,10 +116,10 @@ def add_valid(c: Corpus, t: Tools) -> dict[str, bytes]:
     # the high byte of heif-convert's 16-bit PNG.
     deep = picture(96, 64, 5).astype(np.uint16) * 257
     deep += np.random.default_rng(5).integers(0, 256, deep.shape, dtype=np.uint16)
-    src16 = t._path(".png")
+    src16 = t.path(".png")
     src16.write_bytes(write_png(np.minimum(deep, 65535), 2, 16))
     deep_a = np.dstack([np.minimum(deep, 65535), alpha_ramp(96, 64).astype(np.uint16) * 257])
-    src16a = t._path(".png")
+    src16a = t.path(".png")
     src16a.write_bytes(write_png(deep_a, 6, 16))
     for name, data in [("10bit.heic", t.heif_enc(src16, "-b", "10", "-q", "85")),
                        ("10bit.avif", t.avifenc(src16, "-d", "10")),
@@ -176,11 +144,11 @@ def add_valid(c: Corpus, t: Tools) -> dict[str, bytes]:
         ok(name, data, ref)
         ok("noexif_" + name, data, plain_ref, exif=0)
     # An EXIF Orientation next to irot is informative only: irot alone turns.
-    exif6 = t._path(".exif")
+    exif6 = t.path(".exif")
     exif6.write_bytes(tiff(6))
     data = t.avifenc(src, "--irot", "3", "--exif", str(exif6))
     ok("irot3_exif6.avif", data, t.reference(data))
-    jpg = t._path(".jpg")
+    jpg = t.path(".jpg")
     Image.fromarray(pic).save(jpg, quality=95, exif=b"Exif\0\0" + tiff(8))
     data = t.heif_enc(jpg, "-q", "85")
     ref = t.reference(data)

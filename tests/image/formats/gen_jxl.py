@@ -20,8 +20,8 @@ import numpy as np
 from PIL import Image, ImageOps
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from corpus import (WHITE, Corpus, alpha_ramp, bit_flips, composite, picture,  # noqa: E402
-                    run, tiff)
+from corpus import WHITE, Corpus, alpha_ramp, bit_flips, composite, picture, tiff  # noqa: E402
+from tool_corpus import Scratch, close_to  # noqa: E402
 from gen_decode_corpus import png_chunk, write_png  # noqa: E402
 
 BG = (200, 40, 90)
@@ -91,45 +91,14 @@ def container(stream: bytes) -> bytes:
 
 # ------------------------------------------------------------ the corpus
 
-class Tools:
-    """Runs cjxl and djxl in a scratch folder."""
+class Tools(Scratch):
+    """cjxl, and djxl (the reference)."""
 
     def __init__(self, tmp: Path):
-        self.tmp = tmp
-        self.n = 0
-
-    def path(self, suffix: str) -> Path:
-        self.n += 1
-        return self.tmp / f"f{self.n}{suffix}"
-
-    def png(self, pixels: np.ndarray) -> Path:
-        p = self.path(".png")
-        Image.fromarray(pixels).save(p)
-        return p
+        super().__init__(tmp, ["djxl"])
 
     def cjxl(self, src: Path, *args: str) -> bytes:
-        out = self.path(".jxl")
-        run(["cjxl", str(src), str(out), *args])
-        return out.read_bytes()
-
-    def reference(self, data: bytes, bg=WHITE) -> np.ndarray:
-        """djxl's PNG as PIL reads it (first frame), alpha on bg."""
-        src, out = self.path(".jxl"), self.path(".png")
-        src.write_bytes(data)
-        run(["djxl", str(src), str(out)])
-        im = Image.open(out)
-        im.load()
-        if im.mode in ("RGBA", "LA") or "transparency" in im.info:
-            return composite(np.asarray(im.convert("RGBA")), bg)
-        return np.asarray(im.convert("RGB"))
-
-
-def close_to(a: np.ndarray, b: np.ndarray, limit: float, what: str):
-    """Sanity check on the encoder: the reference shows the picture."""
-    err = np.abs(a.astype(np.int32) - b.astype(np.int32)).mean() if a.shape == b.shape else 1e9
-    if err > limit:
-        raise RuntimeError(f"{what}: reference {b.shape} is {err:.1f} levels from the source "
-                           f"{a.shape}")
+        return self.encode(["cjxl", "{src}", "{out}", *args], src, ".jxl")
 
 
 def add_valid(c: Corpus, t: Tools) -> dict[str, bytes]:
