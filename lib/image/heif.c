@@ -135,16 +135,6 @@ static struct heif_image_handle *pick_thumbnail(const struct heif_image_handle *
     return best;
 }
 
-/* out = round((a * fg + (255 - a) * bg) / 255); 255 is odd, so no ties. */
-static void composite_row(const uint8_t *rgba, uint8_t *rgb, size_t width, const uint8_t bg[3])
-{
-    for (size_t x = 0; x < width; x++, rgba += 4, rgb += 3) {
-        unsigned a = rgba[3];
-        for (int c = 0; c < 3; c++)
-            rgb[c] = (uint8_t)((a * rgba[c] + (255 - a) * bg[c] + 127) / 255);
-    }
-}
-
 /* Decodes `h` to 8-bit RGB into a new image. */
 static cerebro_status decode_handle(const struct heif_image_handle *h, const char *label,
                                     const cb_decode_params *params, cerebro_image **out)
@@ -188,7 +178,7 @@ static cerebro_status decode_handle(const struct heif_image_handle *h, const cha
         const uint8_t *row = plane + (size_t)y * (size_t)stride;
         uint8_t *dst = img->pixels + (size_t)y * w * 3;
         if (alpha)
-            composite_row(row, dst, (size_t)w, params->background);
+            cb_composite_row(row, dst, (size_t)w, params->background);
         else
             memcpy(dst, row, (size_t)w * 3);
     }

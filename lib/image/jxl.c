@@ -94,16 +94,6 @@ static size_t budget_for(uint64_t max_pixels)
     return bytes > SIZE_MAX ? SIZE_MAX : (size_t)bytes;
 }
 
-/* out = round((a * fg + (255 - a) * bg) / 255); 255 is odd, so no ties. */
-static void composite_row(const uint8_t *rgba, uint8_t *rgb, size_t width, const uint8_t bg[3])
-{
-    for (size_t x = 0; x < width; x++, rgba += 4, rgb += 3) {
-        unsigned a = rgba[3];
-        for (int c = 0; c < 3; c++)
-            rgb[c] = (uint8_t)((a * rgba[c] + (255 - a) * bg[c] + 127) / 255);
-    }
-}
-
 typedef struct jxl_job {
     const char *label;
     const cb_decode_params *params;
@@ -222,7 +212,7 @@ static void convert_output(jxl_job *job)
     }
     rgba = job->buf;
     for (uint32_t y = 0; y < img->height; y++)
-        composite_row(rgba + (size_t)y * img->width * 4, dst + (size_t)y * img->width * 3,
+        cb_composite_row(rgba + (size_t)y * img->width * 4, dst + (size_t)y * img->width * 3,
                       img->width, job->params->background);
 }
 
