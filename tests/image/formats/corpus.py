@@ -54,6 +54,12 @@ class Corpus:
         """Damaged FILE: never a crash, a sane image or a named error."""
         self._add("flip", self.write(f"bad/{name}", data))
 
+    def flips(self, files: dict[str, bytes], names, per: int, seed: int, ext: str):
+        """`per` bit-flipped copies of each named file as flip cases."""
+        for i, name in enumerate(names):
+            for k, data in enumerate(bit_flips(files[name], per, seed=seed + i)):
+                self.flip(f"flip_{Path(name).stem}_{k:02d}.{ext}", data)
+
     def trunc(self, rel: str):
         """An already written valid file, cut at many offsets."""
         self._add("trunc", rel)
@@ -86,6 +92,17 @@ def bit_flips(data: bytes, count: int, seed: int) -> list[bytes]:
             src[pos] ^= 1 << rng.randrange(8)
         out.append(bytes(src))
     return out
+
+
+def magick(im, suffix: str, *args: str) -> bytes:
+    """ImageMagick's convert of a PNG of PIL image `im` to a file of type
+    `suffix` (".gif", ".tif", ...) with the options `args`."""
+    import tempfile
+    with tempfile.TemporaryDirectory() as d:
+        src, dst = Path(d) / "in.png", Path(d) / f"out{suffix}"
+        im.save(src)
+        run(["convert", str(src), *args, str(dst)])
+        return dst.read_bytes()
 
 
 def run(cmd: list[str], **kw) -> subprocess.CompletedProcess:

@@ -20,7 +20,7 @@ import numpy as np
 from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from corpus import WHITE, Corpus, alpha_ramp, bit_flips, picture, pil_rgb  # noqa: E402
+from corpus import WHITE, Corpus, alpha_ramp, picture, pil_rgb  # noqa: E402
 
 BG = (40, 90, 200)
 W, H = 37, 23  # odd: row padding and partial bytes of bits
@@ -267,9 +267,7 @@ def add_bad(c: Corpus, files: dict[str, bytes]):
 
     seeds = ["rgb24_pil.bmp", "palette4.bmp", "rle8_skips.bmp", "rle4.bmp",
              "rgb565_bitfields.bmp", "rgba32_v5_bitfields.bmp", "palette1_os2.bmp"]
-    for i, name in enumerate(seeds):
-        for k, data in enumerate(bit_flips(files[name], 20, seed=200 + i)):
-            c.flip(f"flip_{Path(name).stem}_{k}.bmp", data)
+    c.flips(files, seeds, 20, 200, "bmp")
     for name in ("rgb24_pil.bmp", "rle8_skips.bmp", "rle4.bmp", "palette1.bmp",
                  "rgba32_v5_bitfields.bmp"):
         c.trunc(f"valid/{name}")

@@ -21,7 +21,6 @@ from __future__ import annotations
 import io
 import struct
 import sys
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -29,7 +28,8 @@ import numpy as np
 from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from corpus import WHITE, Corpus, alpha_ramp, bit_flips, picture, pil_rgb, run  # noqa: E402
+import corpus  # noqa: E402
+from corpus import WHITE, Corpus, alpha_ramp, picture, pil_rgb  # noqa: E402
 
 BG = (40, 90, 200)
 
@@ -313,12 +313,9 @@ def pil_gif(im: Image.Image, **kw) -> bytes:
     return buf.getvalue()
 
 
+
 def magick(im: Image.Image, *args: str) -> bytes:
-    with tempfile.TemporaryDirectory() as d:
-        src, dst = Path(d) / "in.png", Path(d) / "out.gif"
-        im.save(src)
-        run(["convert", str(src), *args, str(dst)])
-        return dst.read_bytes()
+    return corpus.magick(im, ".gif", *args)
 
 
 def made_by_tools() -> dict[str, tuple[bytes, tuple[int, int, int]]]:
@@ -399,13 +396,9 @@ def add_bad(c: Corpus, files: dict[str, bytes]):
                                                       min_code=2)], glob=pal16).bytes(), "LIMIT")
     c.err("gif90a.gif", b"GIF90a" + plain[6:], "FORMAT")
 
-    n = 0
-    for i, name in enumerate(("pil_anim_transparent.gif", "interlaced_local_offset.gif",
-                              "magick_alpha.gif", "frame_inside_transparent.gif",
-                              "lzw_deferred_clear.gif", "extensions.gif")):
-        for flipped in bit_flips(files[name], 20, seed=200 + i):
-            c.flip(f"flip{n:03d}.gif", flipped)
-            n += 1
+    c.flips(files, ("pil_anim_transparent.gif", "interlaced_local_offset.gif", "magick_alpha.gif",
+                    "frame_inside_transparent.gif", "lzw_deferred_clear.gif", "extensions.gif"),
+            20, 200, "gif")
     for name in ("plain.gif", "pil_anim.gif", "interlaced_local_offset.gif", "magick_alpha.gif",
                  "lzw_deferred_clear.gif", "extensions.gif"):
         c.trunc(f"valid/{name}")

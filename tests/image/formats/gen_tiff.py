@@ -14,15 +14,14 @@ from __future__ import annotations
 import io
 import struct
 import sys
-import tempfile
 from pathlib import Path
 
 import numpy as np
 from PIL import Image, ImageOps
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from corpus import (WHITE, Corpus, alpha_ramp, bit_flips, picture, pil_rgb,  # noqa: E402
-                    run)
+import corpus  # noqa: E402
+from corpus import WHITE, Corpus, alpha_ramp, picture, pil_rgb  # noqa: E402
 
 BG = (40, 90, 200)
 W, H = 61, 43  # odd sizes: partial strips, tiles and bytes of bits
@@ -34,13 +33,9 @@ def pil_tiff(im: Image.Image, **kw) -> bytes:
     return buf.getvalue()
 
 
+
 def magick(im: Image.Image, *args: str) -> bytes:
-    """ImageMagick's convert on a PNG of `im`, writing a TIFF."""
-    with tempfile.TemporaryDirectory() as d:
-        src, dst = Path(d) / "in.png", Path(d) / "out.tif"
-        im.save(src)
-        run(["convert", str(src), *args, str(dst)])
-        return dst.read_bytes()
+    return corpus.magick(im, ".tif", *args)
 
 
 def reference(data: bytes, alpha: bool, bg=WHITE, exif=True) -> np.ndarray:
@@ -292,9 +287,7 @@ def add_bad(c: Corpus, files: dict[str, bytes]):
 
     seeds = ["rgb8_raw.tif", "rgb8_tiff_lzw.tif", "ycbcr_jpeg_pil.tif", "rgb8_tiled_planar.tif",
              "palette4.tif", "bilevel_group4.tif", "rgba8_associated.tif", "cmyk16_magick.tif"]
-    for i, name in enumerate(seeds):
-        for k, data in enumerate(bit_flips(files[name], 20, seed=100 + i)):
-            c.flip(f"flip_{Path(name).stem}_{k}.tif", data)
+    c.flips(files, seeds, 20, 100, "tif")
     for name in ("rgb8_raw.tif", "rgb8_tiff_lzw.tif", "ycbcr_jpeg_pil.tif",
                  "rgb8_tiled_deflate.tif", "grey16.tif", "bilevel_group4.tif"):
         c.trunc(f"valid/{name}")

@@ -27,8 +27,8 @@ import numpy as np
 from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from corpus import (WHITE, Corpus, alpha_ramp, bit_flips, picture, pil_rgb,  # noqa: E402
-                    run, tiff, transposed)
+from corpus import (WHITE, Corpus, alpha_ramp, picture, pil_rgb, run, tiff,  # noqa: E402
+                    transposed)
 
 BG = (40, 90, 200)
 W, H = 67, 45  # odd sizes: partial macroblocks and chroma samples
@@ -274,13 +274,8 @@ def add_bad(c: Corpus, files: dict[str, bytes]):
     small = pil_webp(rgb(20, 14, 60), quality=80)
     c.err("frame_outside.webp", animation(30, 20, [(16, 10, small)], False), "CORRUPT")
 
-    n = 0
-    for i, name in enumerate(("lossy.webp", "lossless_alpha.webp", "lossy_alpha_bg.webp",
-                              "exif6.webp", "anim_offset_alpha.webp", "anim_pil_lossy.webp",
-                              "icc.webp")):
-        for flipped in bit_flips(files[name], 20, seed=100 + i):
-            c.flip(f"flip{n:03d}.webp", flipped)
-            n += 1
+    c.flips(files, ("lossy.webp", "lossless_alpha.webp", "lossy_alpha_bg.webp", "exif6.webp",
+                    "anim_offset_alpha.webp", "anim_pil_lossy.webp", "icc.webp"), 20, 100, "webp")
     for name in ("lossy.webp", "lossless_alpha.webp", "lossy_alpha_bg.webp", "exif6.webp",
                  "anim_offset_alpha.webp", "anim_pil_lossy_alpha.webp"):
         c.trunc(f"valid/{name}")
