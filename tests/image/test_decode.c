@@ -25,85 +25,8 @@
 
 /* ------------------------------------------------------------ helpers */
 
-static char *corpus_path(const char *rel)
-{
-    const char *dir = getenv("CEREBRO_DECODE_CORPUS");
-    size_t n;
-    char *p;
-
-    ck_assert_msg(dir != NULL, "CEREBRO_DECODE_CORPUS is not set (run through ctest)");
-    n = strlen(dir) + strlen(rel) + 2;
-    p = malloc(n);
-    ck_assert_ptr_nonnull(p);
-    snprintf(p, n, "%s/%s", dir, rel);
-    return p;
-}
-
-static uint8_t *read_all(const char *rel, size_t *size)
-{
-    char *path = corpus_path(rel);
-    uint8_t *data = NULL;
-
-    ck_assert_msg(cb_read_file(path, UINT64_MAX, &data, size) == CEREBRO_OK, "%s: %s", path,
-                  cerebro_last_error());
-    free(path);
-    return data;
-}
-
-static cb_decode_params params_for(uint32_t min_short, int exif, const uint8_t bg[3])
-{
-    cb_decode_params p;
-    static const uint8_t white[3] = {255, 255, 255};
-
-    ck_assert_int_eq(cb_decode_params_from(NULL, 0, &p), CEREBRO_OK);
-    p.min_short_side = min_short;
-    p.apply_exif = exif;
-    memcpy(p.background, bg ? bg : white, 3);
-    return p;
-}
-
-static cerebro_status status_from_name(const char *name)
-{
-    static const cerebro_status all[] = {
-        CEREBRO_E_INVALID, CEREBRO_E_NOMEM, CEREBRO_E_IO, CEREBRO_E_FORMAT, CEREBRO_E_CORRUPT,
-        CEREBRO_E_LIMIT, CEREBRO_E_UNSUPPORTED, CEREBRO_E_NOT_FOUND,
-    };
-    for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) {
-        const char *s = cerebro_status_string(all[i]);
-        size_t n = strlen(name);
-        if (strncmp(s, name, n) == 0 && s[n] == ':')
-            return all[i];
-    }
-    ck_abort_msg("unknown status name %s", name);
-    return CEREBRO_OK;
-}
-
-/* Calls fn for every manifest line whose first word is `kind`. */
-typedef void (*case_fn)(char **f, int nf, void *ctx);
-
-static int for_each_case(const char *kind, case_fn fn, void *ctx)
-{
-    char *path = corpus_path("manifest.txt");
-    FILE *m = fopen(path, "r");
-    char line[2048];
-    int count = 0;
-
-    ck_assert_msg(m != NULL, "cannot open %s", path);
-    while (fgets(line, sizeof line, m)) {
-        char *f[16], *save = NULL;
-        int nf = 0;
-
-        for (char *t = strtok_r(line, " \n", &save); t && nf < 16; t = strtok_r(NULL, " \n", &save))
-            f[nf++] = t;
-        if (nf > 0 && strcmp(f[0], kind) == 0) {
-            fn(f, nf, ctx);
-            count++;
-        }
-    }
-    fclose(m);
-    free(path);
-    return count;
-}
+#define CORPUS_ENV "CEREBRO_DECODE_CORPUS"
+#include "corpus.h"
 
 static void assert_pixels(const cerebro_image *img, const char *ref_rel, uint32_t w, uint32_t h,
                           const char *what)
@@ -120,16 +43,6 @@ static void assert_pixels(const cerebro_image *img, const char *ref_rel, uint32_
                          (i / 3) % w, (i / 3) / w, i % 3, img->pixels[i], ref[i]);
     }
     free(ref);
-}
-
-static void assert_names(const char *label)
-{
-    const char *msg = cerebro_last_error();
-    size_t n = strlen(label);
-
-    ck_assert_msg(strncmp(msg, label, n) == 0 && strncmp(msg + n, ": ", 2) == 0,
-                  "message \"%s\" does not start with \"%s: \"", msg, label);
-    ck_assert_msg(strlen(msg) > n + 6, "message \"%s\" says nothing", msg);
 }
 
 /* ------------------------------------------------------- the corpus */
