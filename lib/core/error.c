@@ -9,12 +9,28 @@ enum { CB_ERROR_CAP = 1024 };
 
 static _Thread_local char last_error[CB_ERROR_CAP];
 
+/* Messages are one line: the libraries whose text we pass on (libheif,
+ * libtiff, LibRaw, ...) end some with a newline or break them in two. */
+static void one_line(char *s)
+{
+    size_t n = 0;
+
+    for (char *p = s; *p; p++) {
+        if ((unsigned char)*p < 0x20 || *p == 0x7f)
+            *p = ' ';
+        if (*p != ' ')
+            n = (size_t)(p - s) + 1;
+    }
+    s[n] = '\0';
+}
+
 cerebro_status cb_fail(cerebro_status status, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(last_error, sizeof last_error, fmt, ap);
     va_end(ap);
+    one_line(last_error);
     return status;
 }
 

@@ -106,6 +106,10 @@ START_TEST(test_error_prefix)
     cb_error_prefix(big);
     ck_assert_uint_lt(strlen(cerebro_last_error()), 1024);
     ck_assert_int_eq(cb_fail(CEREBRO_E_LIMIT, "x"), CEREBRO_E_LIMIT);
+
+    /* A library's text with line breaks and a trailing newline: one line. */
+    cb_fail(CEREBRO_E_CORRUPT, "%s: %s", "a.heic", "Invalid input: bad box\r\n\tdetail\n");
+    ck_assert_str_eq(cerebro_last_error(), "a.heic: Invalid input: bad box   detail");
 }
 END_TEST
 
