@@ -151,9 +151,10 @@ typedef enum cerebro_preprocess_mode {
      *  Resize(S, BICUBIC) + CenterCrop(S) + ToTensor + Normalize on PIL):
      *  every value within 1 uint8 level of the reference. */
     CEREBRO_PREPROCESS_EXACT = 0,
-    /** JPEGs are decoded at 1/2, 1/4 or 1/8 scale inside the IDCT whenever
-     *  the shortest side stays >= S, then resampled the same way. Several
-     *  times faster on large photos; embeddings stay at cosine >= 0.995. */
+    /** A reduced decode whose shortest side stays >= S (CEREBRO_IMAGE_DRAFT:
+     *  JPEG IDCT scaling, WebP scaling, HEIF thumbnails, RAW previews), then
+     *  resampled the same way. Several times faster on large photos;
+     *  embeddings stay at cosine >= 0.995. */
     CEREBRO_PREPROCESS_FAST = 1
 } cerebro_preprocess_mode;
 
@@ -399,7 +400,8 @@ CEREBRO_API cerebro_status cerebro_model_encode_image_files(const cerebro_model 
                                                             const char *const *paths, size_t n,
                                                             const cerebro_encode_options *opts,
                                                             float *out, cerebro_status *statuses);
-/** Encodes one encoded image (JPEG/PNG bytes) into out[dim]. */
+/** Encodes one encoded image (bytes in any format cerebro_image_load_memory()
+ *  reads) into out[dim]. */
 CEREBRO_API cerebro_status cerebro_model_encode_image_memory(const cerebro_model *model,
                                                              const void *data, size_t size,
                                                              const cerebro_encode_options *opts,
@@ -514,8 +516,12 @@ typedef struct cerebro_add_stats {
  *  skipped (same size and mtime, or same content hash), changed ones
  *  re-encoded, moved ones (same content under a new path) keep their
  *  vectors and id, vanished ones under the given folders removed. Inside
- *  folders only .jpg/.jpeg/.jpe/.jfif/.png images and .mp4/.m4v/.mov/.mkv/
- *  .webm/.avi videos (unless CEREBRO_ADD_NO_VIDEO) are taken and hidden
+ *  folders only files with an image extension (.jpg .jpeg .jpe .jfif .png
+ *  .webp .gif .tif .tiff .bmp .dib .heic .heif .hif .avif .jxl and the camera
+ *  RAW ones: .dng .cr2 .cr3 .crw .nef .nrw .arw .srf .sr2 .raf .orf .rw2 .pef
+ *  .srw .x3f .mrw .3fr .iiq .erf .kdc .dcr .mos .rwl; any case; the format
+ *  itself is told by the bytes) and .mp4/.m4v/.mov/.mkv/.webm/.avi videos
+ *  (unless CEREBRO_ADD_NO_VIDEO) are taken and hidden
  *  entries are skipped (CEREBRO_ADD_HIDDEN); a file named directly is always
  *  tried.
  *  A video becomes one item per kept frame, with its timestamp: the first
