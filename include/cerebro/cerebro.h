@@ -147,9 +147,10 @@ CEREBRO_API void cerebro_free(void *ptr);
 
 /** Preprocessing fidelity. */
 typedef enum cerebro_preprocess_mode {
-    /** Full decode, then the CLIP reference transform exactly (torchvision
-     *  Resize(S, BICUBIC) + CenterCrop(S) + ToTensor + Normalize on PIL):
-     *  every value within 1 uint8 level of the reference. */
+    /** Full decode, then the reference transform of the resize mode exactly
+     *  (CLIP: torchvision Resize(S, BICUBIC) + CenterCrop(S) + ToTensor +
+     *  Normalize on PIL; squash: PIL resize((S, S), BICUBIC) + ToTensor +
+     *  Normalize): every value within 1 uint8 level of the reference. */
     CEREBRO_PREPROCESS_EXACT = 0,
     /** A reduced decode whose shortest side stays >= S (CEREBRO_IMAGE_DRAFT:
      *  JPEG IDCT scaling, WebP scaling, HEIF thumbnails, RAW previews), then
@@ -158,10 +159,17 @@ typedef enum cerebro_preprocess_mode {
     CEREBRO_PREPROCESS_FAST = 1
 } cerebro_preprocess_mode;
 
-/** Resize modes (how the image reaches S x S). */
+/** Resize modes (how the image reaches S x S). A model bundle records its
+ *  own (cerebro_model_image_options()); other values are E_INVALID. */
 typedef enum cerebro_resize_mode {
-    /** Bicubic shortest-side resize to S, then centre crop (CLIP). */
-    CEREBRO_RESIZE_SHORTEST_CROP = 0
+    /** Bicubic shortest-side resize to S, then centre crop (CLIP; the
+     *  bundle's image.resize "shortest_bicubic", crop "center"). */
+    CEREBRO_RESIZE_SHORTEST_CROP = 0,
+    /** The whole image resized straight to S x S, aspect ratio not kept and
+     *  nothing cropped: PIL's Image.resize((S, S), BICUBIC), as SigLIP's
+     *  processors (Hugging Face SiglipImageProcessor, open_clip's
+     *  resize_mode "squash") do. Bundle: "squash_bicubic", crop "none". */
+    CEREBRO_RESIZE_SQUASH = 1
 } cerebro_resize_mode;
 
 /** Flags for cerebro_image_options.flags. */
@@ -285,16 +293,25 @@ CEREBRO_API cerebro_status cerebro_video_frame_load(cerebro_image **out, const c
                                                     const cerebro_image_options *opts);
 
 /* ------------------------------------------------------------------------ */
-/* Tokenizer (CLIP byte-level BPE)                                            */
+/* Tokenizer (CLIP byte-level BPE or SentencePiece)                           */
 /* ------------------------------------------------------------------------ */
 
 typedef struct cerebro_tokenizer cerebro_tokenizer;
 
-/** Loads BPE merges from a CLIP-style file (`bpe_simple_vocab_16e6.txt` or
- *  its .gz). Immutable afterwards; share freely between threads. */
+/** Opens a tokenizer file, its kind sniffed from the bytes:
+ *  - CLIP BPE merges (`bpe_simple_vocab_16e6.txt` or its .gz): CLIP's
+ *    tokenizer, start and end tokens the last two ids;
+ *  - a SentencePiece model (`*.model`, the serialised ModelProto that
+ *    spm_train writes; at most 64 MiB): its pieces as libsentencepiece
+ *    encodes them, then the model's end-of-sentence id (`</s>`) when it has
+ *    one; no start token, no lower-casing (a model bundle's tokenizer
+ *    follows the bundle's own rules instead, docs/bundle-format.md).
+ *  Immutable afterwards; share freely between threads.
+ *  Errors: E_INVALID, E_NOT_FOUND, E_IO, E_FORMAT (a damaged SentencePiece
+ *  model), E_CORRUPT, E_LIMIT, E_NOMEM. */
 CEREBRO_API cerebro_status cerebro_tokenizer_open(cerebro_tokenizer **out, const char *merges_path);
 CEREBRO_API void cerebro_tokenizer_free(cerebro_tokenizer *tok);
-/** Vocabulary size (49408 for CLIP). */
+/** Vocabulary size (49408 for CLIP; the piece count of a SentencePiece model). */
 CEREBRO_API uint32_t cerebro_tokenizer_vocab_size(const cerebro_tokenizer *tok);
 
 /** Tokenizes UTF-8 text (len bytes; text need not be NUL-terminated) as
@@ -306,6 +323,10 @@ CEREBRO_API uint32_t cerebro_tokenizer_vocab_size(const cerebro_tokenizer *tok);
  *  0 means no truncation. Writes at most `capacity` ids; *n_tokens gets the
  *  full count (call with capacity 0 to size the buffer: returns E_LIMIT if
  *  capacity is too small). Invalid UTF-8 is refused with E_INVALID.
+ *  A SentencePiece tokenizer: the text lower-cased and canonicalised when
+ *  its bundle says so, libsentencepiece's EncodeAsIds (no sampling), then
+ *  the end token (and the start token first, where the bundle has one);
+ *  truncation keeps the end token last in the same way.
  *  Thread-safe. */
 CEREBRO_API cerebro_status cerebro_tokenizer_encode(const cerebro_tokenizer *tok, const char *text,
                                                     size_t len, uint32_t context_length,
@@ -353,8 +374,9 @@ CEREBRO_API const char *cerebro_model_name(const cerebro_model *model);
 CEREBRO_API uint32_t cerebro_model_context_length(const cerebro_model *model);
 /** The bundle's cerebro/config.json text (owned by the model). */
 CEREBRO_API const char *cerebro_model_config_json(const cerebro_model *model);
-/** The model's preprocessing parameters (size, mean/std, background) with
- *  the library's default limits; adjust mode/limits before use. */
+/** The model's preprocessing parameters (size, mean/std, resize mode,
+ *  background) with the library's default limits; adjust mode/limits
+ *  before use. */
 CEREBRO_API cerebro_status cerebro_model_image_options(const cerebro_model *model,
                                                        cerebro_image_options *out);
 /** The model's tokenizer, owned by the model. */
