@@ -1,15 +1,20 @@
 /* bench_ann: the ANN structure libcerebro chooses, on clustered synthetic
- * embeddings (tests/index/clustered.h).
+ * embeddings (tests/index/clustered.h), before and after the store tunes
+ * its search parameter to a recall target (cb_ann_tune).
  *
  *   bench_ann [--n N] [--dim D] [--clusters C] [--spread S] [--queries Q]
- *             [--flat-n M] [--factory F]
+ *             [--flat-n M] [--factory F] [--uniform] [--target T]
+ *
+ * --uniform: uniform random unit vectors (one cluster with a huge spread),
+ * the case IVF cannot exploit. --target: recall@10 to tune for (0.95).
  *
  * Defaults: 1M x 512 vectors in n/1000 clusters, 1000 held-out queries from
  * the same clusters, and a 100k Flat index as the exact reference point.
  * For the chosen structure (cb_ann_choose, or --factory) it prints build
  * time, memory, recall@10 of the held-out queries against exact search,
  * the in-sample recall cb_ann_recall_at_10 reports, and the p50/p99 latency
- * of single queries (k = 10, one at a time, one thread). */
+ * of single queries (k = 10, one at a time, one thread); then the same for
+ * the structure after tuning, with the time tuning took. */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
 #endif
@@ -95,13 +100,15 @@ int main(int argc, char **argv)
         {"n", required_argument, NULL, 'n'},       {"dim", required_argument, NULL, 'd'},
         {"clusters", required_argument, NULL, 'c'}, {"spread", required_argument, NULL, 's'},
         {"queries", required_argument, NULL, 'q'}, {"flat-n", required_argument, NULL, 'f'},
-        {"factory", required_argument, NULL, 'F'}, {NULL, 0, NULL, 0}};
+        {"factory", required_argument, NULL, 'F'}, {"uniform", no_argument, NULL, 'u'},
+        {"target", required_argument, NULL, 't'},  {NULL, 0, NULL, 0}};
     size_t n = 1000000, clusters = 0, nq = 1000, flat_n = 100000;
     uint32_t dim = 512;
     float spread = 1.0f;
+    double target = 0.95;
     const char *factory = NULL;
-    int c;
-    while ((c = getopt_long(argc, argv, "n:d:c:s:q:f:F:", longopts, NULL)) != -1) {
+    int c, uniform = 0;
+    while ((c = getopt_long(argc, argv, "n:d:c:s:q:f:F:ut:", longopts, NULL)) != -1) {
         switch (c) {
         case 'n': n = strtoull(optarg, NULL, 10); break;
         case 'd': dim = (uint32_t)strtoul(optarg, NULL, 10); break;
@@ -110,13 +117,19 @@ int main(int argc, char **argv)
         case 'q': nq = strtoull(optarg, NULL, 10); break;
         case 'f': flat_n = strtoull(optarg, NULL, 10); break;
         case 'F': factory = optarg; break;
+        case 'u': uniform = 1; break;
+        case 't': target = strtod(optarg, NULL); break;
         default: return 2;
         }
     }
     if (n < 10 || dim == 0 || nq == 0 || optind != argc) {
         fprintf(stderr, "usage: bench_ann [--n N] [--dim D] [--clusters C] [--spread S] [--queries Q] "
-                        "[--flat-n M] [--factory F]\n");
+                        "[--flat-n M] [--factory F] [--uniform] [--target T]\n");
         return 2;
+    }
+    if (uniform) {
+        clusters = 1;
+        spread = 1e4f;
     }
     if (clusters == 0)
         clusters = n / 1000 > 16 ? n / 1000 : 16;
@@ -134,14 +147,17 @@ int main(int argc, char **argv)
     }
     for (size_t i = 0; i < n; i++)
         ids[i] = (int64_t)i + 1;
-    printf("data: %zu x %u clustered vectors (%zu clusters, spread %.2f), %zu held-out queries\n", n, dim,
-           clusters, spread, nq);
+    if (uniform)
+        printf("data: %zu x %u uniform random unit vectors, %zu held-out queries\n", n, dim, nq);
+    else
+        printf("data: %zu x %u clustered vectors (%zu clusters, spread %.2f), %zu held-out queries\n", n, dim,
+               clusters, spread, nq);
     fflush(stdout);
 
     /* Ground truth from an exact index over everything, freed before the
      * measured build so that the two never share memory. */
     cb_ann *ann = NULL;
-    row rows[2];
+    row rows[3];
     memset(rows, 0, sizeof rows);
     double t0 = now();
     if (cb_ann_build(dim, "Flat", 0, x, ids, n, &ann) != CEREBRO_OK ||
@@ -155,19 +171,37 @@ int main(int argc, char **argv)
         return fail("build");
     if (measure(ann, q, nq, dim, truth, &rows[0]) != 0)
         return fail("search");
-    if (cb_ann_recall_at_10(ann, x, ids, n, nq, &rows[0].recall_in_sample) != CEREBRO_OK)
+    if (cb_ann_recall_at_10(ann, x, ids, n, CB_ANN_TUNE_QUERIES, &rows[0].recall_in_sample) != CEREBRO_OK)
         return fail("recall");
+
+    /* What the store does after every build: tune to the target. */
+    cb_ann_tuning tuning;
+    t0 = now();
+    if (cb_ann_tune(ann, x, ids, n, target, CB_ANN_TUNE_QUERIES, &tuning) != CEREBRO_OK)
+        return fail("tune");
+    double tune_s = now() - t0;
+    rows[1] = rows[0];
+    snprintf(rows[1].structure, sizeof rows[1].structure, "%s", cb_ann_structure(ann));
+    rows[1].recall_in_sample = tuning.recall;
+    if (measure(ann, q, nq, dim, truth, &rows[1]) != 0)
+        return fail("search");
+    printf("tuning to recall@10 >= %.3f: %s %u -> %u (%s), in-sample recall@10 %.4f -> %.4f, %u searches "
+           "of %d queries, %.2f s\n",
+           target, tuning.parameter[0] ? tuning.parameter : "(nothing to tune)", tuning.before, tuning.value,
+           tuning.reached ? "reached" : "NOT reached", tuning.recall_before, tuning.recall, tuning.evaluations,
+           CB_ANN_TUNE_QUERIES, tune_s);
+    fflush(stdout);
     cb_ann_free(ann);
 
     /* The exact structure at the size where libcerebro stops using it. */
-    if (build(dim, "Flat", x, ids, flat_n, &ann, &rows[1]) != 0 || measure(ann, q, nq, dim, NULL, &rows[1]) != 0)
+    if (build(dim, "Flat", x, ids, flat_n, &ann, &rows[2]) != 0 || measure(ann, q, nq, dim, NULL, &rows[2]) != 0)
         return fail("flat");
-    rows[1].recall_in_sample = 1.0;
+    rows[2].recall_in_sample = 1.0;
     cb_ann_free(ann);
 
     printf("\n%-28s %9s %9s %10s %10s %10s %8s %8s\n", "structure", "n", "build_s", "memory_MB", "recall@10",
            "in-sample", "p50_ms", "p99_ms");
-    for (int i = 0; i < 2; i++)
+    for (int i = 0; i < 3; i++)
         printf("%-28s %9zu %9.1f %10.1f %10.4f %10.4f %8.3f %8.3f\n", rows[i].structure, rows[i].n,
                rows[i].build_s, rows[i].memory_mb, rows[i].recall, rows[i].recall_in_sample, rows[i].p50_ms,
                rows[i].p99_ms);

@@ -40,7 +40,7 @@ static const char program_help[] =
     "  similar IMAGE    images that look like IMAGE (or --id N, an indexed item)\n"
     "  remove PATH...   drop files from the index (or --id N)\n"
     "  info             model, counts, index structure and size\n"
-    "  rebuild          rebuild the search structure (--factory STR)\n"
+    "  rebuild          rebuild the search structure (--factory STR, --recall-target R)\n"
     "  serve [ROOT...]  search from a web browser: an HTTP server and JSON API\n"
     "  help COMMAND     help for one command (same as COMMAND --help)\n"
     "\n"
@@ -345,6 +345,7 @@ int cli_open(cli *c, uint32_t flags, const char *factory)
     cerebro_index_options_init(&io);
     io.flags = flags;
     io.factory = factory;
+    io.recall_target = c->recall_target;
     if (cerebro_index_open(&c->index, c->db, c->model, &io) != CEREBRO_OK) {
         int missing = !(flags & CEREBRO_INDEX_CREATE) && access(c->db, F_OK) != 0;
         cli_error(c, "%s", cerebro_last_error());

@@ -16,7 +16,7 @@ enum { CLI_OK = 0, CLI_ERROR = 1, CLI_USAGE = 2, CLI_INTERRUPTED = 130 };
 
 /* Option codes shared by every subcommand (long options only). */
 enum { OPT_DB = 256, OPT_MODEL, OPT_HELP, OPT_JSON, OPT_PREFIX, OPT_ID, OPT_FACTORY, OPT_HIDDEN,
-       OPT_FOLLOW, OPT_NO_RECURSE, OPT_EXACT, OPT_BATCH };
+       OPT_FOLLOW, OPT_NO_RECURSE, OPT_EXACT, OPT_BATCH, OPT_RECALL_TARGET };
 
 #define CLI_COMMON_OPTIONS                                                                  \
     {"db", required_argument, NULL, OPT_DB}, {"model", required_argument, NULL, OPT_MODEL}, \
@@ -39,6 +39,7 @@ typedef struct cli {
     cerebro_index *index;
     const char *cwd; /* for printing paths relative to it (NULL: unknown) */
     uint32_t model_threads; /* intra-op threads of the model (0: online CPUs) */
+    double recall_target;   /* cerebro_index_options.recall_target (0: the store's) */
 } cli;
 
 typedef int (*cli_command_fn)(cli *c, int argc, char **argv);

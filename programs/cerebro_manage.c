@@ -31,7 +31,8 @@ const char cli_help_info[] =
     "Shows the index's model, how many vectors and files it holds (and how many\n"
     "files failed), its search structure, the memory that structure takes, the\n"
     "size of the index directory on disk and the structure's measured recall@10\n"
-    "against exact search.\n"
+    "against exact search. An approximate structure shows the search parameter\n"
+    "the store tuned to reach its recall target (e.g. IVF512,Flat|nprobe=37).\n"
     "\n"
     "options:\n"
     "  --json         one JSON object instead of text\n" CLI_COMMON_HELP;
@@ -43,11 +44,15 @@ const char cli_help_rebuild[] =
     "again). With --factory the structure is the FAISS factory string given\n"
     "(e.g. Flat, HNSW32, IVF1024,PQ32); without, libcerebro chooses one from\n"
     "the collection's size again. A structure already in use is kept as it is.\n"
-    "Approximate structures have their recall@10 measured when rebuilt.\n"
+    "Approximate structures get their search parameter (IVF nprobe, HNSW\n"
+    "efSearch) tuned to the store's recall@10 target whenever they are built,\n"
+    "unless the factory string names it (IVF1024,Flat|nprobe=16); --recall-target\n"
+    "sets a new target (kept by the store; 0.95 for a new one) and retunes.\n"
     "Prints the result as info does.\n"
     "\n"
     "options:\n"
-    "  --factory STR  FAISS index factory string\n" CLI_COMMON_HELP;
+    "  --factory STR  FAISS index factory string\n"
+    "  --recall-target R  recall@10 to tune for, in (0, 1]\n" CLI_COMMON_HELP;
 
 /* ---- remove -------------------------------------------------------------- */
 
@@ -216,14 +221,20 @@ int cli_rebuild(cli *c, int argc, char **argv)
 {
     static const struct option longopts[] = {CLI_COMMON_OPTIONS,
                                               {"factory", required_argument, NULL, OPT_FACTORY},
+                                              {"recall-target", required_argument, NULL, OPT_RECALL_TARGET},
                                               {NULL, 0, NULL, 0}};
     const char *factory = ""; /* "": back to the automatic choice */
+    char *end;
     int opt, rc;
 
     while ((opt = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
-        if (opt == OPT_FACTORY)
+        if (opt == OPT_FACTORY) {
             factory = optarg;
-        else if ((rc = cli_common_option(c, opt, optarg)) != CLI_CONTINUE)
+        } else if (opt == OPT_RECALL_TARGET) {
+            c->recall_target = strtod(optarg, &end);
+            if (end == optarg || *end || !(c->recall_target > 0 && c->recall_target <= 1))
+                return cli_usage(c, "--recall-target: '%s' is not a number in (0, 1]", optarg);
+        } else if ((rc = cli_common_option(c, opt, optarg)) != CLI_CONTINUE)
             return rc;
     }
     if (optind < argc)

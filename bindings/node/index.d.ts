@@ -74,6 +74,8 @@ export interface IndexOptions {
   create?: boolean;
   readonly?: boolean;
   memoryBudget?: number;
+  /** recall@10 an approximate structure is tuned to, in (0, 1]; 0: the store's (0.95 new). */
+  recallTarget?: number;
 }
 
 export interface Progress {

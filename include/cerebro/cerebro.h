@@ -443,15 +443,34 @@ typedef struct cerebro_results cerebro_results;
 #define CEREBRO_INDEX_CREATE 0x1u   /**< create the directory/store if missing */
 #define CEREBRO_INDEX_READONLY 0x2u /**< open for searching only */
 
-#define CEREBRO_INDEX_OPTIONS_VERSION 1
+/** The recall@10 a new store tunes its approximate structure for. */
+#define CEREBRO_INDEX_RECALL_TARGET_DEFAULT 0.95
+
+#define CEREBRO_INDEX_OPTIONS_VERSION 2
 typedef struct cerebro_index_options {
     uint32_t version;       /**< CEREBRO_INDEX_OPTIONS_VERSION */
     uint32_t flags;         /**< CEREBRO_INDEX_* (default CREATE) */
     const char *factory;    /**< FAISS factory string, NULL = choose from size */
     uint64_t memory_budget; /**< bytes for the ANN index, 0 = unlimited */
+    /** Version 2. recall@10 the store keeps its approximate structure at:
+     *  whenever the structure is built (and again after the collection has
+     *  grown or shrunk by a fifth since), the store measures recall@10 of a
+     *  seeded sample of its own vectors as queries, against exact search over
+     *  all of them, and sets the structure's search parameter (IVF nprobe, HNSW efSearch) to
+     *  the smallest value that reaches this target; the value and the
+     *  recall measured are recorded in the store and shown by
+     *  cerebro_index_stats_get() (`structure`, e.g. "IVF512,Flat|nprobe=37",
+     *  and `recall_at_10`). Compressed codes that cannot reach it get the
+     *  best recall they can. A factory string that names the parameter
+     *  ("IVF512,Flat|nprobe=24") is used as given. In (0, 1]; 0 keeps the
+     *  target the store recorded (CEREBRO_INDEX_RECALL_TARGET_DEFAULT for a
+     *  new store); a different target retunes when the index is opened for
+     *  writing. Others are E_INVALID. Exact structures (below ~100k vectors
+     *  unless a factory string says otherwise) have recall 1 and no tuning. */
+    double recall_target;
 } cerebro_index_options;
 
-#define CEREBRO_INDEX_OPTIONS_INIT {CEREBRO_INDEX_OPTIONS_VERSION, CEREBRO_INDEX_CREATE, NULL, 0}
+#define CEREBRO_INDEX_OPTIONS_INIT {CEREBRO_INDEX_OPTIONS_VERSION, CEREBRO_INDEX_CREATE, NULL, 0, 0.0}
 CEREBRO_API void cerebro_index_options_init(cerebro_index_options *opts);
 
 /** Opens (or creates) the index directory `dir` for `model`. The model
@@ -651,8 +670,11 @@ typedef struct cerebro_index_stats {
     uint64_t files;          /**< distinct files */
     uint64_t failed;         /**< files recorded with an error */
     uint64_t memory_bytes;   /**< ANN index memory */
-    double recall_at_10;     /**< measured vs exact search; 1 for exact structures */
-    char structure[64];      /**< FAISS factory string in use, e.g. "Flat" */
+    double recall_at_10;     /**< measured vs exact search on a sample of the stored
+                                  vectors (see cerebro_index_options.recall_target); 1
+                                  for exact structures, -1 not measured yet */
+    char structure[64];      /**< FAISS factory string in use and its search parameter,
+                                  e.g. "Flat", "IVF512,Flat|nprobe=37" */
     char model_id[72];       /**< model id the store was built with */
 } cerebro_index_stats;
 

@@ -860,23 +860,31 @@ static cerebro_status check_add_options(const cerebro_add_options *o)
     return CEREBRO_OK;
 }
 
-/* Re-chooses the structure when the collection crossed a size threshold. */
+/* Re-chooses the structure when the collection crossed a size threshold
+ * (the factory part: the search parameter is the tuner's), else retunes it
+ * when the collection changed enough since it was tuned. */
 static cerebro_status restructure(cerebro_index *idx)
 {
     char want[128];
+    const char *have;
     cerebro_status st = CEREBRO_OK;
-    int rebuilt = 0;
-    if (idx->factory[0])
-        return CEREBRO_OK;
-    pthread_rwlock_wrlock(&idx->state_lock);
-    cb_ann_choose(cb_ann_count(idx->ann), idx->dim, idx->memory_budget, want, sizeof want);
-    if (strcmp(want, cb_ann_structure(idx->ann)) != 0) {
-        st = cb_index_rebuild_ann(idx, idx->db);
-        rebuilt = st == CEREBRO_OK;
+    int rebuilt = 0, same = 1;
+    if (!idx->factory[0]) {
+        pthread_rwlock_wrlock(&idx->state_lock);
+        cb_ann_choose(cb_ann_count(idx->ann), idx->dim, idx->memory_budget, want, sizeof want);
+        have = cb_ann_structure(idx->ann);
+        size_t len = strcspn(want, "|");
+        same = strncmp(want, have, len) == 0 && (have[len] == '\0' || have[len] == '|');
+        if (!same) {
+            st = cb_index_rebuild_ann(idx, idx->db);
+            rebuilt = st == CEREBRO_OK;
+        }
+        pthread_rwlock_unlock(&idx->state_lock);
     }
-    pthread_rwlock_unlock(&idx->state_lock);
     if (rebuilt)
         idx->saved_generation = -1; /* the file must follow the new structure */
+    if (same)
+        st = cb_index_retune_ann(idx, 0);
     return st;
 }
 

@@ -19,6 +19,7 @@
 #include <faiss/IndexHNSW.h>
 #include <faiss/IndexIDMap.h>
 #include <faiss/IndexIVF.h>
+#include <faiss/IndexIVFFlat.h>
 #include <faiss/IndexIVFPQ.h>
 #include <faiss/IndexPQ.h>
 #include <faiss/IndexPreTransform.h>
@@ -47,6 +48,7 @@
 #include <mutex>
 #include <new>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "core/core.h"
@@ -893,35 +895,311 @@ extern "C" int cb_ann_is_exact(const cb_ann *ann)
     return ann && ann->idmap && dynamic_cast<const faiss::IndexFlat *>(ann->idmap->index) ? 1 : 0;
 }
 
+namespace {
+
+// The sample recall is measured on: `nq` stored vectors chosen by a seeded
+// generator, one from each of nq equal strata of the store (stores add files
+// folder by folder, so strata spread it over the collection), and the ids
+// of each one's exact top 10 among the other vectors.
+struct Probe {
+    size_t nq = 0, k = 0;       // k: neighbours per query (10, or n - 1)
+    std::vector<float> q;       // nq x d
+    std::vector<int64_t> self;  // the query's own id
+    std::vector<int64_t> truth; // nq x k ids, sorted per row
+};
+
+constexpr uint64_t kProbeSeed = 0x63657265627230ull; // "cerebr0"
+
+uint64_t splitmix(uint64_t &s)
+{
+    uint64_t z = (s += 0x9E3779B97F4A7C15ull);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    return z ^ (z >> 31);
+}
+
+void build_probe(size_t d, const float *x, const int64_t *ids, size_t n, size_t queries, Probe &p)
+{
+    p.nq = std::min(n, queries);
+    p.k = std::min<size_t>(10, n - 1);
+    if (p.nq == 0 || p.k == 0) {
+        p.nq = 0;
+        return;
+    }
+    std::vector<size_t> pos(p.nq);
+    uint64_t seed = kProbeSeed;
+    for (size_t i = 0; i < p.nq; i++) {
+        size_t lo = i * n / p.nq, hi = (i + 1) * n / p.nq;
+        pos[i] = lo + static_cast<size_t>(splitmix(seed) % (hi - lo));
+    }
+    const size_t kx = p.k + 1;
+    p.q.resize(p.nq * d);
+    p.self.resize(p.nq);
+    for (size_t i = 0; i < p.nq; i++) {
+        std::memcpy(&p.q[i * d], x + pos[i] * d, d * sizeof(float));
+        p.self[i] = ids[pos[i]];
+    }
+    std::vector<float> dist(p.nq * kx);
+    std::vector<int64_t> at(p.nq * kx);
+    faiss::float_minheap_array_t heap = {p.nq, kx, at.data(), dist.data()};
+    faiss::knn_inner_product(p.q.data(), x, d, p.nq, n, &heap);
+    p.truth.resize(p.nq * p.k);
+    for (size_t i = 0; i < p.nq; i++) {
+        // Leave the query out: its own position, or (a duplicate took its
+        // place) the last of the k + 1.
+        const int64_t *row = &at[i * kx];
+        size_t skip = kx - 1;
+        for (size_t j = 0; j < kx; j++)
+            if (row[j] == static_cast<int64_t>(pos[i]))
+                skip = j;
+        int64_t *t = &p.truth[i * p.k];
+        for (size_t j = 0, o = 0; j < kx; j++)
+            if (j != skip)
+                t[o++] = row[j] >= 0 ? ids[row[j]] : -2;
+        std::sort(t, t + p.k);
+    }
+}
+
+// recall@10 of the index as its parameters stand: the approximate top k + 1
+// with the query's own id left out, against the truth.
+double probe_recall(const cb_ann &a, const Probe &p)
+{
+    if (p.nq == 0)
+        return 1.0;
+    const size_t kx = std::min<size_t>(p.k + 1, static_cast<size_t>(a.index->ntotal));
+    std::vector<float> dist(p.nq * kx);
+    std::vector<int64_t> found(p.nq * kx);
+    a.index->search(static_cast<idx_t>(p.nq), p.q.data(), static_cast<idx_t>(kx), dist.data(), found.data());
+    size_t hits = 0;
+    for (size_t i = 0; i < p.nq; i++) {
+        const int64_t *truth = &p.truth[i * p.k];
+        for (size_t j = 0, taken = 0; j < kx && taken < p.k; j++) {
+            int64_t id = found[i * kx + j];
+            if (id == p.self[i])
+                continue;
+            taken++;
+            hits += id >= 0 && std::binary_search(truth, truth + p.k, id);
+        }
+    }
+    return static_cast<double>(hits) / static_cast<double>(p.nq * p.k);
+}
+
+// IVF with uncompressed vectors scores every candidate exactly, so a true
+// neighbour is among the top 10 at nprobe p exactly when its list is among
+// the p lists the query probes first. The rank of that list, per true
+// neighbour, then gives recall@10 at every nprobe from one scan of the
+// centroids instead of one search per value (which at 100k uniform vectors
+// took minutes). False (use searches) for other structures, or when the
+// ranks would take over 256 MiB.
+bool list_ranks(const cb_ann &a, const Probe &p, std::vector<uint32_t> &ranks)
+{
+    const auto *flat = dynamic_cast<const faiss::IndexIVFFlat *>(a.ivf);
+    const size_t nlist = a.ivf ? a.ivf->nlist : 0;
+    if (!flat || a.index.get() != a.ivf || p.nq == 0 || p.nq * nlist > (size_t{1} << 26))
+        return false;
+    std::unordered_map<int64_t, uint32_t> list_of;
+    list_of.reserve(p.truth.size());
+    for (int64_t id : p.truth)
+        list_of.emplace(id, UINT32_MAX);
+    for (size_t l = 0; l < nlist; l++) {
+        size_t size = flat->invlists->list_size(l);
+        faiss::InvertedLists::ScopedIds ids(flat->invlists, l);
+        for (size_t j = 0; j < size; j++) {
+            auto it = list_of.find(ids[j]);
+            if (it != list_of.end())
+                it->second = static_cast<uint32_t>(l);
+        }
+    }
+    std::vector<float> score(p.nq * nlist);
+    std::vector<idx_t> order(p.nq * nlist);
+    flat->quantizer->search(static_cast<idx_t>(p.nq), p.q.data(), static_cast<idx_t>(nlist), score.data(),
+                            order.data());
+    std::vector<uint32_t> rank_of(nlist);
+    ranks.clear();
+    ranks.reserve(p.truth.size());
+    for (size_t i = 0; i < p.nq; i++) {
+        std::fill(rank_of.begin(), rank_of.end(), static_cast<uint32_t>(nlist));
+        for (size_t r = 0; r < nlist; r++)
+            if (order[i * nlist + r] >= 0)
+                rank_of[static_cast<size_t>(order[i * nlist + r])] = static_cast<uint32_t>(r);
+        for (size_t j = 0; j < p.k; j++) {
+            auto it = list_of.find(p.truth[i * p.k + j]);
+            uint32_t l = it == list_of.end() ? UINT32_MAX : it->second;
+            ranks.push_back(l == UINT32_MAX ? static_cast<uint32_t>(nlist) : rank_of[l]);
+        }
+    }
+    std::sort(ranks.begin(), ranks.end());
+    return true;
+}
+
+// recall@10 at nprobe from sorted list ranks.
+double recall_from_ranks(const std::vector<uint32_t> &ranks, uint32_t nprobe)
+{
+    size_t found = static_cast<size_t>(std::lower_bound(ranks.begin(), ranks.end(), nprobe) - ranks.begin());
+    return ranks.empty() ? 1.0 : static_cast<double>(found) / static_cast<double>(ranks.size());
+}
+
+// recall@10 as the structure stands: from list ranks where they apply,
+// else by searching the sample.
+double current_recall(const cb_ann &a, const Probe &p)
+{
+    std::vector<uint32_t> ranks;
+    if (list_ranks(a, p, ranks))
+        return recall_from_ranks(ranks, static_cast<uint32_t>(a.ivf->nprobe));
+    return probe_recall(a, p);
+}
+
+// The one search parameter of a structure: nprobe of IVF (1..nlist),
+// efSearch of HNSW (its walk keeps max(efSearch, k) candidates: 16 up to
+// the collection size, at most 1 << 16).
+struct Knob {
+    const char *name = "";
+    uint32_t lo = 0, hi = 0;
+    uint32_t (*get)(const cb_ann &) = nullptr;
+    void (*set)(cb_ann &, uint32_t) = nullptr;
+};
+
+Knob knob_of(const cb_ann &a)
+{
+    Knob k;
+    if (a.ivf) {
+        k.name = "nprobe";
+        k.lo = 1;
+        k.hi = static_cast<uint32_t>(std::min<size_t>(a.ivf->nlist, UINT32_MAX));
+        k.get = [](const cb_ann &c) { return static_cast<uint32_t>(c.ivf->nprobe); };
+        k.set = [](cb_ann &c, uint32_t v) { c.ivf->nprobe = v; };
+    } else if (a.hnsw) {
+        k.name = "efSearch";
+        k.lo = 16;
+        k.hi = static_cast<uint32_t>(std::min<int64_t>(std::max<int64_t>(a.index->ntotal, 16), 1 << 16));
+        k.get = [](const cb_ann &c) { return static_cast<uint32_t>(c.hnsw->hnsw.efSearch); };
+        k.set = [](cb_ann &c, uint32_t v) { c.hnsw->hnsw.efSearch = static_cast<int>(v); };
+    }
+    return k;
+}
+
+// Replaces (or appends) name=value among the search parameters of the
+// structure string, keeping any others.
+void set_structure_parameter(cb_ann &a, const char *name, uint32_t value)
+{
+    std::string factory, params, out;
+    split_structure(a.structure, factory, params);
+    const std::string key = std::string(name) + "=";
+    size_t start = 0;
+    while (start <= params.size() && !params.empty()) {
+        size_t comma = params.find(',', start);
+        std::string item = params.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
+        if (!item.empty() && item.compare(0, key.size(), key) != 0)
+            out += (out.empty() ? "" : ",") + item;
+        if (comma == std::string::npos)
+            break;
+        start = comma + 1;
+    }
+    out += (out.empty() ? "" : ",") + key + std::to_string(value);
+    a.structure = factory + "|" + out;
+}
+
+} // namespace
+
 extern "C" cerebro_status cb_ann_recall_at_10(const cb_ann *ann, const float *x, const int64_t *ids, size_t n,
                                               size_t queries, double *recall)
 {
     if (!ann || !recall || (n > 0 && (!x || !ids)))
         return cb_fail(CEREBRO_E_INVALID, "cb_ann_recall_at_10: NULL argument");
     *recall = 1.0;
-    size_t nq = std::min(n, queries);
-    if (nq == 0)
-        return CEREBRO_OK;
     return guarded("ANN recall", CEREBRO_E_STORE, [&]() -> cerebro_status {
-        const size_t d = static_cast<size_t>(ann->index->d), k = std::min<size_t>(10, n);
-        std::vector<float> q(nq * d), exact_d(nq * k), found_d(nq * k);
-        std::vector<int64_t> exact_i(nq * k), found_i(nq * k);
-        for (size_t i = 0; i < nq; i++)
-            std::memcpy(&q[i * d], x + (i * n / nq) * d, d * sizeof(float));
-        faiss::float_minheap_array_t heap = {nq, k, exact_i.data(), exact_d.data()};
-        faiss::knn_inner_product(q.data(), x, d, nq, n, &heap);
-        ann->index->search(static_cast<idx_t>(nq), q.data(), static_cast<idx_t>(k), found_d.data(),
-                           found_i.data());
-        size_t hits = 0;
-        for (size_t i = 0; i < nq; i++) {
-            int64_t *truth = &exact_i[i * k];
-            for (size_t j = 0; j < k; j++)
-                truth[j] = truth[j] >= 0 ? ids[truth[j]] : -2;
-            std::sort(truth, truth + k);
-            for (size_t j = 0; j < k; j++)
-                hits += std::binary_search(truth, truth + k, found_i[i * k + j]);
+        Probe p;
+        build_probe(static_cast<size_t>(ann->index->d), x, ids, n, queries, p);
+        *recall = current_recall(*ann, p);
+        return CEREBRO_OK;
+    });
+}
+
+extern "C" cerebro_status cb_ann_tune(cb_ann *ann, const float *x, const int64_t *ids, size_t n, double target,
+                                      size_t queries, cb_ann_tuning *out)
+{
+    if (!ann || !out || (n > 0 && (!x || !ids)))
+        return cb_fail(CEREBRO_E_INVALID, "cb_ann_tune: NULL argument");
+    if (!(target > 0 && target <= 1))
+        return cb_fail(CEREBRO_E_INVALID, "cb_ann_tune: recall target %g is not in (0, 1]", target);
+    *out = cb_ann_tuning{"", 0, 0, 1.0, 1.0, 1, 0};
+    return guarded("ANN tuning", CEREBRO_E_STORE, [&]() -> cerebro_status {
+        Probe p;
+        build_probe(static_cast<size_t>(ann->index->d), x, ids, n, queries, p);
+        const Knob knob = knob_of(*ann);
+        auto measure = [&](uint32_t v) {
+            knob.set(*ann, v);
+            out->evaluations++;
+            return probe_recall(*ann, p);
+        };
+        if (!knob.get) {
+            out->recall_before = out->recall = probe_recall(*ann, p);
+            out->reached = out->recall >= target;
+            return CEREBRO_OK;
         }
-        *recall = static_cast<double>(hits) / static_cast<double>(nq * k);
+        out->parameter = knob.name;
+        out->before = knob.get(*ann);
+        std::vector<uint32_t> ranks;
+        if (list_ranks(*ann, p, ranks)) {
+            // The smallest nprobe that finds ceil(target * all) neighbours.
+            const double total = static_cast<double>(ranks.size());
+            size_t need = static_cast<size_t>(std::ceil(target * total - 1e-9));
+            need = std::min(std::max<size_t>(need, 1), ranks.size());
+            uint32_t value = std::min(std::max(ranks[need - 1] + 1, knob.lo), knob.hi);
+            out->recall_before = recall_from_ranks(ranks, out->before);
+            out->value = value;
+            out->recall = recall_from_ranks(ranks, value);
+            out->reached = out->recall >= target;
+            knob.set(*ann, value);
+            set_structure_parameter(*ann, knob.name, value);
+            return CEREBRO_OK;
+        }
+        // An exception half way leaves the parameter the structure string names.
+        struct Restore {
+            cb_ann &a;
+            const Knob &k;
+            uint32_t v;
+            bool keep = false;
+            ~Restore()
+            {
+                if (!keep)
+                    k.set(a, v);
+            }
+        } restore{*ann, knob, out->before};
+        out->recall_before = measure(out->before);
+        // Doubling from the smallest value until the target is met, then
+        // bisection between the last value that missed and the first that
+        // met it: recall grows with the parameter (IVF-Flat: a superset of
+        // candidates, each scored exactly).
+        uint32_t miss = 0, hit = knob.lo;
+        double hit_recall = 0;
+        for (;;) {
+            hit_recall = measure(hit);
+            if (hit_recall >= target || hit == knob.hi)
+                break;
+            miss = hit;
+            hit = static_cast<uint32_t>(std::min<uint64_t>(2ull * hit, knob.hi));
+        }
+        // Unreachable (codes too coarse): settle for the best recall there is.
+        const double goal = hit_recall >= target ? target : hit_recall;
+        while (hit - miss > 1 && hit > knob.lo) {
+            uint32_t mid = miss + (hit - miss) / 2;
+            if (mid < knob.lo)
+                break;
+            double r = measure(mid);
+            if (r >= goal) {
+                hit = mid;
+                hit_recall = r;
+            } else {
+                miss = mid;
+            }
+        }
+        knob.set(*ann, hit);
+        set_structure_parameter(*ann, knob.name, hit);
+        restore.keep = true;
+        out->value = hit;
+        out->recall = hit_recall;
+        out->reached = hit_recall >= target;
         return CEREBRO_OK;
     });
 }

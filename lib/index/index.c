@@ -13,7 +13,8 @@
 #include "index/store.h"
 #include "index/walk.h"
 
-#define RECALL_QUERIES 200
+/* Retune once the collection has changed by more than 1/RETUNE_DRIFT. */
+#define RETUNE_DRIFT 5
 
 static void ann_file(const cerebro_index *idx, int64_t generation, char *buf, size_t cap)
 {
@@ -29,7 +30,16 @@ static cerebro_status check_options(const cerebro_index_options *o)
     if (o->factory && strlen(o->factory) >= sizeof(((cerebro_index *)0)->factory))
         return cb_fail(CEREBRO_E_LIMIT, "index options: factory string longer than %zu bytes",
                        sizeof(((cerebro_index *)0)->factory) - 1);
+    if (o->version >= 2 && !(o->recall_target == 0 || (o->recall_target > 0 && o->recall_target <= 1)))
+        return cb_fail(CEREBRO_E_INVALID, "index options: recall_target %g is not in (0, 1] (0: the store's own)",
+                       o->recall_target);
     return CEREBRO_OK;
+}
+
+/* A factory string that names its search parameters is used as given. */
+static int tunable(const cerebro_index *idx)
+{
+    return !idx->readonly && !strchr(idx->factory, '|');
 }
 
 /* Every stored vector and its id, in id order (malloc'd arrays). */
@@ -84,19 +94,51 @@ static cerebro_status load_vectors(const cerebro_index *idx, sqlite3 *db, float 
 /* Measures recall@10 of an approximate ANN against exact search over the
  * same vectors and records it with the generation it describes. Uses the
  * writer's connection: the caller holds write_lock (or is opening). */
-static double record_recall(cerebro_index *idx, const cb_ann *ann, const float *x, const int64_t *ids,
-                            size_t n)
+static void store_recall(cerebro_index *idx, double recall)
 {
-    double recall = -1;
     char buf[64];
-    if (idx->readonly || n == 0 || cb_ann_is_exact(ann) ||
-        cb_ann_recall_at_10(ann, x, ids, n, RECALL_QUERIES, &recall) != CEREBRO_OK)
-        return -1;
     snprintf(buf, sizeof buf, "%.4f", recall);
     cb_meta_set(idx->db, "recall_at_10", buf);
     snprintf(buf, sizeof buf, "%" PRId64, idx->generation);
     cb_meta_set(idx->db, "recall_generation", buf);
+}
+
+static double record_recall(cerebro_index *idx, const cb_ann *ann, const float *x, const int64_t *ids,
+                            size_t n)
+{
+    double recall = -1;
+    if (idx->readonly || n == 0 || cb_ann_is_exact(ann) ||
+        cb_ann_recall_at_10(ann, x, ids, n, CB_ANN_TUNE_QUERIES, &recall) != CEREBRO_OK)
+        return -1;
+    store_recall(idx, recall);
     return recall;
+}
+
+/* Tunes an approximate ANN to the store's recall target and records what it
+ * chose (tuned: "nprobe=37", tuned_count: the collection size then) and the
+ * recall it measured; other structures get their recall measured. A
+ * failure leaves the parameter as it was: tuning only ever improves on it. */
+static void tune_or_measure(cerebro_index *idx, cb_ann *ann, const float *x, const int64_t *ids, size_t n)
+{
+    cb_ann_tuning t;
+    char buf[64];
+    if (idx->readonly || n == 0 || cb_ann_is_exact(ann))
+        return;
+    if (!tunable(idx) ||
+        cb_ann_tune(ann, x, ids, n, idx->recall_target, CB_ANN_TUNE_QUERIES, &t) != CEREBRO_OK) {
+        record_recall(idx, ann, x, ids, n);
+        return;
+    }
+    store_recall(idx, t.recall);
+    /* Structures without a parameter (flat codes) count as tuned too, so
+     * that the next add does not measure them again. */
+    if (t.parameter[0])
+        snprintf(buf, sizeof buf, "%s=%u", t.parameter, t.value);
+    else
+        buf[0] = '\0';
+    cb_meta_set(idx->db, "tuned", buf);
+    snprintf(buf, sizeof buf, "%zu", n);
+    cb_meta_set(idx->db, "tuned_count", buf);
 }
 
 cerebro_status cb_index_rebuild_ann(cerebro_index *idx, sqlite3 *db)
@@ -111,13 +153,49 @@ cerebro_status cb_index_rebuild_ann(cerebro_index *idx, sqlite3 *db)
         st = cb_ann_build(idx->dim, idx->factory[0] ? idx->factory : NULL, idx->memory_budget, x, ids,
                           n, &ann);
     if (st == CEREBRO_OK)
-        record_recall(idx, ann, x, ids, n);
+        tune_or_measure(idx, ann, x, ids, n);
     free(x);
     free(ids);
     if (st != CEREBRO_OK)
         return st;
     cb_ann_free(idx->ann);
     idx->ann = ann;
+    return CEREBRO_OK;
+}
+
+cerebro_status cb_index_retune_ann(cerebro_index *idx, int force)
+{
+    char buf[64];
+    int found = 0;
+    size_t n = 0;
+    float *x = NULL;
+    int64_t *ids = NULL;
+    cerebro_status st;
+
+    if (!tunable(idx) || cb_ann_is_exact(idx->ann))
+        return CEREBRO_OK;
+    if (!force) {
+        /* Nothing recorded: tuned before this library tuned, or a failure. */
+        uint64_t count = cb_ann_count(idx->ann), tuned = 0;
+        if ((st = cb_meta_get(idx->db, "tuned_count", buf, sizeof buf, &found)) != CEREBRO_OK)
+            return st;
+        if (found)
+            tuned = strtoull(buf, NULL, 10);
+        uint64_t drift = count > tuned ? count - tuned : tuned - count;
+        if (found && drift * RETUNE_DRIFT <= tuned)
+            return CEREBRO_OK;
+    }
+    if ((st = load_vectors(idx, idx->db, &x, &ids, &n)) != CEREBRO_OK)
+        return st;
+    /* Searches read the parameter while tuning changes it. */
+    pthread_rwlock_wrlock(&idx->state_lock);
+    if (n == cb_ann_count(idx->ann)) {
+        tune_or_measure(idx, idx->ann, x, ids, n);
+        idx->saved_generation = -1; /* the file keeps the parameter */
+    }
+    pthread_rwlock_unlock(&idx->state_lock);
+    free(x);
+    free(ids);
     return CEREBRO_OK;
 }
 
@@ -264,6 +342,28 @@ static cerebro_status count_items(sqlite3 *db, uint64_t *n)
     return st;
 }
 
+/* Sets idx->recall_target: the one asked for (> 0), else the one the store
+ * recorded, else the default; records it. *changed: the store had another. */
+static cerebro_status load_recall_target(cerebro_index *idx, double requested, int *changed)
+{
+    char buf[64];
+    int found = 0;
+    cerebro_status st = cb_meta_get(idx->db, "recall_target", buf, sizeof buf, &found);
+    double stored = found ? strtod(buf, NULL) : 0;
+
+    *changed = 0;
+    if (st != CEREBRO_OK)
+        return st;
+    if (!(stored > 0 && stored <= 1))
+        found = 0;
+    idx->recall_target = requested > 0 ? requested : found ? stored : CEREBRO_INDEX_RECALL_TARGET_DEFAULT;
+    *changed = found && stored != idx->recall_target;
+    if (idx->readonly || (found && !*changed))
+        return CEREBRO_OK;
+    snprintf(buf, sizeof buf, "%.17g", idx->recall_target);
+    return cb_meta_set(idx->db, "recall_target", buf);
+}
+
 /* Loads the ANN file of the current generation, or rebuilds it. */
 static cerebro_status load_ann(cerebro_index *idx, const char *requested_factory)
 {
@@ -347,9 +447,16 @@ cerebro_status cerebro_index_open(cerebro_index **out, const char *dir, const ce
     idx->memory_budget = opts->memory_budget;
     if ((st = cb_absolute_path(dir, &idx->dir)) != CEREBRO_OK)
         goto fail;
+    int retarget = 0;
     if ((st = cb_store_open_db(idx->dir, readonly, create, &idx->db)) != CEREBRO_OK ||
-        (st = check_model(idx)) != CEREBRO_OK || (st = load_ann(idx, opts->factory)) != CEREBRO_OK)
+        (st = check_model(idx)) != CEREBRO_OK ||
+        (st = load_recall_target(idx, opts->version >= 2 ? opts->recall_target : 0, &retarget)) != CEREBRO_OK ||
+        (st = load_ann(idx, opts->factory)) != CEREBRO_OK)
         goto fail;
+    /* A new target, or a structure not tuned since the store last changed
+     * by a fifth (or written by a library that did not tune). */
+    if (!readonly && cb_index_retune_ann(idx, retarget) == CEREBRO_OK)
+        cb_index_save_ann(idx);
     *out = idx;
     return CEREBRO_OK;
 fail:
@@ -439,6 +546,8 @@ static cerebro_status remove_where(cerebro_index *idx, const char *sql_items, in
                          CEREBRO_OK)
         goto rollback;
     st = cb_index_commit(idx, ids, n, NULL, NULL, 0);
+    if (st == CEREBRO_OK)
+        st = cb_index_retune_ann(idx, 0);
     if (st == CEREBRO_OK)
         st = cb_index_save_ann(idx);
     goto out;

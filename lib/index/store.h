@@ -21,6 +21,7 @@ struct cerebro_index {
     int readonly;
     char factory[128];       /* user's factory string, or "" for automatic */
     uint64_t memory_budget;
+    double recall_target;    /* what tuning aims at (cerebro_index_options.recall_target) */
 
     sqlite3 *db;             /* the writer's connection */
     pthread_mutex_t write_lock; /* one writer (add/remove) at a time */
@@ -69,6 +70,14 @@ cerebro_status cb_index_commit(cerebro_index *idx, const int64_t *old_ids, size_
  * automatic choice) and records recall for approximate structures.
  * Caller holds state_lock exclusively (or is opening). */
 cerebro_status cb_index_rebuild_ann(cerebro_index *idx, sqlite3 *db);
+
+/* Tunes the ANN's search parameter to idx->recall_target again (see
+ * cb_ann_tune) when `force`, or when the collection grew or shrank by more
+ * than a fifth since it was last tuned, and records the result; the ANN
+ * file follows at the next cb_index_save_ann(). Nothing for exact
+ * structures, read-only handles or a factory string that names the
+ * parameter. Caller holds write_lock, not state_lock. */
+cerebro_status cb_index_retune_ann(cerebro_index *idx, int force);
 
 /* Writes the ANN file for the current generation if it is newer than the
  * one on disk, and deletes older files. Caller holds write_lock. */

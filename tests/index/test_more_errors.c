@@ -2,11 +2,14 @@
  * status and message: bad options, a file where the index folder should be,
  * a store that is not SQLite, a store of another format version or with a
  * damaged vector, and paths that cannot be indexed (empty, too long,
- * missing, too deeply nested, neither file nor folder). On the tiny bundle
- * the `model` fixture writes. */
+ * missing, too deeply nested, neither file nor folder), and an approximate
+ * structure whose fixed search parameter misses the recall a user may
+ * expect: the store tunes it to its recall target. On the tiny bundle the
+ * `model` fixture writes. */
 #define _GNU_SOURCE
 #include <check.h>
 #include <limits.h>
+#include <math.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,6 +19,7 @@
 
 #include "cerebro/cerebro.h"
 #include "check_status.h"
+#include "index/clustered.h"
 #include "index/scratch_fs.h"
 
 static cerebro_model *model;
@@ -140,6 +144,169 @@ START_TEST(test_bad_index_options)
     ck_assert_int_ne(cerebro_index_open(&idx, path, model, &o), CEREBRO_OK);
     ck_assert_ptr_null(idx);
     ck_assert_int_eq(access(path, F_OK), -1);
+}
+END_TEST
+
+START_TEST(test_bad_recall_target)
+{
+    const char *dir = scratch("recall_target");
+    const double bad[] = {1.5, -0.1, NAN, INFINITY};
+    cerebro_index_options o;
+    cerebro_index *idx = (cerebro_index *)&o;
+
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        cerebro_index_options_init(&o);
+        o.recall_target = bad[i];
+        ck_assert_fails(cerebro_index_open(&idx, dir, model, &o), CEREBRO_E_INVALID,
+                        "index options: recall_target");
+        ck_assert_ptr_null(idx);
+    }
+    /* A caller built against version 1 has no such field: it is not read. */
+    cerebro_index_options_init(&o);
+    o.version = 1;
+    o.recall_target = 7;
+    OK(cerebro_index_open(&idx, dir, model, &o));
+    cerebro_index_free(idx);
+}
+END_TEST
+
+/* Adds n uniform random unit vectors to the store in DIR, as items of
+ * `files` files (DIR/synthetic-<i>.jpg, never written), and deletes its ANN files so that the next open rebuilds
+ * from the store: data the test controls, at a size the tiny model would
+ * take minutes to index. */
+static void store_random_vectors(const char *dir, int n, int files, uint64_t seed)
+{
+    char path[2048], sql[2300];
+    sqlite3 *db = NULL;
+    sqlite3_stmt *q = NULL;
+    uint32_t dim = cerebro_model_dim(model);
+    float *v = malloc((size_t)n * dim * sizeof(float));
+
+    ck_assert_ptr_nonnull(v);
+    ck_assert_int_eq(clustered_vectors(v, (size_t)n, dim, 1, 1e4f, seed, seed + 1), 0);
+    snprintf(path, sizeof path, "%s/cerebro.db", dir);
+    ck_assert_int_eq(sqlite3_open(path, &db), SQLITE_OK);
+    ck_assert_int_eq(sqlite3_exec(db, "BEGIN", NULL, NULL, NULL), SQLITE_OK);
+    for (int f = 0; f < files; f++) {
+        snprintf(sql, sizeof sql, "INSERT INTO files(path, size, mtime_ns, indexed_at) VALUES "
+                                  "('%s/synthetic-%d.jpg', 1, 1, 1)", dir, f);
+        ck_assert_int_eq(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
+        int64_t file_id = sqlite3_last_insert_rowid(db);
+        ck_assert_int_eq(sqlite3_prepare_v2(db, "INSERT INTO items(file_id, vector) VALUES (?, ?)", -1, &q, NULL),
+                         SQLITE_OK);
+        for (int i = f * n / files; i < (f + 1) * n / files; i++) {
+            sqlite3_bind_int64(q, 1, file_id);
+            sqlite3_bind_blob(q, 2, v + (size_t)i * dim, (int)(dim * sizeof(float)), SQLITE_STATIC);
+            ck_assert_int_eq(sqlite3_step(q), SQLITE_DONE);
+            sqlite3_reset(q);
+        }
+        sqlite3_finalize(q);
+    }
+    ck_assert_int_eq(sqlite3_exec(db, "COMMIT", NULL, NULL, NULL), SQLITE_OK);
+    sqlite3_close(db);
+    free(v);
+    snprintf(sql, sizeof sql, "rm -f '%s'/ann-*.faiss", dir);
+    ck_assert_int_eq(system(sql), 0);
+}
+
+/* A meta value of the store in DIR ("" when absent). */
+static const char *store_meta(const char *dir, const char *key)
+{
+    static char value[256];
+    char path[2048];
+    sqlite3 *db = NULL;
+    sqlite3_stmt *q = NULL;
+    snprintf(path, sizeof path, "%s/cerebro.db", dir);
+    ck_assert_int_eq(sqlite3_open(path, &db), SQLITE_OK);
+    ck_assert_int_eq(sqlite3_prepare_v2(db, "SELECT value FROM meta WHERE key = ?", -1, &q, NULL), SQLITE_OK);
+    sqlite3_bind_text(q, 1, key, -1, SQLITE_STATIC);
+    value[0] = '\0';
+    if (sqlite3_step(q) == SQLITE_ROW)
+        snprintf(value, sizeof value, "%s", (const char *)sqlite3_column_text(q, 0));
+    sqlite3_finalize(q);
+    sqlite3_close(db);
+    return value;
+}
+
+/* Opens the store in DIR with a factory string and a recall target (0: the
+ * store's), returns its stats, and closes it. */
+static cerebro_index_stats open_stats(const char *dir, const char *factory, double target, uint32_t flags)
+{
+    cerebro_index_options o;
+    cerebro_index_stats s;
+    cerebro_index *idx = NULL;
+    cerebro_index_options_init(&o);
+    o.factory = factory;
+    o.recall_target = target;
+    o.flags = flags;
+    OK(cerebro_index_open(&idx, dir, model, &o));
+    OK(cerebro_index_stats_get(idx, &s));
+    cerebro_index_free(idx);
+    printf("%s, target %.2f: %s, recall@10 %.3f\n", factory ? factory : "(stored)", target, s.structure,
+           s.recall_at_10);
+    return s;
+}
+
+static unsigned nprobe_of(const cerebro_index_stats *s)
+{
+    const char *p = strstr(s->structure, "|nprobe=");
+    ck_assert_msg(p != NULL, "%s names no nprobe", s->structure);
+    return (unsigned)strtoul(p + 8, NULL, 10);
+}
+
+/* Uniform random vectors, where IVF's fixed nprobe (13 of 32 lists for
+ * 4000 vectors) misses many true neighbours: the store tunes nprobe to its
+ * recall target, records it and keeps it, retunes for a new target and when
+ * the collection shrinks by more than a fifth; a factory string that names
+ * nprobe is used as given. */
+START_TEST(test_recall_target_reached)
+{
+    const char *index_dir = two_photo_index(scratch("recall"));
+    cerebro_index_stats s;
+    store_random_vectors(index_dir, 4000, 5, 91);
+
+    s = open_stats(index_dir, "IVF32,Flat|nprobe=13", 0, CEREBRO_INDEX_CREATE);
+    ck_assert_str_eq(s.structure, "IVF32,Flat|nprobe=13");
+    ck_assert_double_lt(s.recall_at_10, 0.95);
+    ck_assert_str_eq(store_meta(index_dir, "recall_target"), "0.94999999999999996");
+    ck_assert_str_eq(store_meta(index_dir, "tuned"), "");
+
+    s = open_stats(index_dir, "IVF32,Flat", 0, CEREBRO_INDEX_CREATE);
+    unsigned tuned = nprobe_of(&s);
+    ck_assert_uint_gt(tuned, 13);
+    ck_assert_double_ge(s.recall_at_10, 0.95);
+    char want[2100];
+    snprintf(want, sizeof want, "nprobe=%u", tuned);
+    ck_assert_str_eq(store_meta(index_dir, "tuned"), want);
+    ck_assert_str_eq(store_meta(index_dir, "tuned_count"), "4002");
+
+    /* Kept: the ANN file holds the value, read-only handles show it. */
+    cerebro_index_stats again = open_stats(index_dir, NULL, 0, CEREBRO_INDEX_READONLY);
+    ck_assert_str_eq(again.structure, s.structure);
+    ck_assert_double_eq(again.recall_at_10, s.recall_at_10);
+
+    /* A higher target: more lists; 0 afterwards keeps the new one. */
+    s = open_stats(index_dir, NULL, 0.99, CEREBRO_INDEX_CREATE);
+    ck_assert_uint_gt(nprobe_of(&s), tuned);
+    ck_assert_double_ge(s.recall_at_10, 0.99);
+    again = open_stats(index_dir, NULL, 0, CEREBRO_INDEX_CREATE);
+    ck_assert_str_eq(again.structure, s.structure);
+    ck_assert_str_eq(store_meta(index_dir, "recall_target"), "0.98999999999999999");
+
+    /* Two of the five files go (1600 of 4002 vectors): retuned on what is left. */
+    cerebro_index *idx = NULL;
+    cerebro_index_options o;
+    cerebro_index_options_init(&o);
+    OK(cerebro_index_open(&idx, index_dir, model, &o));
+    snprintf(want, sizeof want, "%s/synthetic-0.jpg", index_dir);
+    OK(cerebro_index_remove_path(idx, want));
+    ck_assert_str_eq(store_meta(index_dir, "tuned_count"), "4002");
+    snprintf(want, sizeof want, "%s/synthetic-1.jpg", index_dir);
+    OK(cerebro_index_remove_path(idx, want));
+    ck_assert_str_eq(store_meta(index_dir, "tuned_count"), "2402");
+    OK(cerebro_index_stats_get(idx, &s));
+    ck_assert_double_ge(s.recall_at_10, 0.99);
+    cerebro_index_free(idx);
 }
 END_TEST
 
@@ -326,6 +493,8 @@ int main(void)
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_set_timeout(tc, 600);
     tcase_add_test(tc, test_bad_index_options);
+    tcase_add_test(tc, test_bad_recall_target);
+    tcase_add_test(tc, test_recall_target_reached);
     tcase_add_test(tc, test_index_folder_is_a_file);
     tcase_add_test(tc, test_store_is_not_sqlite);
     tcase_add_test(tc, test_store_of_another_format);

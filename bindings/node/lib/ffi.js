@@ -85,6 +85,7 @@ T.cerebro_encode_options = koffi.struct('cerebro_encode_options', {
 });
 T.cerebro_index_options = koffi.struct('cerebro_index_options', {
   version: 'uint32_t', flags: 'uint32_t', factory: 'const char *', memory_budget: 'uint64_t',
+  recall_target: 'double',
 });
 T.cerebro_progress = koffi.struct('cerebro_progress', {
   version: 'uint32_t', partial: 'uint32_t', done: 'uint64_t', total: 'uint64_t', added: 'uint64_t',

@@ -177,13 +177,15 @@ function encodeImages(model, dim, paths, { mode: m = 'fast', batchSize = 0, work
 
 // ---- index -------------------------------------------------------------------
 
-function indexOpen(dir, model, { factory = null, create = true, readonly = false, memoryBudget = 0 } = {}) {
+function indexOpen(dir, model, { factory = null, create = true, readonly = false, memoryBudget = 0,
+                                 recallTarget = 0 } = {}) {
   const f = fn();
   const opts = {};
   f.cerebro_index_options_init(opts);
   opts.flags = (create ? CONSTANTS.INDEX_CREATE : 0) | (readonly ? CONSTANTS.INDEX_READONLY : 0);
   opts.factory = factory === null || factory === undefined ? null : noNul(factory, 'factory');
   opts.memory_budget = memoryBudget;
+  opts.recall_target = recallTarget;
   const out = [null];
   check(f, f.cerebro_index_open(out, noNul(dir, 'dir'), model, opts));
   return out[0];

@@ -31,7 +31,7 @@ class Index {
   #h;
 
   /** Opens (or creates) the index directory synchronously; Index.open() is
-   *  the non-blocking form. options: {factory, create, readonly, memoryBudget} */
+   *  the non-blocking form. options: {factory, create, readonly, memoryBudget, recallTarget} */
   constructor(dir, model, options = {}) {
     const mh = modelHandle(model);
     const ptr = options[OPEN] !== undefined ? options[OPEN]

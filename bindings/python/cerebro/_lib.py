@@ -71,7 +71,7 @@ class EncodeOptions(Structure):
 
 class IndexOptions(Structure):
     _fields_ = [("version", c_uint32), ("flags", c_uint32), ("factory", c_char_p),
-                ("memory_budget", c_uint64)]
+                ("memory_budget", c_uint64), ("recall_target", c_double)]
 
 
 class Progress(Structure):

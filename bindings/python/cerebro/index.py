@@ -85,12 +85,14 @@ class Index(Owner):
 
     factory: FAISS factory string (None: chosen from the collection size).
     create: create the directory if missing. readonly: search only.
+    recall_target: recall@10 an approximate structure is tuned to, in (0, 1]
+    (0: the store's recorded target, 0.95 for a new store).
     The Index keeps its Model alive (and open) until the Index is closed;
     close() (or `with`) closes it, and committed work is durable.
     """
 
     def __init__(self, dir: PathLike, model: Model, factory: str | None = None, create: bool = True,
-                 readonly: bool = False, memory_budget: int = 0) -> None:
+                 readonly: bool = False, memory_budget: int = 0, recall_target: float = 0.0) -> None:
         if not isinstance(model, Model):
             raise TypeError(f"model: expected cerebro.Model, got {type(model).__name__}")
         lib = _lib.lib()
@@ -100,6 +102,7 @@ class Index(Owner):
         factory_raw = factory.encode() if factory is not None else None
         opts.factory = factory_raw
         opts.memory_budget = memory_budget
+        opts.recall_target = recall_target
         ptr = POINTER(_lib.IndexHandle)()
         with model._handle.use() as m:
             _lib.check(lib.cerebro_index_open(byref(ptr), _lib.fspath(dir), m, byref(opts)))
