@@ -262,35 +262,6 @@ static void dedupe_candidates(add_job *j)
 
 /* ---- moved and vanished files ---------------------------------------------- */
 
-/* Hashes a file in chunks: videos may be far larger than any image limit. */
-static cerebro_status hash_file(const char *path, uint8_t digest[32])
-{
-    enum { CHUNK = 1 << 20 };
-    cb_sha256 h;
-    size_t got;
-    uint8_t *buf = malloc(CHUNK);
-    FILE *f = buf ? fopen(path, "rb") : NULL;
-    cerebro_status st = CEREBRO_OK;
-
-    if (!buf)
-        return cb_fail(CEREBRO_E_NOMEM, "out of memory");
-    if (!f) {
-        free(buf);
-        return cb_fail(errno == ENOENT ? CEREBRO_E_NOT_FOUND : CEREBRO_E_IO, "%s: cannot open: %s", path,
-                       strerror(errno));
-    }
-    cb_sha256_init(&h);
-    errno = 0;
-    while ((got = fread(buf, 1, CHUNK, f)) > 0)
-        cb_sha256_update(&h, buf, got);
-    if (ferror(f))
-        st = cb_fail(CEREBRO_E_IO, "%s: read error: %s", path, strerror(errno ? errno : EIO));
-    cb_sha256_final(&h, digest);
-    fclose(f);
-    free(buf);
-    return st;
-}
-
 static int compare_size(const void *a, const void *b)
 {
     const known *x = *(known *const *)a, *y = *(known *const *)b;
@@ -354,7 +325,7 @@ static cerebro_status settle_vanished(add_job *j)
             known *k = vanished[i];
             if (k->seen != -1 || !k->has_hash || k->status != 0)
                 continue;
-            if (!hashed && hash_file(cd->path, digest) != CEREBRO_OK)
+            if (!hashed && cb_sha256_file(cd->path, digest) != CEREBRO_OK)
                 break;
             hashed = 1;
             if (memcmp(digest, k->hash, 32) != 0)
@@ -442,13 +413,11 @@ static cerebro_status prepare_candidate(void *user, size_t i, float *tensor, cha
     uint8_t *data = NULL;
     size_t size = 0;
     cerebro_image *img = NULL;
-    cb_sha256 h;
     cerebro_status st = cb_read_file(c->path, e->j->iopts.max_file_bytes, &data, &size);
 
+    if (st == CEREBRO_OK && (st = cb_sha256(data, size, c->hash)) != CEREBRO_OK)
+        cb_error_prefix(c->path);
     if (st == CEREBRO_OK) {
-        cb_sha256_init(&h);
-        cb_sha256_update(&h, data, size);
-        cb_sha256_final(&h, c->hash);
         if (c->has_old_hash && memcmp(c->hash, c->old_hash, 32) == 0) {
             free(data);
             return CB_ITEM_UNCHANGED; /* touched, not changed */
@@ -769,7 +738,7 @@ static cerebro_status index_video(add_job *j, candidate *c, const cb_frame_optio
     int existed = c->file_id >= 0;
 
     memset(&f, 0, sizeof f);
-    item = hash_file(c->path, c->hash);
+    item = cb_sha256_file(c->path, c->hash); /* streamed: videos outgrow any limit */
     if (item == CEREBRO_OK && c->has_old_hash && memcmp(c->hash, c->old_hash, 32) == 0) {
         if ((st = touch_file(j, c)) != CEREBRO_OK)
             return st;

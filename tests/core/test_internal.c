@@ -5,17 +5,15 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "core/core.h"
 #include "core/sha256.h"
 
 static void hex_of(const void *data, size_t len, char hex[65])
 {
-    cb_sha256 h;
     uint8_t d[32];
-    cb_sha256_init(&h);
-    cb_sha256_update(&h, data, len);
-    cb_sha256_final(&h, d);
+    ck_assert_int_eq(cb_sha256(data, len, d), CEREBRO_OK);
     cb_sha256_hex(d, hex);
 }
 
@@ -34,18 +32,29 @@ END_TEST
 
 START_TEST(test_sha256_streaming)
 {
-    /* One million 'a' fed in uneven pieces equals the published digest. */
-    static char buf[1000000];
-    cb_sha256 h;
+    /* One million 'a' in memory equals the published digest; three million
+     * in a file (read in several chunks) equal coreutils' sha256sum. */
+    static char buf[3000000];
     uint8_t d[32];
-    char hex[65];
+    char hex[65], path[512];
+    const char *dir = getenv("CEREBRO_TEST_TMP");
     memset(buf, 'a', sizeof buf);
-    cb_sha256_init(&h);
-    for (size_t off = 0, step = 1; off < sizeof buf; off += step, step = step * 3 % 977 + 1)
-        cb_sha256_update(&h, buf + off, off + step > sizeof buf ? sizeof buf - off : step);
-    cb_sha256_final(&h, d);
-    cb_sha256_hex(d, hex);
+    hex_of(buf, 1000000, hex);
     ck_assert_str_eq(hex, "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0");
+    mkdir(dir ? dir : "/tmp", 0755);
+    snprintf(path, sizeof path, "%s/core-sha256-3M", dir ? dir : "/tmp");
+    FILE *f = fopen(path, "wb");
+    ck_assert_ptr_nonnull(f);
+    ck_assert_uint_eq(fwrite(buf, 1, sizeof buf, f), sizeof buf);
+    ck_assert_int_eq(fclose(f), 0);
+    ck_assert_int_eq(cb_sha256_file(path, d), CEREBRO_OK);
+    cb_sha256_hex(d, hex);
+    ck_assert_str_eq(hex, "2a152c894398719c0570f83fac34ac03a0f6e8e474b995c2403aa5434f7b9dd4");
+    ck_assert_int_eq(cb_sha256_file("/nonexistent/model.pt", d), CEREBRO_E_NOT_FOUND);
+    ck_assert_ptr_nonnull(strstr(cerebro_last_error(), "/nonexistent/model.pt: cannot open"));
+    ck_assert_int_eq(cb_sha256_file("/", d), CEREBRO_E_IO);
+    ck_assert_ptr_nonnull(strstr(cerebro_last_error(), "/: read error while hashing"));
+    unlink(path);
 }
 END_TEST
 
