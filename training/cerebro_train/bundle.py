@@ -1,8 +1,11 @@
 """Model bundles: a TorchScript archive that libcerebro loads (docs/bundle-format.md).
 
 A bundle holds the scripted model (methods `encode_image`, `encode_text`) and two
-extra files: `cerebro/config.json` (format v1) and `cerebro/merges.txt` (the BPE
-merges the tokenizer uses, in CLIP's text format).
+extra files: `cerebro/config.json` (format v1) and the tokenizer's data: for
+`text.tokenizer` "clip_bpe" `cerebro/merges.txt` (the BPE merges, in CLIP's text
+format), for "sentencepiece" `cerebro/spm.model` (a SentencePiece model proto).
+Images are resized by `image.resize`: "shortest_bicubic" (+ `image.crop` "center",
+CLIP) or "squash_bicubic" (the whole image to S x S, `image.crop` "none", SigLIP).
 """
 
 from __future__ import annotations
@@ -24,6 +27,10 @@ FORMAT = "cerebro-bundle"
 FORMAT_VERSION = 1
 CONFIG_FILE = "cerebro/config.json"
 MERGES_FILE = "cerebro/merges.txt"
+SPM_FILE = "cerebro/spm.model"
+RESIZE_CROPS = {"shortest_bicubic": "center", "squash_bicubic": "none"}
+TOKENIZERS = ("clip_bpe", "sentencepiece")
+POOLINGS = ("eot_argmax", "last")
 MERGES_HEADER = "#version: 0.2"
 
 CLIP_MEAN = (0.48145466, 0.4578275, 0.40821073)
@@ -201,10 +208,12 @@ def validate_config(config: Mapping[str, Any]) -> None:
     _require_numbers(image, "std", "image.", 3, float)
     if any(s <= 0 for s in image["std"]):
         raise ValueError("bundle config: image.std entries must be > 0")
-    if _require(image, "resize", str, "image.") != "shortest_bicubic":
-        raise ValueError(f"bundle config: image.resize {image['resize']!r} unsupported")
-    if _require(image, "crop", str, "image.") != "center":
-        raise ValueError(f"bundle config: image.crop {image['crop']!r} unsupported")
+    resize = _require(image, "resize", str, "image.")
+    if resize not in RESIZE_CROPS:
+        raise ValueError(f"bundle config: image.resize {resize!r} unsupported")
+    if _require(image, "crop", str, "image.") != RESIZE_CROPS[resize]:
+        raise ValueError(f"bundle config: image.crop {image['crop']!r} unsupported with "
+                         f"image.resize {resize!r} (needs {RESIZE_CROPS[resize]!r})")
     _require_numbers(image, "background", "image.", 3, int)
     if any(not 0 <= v <= 255 for v in image["background"]):
         raise ValueError("bundle config: image.background entries must be 0..255")
@@ -213,8 +222,42 @@ def validate_config(config: Mapping[str, Any]) -> None:
     context = _require(text, "context_length", int, "text.")
     if context < 2:
         raise ValueError("bundle config: text.context_length must be >= 2")
-    if _require(text, "tokenizer", str, "text.") != "clip_bpe":
-        raise ValueError(f"bundle config: text.tokenizer {text['tokenizer']!r} unsupported")
+    tokenizer = _require(text, "tokenizer", str, "text.")
+    if tokenizer not in TOKENIZERS:
+        raise ValueError(f"bundle config: text.tokenizer {tokenizer!r} unsupported")
+    if "pooling" in text and text["pooling"] not in POOLINGS:
+        raise ValueError(f"bundle config: text.pooling {text['pooling']!r} unsupported")
+    if tokenizer == "sentencepiece":
+        _validate_sentencepiece(text)
+    else:
+        _validate_clip_bpe(text)
+
+    provenance = _require(config, "provenance", dict, "")
+    _require(provenance, "created", str, "provenance.")
+    _require(provenance, "training", dict, "provenance.")
+    _require(provenance, "source", str, "provenance.")
+
+
+def _validate_sentencepiece(text: Mapping[str, Any]) -> None:
+    if _require(text, "spm_file", str, "text.") != SPM_FILE:
+        raise ValueError(f"bundle config: text.spm_file must be {SPM_FILE!r}")
+    vocab = _require(text, "vocab_size", int, "text.")
+    if vocab < 1:
+        raise ValueError("bundle config: text.vocab_size must be >= 1")
+    for key in ("pad_id", "eot_id"):
+        if not 0 <= _require(text, key, int, "text.") < vocab:
+            raise ValueError(f"bundle config: text.{key} outside 0..{vocab - 1}")
+    sot_id = _require(text, "sot_id", int, "text.")
+    if sot_id != -1 and not 0 <= sot_id < vocab:
+        raise ValueError(f"bundle config: text.sot_id must be -1 or inside 0..{vocab - 1}")
+    if _require(text, "variable_length", bool, "text."):
+        raise ValueError("bundle config: text.variable_length must be false for "
+                         "sentencepiece (rows are padded to context_length)")
+    _require(text, "lowercase", bool, "text.")
+    _require(text, "canonicalize", bool, "text.")
+
+
+def _validate_clip_bpe(text: Mapping[str, Any]) -> None:
     if _require(text, "merges_file", str, "text.") != MERGES_FILE:
         raise ValueError(f"bundle config: text.merges_file must be {MERGES_FILE!r}")
     vocab = _require(text, "vocab_size", int, "text.")
@@ -228,11 +271,6 @@ def validate_config(config: Mapping[str, Any]) -> None:
     _require(text, "variable_length", bool, "text.")
     _require(text, "lowercase", bool, "text.")
 
-    provenance = _require(config, "provenance", dict, "")
-    _require(provenance, "created", str, "provenance.")
-    _require(provenance, "training", dict, "provenance.")
-    _require(provenance, "source", str, "provenance.")
-
 
 def _as_float32_script(model: nn.Module) -> torch.jit.ScriptModule:
     if isinstance(model, torch.jit.ScriptModule):
@@ -242,11 +280,19 @@ def _as_float32_script(model: nn.Module) -> torch.jit.ScriptModule:
     return torch.jit.script(model.eval())
 
 
+def probe_tokens(text: Mapping[str, Any]) -> torch.Tensor:
+    """One row of a bundle's tokenizer output for empty text: [sot,] eot, padded to
+    context_length unless rows are variable-length."""
+    ids = ([text["sot_id"]] if text.get("sot_id", -1) >= 0 else []) + [text["eot_id"]]
+    if not text["variable_length"]:
+        ids += [text["pad_id"]] * (text["context_length"] - len(ids))
+    return torch.tensor([ids], dtype=torch.int64)
+
+
 def _probe(module: torch.jit.ScriptModule, config: Mapping[str, Any]) -> None:
     """Run both methods once so a bundle that libcerebro cannot use is never written."""
     size, dim = config["image"]["size"], config["embed_dim"]
-    text = config["text"]
-    tokens = torch.tensor([[text["sot_id"], text["eot_id"]]], dtype=torch.int64)
+    tokens = probe_tokens(config["text"])
     with torch.no_grad():
         image_out = module.encode_image(torch.zeros(1, 3, size, size))
         text_out = module.encode_text(tokens)
@@ -270,16 +316,26 @@ def export_bundle(model: nn.Module, config: Optional[CLIPConfig], merges_path_or
         config = model.config
     bundle_config = make_config(config, name, provenance, mean, std, background, architecture)
     merges = trim_merges(read_merges(merges_path_or_text), config.vocab_size)
+    write_bundle(model, bundle_config, {MERGES_FILE: merges}, out_path)
+    return bundle_config
+
+
+def write_bundle(model: nn.Module, bundle_config: Mapping[str, Any],
+                 extra_files: Mapping[str, Union[str, bytes]],
+                 out_path: Union[str, os.PathLike]) -> None:
+    """Validate `bundle_config`, script `model` (float32, eval), run both methods once,
+    and write the archive with config.json and `extra_files` (the tokenizer's data)
+    atomically to `out_path`."""
+    validate_config(bundle_config)
     module = _as_float32_script(model)
     _probe(module, bundle_config)
     out_path = Path(out_path)
     tmp_path = out_path.with_name(out_path.name + ".tmp")
-    torch.jit.save(module, str(tmp_path), _extra_files={
-        CONFIG_FILE: json.dumps(bundle_config, indent=2, sort_keys=False) + "\n",
-        MERGES_FILE: merges,
-    })
+    files: Dict[str, Union[str, bytes]] = {
+        CONFIG_FILE: json.dumps(bundle_config, indent=2, sort_keys=False) + "\n"}
+    files.update(extra_files)
+    torch.jit.save(module, str(tmp_path), _extra_files=files)
     os.replace(tmp_path, out_path)
-    return bundle_config
 
 
 def _openai_embed_dim(module: torch.jit.ScriptModule, text: Mapping[str, Any]) -> int:
@@ -295,11 +351,12 @@ def _openai_embed_dim(module: torch.jit.ScriptModule, text: Mapping[str, Any]) -
 
 
 def load_bundle(path: Union[str, os.PathLike], merges_path: Optional[MergesSource] = None
-                ) -> Tuple[torch.jit.ScriptModule, Dict[str, Any], Optional[str]]:
-    """(scripted module on CPU, config dict, merges text). An archive without
-    cerebro/config.json is read as OpenAI CLIP JIT (openai_default_config); its merges
-    come from `merges_path` (None if not given)."""
-    extra = {CONFIG_FILE: "", MERGES_FILE: ""}
+                ) -> Tuple[torch.jit.ScriptModule, Dict[str, Any], Any]:
+    """(scripted module on CPU, config dict, tokenizer data): the merges text for
+    "clip_bpe" bundles, the SentencePiece model bytes for "sentencepiece" ones. An
+    archive without cerebro/config.json is read as OpenAI CLIP JIT
+    (openai_default_config); its merges come from `merges_path` (None if not given)."""
+    extra = {CONFIG_FILE: "", MERGES_FILE: "", SPM_FILE: ""}
     module = torch.jit.load(str(path), map_location="cpu", _extra_files=extra)
     for method in ("encode_image", "encode_text"):
         if not hasattr(module, method):
@@ -311,17 +368,27 @@ def load_bundle(path: Union[str, os.PathLike], merges_path: Optional[MergesSourc
         return module, config, merges
     config = json.loads(extra[CONFIG_FILE].decode("utf-8"))
     validate_config(config)
+    if config["text"]["tokenizer"] == "sentencepiece":
+        if not extra[SPM_FILE]:
+            raise ValueError(f"{path}: bundle has no {SPM_FILE}")
+        return module, config, bytes(extra[SPM_FILE])
     merges = extra[MERGES_FILE].decode("utf-8")
     trim_merges(merges, config["text"]["vocab_size"])
     return module, config, merges
 
 
-def load_model_from_bundle(path: Union[str, os.PathLike]) -> CLIP:
-    """An eager (trainable) CLIP with a bundle's weights, for fine-tuning an export."""
+def load_model_from_bundle(path: Union[str, os.PathLike]) -> nn.Module:
+    """An eager (trainable) CLIP, or SigLIP, with a bundle's weights."""
     module, config, _ = load_bundle(path)
     arch = dict(config.get("architecture") or {})
-    if arch.pop("kind", None) != "clip_vit":
-        raise ValueError(f"{path}: bundle has no clip_vit architecture record")
+    kind = arch.pop("kind", None)
+    if kind == "siglip":
+        from .siglip import SigLIP, SiglipConfig
+        siglip = SigLIP(SiglipConfig.from_dict(arch))
+        siglip.load_state_dict(module.state_dict(), strict=True)
+        return siglip
+    if kind != "clip_vit":
+        raise ValueError(f"{path}: bundle has no clip_vit or siglip architecture record")
     model = CLIP(CLIPConfig.from_dict(arch))
     model.load_state_dict(module.state_dict(), strict=True)
     return model

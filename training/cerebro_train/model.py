@@ -24,7 +24,7 @@ import dataclasses
 import math
 import re
 from dataclasses import dataclass
-from typing import Dict, List, Mapping, Optional, Tuple
+from typing import Any, Dict, List, Mapping, Optional, Tuple
 
 import torch
 import torch.nn.functional as F
@@ -35,6 +35,9 @@ CLIP_HEAD_WIDTH = 64
 
 # Entries OpenAI's JIT archives keep in their state dict that are not parameters.
 _OPENAI_NON_PARAMETER_KEYS = ("input_resolution", "context_length", "vocab_size")
+
+# CLIPConfig.activation values.
+ACTIVATIONS = ("quick_gelu", "gelu")
 
 
 @dataclass
@@ -53,11 +56,20 @@ class CLIPConfig:
     transformer_layers: int
     # None: vision_width // 64, OpenAI's rule.
     vision_heads: Optional[int] = None
+    # The MLP nonlinearity both towers were trained with: "quick_gelu" (OpenAI's
+    # x * sigmoid(1.702 x), and this project's models) or "gelu" (nn.GELU, exact erf:
+    # open_clip's LAION/DataComp models and Hugging Face configs with hidden_act "gelu").
+    activation: str = "quick_gelu"
 
     def __post_init__(self) -> None:
         if self.vision_heads is None:
             self.vision_heads = max(1, self.vision_width // CLIP_HEAD_WIDTH)
+        if self.activation not in ACTIVATIONS:
+            raise ValueError(f"CLIPConfig.activation must be one of {', '.join(ACTIVATIONS)}, "
+                             f"got {self.activation!r}")
         for field in dataclasses.fields(self):
+            if field.name == "activation":
+                continue
             value = getattr(self, field.name)
             if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
                 raise ValueError(f"CLIPConfig.{field.name} must be a positive int, got {value!r}")
@@ -76,7 +88,7 @@ class CLIPConfig:
     def grid_size(self) -> int:
         return self.image_resolution // self.vision_patch_size
 
-    def to_dict(self) -> Dict[str, int]:
+    def to_dict(self) -> Dict[str, Any]:
         return dataclasses.asdict(self)
 
     @classmethod
@@ -144,11 +156,21 @@ class SelfAttention(nn.Module):
         return self.out_proj(out)
 
 
+def activation_module(name: str) -> nn.Module:
+    """The module for a CLIPConfig.activation value (no parameters, so state dicts of
+    either kind have the same names)."""
+    if name == "quick_gelu":
+        return QuickGELU()
+    if name == "gelu":
+        return nn.GELU()
+    raise ValueError(f"unknown activation {name!r}; known: {', '.join(ACTIVATIONS)}")
+
+
 class MLP(nn.Module):
-    def __init__(self, width: int) -> None:
+    def __init__(self, width: int, activation: str = "quick_gelu") -> None:
         super().__init__()
         self.c_fc = nn.Linear(width, 4 * width)
-        self.gelu = QuickGELU()
+        self.gelu = activation_module(activation)
         self.c_proj = nn.Linear(4 * width, width)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -158,12 +180,12 @@ class MLP(nn.Module):
 class ResidualAttentionBlock(nn.Module):
     """Pre-norm transformer block."""
 
-    def __init__(self, width: int, heads: int) -> None:
+    def __init__(self, width: int, heads: int, activation: str = "quick_gelu") -> None:
         super().__init__()
         self.ln_1 = LayerNorm(width)
         self.attn = SelfAttention(width, heads)
         self.ln_2 = LayerNorm(width)
-        self.mlp = MLP(width)
+        self.mlp = MLP(width, activation)
 
     def forward(self, x: torch.Tensor, mask: Optional[torch.Tensor]) -> torch.Tensor:
         x = x + self.attn(self.ln_1(x), mask)
@@ -171,11 +193,12 @@ class ResidualAttentionBlock(nn.Module):
 
 
 class Transformer(nn.Module):
-    def __init__(self, width: int, layers: int, heads: int) -> None:
+    def __init__(self, width: int, layers: int, heads: int,
+                 activation: str = "quick_gelu") -> None:
         super().__init__()
         self.width = width
         self.layers = layers
-        self.resblocks = nn.ModuleList([ResidualAttentionBlock(width, heads)
+        self.resblocks = nn.ModuleList([ResidualAttentionBlock(width, heads, activation)
                                         for _ in range(layers)])
 
     def forward(self, x: torch.Tensor, mask: Optional[torch.Tensor]) -> torch.Tensor:
@@ -209,7 +232,8 @@ class VisionTransformer(nn.Module):
         self.class_embedding = nn.Parameter(torch.empty(width))
         self.positional_embedding = nn.Parameter(torch.empty(config.grid_size ** 2 + 1, width))
         self.ln_pre = LayerNorm(width)
-        self.transformer = Transformer(width, config.vision_layers, config.vision_heads)
+        self.transformer = Transformer(width, config.vision_layers, config.vision_heads,
+                                       config.activation)
         self.ln_post = LayerNorm(width)
         self.proj = nn.Parameter(torch.empty(width, config.embed_dim))
 
@@ -251,7 +275,7 @@ class CLIP(nn.Module):
         self.positional_embedding = nn.Parameter(
             torch.empty(config.context_length, config.transformer_width))
         self.transformer = Transformer(config.transformer_width, config.transformer_layers,
-                                       config.transformer_heads)
+                                       config.transformer_heads, config.activation)
         self.ln_final = LayerNorm(config.transformer_width)
         self.text_projection = nn.Parameter(
             torch.empty(config.transformer_width, config.embed_dim))
@@ -306,7 +330,8 @@ def _count_blocks(state_dict: Mapping[str, torch.Tensor], prefix: str) -> int:
 
 def config_from_openai_state_dict(state_dict: Mapping[str, torch.Tensor],
                                   vision_heads: Optional[int] = None,
-                                  transformer_heads: Optional[int] = None) -> CLIPConfig:
+                                  transformer_heads: Optional[int] = None,
+                                  activation: str = "quick_gelu") -> CLIPConfig:
     """Infer a CLIPConfig from tensor shapes. Head counts are not stored in a state
     dict; they default to width // 64 (every OpenAI and open_clip ViT follows this)."""
     if "visual.conv1.weight" not in state_dict or "visual.proj" not in state_dict:
@@ -331,15 +356,19 @@ def config_from_openai_state_dict(state_dict: Mapping[str, torch.Tensor],
         transformer_heads=transformer_heads or max(1, transformer_width // CLIP_HEAD_WIDTH),
         transformer_layers=_count_blocks(state_dict, "transformer.resblocks."),
         vision_heads=vision_heads or max(1, vision_width // CLIP_HEAD_WIDTH),
+        activation=activation,
     )
 
 
 def from_openai_state_dict(state_dict: Mapping[str, torch.Tensor],
                            vision_heads: Optional[int] = None,
-                           transformer_heads: Optional[int] = None) -> CLIP:
-    """Build a float32 CLIP from an OpenAI-format state dict (strict load)."""
+                           transformer_heads: Optional[int] = None,
+                           activation: str = "quick_gelu") -> CLIP:
+    """Build a float32 CLIP from an OpenAI-format state dict (strict load). The state
+    dict cannot tell the activation: OpenAI's weights are "quick_gelu", most open_clip
+    ones "gelu"."""
     tensors = {k: v for k, v in state_dict.items() if k not in _OPENAI_NON_PARAMETER_KEYS}
-    config = config_from_openai_state_dict(tensors, vision_heads, transformer_heads)
+    config = config_from_openai_state_dict(tensors, vision_heads, transformer_heads, activation)
     model = CLIP(config)
     model.load_state_dict({k: v.float() for k, v in tensors.items()}, strict=True)
     return model.eval()
