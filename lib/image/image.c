@@ -19,7 +19,7 @@ cerebro_status cb_image_options_check(const cerebro_image_options *o)
     }
     if (o->mode > CEREBRO_PREPROCESS_FAST)
         return cb_fail(CEREBRO_E_INVALID, "image options: unknown preprocess mode %u", o->mode);
-    if (o->resize != CEREBRO_RESIZE_SHORTEST_CROP)
+    if (o->resize != CEREBRO_RESIZE_SHORTEST_CROP && o->resize != CEREBRO_RESIZE_SQUASH)
         return cb_fail(CEREBRO_E_INVALID, "image options: unknown resize mode %u", o->resize);
     if (o->flags & ~(CEREBRO_IMAGE_IGNORE_EXIF | CEREBRO_IMAGE_DRAFT))
         return cb_fail(CEREBRO_E_INVALID, "image options: unknown flags 0x%x", o->flags);

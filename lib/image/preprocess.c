@@ -1,4 +1,5 @@
-/* CLIP preprocessing: shortest-side bicubic resize, centre crop, scaling to
+/* Image preprocessing: CLIP's shortest-side bicubic resize and centre crop,
+ * or SigLIP's bicubic squash of the whole image to S x S; then scaling to
  * [0, 1] and per-channel normalisation into a CHW float32 tensor.
  *
  * Only the crop is ever resampled (cb_resample_window computes exactly the
@@ -65,6 +66,35 @@ cerebro_status cb_clip_crop(const cerebro_image *image, uint32_t s, uint8_t *cro
     return cb_clip_crop_box(image, image->width, image->height, NULL, s, crop, flags);
 }
 
+cerebro_status cb_squash_box(const cerebro_image *image, const float box[4], uint32_t s,
+                             uint8_t *out, unsigned flags)
+{
+    cb_resample_job job = {0};
+
+    job.out_w = job.out_h = job.cw = job.ch = s;
+    if (box)
+        memcpy(job.box, box, sizeof job.box);
+    job.flags = flags;
+    return cb_resample_window(image, &job, out, (size_t)s * 3);
+}
+
+cerebro_status cb_squash(const cerebro_image *image, uint32_t s, uint8_t *out, unsigned flags)
+{
+    /* A scaled decode (fast mode): the content's box, as PIL's draft()
+     * hands resize(). */
+    if (image->full_width != image->width || image->full_height != image->height)
+        return cb_squash_box(image, image->box, s, out, flags);
+    return cb_squash_box(image, NULL, s, out, flags);
+}
+
+cerebro_status cb_preprocess_pixels(const cerebro_image *image, uint32_t s, uint32_t resize,
+                                    uint8_t *out, unsigned flags)
+{
+    if (resize == CEREBRO_RESIZE_SQUASH)
+        return cb_squash(image, s, out, flags);
+    return cb_clip_crop(image, s, out, flags);
+}
+
 /* Resolves NULL to the defaults and validates. */
 static cerebro_status options_or_defaults(const cerebro_image_options *opts,
                                           cerebro_image_options *buf,
@@ -117,7 +147,7 @@ cerebro_status cerebro_image_preprocess(const cerebro_image *image,
     if (!crop)
         return cb_fail(CEREBRO_E_NOMEM, "cerebro_image_preprocess: cannot allocate a %ux%u crop",
                        o->size, o->size);
-    st = cb_clip_crop(image, o->size, crop, 0);
+    st = cb_preprocess_pixels(image, o->size, o->resize, crop, 0);
     if (st == CEREBRO_OK)
         crop_to_tensor(crop, o, out);
     free(crop);

@@ -1,6 +1,6 @@
-/* The CLIP image transform (preprocess.c): torchvision's
- * Resize(S, BICUBIC) + CenterCrop(S) + ToTensor() + Normalize(mean, std)
- * on a decoded RGB image, reproduced exactly. */
+/* The image transforms (preprocess.c), reproduced exactly: CLIP's
+ * torchvision Resize(S, BICUBIC) + CenterCrop(S), or SigLIP's PIL
+ * resize((S, S), BICUBIC); then ToTensor() + Normalize(mean, std). */
 #ifndef CEREBRO_IMAGE_PREPROCESS_H
 #define CEREBRO_IMAGE_PREPROCESS_H
 
@@ -35,6 +35,19 @@ cerebro_status cb_clip_crop(const cerebro_image *image, uint32_t s, uint8_t *cro
  * orientations that mirror an axis move its partial pixel to the start. */
 cerebro_status cb_clip_crop_box(const cerebro_image *image, uint32_t full_w, uint32_t full_h,
                                 const float box[4], uint32_t s, uint8_t *crop, unsigned flags);
+
+/* CEREBRO_RESIZE_SQUASH: the uint8 S x S RGB image (packed) that PIL's
+ * image.resize((S, S), Image.BICUBIC) gives, bit-exact. A scaled decode
+ * (fast mode) is resampled from the box its content covers (`box`, or the
+ * image's own in cb_squash), as PIL's draft() + resize((S, S), box=box).
+ * Errors: E_LIMIT, E_NOMEM. */
+cerebro_status cb_squash(const cerebro_image *image, uint32_t s, uint8_t *out, unsigned flags);
+cerebro_status cb_squash_box(const cerebro_image *image, const float box[4], uint32_t s,
+                             uint8_t *out, unsigned flags);
+
+/* The S x S pixels of a cerebro_resize_mode: cb_clip_crop or cb_squash. */
+cerebro_status cb_preprocess_pixels(const cerebro_image *image, uint32_t s, uint32_t resize,
+                                    uint8_t *out, unsigned flags);
 
 #ifdef __cplusplus
 }

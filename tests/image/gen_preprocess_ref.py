@@ -15,13 +15,19 @@ Output: <out>/manifest.txt, one case a line, fields separated by spaces
   crop   <src.rgb> <w> <h> <S> <crop.u8> <tensor.f32>
   file   <image> <S> <big 0|1> <crop.u8> <tensor.f32>
   fast   <image> <S> <W> <H> <x0> <y0> <x1> <y1> <crop.u8>
+  squash <src.rgb> <w> <h> <S> <out.u8> <tensor.f32>
+  sfile  <image> <S> <big 0|1> <out.u8> <tensor.f32>
+  sfast  <image> <S> <W> <H> <x0> <y0> <x1> <y1> <out.u8>
 resize: PIL's resize((tw, th), BICUBIC, box=(x0, y0, x1, y1)), box all 0 for
 the default. crop.u8 is the S x S x 3 uint8 crop before ToTensor; tensor.f32
 the 3 x S x S normalised float32 tensor (native byte order), "-" where not
 written. fast: what PIL gives for the JPEG decoded at the scale libcerebro's
 fast mode picks (draft()), oriented, then resized with the geometry of the
 original W x H (oriented) from the box the content covers, and centre
-cropped.
+cropped. squash, sfile and sfast are the same for CEREBRO_RESIZE_SQUASH:
+PIL's resize((S, S), BICUBIC) of the whole image (SigLIP's processors),
+then ToTensor + Normalize; sfast from the draft()ed JPEG with the content's
+box.
 
 Usage: gen_preprocess_ref.py --out DIR
 """
@@ -78,6 +84,14 @@ def synthetic(width: int, height: int, kind: int, seed: int) -> np.ndarray:
     return arr
 
 
+SQUASH_SIZES = (224, 384, 64, 32, 7)
+
+
+def squash(im: Image.Image, size: int) -> Image.Image:
+    """SigLIP's resize: the whole image to size x size, aspect not kept."""
+    return im.resize((size, size), Image.BICUBIC)
+
+
 def crop_transform(size: int) -> Callable[[Image.Image], Image.Image]:
     return T.Compose([T.Resize(size, interpolation=T.InterpolationMode.BICUBIC), T.CenterCrop(size)])
 
@@ -95,8 +109,10 @@ class Writer:
         (self.out / name).write_bytes(np.ascontiguousarray(arr).tobytes())
         return name
 
-    def references(self, im: Image.Image, stem: str, size: int, tensor: bool = True) -> Tuple[str, str]:
-        crop = crop_transform(size)(im)
+    def references(self, im: Image.Image, stem: str, size: int, tensor: bool = True,
+                   resize: str = "crop") -> Tuple[str, str]:
+        crop = crop_transform(size)(im) if resize == "crop" else squash(im, size)
+        stem = stem if resize == "crop" else f"{stem}.sq"
         crop_name = self.raw(f"{stem}.s{size}.u8", np.asarray(crop, np.uint8))
         if not tensor:
             return crop_name, "-"
@@ -138,6 +154,11 @@ def raw_cases(w: Writer) -> None:
             # on the small sizes here and on every file case.
             crop_name, tensor_name = w.references(im, f"raw{i}", size, tensor=size != 224)
             w.lines.append(f"crop {src} {width} {height} {size} {crop_name} {tensor_name}")
+        # Squash: down in both directions, up in both, up in one and down
+        # in the other, every aspect ratio of the list.
+        for size in SQUASH_SIZES:
+            out_name, tensor_name = w.references(im, f"raw{i}", size, tensor=size <= 64, resize="squash")
+            w.lines.append(f"squash {src} {width} {height} {size} {out_name} {tensor_name}")
 
 
 def reference_image(path: Path, kind: str) -> Image.Image:
@@ -189,8 +210,11 @@ def file_cases(w: Writer) -> None:
         for size in sizes:
             crop_name, tensor_name = w.references(im, name, size)
             w.lines.append(f"file {name} {size} {int(big)} {crop_name} {tensor_name}")
+            out_name, tensor_name = w.references(im, name, size, resize="squash")
+            w.lines.append(f"sfile {name} {size} {int(big)} {out_name} {tensor_name}")
             if how.startswith("jpg") or how.startswith("exif"):
                 fast_case(w, path, name, kind, size)
+                fast_case(w, path, name, kind, size, resize="squash")
 
 
 # EXIF orientations whose transform moves the stored right column to the
@@ -199,7 +223,7 @@ MIRRORS_X = {2, 3, 6, 7}
 MIRRORS_Y = {3, 4, 7, 8}
 
 
-def fast_case(w: Writer, path: Path, name: str, kind: str, size: int) -> None:
+def fast_case(w: Writer, path: Path, name: str, kind: str, size: int, resize: str = "crop") -> None:
     """Reference for fast mode's geometry: libcerebro decodes at the
     strongest 1/d that keeps the short side >= S (PIL's draft() at the same
     d), then resizes from the box the original content covers."""
@@ -219,6 +243,12 @@ def fast_case(w: Writer, path: Path, name: str, kind: str, size: int) -> None:
     x0 = im.width - ext_w if orientation in MIRRORS_X else 0.0
     y0 = im.height - ext_h if orientation in MIRRORS_Y else 0.0
     box = (x0, y0, x0 + ext_w, y0 + ext_h)
+    if resize == "squash":
+        out = im.resize((size, size), Image.BICUBIC, box=box)
+        out_name = w.raw(f"{name}.sq.s{size}.fast.u8", np.asarray(out, np.uint8))
+        w.lines.append(f"sfast {name} {size} {full_w} {full_h} "
+                       f"{box[0]!r} {box[1]!r} {box[2]!r} {box[3]!r} {out_name}")
+        return
     resized = im.resize(T.functional._compute_resized_output_size((full_h, full_w), [size])[::-1],
                         Image.BICUBIC, box=box)
     crop = T.CenterCrop(size)(resized)

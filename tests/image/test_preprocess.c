@@ -1,4 +1,5 @@
-/* Resampling and CLIP preprocessing against the real references:
+/* Resampling, CLIP preprocessing and the squash resize against the real
+ * references:
  * PIL 9.4's Image.resize(BICUBIC) and torchvision 0.14's
  * Resize(S, BICUBIC) + CenterCrop(S) + ToTensor + Normalize, as written by
  * gen_preprocess_ref.py into $CEREBRO_PREPROCESS_REF (manifest.txt lists
@@ -238,6 +239,66 @@ START_TEST(test_crop_matches_torchvision)
 }
 END_TEST
 
+/* ---- (1b) squash (CEREBRO_RESIZE_SQUASH) on raw RGB == PIL ------------- */
+
+static void squash_case(const char *line, void *ctx)
+{
+    char src[256], out_name[256], tensor_name[256];
+    uint32_t w, h, s;
+    crop_stats *stats = ctx;
+    cerebro_image *img;
+    uint8_t *expect, *got;
+    cerebro_image_options o;
+
+    ck_assert_int_eq(sscanf(line, "%255s %u %u %u %255s %255s", src, &w, &h, &s, out_name,
+                            tensor_name), 6);
+    img = load_raw(src, w, h);
+    expect = read_ref(out_name, (size_t)s * s * 3);
+    got = malloc((size_t)s * s * 3);
+    ck_assert_ptr_nonnull(got);
+    for (unsigned flags = 0; flags <= CB_RESAMPLE_SCALAR; flags++) {
+        memset(got, 0x5a, (size_t)s * s * 3);
+        ck_assert_int_eq(cb_squash(img, s, got, flags), CEREBRO_OK);
+        if (memcmp(got, expect, (size_t)s * s * 3) != 0) {
+            fprintf(stderr, "squash of %ux%u to S=%u (flags %u) differs from PIL\n", w, h, s, flags);
+            stats->crops_differ++;
+        }
+    }
+    if (strcmp(tensor_name, "-") != 0) {
+        float *ref = read_ref(tensor_name, (size_t)3 * s * s * sizeof(float));
+        float *tensor = malloc((size_t)3 * s * s * sizeof(float));
+        ck_assert_ptr_nonnull(tensor);
+        opts_for(&o, s, CEREBRO_PREPROCESS_EXACT);
+        o.resize = CEREBRO_RESIZE_SQUASH;
+        ck_assert_int_eq(cerebro_image_preprocess(img, &o, tensor), CEREBRO_OK);
+        for (size_t i = 0; i < (size_t)3 * s * s; i++) {
+            double d = fabs((double)tensor[i] - ref[i]);
+            if (d > stats->tensor_max)
+                stats->tensor_max = d;
+        }
+        stats->tensors++;
+        free(tensor);
+        free(ref);
+    }
+    free(got);
+    free(expect);
+    cerebro_image_free(img);
+}
+
+START_TEST(test_squash_matches_pil)
+{
+    crop_stats stats = {0, 0, 0};
+    int n = for_each_case("squash", squash_case, &stats);
+
+    printf("squash: %d cases (SIMD and scalar), %d differ; %d tensors, max float diff %g\n", n,
+           stats.crops_differ, stats.tensors, stats.tensor_max);
+    ck_assert_int_gt(n, 100);
+    ck_assert_int_gt(stats.tensors, 50);
+    ck_assert_int_eq(stats.crops_differ, 0);
+    ck_assert_msg(stats.tensor_max <= 1e-6, "tensor differs by %g", stats.tensor_max);
+}
+END_TEST
+
 /* ---- (2) and (3): the file pipeline in exact and fast mode ------------- */
 
 typedef struct file_stats {
@@ -248,6 +309,7 @@ typedef struct file_stats {
     double fast_worst_max;
     int fast_files;
     uint32_t mode;
+    uint32_t resize; /* cerebro_resize_mode */
 } file_stats;
 
 static void file_case(const char *line, void *ctx)
@@ -268,6 +330,7 @@ static void file_case(const char *line, void *ctx)
     got = malloc((size_t)3 * s * s * sizeof(float));
     ck_assert_ptr_nonnull(got);
     opts_for(&o, s, st->mode);
+    o.resize = st->resize;
     ck_assert_msg(cerebro_image_preprocess_file(path, &o, got) == CEREBRO_OK, "%s: %s", name,
                   cerebro_last_error());
     worst = level_diff(got, ref, s, &sum);
@@ -280,7 +343,7 @@ static void file_case(const char *line, void *ctx)
         ck_assert_ptr_nonnull(crop);
         ck_assert_int_eq(cb_decode_params_from(&o, 0, &p), CEREBRO_OK);
         ck_assert_int_eq(cb_image_decode_file(path, &p, &img), CEREBRO_OK);
-        ck_assert_int_eq(cb_clip_crop(img, s, crop, 0), CEREBRO_OK);
+        ck_assert_int_eq(cb_preprocess_pixels(img, s, st->resize, crop, 0), CEREBRO_OK);
         if (memcmp(crop, expect, (size_t)s * s * 3) == 0)
             st->crops_exact++;
         if (worst > 1.001)
@@ -319,6 +382,13 @@ START_TEST(test_files_exact)
            st.crops_exact, st.worst);
     ck_assert_int_gt(n, 80);
     ck_assert_msg(st.worst <= 1.001, "exact mode is %.3f levels off the reference", st.worst);
+    memset(&st, 0, sizeof st);
+    st.resize = CEREBRO_RESIZE_SQUASH;
+    n = for_each_case("sfile", file_case, &st);
+    printf("files, exact mode, squash: %d cases, %d byte-identical, max diff %.3f levels\n", n,
+           st.crops_exact, st.worst);
+    ck_assert_int_gt(n, 80);
+    ck_assert_msg(st.worst <= 1.001, "exact squash is %.3f levels off the reference", st.worst);
 }
 END_TEST
 
@@ -332,6 +402,13 @@ START_TEST(test_files_fast)
     printf("files, fast mode: %d cases (%d large), worst mean %.3f levels, worst max %.0f levels\n",
            n, st.fast_files, st.fast_worst_mean, st.fast_worst_max);
     ck_assert_int_gt(st.fast_files, 5);
+    memset(&st, 0, sizeof st);
+    st.mode = CEREBRO_PREPROCESS_FAST;
+    st.resize = CEREBRO_RESIZE_SQUASH;
+    n = for_each_case("sfile", file_case, &st);
+    printf("files, fast mode, squash: %d cases (%d large), worst mean %.3f levels, worst max %.0f "
+           "levels\n", n, st.fast_files, st.fast_worst_mean, st.fast_worst_max);
+    ck_assert_int_gt(st.fast_files, 5);
 }
 END_TEST
 
@@ -342,6 +419,7 @@ typedef struct fast_box_stats {
     int differ;
     double worst_mean; /* vs the full-resolution reference, levels */
     int worst_max;
+    uint32_t resize;   /* cerebro_resize_mode */
 } fast_box_stats;
 
 static void fast_geometry_case(const char *line, void *ctx)
@@ -381,18 +459,22 @@ static void fast_geometry_case(const char *line, void *ctx)
                   "%s S=%u: decoder's geometry %ux%u box (%g, %g, %g, %g), reference %ux%u box (%g, %g, %g, %g)",
                   name, s, img->full_width, img->full_height, img->box[0], img->box[1], img->box[2], img->box[3],
                   full_w, full_h, box[0], box[1], box[2], box[3]);
-    ck_assert_int_eq(cb_clip_crop_box(img, full_w, full_h, fbox, s, crop, 0), CEREBRO_OK);
+    if (st->resize == CEREBRO_RESIZE_SQUASH)
+        ck_assert_int_eq(cb_squash_box(img, fbox, s, crop, 0), CEREBRO_OK);
+    else
+        ck_assert_int_eq(cb_clip_crop_box(img, full_w, full_h, fbox, s, crop, 0), CEREBRO_OK);
     if (memcmp(crop, expect, (size_t)s * s * 3) != 0) {
         fprintf(stderr, "fast %s S=%u differs from PIL draft + resize(box)\n", name, s);
         st->differ++;
     }
-    ck_assert_int_eq(cb_clip_crop(img, s, crop, 0), CEREBRO_OK);
+    ck_assert_int_eq(cb_preprocess_pixels(img, s, st->resize, crop, 0), CEREBRO_OK);
     if (memcmp(crop, expect, (size_t)s * s * 3) != 0) {
         fprintf(stderr, "fast %s S=%u from the decoder's own box differs from PIL draft + resize(box)\n", name, s);
         st->differ++;
     }
     /* How far this is from the full-resolution reference crop. */
-    snprintf(ref_name, sizeof ref_name, "%s.s%u.u8", name, s);
+    snprintf(ref_name, sizeof ref_name, "%s%s.s%u.u8", name,
+             st->resize == CEREBRO_RESIZE_SQUASH ? ".sq" : "", s);
     free(expect);
     expect = read_ref(ref_name, (size_t)s * s * 3);
     for (size_t i = 0; i < (size_t)s * s * 3; i++) {
@@ -414,7 +496,7 @@ static void fast_geometry_case(const char *line, void *ctx)
 
 START_TEST(test_fast_geometry_matches_pil_draft)
 {
-    fast_box_stats st = {0, 0, 0};
+    fast_box_stats st = {0, 0, 0, CEREBRO_RESIZE_SHORTEST_CROP};
     int n = for_each_case("fast", fast_geometry_case, &st);
 
     printf("fast geometry: %d scaled decodes, %d differ from PIL draft + resize(box); "
@@ -423,6 +505,15 @@ START_TEST(test_fast_geometry_matches_pil_draft)
     ck_assert_int_gt(n, 30);
     ck_assert_int_eq(st.differ, 0);
     ck_assert_msg(st.worst_mean <= FAST_BOX_MEAN_LEVELS, "mean %.3f", st.worst_mean);
+    memset(&st, 0, sizeof st);
+    st.resize = CEREBRO_RESIZE_SQUASH;
+    n = for_each_case("sfast", fast_geometry_case, &st);
+    printf("fast geometry, squash: %d scaled decodes, %d differ from PIL draft + resize(box); "
+           "vs the full reference: worst mean %.3f, max %d levels\n",
+           n, st.differ, st.worst_mean, st.worst_max);
+    ck_assert_int_gt(n, 30);
+    ck_assert_int_eq(st.differ, 0);
+    ck_assert_msg(st.worst_mean <= FAST_BOX_MEAN_LEVELS, "squash mean %.3f", st.worst_mean);
 }
 END_TEST
 
@@ -584,6 +675,10 @@ START_TEST(test_bad_arguments)
     opts_for(&o, 4, CEREBRO_PREPROCESS_EXACT);
     o.resize = 3;
     expect_invalid(cerebro_image_preprocess(img, &o, t), "resize");
+    o.resize = CEREBRO_RESIZE_SQUASH + 1;
+    expect_invalid(cerebro_image_preprocess_file("/nonexistent.jpg", &o, t), "resize");
+    o.resize = CEREBRO_RESIZE_SQUASH;
+    ck_assert_int_eq(cerebro_image_preprocess(img, &o, t), CEREBRO_OK);
     opts_for(&o, 4, CEREBRO_PREPROCESS_EXACT);
     o.flags = 0x80;
     expect_invalid(cerebro_image_preprocess(img, &o, t), "flags");
@@ -659,6 +754,7 @@ static Suite *preprocess_suite(void)
     tcase_add_test(pure, test_bad_arguments);
     tcase_add_test(pure, test_resize_matches_pil);
     tcase_add_test(pure, test_crop_matches_torchvision);
+    tcase_add_test(pure, test_squash_matches_pil);
     tcase_add_test(files, test_files_exact);
     tcase_add_test(files, test_files_fast);
     tcase_add_test(files, test_fast_geometry_matches_pil_draft);
