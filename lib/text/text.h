@@ -111,6 +111,17 @@ size_t cb_html_unescape(const uint32_t *in, size_t n, uint32_t *out);
  * Returns the output length. */
 size_t cb_text_clean(uint32_t *in, size_t n, uint32_t *out);
 
+/* Python's str.lower() over n code points (Final_Sigma decided over the
+ * whole text) into out, which has room for 2 * n. Returns the length. */
+size_t cb_text_lower(const uint32_t *in, size_t n, uint32_t *out);
+
+/* Hugging Face SiglipTokenizer.canonicalize_text (after big_vision's
+ * prompt engineering), for SentencePiece bundles that ask for it: every
+ * character of Python's string.punctuation removed, each run of re's \s
+ * (str.isspace()) made one ' ', then strip(). In place; returns the new
+ * length. */
+size_t cb_text_canonicalize(uint32_t *s, size_t n);
+
 /* ---- pretokenize.c ------------------------------------------------------ */
 
 typedef enum cb_piece_kind {

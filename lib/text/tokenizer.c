@@ -6,6 +6,7 @@
 
 #include "core/core.h"
 #include "text.h"
+#include "text/spm.h"
 
 /* Merges CLIP uses from its file: 49152 - 256 - 2. */
 #define CLIP_MERGES (CB_CLIP_VOCAB_SIZE - CB_BPE_BYTE_SYMBOLS - CB_BPE_SPECIALS)
@@ -15,9 +16,12 @@
 #define CB_CACHE_AFTER_PIECES 64
 #endif
 
+/* One of two kinds: CLIP BPE (bpe set) or SentencePiece (spm set). */
 struct cerebro_tokenizer {
     cb_bpe *bpe;
     uint32_t vocab_size, sot, eot;
+    cb_spm *spm;
+    cb_spm_rules rules; /* SentencePiece only */
 };
 
 /* The merge lines follow a header line, which CLIP skips unread. */
@@ -79,6 +83,67 @@ static size_t count_lines(const char *lines, size_t len)
     return n + (len > 0 && lines[len - 1] != '\n');
 }
 
+int cb_spm_sniff(const uint8_t *data, size_t len)
+{
+    size_t i = 1;
+
+    if (len < 4 || data[0] != 0x0A)
+        return 0;
+    while (i < len && i < 6 && (data[i] & 0x80))
+        i++; /* the piece message's varint length */
+    return i + 1 < len && data[i + 1] == 0x0A;
+}
+
+cerebro_status cb_tokenizer_from_spm(const void *data, size_t len, const cb_spm_rules *rules,
+                                     const char *label, cerebro_tokenizer **out)
+{
+    cerebro_tokenizer *tok;
+    cerebro_status st;
+    uint32_t pieces;
+
+    if (!out)
+        return cb_fail(CEREBRO_E_INVALID, "tokenizer: out is NULL");
+    *out = NULL;
+    if (!rules)
+        return cb_fail(CEREBRO_E_INVALID, "tokenizer: rules is NULL");
+    if (!(tok = calloc(1, sizeof *tok)))
+        return cb_fail(CEREBRO_E_NOMEM, "tokenizer: out of memory");
+    if ((st = cb_spm_load(data, len, label, &tok->spm)) != CEREBRO_OK) {
+        free(tok);
+        return st;
+    }
+    pieces = cb_spm_piece_count(tok->spm);
+    tok->vocab_size = rules->vocab_size ? rules->vocab_size : pieces;
+    if (pieces > tok->vocab_size) {
+        st = cb_fail(CEREBRO_E_FORMAT, "%s: the SentencePiece model has %u pieces, more than "
+                     "vocab_size %u", label ? label : "tokenizer", pieces, tok->vocab_size);
+    } else if (rules->sot >= (int32_t)tok->vocab_size || rules->eot >= (int32_t)tok->vocab_size ||
+               rules->sot < -1 || rules->eot < -1 || (rules->sot >= 0 && rules->sot == rules->eot)) {
+        st = cb_fail(CEREBRO_E_INVALID, "%s: special token ids %d and %d must differ and lie "
+                     "in -1..%u", label ? label : "tokenizer", rules->sot, rules->eot,
+                     tok->vocab_size - 1);
+    }
+    if (st != CEREBRO_OK) {
+        cerebro_tokenizer_free(tok);
+        return st;
+    }
+    tok->rules = *rules;
+    *out = tok;
+    return CEREBRO_OK;
+}
+
+/* A .model file on its own: pieces, then the model's </s>; nothing else. */
+static cerebro_status open_spm_file(const char *data, size_t len, const char *path,
+                                    cerebro_tokenizer **out)
+{
+    cb_spm_rules rules = {0, -1, -1, 0, 0};
+    cerebro_status st = cb_tokenizer_from_spm(data, len, &rules, path, out);
+
+    if (st == CEREBRO_OK)
+        (*out)->rules.eot = cb_spm_eos_id((*out)->spm); /* -1 or a piece id */
+    return st;
+}
+
 cerebro_status cerebro_tokenizer_open(cerebro_tokenizer **out, const char *merges_path)
 {
     char *data = NULL;
@@ -95,6 +160,11 @@ cerebro_status cerebro_tokenizer_open(cerebro_tokenizer **out, const char *merge
     st = cb_merges_read_file(merges_path, &data, &len);
     if (st != CEREBRO_OK)
         return st;
+    if (cb_spm_sniff((const uint8_t *)data, len)) {
+        st = open_spm_file(data, len, merges_path, out);
+        free(data);
+        return st;
+    }
     skip_header(data, len, &lines, &lines_len);
     n = count_lines(lines, lines_len);
     vocab = CB_BPE_BYTE_SYMBOLS + (uint32_t)(n < CLIP_MERGES ? n : CLIP_MERGES) + CB_BPE_SPECIALS;
@@ -110,6 +180,7 @@ void cerebro_tokenizer_free(cerebro_tokenizer *tok)
     if (!tok)
         return;
     cb_bpe_free(tok->bpe);
+    cb_spm_free(tok->spm);
     free(tok);
 }
 
@@ -212,6 +283,58 @@ static cerebro_status encode_cleaned(const cerebro_tokenizer *tok, encode_work *
     return CEREBRO_OK;
 }
 
+/* SentencePiece: [sot] + EncodeAsIds(prepared text) + [eot], the pieces
+ * cut so that the whole fits in context_length (when > 0). w->cps holds
+ * the n code points of text; w->cleaned has room for 2 * n. */
+static cerebro_status encode_spm(const cerebro_tokenizer *tok, encode_work *w, const char *text,
+                                 size_t len, size_t n, uint32_t context_length)
+{
+    const cb_spm_rules *r = &tok->rules;
+    size_t frame = (r->sot >= 0) + (r->eot >= 0), limit = 0;
+    const char *utf8 = text;
+    cerebro_status st;
+
+    if (r->lowercase || r->canonicalize) {
+        const uint32_t *cps = w->cps;
+        size_t bytes = 0;
+        if (r->lowercase) {
+            n = cb_text_lower(w->cps, n, w->cleaned);
+            cps = w->cleaned;
+        }
+        if (r->canonicalize)
+            n = cb_text_canonicalize((uint32_t *)cps, n);
+        /* Lower-casing at most doubles the code points (4 bytes each). */
+        if (!(w->piece = malloc(n ? 4 * n : 1)))
+            return cb_fail(CEREBRO_E_NOMEM, "cerebro_tokenizer_encode: out of memory");
+        for (size_t i = 0; i < n; i++)
+            bytes += cb_utf8_put(cps[i], w->piece + bytes);
+        utf8 = (const char *)w->piece;
+        len = bytes;
+    }
+    if (context_length > 0)
+        limit = context_length > frame ? context_length - frame : 0;
+    if (cb_ids_reserve(&w->ids, 1) != 0)
+        return cb_fail(CEREBRO_E_NOMEM, "cerebro_tokenizer_encode: out of memory");
+    if (r->sot >= 0)
+        w->ids.v[w->ids.n++] = r->sot;
+    /* A context too short for the frame itself keeps only the frame. */
+    if (context_length == 0 || limit > 0) {
+        if ((st = cb_spm_encode(tok->spm, utf8, len, limit, &w->ids)) != CEREBRO_OK)
+            return st;
+    }
+    if (r->eot >= 0) {
+        if (cb_ids_reserve(&w->ids, 1) != 0)
+            return cb_fail(CEREBRO_E_NOMEM, "cerebro_tokenizer_encode: out of memory");
+        w->ids.v[w->ids.n++] = r->eot;
+    }
+    if (context_length > 0 && w->ids.n > context_length) {
+        /* context_length 1 with both: the end token alone, as CLIP's. */
+        w->ids.n = context_length;
+        w->ids.v[w->ids.n - 1] = r->eot;
+    }
+    return CEREBRO_OK;
+}
+
 cerebro_status cerebro_tokenizer_encode(const cerebro_tokenizer *tok, const char *text, size_t len,
                                         uint32_t context_length, int32_t *tokens, size_t capacity,
                                         size_t *n_tokens)
@@ -244,11 +367,15 @@ cerebro_status cerebro_tokenizer_encode(const cerebro_tokenizer *tok, const char
                      "(0x%02X)", bad, (unsigned)(unsigned char)text[bad]);
         goto done;
     }
-    /* html.unescape twice; neither pass makes the text longer. */
-    n = cb_html_unescape(w.cps, n, w.cleaned);
-    n = cb_html_unescape(w.cleaned, n, w.cps);
-    n = cb_text_clean(w.cps, n, w.cleaned);
-    st = encode_cleaned(tok, &w, w.cleaned, n, context_length);
+    if (tok->spm) {
+        st = encode_spm(tok, &w, text, len, n, context_length);
+    } else {
+        /* html.unescape twice; neither pass makes the text longer. */
+        n = cb_html_unescape(w.cps, n, w.cleaned);
+        n = cb_html_unescape(w.cleaned, n, w.cps);
+        n = cb_text_clean(w.cps, n, w.cleaned);
+        st = encode_cleaned(tok, &w, w.cleaned, n, context_length);
+    }
     if (st != CEREBRO_OK)
         goto done;
     if (n_tokens)
