@@ -12,7 +12,10 @@ CHECKPOINT is any of (torch.load / torch.jit.load, CPU):
   "config" (cerebro_train.model.CLIPConfig fields) and "training" (a dict copied
   into the bundle's provenance);
 - an OpenAI CLIP JIT archive (its state dict is used).
-A "module." prefix (DistributedDataParallel) is removed.
+A "module." prefix (DistributedDataParallel) is removed. A state dict is built with
+QuickGELU unless --activation gelu says otherwise; for open_clip, Hugging Face and
+SigLIP checkpoints use cerebro-import (python3 -m cerebro_train.import, docs/models.md),
+which asks.
 """
 
 from __future__ import annotations
@@ -67,9 +70,9 @@ def read_checkpoint(path: Path) -> Tuple[StateDict, Optional[Dict], Dict]:
 
 
 def build_model(state_dict: StateDict, config: Optional[Dict], vision_heads: Optional[int],
-                text_heads: Optional[int]) -> CLIP:
+                text_heads: Optional[int], activation: str = "quick_gelu") -> CLIP:
     if config is None:
-        return from_openai_state_dict(state_dict, vision_heads, text_heads)
+        return from_openai_state_dict(state_dict, vision_heads, text_heads, activation)
     model = CLIP(CLIPConfig.from_dict(config))
     model.load_state_dict({k: v.float() for k, v in state_dict.items()}, strict=True)
     return model.eval()
@@ -88,6 +91,9 @@ def main(argv: List[str]) -> int:
                         help="JSON object merged into provenance.training")
     parser.add_argument("--vision-heads", type=int, help="override width // 64")
     parser.add_argument("--text-heads", type=int, help="override width // 64")
+    parser.add_argument("--activation", choices=("quick_gelu", "gelu"), default="quick_gelu",
+                        help="for a plain state dict: OpenAI's quick_gelu, or gelu "
+                             "(most open_clip weights)")
     parser.add_argument("--mean", type=float, nargs=3, default=list(CLIP_MEAN))
     parser.add_argument("--std", type=float, nargs=3, default=list(CLIP_STD))
     parser.add_argument("--background", type=int, nargs=3, default=list(DEFAULT_BACKGROUND),
@@ -97,7 +103,7 @@ def main(argv: List[str]) -> int:
     state_dict, config, training = read_checkpoint(args.checkpoint)
     if args.training_json:
         training.update(json.loads(args.training_json.read_text()))
-    model = build_model(state_dict, config, args.vision_heads, args.text_heads)
+    model = build_model(state_dict, config, args.vision_heads, args.text_heads, args.activation)
     written = export_bundle(model, model.config, args.merges, args.out, args.name,
                             {"training": training, "source": args.source},
                             mean=args.mean, std=args.std, background=args.background)

@@ -51,7 +51,8 @@ An OpenAI-layout state dict does not record its activation; pass --activation:
   --activation quick_gelu  OpenAI's own weights (the ViT-*.pt files of
       github.com/openai/CLIP, open_clip's pretrained tag "openai" for any model), and
       every open_clip model whose name ends in -quickgelu, e.g.
-      ViT-B-32-quickgelu (laion400m_e31, laion400m_e32, metaclip_400m, metaclip_fullcc),
+      ViT-B-32-quickgelu (laion400m_e31, laion400m_e32, metaclip_400m, metaclip_fullcc;
+      the laion400m weights are also listed under ViT-B-32, still QuickGELU),
       ViT-B-16-quickgelu (metaclip_400m, metaclip_fullcc, dfn2b),
       ViT-L-14-quickgelu (metaclip_400m, metaclip_fullcc, dfn2b),
       ViT-H-14-quickgelu (metaclip_fullcc, dfn5b), ViT-H-14-378-quickgelu (dfn5b),
@@ -60,8 +61,8 @@ An OpenAI-layout state dict does not record its activation; pass --activation:
       (laion2b_s34b_b79k, laion2b_s34b_b88k, laion2b_s32b_b82k, laion2b_s39b_b160k,
       laion2b_e16, ...), DataComp (datacomp_xl_s13b_b90k, datacomp_l_s1b_b8k, ...),
       CommonPool (commonpool_*), and laion400m_e31/e32 of ViT-B-16 and ViT-L-14.
-If open_clip_config.json sits beside the checkpoint, its model_cfg says
-"quick_gelu": true for the first kind."""
+If open_clip_config.json sits beside the checkpoint and its model_cfg says
+"quick_gelu": true, the import uses QuickGELU without --activation."""
 
 
 class ImportError_(ValueError):
@@ -427,7 +428,9 @@ def _open_clip_preprocess(path: Path, size: int) -> Tuple[List[float], List[floa
         given = given[0] if isinstance(given, list) else given
         if given != size:
             raise ImportError_(f"{cfg_path}: size {given} but the model takes {size} px")
-    quick = model_cfg.get("quick_gelu") if "quick_gelu" in model_cfg else None
+    # Only an explicit true decides: open_clip's own model configs lack the key for
+    # GELU models, and a pushed config may not carry the pretrained tag's QuickGELU.
+    quick = True if model_cfg.get("quick_gelu") is True else None
     return mean, std, resize, quick
 
 
@@ -557,9 +560,9 @@ def import_checkpoint(source: Path, out: Path, name: Optional[str] = None,
             if quick is None:
                 raise ImportError_(f"{source}: {ACTIVATION_HELP}")
             activation = "quick_gelu" if quick else "gelu"
-        elif quick is not None and (activation == "quick_gelu") != bool(quick):
+        elif quick and activation != "quick_gelu":
             raise ImportError_(f"{source}: --activation {activation} contradicts "
-                               f"open_clip_config.json (quick_gelu: {quick})")
+                               f"open_clip_config.json (model_cfg.quick_gelu: true)")
         model = clip_from_openai(label, state, activation)
         merges_text = _clip_merges(None, model.config.vocab_size, default_merges)
     cfg = model.config
