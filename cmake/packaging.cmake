@@ -49,7 +49,7 @@ target cerebro::cerebro).")
 # resolves even for a shared link: their .pc files must be installed.
 set(CPACK_DEBIAN_DEV_PACKAGE_DEPENDS "${CPACK_DEBIAN_RUNTIME_PACKAGE_NAME} (= ${_cerebro_deb_version}), \
 libturbojpeg0-dev, libpng-dev, libwebp-dev, libheif-dev, libtiff-dev, libgif-dev, \
-libjxl-dev, libraw-dev, libgdk-pixbuf-2.0-dev, libutf8proc-dev, libcjson-dev, zlib1g-dev, libsqlite3-dev, \
+libjxl-dev, libraw-dev, libgdk-pixbuf-2.0-dev, libutf8proc-dev, libcjson-dev, zlib1g-dev, libsqlite3-dev, libssl-dev, \
 libavformat-dev, libavcodec-dev, libswscale-dev, libavutil-dev, pkg-config")
 
 set(CPACK_DEBIAN_TOOLS_PACKAGE_NAME cerebro-tools)

@@ -15,12 +15,16 @@ packages=(
   # the other image formats: WebP, HEIC/AVIF, TIFF, GIF, JPEG XL, camera RAW, BMP
   libwebp-dev libheif-dev libtiff-dev libgif-dev libjxl-dev libraw-dev libgdk-pixbuf-2.0-dev
   libsqlite3-dev libutf8proc-dev libcjson-dev
+  # content hashes (OpenSSL's libcrypto) and SentencePiece tokenizers (SigLIP)
+  libssl-dev libsentencepiece-dev
   # video frames (lib/video) and the ffmpeg command that makes test videos
   libavformat-dev libavcodec-dev libswscale-dev libavutil-dev ffmpeg
   # the search server (programs/: cerebro serve)
   libmicrohttpd-dev
   # tests
   check lcov python3 python3-torch python3-torchvision python3-numpy python3-pil python3-pytest
+  # importing SigLIP checkpoints and checking the C tokenizer against the reference
+  python3-sentencepiece sentencepiece
   python3-regex
   # benchmarks and test-image tools
   libjpeg-turbo-progs python3-faiss
