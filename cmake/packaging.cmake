@@ -56,11 +56,15 @@ set(CPACK_DEBIAN_TOOLS_PACKAGE_NAME cerebro-tools)
 set(CPACK_DEBIAN_TOOLS_PACKAGE_SECTION graphics)
 set(CPACK_DEBIAN_TOOLS_DESCRIPTION "The cerebro program: it indexes folders of images and videos
 incrementally, searches them by text or by example image and serves a
-search-as-you-type web page (cerebro serve). The bundled default model is
-installed as /usr/share/cerebro/default.pt.")
+search-as-you-type web page (cerebro serve), and cerebro-import, which
+turns OpenAI CLIP, open_clip, Hugging Face CLIP and SigLIP checkpoints into
+bundles. The bundled default model is installed as
+/usr/share/cerebro/default.pt.")
 # dpkg-shlibdeps cannot tell which package holds libcerebro.so.0 (another
 # component of this build), so that dependency is named here ...
 set(CPACK_DEBIAN_TOOLS_PACKAGE_DEPENDS "${CPACK_DEBIAN_RUNTIME_PACKAGE_NAME} (>= ${PROJECT_VERSION})")
+# cerebro-import runs on Debian's PyTorch (and SentencePiece for SigLIP).
+set(CPACK_DEBIAN_TOOLS_PACKAGE_RECOMMENDS "python3-torch, python3-sentencepiece")
 # ... but it must find the library to read the rest: the build folder's copy.
 get_target_property(_cerebro_lib_dir cerebro BINARY_DIR)
 set(CPACK_DEBIAN_PACKAGE_SHLIBDEPS_PRIVATE_DIRS ${_cerebro_lib_dir})
