@@ -1,5 +1,5 @@
-/* SentencePiece tokenizers (lib/text/spm_shim.cpp over Debian's
- * libsentencepiece). Nothing here
+/* SentencePiece tokenizers (lib/text/spm.c over Debian's libsentencepiece,
+ * loaded as a module: spm_module.h). Nothing here
  * is exported; cerebro_tokenizer (tokenizer.c) holds one of these or a
  * CLIP BPE table; the text rules a bundle may ask for first are in clean.c. */
 #ifndef CEREBRO_TEXT_SPM_H
@@ -18,8 +18,8 @@ extern "C" {
 /* Largest SentencePiece model proto accepted (real ones are 0.2-10 MB). */
 #define CB_SPM_MAX_BYTES ((size_t)64 << 20)
 
-/* ---- spm_shim.cpp: the only door to libsentencepiece (C++). No exception
- * crosses it; every failure is a status and a message. ---- */
+/* ---- spm.c: libsentencepiece through its module (spm_module.h). Errors
+ * also include E_UNSUPPORTED when the module cannot be loaded. ---- */
 
 typedef struct cb_spm cb_spm;
 
