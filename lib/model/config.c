@@ -118,16 +118,67 @@ static int get_floats(const cJSON *obj, const char *key, const char *where, floa
     return 0;
 }
 
+/* A string field that must be one of `choices` (n of them): *index gets
+ * its position. */
+static int get_choice(const cJSON *obj, const char *key, const char *where,
+                      const char *const *choices, int n, int *index)
+{
+    char got[64], list[160] = "";
+    if (get_string(obj, key, where, got, sizeof got) != 0)
+        return -1;
+    for (int i = 0; i < n; i++) {
+        if (strcmp(got, choices[i]) == 0) {
+            *index = i;
+            return 0;
+        }
+        snprintf(list + strlen(list), sizeof list - strlen(list), "%s\"%s\"", i ? ", " : "",
+                 choices[i]);
+    }
+    cb_fail(CEREBRO_E_FORMAT, "config.json: %s%s is \"%s\"; this library supports %s", where, key,
+            got, list);
+    return -1;
+}
+
+/* An optional boolean (absent: fallback). */
+static int get_bool(const cJSON *obj, const char *key, const char *where, int required,
+                    int fallback, int *out)
+{
+    const cJSON *v;
+    if (!required && !cJSON_GetObjectItemCaseSensitive(obj, key)) {
+        *out = fallback;
+        return 0;
+    }
+    if (!(v = member(obj, key, cJSON_True | cJSON_False, where)))
+        return -1;
+    *out = cJSON_IsTrue(v);
+    return 0;
+}
+
 static int parse_image(const cJSON *img, cb_model_config *c)
 {
+    static const char *const resizes[] = {"shortest_bicubic", "squash_bicubic"};
+    /* What each resize rule needs from image.crop. */
+    static const char *const crops[] = {"center", "none"};
     const char *w = "image.";
     float bg[3];
+    int resize;
     if (get_uint(img, "size", w, 1, 4096, &c->image_size) ||
         get_floats(img, "mean", w, c->mean, 3, CB_CONFIG_MEAN_MIN, CB_CONFIG_MEAN_MAX, 0) ||
         get_floats(img, "std", w, c->std, 3, CB_CONFIG_STD_MIN, CB_CONFIG_STD_MAX, 0) ||
-        expect_string(img, "resize", w, "shortest_bicubic") ||
-        expect_string(img, "crop", w, "center"))
+        get_choice(img, "resize", w, resizes, 2, &resize))
         return -1;
+    {
+        char crop[64];
+        if (get_string(img, "crop", w, crop, sizeof crop))
+            return -1;
+        if (strcmp(crop, crops[resize]) != 0) {
+            cb_fail(CEREBRO_E_FORMAT,
+                    "config.json: image.crop is \"%s\"; image.resize \"%s\" needs crop \"%s\"",
+                    crop, resizes[resize], crops[resize]);
+            return -1;
+        }
+    }
+    c->resize = resize == 0 ? CEREBRO_RESIZE_SHORTEST_CROP : CEREBRO_RESIZE_SQUASH;
     if (cJSON_GetObjectItemCaseSensitive(img, "background")) {
         if (get_floats(img, "background", w, bg, 3, 0, 255, 1))
             return -1;
@@ -137,26 +188,62 @@ static int parse_image(const cJSON *img, cb_model_config *c)
     return 0;
 }
 
+/* A signed id in lo..hi. */
+static int get_id(const cJSON *obj, const char *key, const char *where, int32_t lo, uint32_t hi,
+                  int32_t *out)
+{
+    uint32_t u;
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, key);
+    if (lo < 0 && v && cJSON_IsNumber(v) && v->valuedouble == lo) {
+        *out = lo;
+        return 0;
+    }
+    if (get_uint(obj, key, where, 0, hi, &u)) {
+        if (lo < 0)
+            cb_fail(CEREBRO_E_FORMAT, "config.json: %s%s must be %d (none) or an id in 0..%u",
+                    where, key, lo, hi);
+        return -1;
+    }
+    *out = (int32_t)u;
+    return 0;
+}
+
 static int parse_text(const cJSON *txt, cb_model_config *c)
 {
+    static const char *const tokenizers[] = {"clip_bpe", "sentencepiece"};
+    static const char *const poolings[] = {"eot_argmax", "last"};
     const char *w = "text.";
-    uint32_t sot, eot, pad;
-    const cJSON *var;
+    int kind, pooling = CB_POOLING_EOT_ARGMAX, spm;
     if (get_uint(txt, "context_length", w, 2, 4096, &c->context_length) ||
-        expect_string(txt, "tokenizer", w, "clip_bpe") ||
-        get_string(txt, "merges_file", w, c->merges_file, sizeof c->merges_file) ||
-        get_uint(txt, "vocab_size", w, 515, 1u << 24, &c->vocab_size) ||
-        get_uint(txt, "sot_id", w, 0, c->vocab_size - 1, &sot) ||
-        get_uint(txt, "eot_id", w, 0, c->vocab_size - 1, &eot) ||
-        get_uint(txt, "pad_id", w, 0, c->vocab_size - 1, &pad))
+        get_choice(txt, "tokenizer", w, tokenizers, 2, &kind))
         return -1;
-    c->sot_id = (int32_t)sot;
-    c->eot_id = (int32_t)eot;
-    c->pad_id = (int32_t)pad;
-    var = member(txt, "variable_length", cJSON_True | cJSON_False, w);
-    if (!var)
+    spm = kind == CB_TOKENIZER_SENTENCEPIECE;
+    c->tokenizer = spm ? CB_TOKENIZER_SENTENCEPIECE : CB_TOKENIZER_CLIP_BPE;
+    if (spm ? get_string(txt, "spm_file", w, c->spm_file, sizeof c->spm_file)
+            : get_string(txt, "merges_file", w, c->merges_file, sizeof c->merges_file))
         return -1;
-    c->variable_length = cJSON_IsTrue(var);
+    /* CLIP BPE needs its 512 byte symbols, 2 specials and a merge. */
+    if (get_uint(txt, "vocab_size", w, spm ? 1 : 515, 1u << 24, &c->vocab_size) ||
+        get_id(txt, "sot_id", w, spm ? -1 : 0, c->vocab_size - 1, &c->sot_id) ||
+        get_id(txt, "eot_id", w, 0, c->vocab_size - 1, &c->eot_id) ||
+        get_id(txt, "pad_id", w, 0, c->vocab_size - 1, &c->pad_id) ||
+        get_bool(txt, "variable_length", w, 1, 0, &c->variable_length))
+        return -1;
+    if (spm && (get_bool(txt, "lowercase", w, 1, 0, &c->lowercase) ||
+                get_bool(txt, "canonicalize", w, 0, 0, &c->canonicalize)))
+        return -1;
+    if (cJSON_GetObjectItemCaseSensitive(txt, "pooling") &&
+        get_choice(txt, "pooling", w, poolings, 2, &pooling))
+        return -1;
+    c->pooling = pooling == 1 ? CB_POOLING_LAST : CB_POOLING_EOT_ARGMAX;
+    /* Pooling at the last position reads the padded row's end: every row
+     * must have the full length. */
+    if (c->pooling == CB_POOLING_LAST && c->variable_length) {
+        cb_fail(CEREBRO_E_FORMAT,
+                "config.json: text.pooling \"last\" needs text.variable_length false (rows "
+                "padded to context_length)");
+        return -1;
+    }
     return 0;
 }
 
@@ -194,7 +281,7 @@ cerebro_status cb_model_config_parse(const char *json, size_t len, cb_model_conf
         goto done;
     if (!(v = member(root, "text", cJSON_Object, "")) || parse_text(v, out))
         goto done;
-    if (out->sot_id == out->eot_id) {
+    if (out->sot_id >= 0 && out->sot_id == out->eot_id) {
         cb_fail(CEREBRO_E_FORMAT, "config.json: text.sot_id and text.eot_id are equal");
         goto done;
     }

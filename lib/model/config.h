@@ -21,6 +21,19 @@ extern "C" {
 #define CB_CONFIG_STD_MIN 1e-3f
 #define CB_CONFIG_STD_MAX 1e3f
 
+/* text.tokenizer */
+typedef enum cb_tokenizer_kind {
+    CB_TOKENIZER_CLIP_BPE = 0,     /* "clip_bpe": merges_file */
+    CB_TOKENIZER_SENTENCEPIECE = 1 /* "sentencepiece": spm_file */
+} cb_tokenizer_kind;
+
+/* text.pooling: how the text tower pools (documentation for the bundle's
+ * own encode_text; the library only pads accordingly). */
+typedef enum cb_text_pooling {
+    CB_POOLING_EOT_ARGMAX = 0, /* "eot_argmax": CLIP, the default */
+    CB_POOLING_LAST = 1        /* "last": SigLIP, the last position */
+} cb_text_pooling;
+
 typedef struct cb_model_config {
     uint32_t format_version;
     char name[128];
@@ -29,13 +42,19 @@ typedef struct cb_model_config {
     float mean[3];
     float std[3];
     uint8_t background[3];
+    uint32_t resize; /* cerebro_resize_mode, from image.resize + image.crop */
     uint32_t context_length;
     uint32_t vocab_size;
-    int32_t sot_id;
+    int32_t sot_id; /* -1: none prepended (SentencePiece only) */
     int32_t eot_id;
     int32_t pad_id;
     int variable_length; /* the text tower accepts unpadded inputs */
-    char merges_file[128];
+    cb_tokenizer_kind tokenizer;
+    char merges_file[128]; /* CLIP BPE */
+    char spm_file[128];    /* SentencePiece: the model proto in the archive */
+    int lowercase;         /* SentencePiece: str.lower() first */
+    int canonicalize;      /* SentencePiece: SigLIP's punctuation/whitespace rule */
+    cb_text_pooling pooling;
 } cb_model_config;
 
 /* Parses and validates config JSON (len bytes). Errors: E_FORMAT (not JSON,

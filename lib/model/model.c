@@ -11,6 +11,7 @@
 #include "core/core.h"
 #include "core/sha256.h"
 #include "model/model.h"
+#include "text/spm.h"
 #include "text/text.h"
 
 int cb_cpu_has_bf16(void)
@@ -56,9 +57,36 @@ static char *describe_defaults(const cb_model_config *c)
     return s;
 }
 
+/* A SentencePiece bundle's tokenizer: the model proto stored in the
+ * archive under text.spm_file, framed by the config's ids and rules. */
+static cerebro_status load_spm(cerebro_model *m, const char *path, const char *spm,
+                               size_t spm_len)
+{
+    const cb_model_config *c = &m->config;
+    cb_spm_rules rules = {c->vocab_size, c->sot_id, c->eot_id, c->lowercase, c->canonicalize};
+    char *own = NULL;
+    size_t own_len = 0;
+    cerebro_status st;
+
+    if (strcmp(c->spm_file, "cerebro/spm.model") != 0) {
+        if ((st = cb_torch_extra_file(path, c->spm_file, &own, &own_len)) != CEREBRO_OK)
+            return st;
+        spm = own;
+        spm_len = own_len;
+    }
+    if (!spm)
+        return cb_fail(CEREBRO_E_FORMAT, "%s: bundle has no SentencePiece model %s", path, c->spm_file);
+    st = cb_tokenizer_from_spm(spm, spm_len, &rules, c->spm_file, &m->tokenizer);
+    free(own);
+    if (st != CEREBRO_OK)
+        cb_error_prefix(path);
+    return st;
+}
+
 /* Reads config + tokenizer from the archive (or CLIP defaults + vocab_path). */
 static cerebro_status load_config(cerebro_model *m, const char *path, char *config, char *merges,
-                                  size_t merges_len, const char *vocab_path)
+                                  size_t merges_len, const char *spm, size_t spm_len,
+                                  const char *vocab_path)
 {
     cerebro_status st;
     char *own_merges = NULL;
@@ -71,6 +99,8 @@ static cerebro_status load_config(cerebro_model *m, const char *path, char *conf
             return st;
         }
         m->config_json = config;
+        if (m->config.tokenizer == CB_TOKENIZER_SENTENCEPIECE)
+            return load_spm(m, path, spm, spm_len);
         if (strcmp(m->config.merges_file, "cerebro/merges.txt") != 0) {
             if ((st = cb_torch_extra_file(path, m->config.merges_file, &own_merges, &own_len)) != CEREBRO_OK)
                 return st;
@@ -103,8 +133,9 @@ static cerebro_status load_config(cerebro_model *m, const char *path, char *conf
  * outputs have the width the config promises. */
 static cerebro_status probe(cerebro_model *m, const char *path)
 {
-    int64_t tokens[2] = {m->config.sot_id, m->config.eot_id};
-    size_t len = m->config.variable_length ? 2 : m->config.context_length;
+    /* The empty text: [sot] eot, padded unless the tower takes any length. */
+    size_t used = m->config.sot_id >= 0 ? 2 : 1;
+    size_t len = m->config.variable_length ? used : m->config.context_length;
     int64_t *padded = calloc(len, sizeof *padded);
     uint32_t dim = 0;
     cerebro_status st;
@@ -113,7 +144,9 @@ static cerebro_status probe(cerebro_model *m, const char *path)
         return cb_fail(CEREBRO_E_NOMEM, "%s: out of memory", path);
     for (size_t i = 0; i < len; i++)
         padded[i] = m->config.pad_id;
-    memcpy(padded, tokens, sizeof tokens);
+    if (m->config.sot_id >= 0)
+        padded[0] = m->config.sot_id;
+    padded[used - 1] = m->config.eot_id;
     st = cb_torch_probe_text_dim(m->torch, padded, len, &dim);
     free(padded);
     if (st != CEREBRO_OK) {
@@ -143,8 +176,8 @@ cerebro_status cerebro_model_open(cerebro_model **out, const char *path,
     cerebro_model_options defaults;
     cerebro_model *m = NULL;
     uint8_t digest[32];
-    char *config = NULL, *merges = NULL;
-    size_t merges_len = 0;
+    char *config = NULL, *merges = NULL, *spm = NULL;
+    size_t merges_len = 0, spm_len = 0;
     struct stat sb;
     cerebro_status st;
 
@@ -170,12 +203,12 @@ cerebro_status cerebro_model_open(cerebro_model **out, const char *path,
     cb_sha256_hex(digest, m->id);
 
     st = cb_torch_load(path, opts->n_threads ? opts->n_threads : cb_online_cpus(), &m->torch, &config,
-                       &merges, &merges_len);
+                       &merges, &merges_len, &spm, &spm_len);
     if (st == CEREBRO_E_MODEL)
         st = CEREBRO_E_FORMAT; /* libtorch could not read it: not a TorchScript archive */
     if (st != CEREBRO_OK)
         goto fail;
-    st = load_config(m, path, config, merges, merges_len, opts->vocab_path);
+    st = load_config(m, path, config, merges, merges_len, spm, spm_len, opts->vocab_path);
     config = m->config_json == config ? NULL : config; /* now owned by m */
     if (st != CEREBRO_OK)
         goto fail;
@@ -192,11 +225,13 @@ cerebro_status cerebro_model_open(cerebro_model **out, const char *path,
         goto fail;
     free(config);
     free(merges);
+    free(spm);
     *out = m;
     return CEREBRO_OK;
 fail:
     free(config);
     free(merges);
+    free(spm);
     cerebro_model_free(m);
     return st;
 }
@@ -250,5 +285,6 @@ cerebro_status cerebro_model_image_options(const cerebro_model *m, cerebro_image
     memcpy(out->mean, m->config.mean, sizeof out->mean);
     memcpy(out->std, m->config.std, sizeof out->std);
     memcpy(out->background, m->config.background, 3);
+    out->resize = m->config.resize;
     return CEREBRO_OK;
 }

@@ -48,18 +48,34 @@ static char *copy_string(const std::string &s)
 // archive lacks it, so a sentinel tells "absent" from "empty".
 static const char kAbsent[] = "\x01" "cerebro-absent" "\x01";
 
+// Copies an extra file the archive holds into *data (malloc'd); absent
+// leaves it NULL. Returns false when memory ran out.
+static bool take_extra(const std::string &v, char **data, size_t *len)
+{
+    if (v == kAbsent)
+        return true;
+    if (!(*data = copy_string(v)))
+        return false;
+    *len = v.size();
+    return true;
+}
+
 extern "C" cerebro_status cb_torch_load(const char *path, uint32_t n_threads, cb_torch **out,
-                                        char **config, char **merges, size_t *merges_len)
+                                        char **config, char **merges, size_t *merges_len,
+                                        char **spm, size_t *spm_len)
 {
     *out = nullptr;
     *config = nullptr;
     *merges = nullptr;
     *merges_len = 0;
+    *spm = nullptr;
+    *spm_len = 0;
     return guarded(path, [&]() -> cerebro_status {
         if (n_threads > 0)
             at::set_num_threads(static_cast<int>(n_threads));
         torch::jit::ExtraFilesMap extra{{"cerebro/config.json", kAbsent},
-                                        {"cerebro/merges.txt", kAbsent}};
+                                        {"cerebro/merges.txt", kAbsent},
+                                        {"cerebro/spm.model", kAbsent}};
         auto t = std::make_unique<cb_torch>();
         t->module = torch::jit::load(path, torch::kCPU, extra);
         t->module.eval();
@@ -69,16 +85,15 @@ extern "C" cerebro_status cb_torch_load(const char *path, uint32_t n_threads, cb
                                "%s: TorchScript archive has no %s method (not a CLIP bundle)", path, m);
         }
         const std::string &cfg = extra["cerebro/config.json"];
-        const std::string &bpe = extra["cerebro/merges.txt"];
-        if (cfg != kAbsent && !(*config = copy_string(cfg)))
-            return cb_fail(CEREBRO_E_NOMEM, "%s: out of memory", path);
-        if (bpe != kAbsent) {
-            if (!(*merges = copy_string(bpe))) {
-                std::free(*config);
-                *config = nullptr;
-                return cb_fail(CEREBRO_E_NOMEM, "%s: out of memory", path);
+        if ((cfg != kAbsent && !(*config = copy_string(cfg))) ||
+            !take_extra(extra["cerebro/merges.txt"], merges, merges_len) ||
+            !take_extra(extra["cerebro/spm.model"], spm, spm_len)) {
+            for (char **p : {config, merges, spm}) {
+                std::free(*p);
+                *p = nullptr;
             }
-            *merges_len = bpe.size();
+            *merges_len = *spm_len = 0;
+            return cb_fail(CEREBRO_E_NOMEM, "%s: out of memory", path);
         }
         *out = t.release();
         return CEREBRO_OK;
@@ -93,7 +108,7 @@ extern "C" cerebro_status cb_torch_extra_file(const char *path, const char *name
     return guarded(path, [&]() -> cerebro_status {
         torch::jit::ExtraFilesMap extra{{name, kAbsent}};
         // Loading again only to read a file is acceptable: it happens once,
-        // for bundles whose merges live under a non-default name.
+        // for bundles whose tokenizer file has a non-default name.
         torch::jit::load(path, torch::kCPU, extra);
         const std::string &v = extra[name];
         if (v == kAbsent)

@@ -14,12 +14,13 @@ extern "C" {
 
 typedef struct cb_torch cb_torch;
 
-/* Loads a TorchScript archive, reading the extra files cerebro/config.json
- * and `merges_name` when present (*config / *merges: malloc'd, NUL-terminated,
- * NULL when absent). Fails with E_FORMAT if encode_image or encode_text is
- * missing. Sets libtorch's intra-op thread count to n_threads (process-wide). */
+/* Loads a TorchScript archive, reading the extra files cerebro/config.json,
+ * cerebro/merges.txt and cerebro/spm.model when present (*config, *merges,
+ * *spm: malloc'd, NUL-terminated, NULL when absent). Fails with E_FORMAT if
+ * encode_image or encode_text is missing. Sets libtorch's intra-op thread
+ * count to n_threads (process-wide). */
 cerebro_status cb_torch_load(const char *path, uint32_t n_threads, cb_torch **out, char **config,
-                             char **merges, size_t *merges_len);
+                             char **merges, size_t *merges_len, char **spm, size_t *spm_len);
 
 /* Reads one extra file after the config names it (e.g. a merges file under
  * another name). *data malloc'd, NULL when absent. */

@@ -93,7 +93,7 @@ def main(argv: list[str]) -> int:
     torch.jit.save(torch.jit.script(OnlyForward()), str(out / "no-methods.pt"))
     resave(tiny, out / "schema-v99.pt", lambda c: c.update(format_version=99))
     resave(tiny, out / "wrong-dim.pt", lambda c: c.update(embed_dim=c["embed_dim"] + 1))
-    resave(tiny, out / "bad-tokenizer.pt", lambda c: c["text"].update(tokenizer="sentencepiece"))
+    resave(tiny, out / "bad-tokenizer.pt", lambda c: c["text"].update(tokenizer="wordpiece"))
     torch.manual_seed(3)
     config224 = dataclasses.replace(CLIPConfig.tiny(), image_resolution=224, vision_patch_size=32)
     export_bundle(CLIP(config224).eval(), config224, MERGES, out / "tiny224.pt", "tiny224",

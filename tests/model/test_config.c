@@ -90,12 +90,115 @@ START_TEST(test_rejected)
 }
 END_TEST
 
+/* ---- SentencePiece and squash (SigLIP's bundles) -------------------------- */
+
+#define SIGLIP_IMAGE "{\"size\": 224, \"mean\": [0.5, 0.5, 0.5], \"std\": [0.5, 0.5, 0.5]," \
+                     " \"resize\": \"squash_bicubic\", \"crop\": \"none\"}"
+#define SIGLIP_TEXT "\"context_length\": 64, \"tokenizer\": \"sentencepiece\"," \
+                    " \"spm_file\": \"cerebro/spm.model\", \"vocab_size\": 32000, \"pad_id\": 1," \
+                    " \"eot_id\": 1, \"sot_id\": -1, \"lowercase\": true, \"canonicalize\": true," \
+                    " \"variable_length\": false, \"pooling\": \"last\""
+
+static cerebro_status parse_sections(const char *image, const char *text, cb_model_config *c)
+{
+    char json[2048];
+    int n = snprintf(json, sizeof json,
+                     "{\"format\": \"cerebro-bundle\", \"format_version\": 1, \"name\": \"s\","
+                     " \"embed_dim\": 768, \"image\": %s, \"text\": {%s}}", image, text);
+    ck_assert_int_lt(n, (int)sizeof json);
+    return cb_model_config_parse(json, (size_t)n, c);
+}
+
+START_TEST(test_siglip_valid)
+{
+    cb_model_config c;
+    ck_assert_msg(parse_sections(SIGLIP_IMAGE, SIGLIP_TEXT, &c) == CEREBRO_OK, "%s", cerebro_last_error());
+    ck_assert_uint_eq(c.resize, CEREBRO_RESIZE_SQUASH);
+    ck_assert_int_eq(c.tokenizer, CB_TOKENIZER_SENTENCEPIECE);
+    ck_assert_str_eq(c.spm_file, "cerebro/spm.model");
+    ck_assert_int_eq(c.sot_id, -1);
+    ck_assert_int_eq(c.eot_id, 1);
+    ck_assert_int_eq(c.pad_id, 1);
+    ck_assert_int_eq(c.lowercase, 1);
+    ck_assert_int_eq(c.canonicalize, 1);
+    ck_assert_int_eq(c.pooling, CB_POOLING_LAST);
+    /* canonicalize and pooling are optional. */
+    ck_assert_int_eq(parse_sections(SIGLIP_IMAGE,
+                                    "\"context_length\": 64, \"tokenizer\": \"sentencepiece\","
+                                    " \"spm_file\": \"a.model\", \"vocab_size\": 250000, \"pad_id\": 0,"
+                                    " \"eot_id\": 2, \"sot_id\": 0, \"lowercase\": false,"
+                                    " \"variable_length\": false", &c), CEREBRO_OK);
+    ck_assert_int_eq(c.canonicalize, 0);
+    ck_assert_int_eq(c.pooling, CB_POOLING_EOT_ARGMAX);
+    ck_assert_int_eq(c.sot_id, 0);
+}
+END_TEST
+
+/* Each row: the image section, the text section, what the error names. */
+static const struct {
+    const char *image, *text, *field;
+} siglip_rejected[] = {
+    {"{\"size\": 224, \"mean\": [0.5, 0.5, 0.5], \"std\": [0.5, 0.5, 0.5], \"resize\": \"squash_bicubic\","
+     " \"crop\": \"center\"}", SIGLIP_TEXT, "image.crop"},
+    {"{\"size\": 224, \"mean\": [0.5, 0.5, 0.5], \"std\": [0.5, 0.5, 0.5], \"resize\": \"shortest_bicubic\","
+     " \"crop\": \"none\"}", SIGLIP_TEXT, "image.crop"},
+    {"{\"size\": 224, \"mean\": [0.5, 0.5, 0.5], \"std\": [0.5, 0.5, 0.5], \"resize\": \"squash\","
+     " \"crop\": \"none\"}", SIGLIP_TEXT, "image.resize"},
+    {SIGLIP_IMAGE, "\"context_length\": 64, \"tokenizer\": \"wordpiece\"", "text.tokenizer"},
+    {SIGLIP_IMAGE, "\"context_length\": 64, \"tokenizer\": \"sentencepiece\", \"vocab_size\": 32000",
+     "text.spm_file"},
+    {SIGLIP_IMAGE, "\"context_length\": 64, \"tokenizer\": \"sentencepiece\", \"spm_file\": \"x\","
+     " \"vocab_size\": 32000, \"pad_id\": 1, \"eot_id\": 1, \"sot_id\": -2, \"lowercase\": true,"
+     " \"variable_length\": false", "text.sot_id"},
+    {SIGLIP_IMAGE, "\"context_length\": 64, \"tokenizer\": \"sentencepiece\", \"spm_file\": \"x\","
+     " \"vocab_size\": 32000, \"pad_id\": 1, \"eot_id\": 32000, \"sot_id\": -1, \"lowercase\": true,"
+     " \"variable_length\": false", "text.eot_id"},
+    {SIGLIP_IMAGE, "\"context_length\": 64, \"tokenizer\": \"sentencepiece\", \"spm_file\": \"x\","
+     " \"vocab_size\": 32000, \"pad_id\": -1, \"eot_id\": 1, \"sot_id\": -1, \"lowercase\": true,"
+     " \"variable_length\": false", "text.pad_id"},
+    {SIGLIP_IMAGE, "\"context_length\": 64, \"tokenizer\": \"sentencepiece\", \"spm_file\": \"x\","
+     " \"vocab_size\": 32000, \"pad_id\": 1, \"eot_id\": 1, \"sot_id\": -1,"
+     " \"variable_length\": false", "text.lowercase"},
+    {SIGLIP_IMAGE, "\"context_length\": 64, \"tokenizer\": \"sentencepiece\", \"spm_file\": \"x\","
+     " \"vocab_size\": 32000, \"pad_id\": 1, \"eot_id\": 1, \"sot_id\": -1, \"lowercase\": \"yes\","
+     " \"variable_length\": false", "text.lowercase"},
+    {SIGLIP_IMAGE, "\"context_length\": 64, \"tokenizer\": \"sentencepiece\", \"spm_file\": \"x\","
+     " \"vocab_size\": 32000, \"pad_id\": 1, \"eot_id\": 1, \"sot_id\": -1, \"lowercase\": true,"
+     " \"canonicalize\": 1, \"variable_length\": false", "text.canonicalize"},
+    {SIGLIP_IMAGE, "\"context_length\": 64, \"tokenizer\": \"sentencepiece\", \"spm_file\": \"x\","
+     " \"vocab_size\": 32000, \"pad_id\": 1, \"eot_id\": 1, \"sot_id\": -1, \"lowercase\": true,"
+     " \"variable_length\": true, \"pooling\": \"last\"", "text.pooling"},
+    {SIGLIP_IMAGE, "\"context_length\": 64, \"tokenizer\": \"sentencepiece\", \"spm_file\": \"x\","
+     " \"vocab_size\": 32000, \"pad_id\": 1, \"eot_id\": 1, \"sot_id\": -1, \"lowercase\": true,"
+     " \"variable_length\": false, \"pooling\": \"mean\"", "text.pooling"},
+    {SIGLIP_IMAGE, "\"context_length\": 64, \"tokenizer\": \"sentencepiece\", \"spm_file\": \"x\","
+     " \"vocab_size\": 32000, \"pad_id\": 1, \"eot_id\": 5, \"sot_id\": 5, \"lowercase\": true,"
+     " \"variable_length\": false", "sot_id and text.eot_id"},
+    /* CLIP BPE keeps its rules: no -1 start token. */
+    {SIGLIP_IMAGE, "\"context_length\": 77, \"tokenizer\": \"clip_bpe\", \"merges_file\": \"m\","
+     " \"vocab_size\": 49408, \"sot_id\": -1, \"eot_id\": 49407, \"pad_id\": 0,"
+     " \"variable_length\": true", "text.sot_id"},
+};
+
+START_TEST(test_siglip_rejected)
+{
+    cb_model_config c;
+    cerebro_status st = parse_sections(siglip_rejected[_i].image, siglip_rejected[_i].text, &c);
+    ck_assert_msg(st == CEREBRO_E_FORMAT, "row %d: status %d", _i, (int)st);
+    ck_assert_msg(strstr(cerebro_last_error(), siglip_rejected[_i].field) != NULL,
+                  "row %d: message lacks '%s': %s", _i, siglip_rejected[_i].field, cerebro_last_error());
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("model_config");
     TCase *tc = tcase_create("config");
     tcase_add_test(tc, test_valid);
     tcase_add_loop_test(tc, test_rejected, 0, (int)(sizeof rejected / sizeof rejected[0]));
+    tcase_add_test(tc, test_siglip_valid);
+    tcase_add_loop_test(tc, test_siglip_rejected, 0,
+                        (int)(sizeof siglip_rejected / sizeof siglip_rejected[0]));
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);

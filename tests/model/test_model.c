@@ -451,7 +451,7 @@ START_TEST(test_open_errors)
     expect_open_error("no-methods.pt", CEREBRO_E_FORMAT, "no encode_image method");
     expect_open_error("schema-v99.pt", CEREBRO_E_UNSUPPORTED, "schema version 99");
     expect_open_error("wrong-dim.pt", CEREBRO_E_MISMATCH, "embed_dim");
-    expect_open_error("bad-tokenizer.pt", CEREBRO_E_FORMAT, "sentencepiece");
+    expect_open_error("bad-tokenizer.pt", CEREBRO_E_FORMAT, "wordpiece");
     expect_open_error("openai-style.pt", CEREBRO_E_INVALID, "vocab_path");
 
     cerebro_model_options o;
