@@ -57,6 +57,62 @@ def with_ispe(d: bytes, w: int, h: int, nth=0) -> bytes:
     return d[:pos + 12] + struct.pack(">II", w, h) + d[pos + 20:]
 
 
+def grid_extents(d: bytes) -> list[tuple[int, int, int]]:
+    """(item ID, payload offset, offset of the iloc extent's offset field)
+    of every 'grid' item whose payload lies in the file (construction
+    method 0, one extent, 4-byte offset and length fields)."""
+    ipos, isize = find_box(d, b"iinf")
+    ver = d[ipos + 8]
+    grids = []
+    pos = ipos + 12 + (2 if ver == 0 else 4)
+    while pos < ipos + isize:
+        size, typ = struct.unpack(">I4s", d[pos:pos + 8])
+        if typ == b"infe" and d[pos + 8] >= 2:
+            idlen = 2 if d[pos + 8] == 2 else 4
+            item = int.from_bytes(d[pos + 12:pos + 12 + idlen], "big")
+            if d[pos + 14 + idlen:pos + 18 + idlen] == b"grid":
+                grids.append(item)
+        pos += size
+    lpos, _ = find_box(d, b"iloc")
+    ver = d[lpos + 8]
+    off_size, len_size = d[lpos + 12] >> 4, d[lpos + 12] & 15
+    base_size, idx_size = d[lpos + 13] >> 4, (d[lpos + 13] & 15) if ver else 0
+    assert (off_size, len_size, base_size, idx_size) == (4, 4, 0, 0), "unexpected iloc layout"
+    idlen = 2 if ver < 2 else 4
+    count = int.from_bytes(d[lpos + 14:lpos + 14 + idlen], "big")
+    pos = lpos + 14 + idlen
+    out = []
+    for _ in range(count):
+        item = int.from_bytes(d[pos:pos + idlen], "big")
+        pos += idlen
+        method = 0
+        if ver >= 1:
+            method = d[pos + 1] & 15
+            pos += 2
+        pos += 2
+        n_ext = int.from_bytes(d[pos:pos + 2], "big")
+        pos += 2
+        if item in grids:
+            assert method == 0 and n_ext == 1, "grid payload not a single file extent"
+            out.append((item, int.from_bytes(d[pos:pos + 4], "big"), pos))
+        pos += n_ext * 8
+    assert out, "no grid item"
+    return out
+
+
+def with_grid_output(d: bytes, w: int, h: int, wide=False, nth=0, rows=1, cols=1) -> bytes:
+    """The file with its nth grid item declaring a w x h output of
+    (rows + 1) x (cols + 1) tiles: in place (16-bit fields), or (wide: the
+    32-bit form, flags & 1, 4 bytes longer) in a 'free' box appended to the
+    file, the iloc extent pointing there."""
+    item, payload, field = grid_extents(d)[nth]
+    if not wide:
+        return d[:payload] + struct.pack(">BBBBHH", 0, 0, rows, cols, w, h) + d[payload + 8:]
+    grid = struct.pack(">BBBBII", 0, 1, rows, cols, w, h)
+    d = d[:field] + struct.pack(">II", len(d) + 8, len(grid)) + d[field + 8:]
+    return d + struct.pack(">I4s", 8 + len(grid), b"free") + grid
+
+
 class Tools(Scratch):
     """heif-enc, avifenc and heif-convert (the reference)."""
 
@@ -164,6 +220,8 @@ def add_valid(c: Corpus, t: Tools) -> dict[str, bytes]:
     ref = t.reference(data)
     close_to(big, ref, 12, "grid.avif")
     ok("grid.avif", data, ref)
+    # The same grid in the 32-bit form (flags & 1), its payload elsewhere.
+    ok("grid_wide.avif", with_grid_output(data, 256, 128, True), ref)
     big_a = np.dstack([picture(256, 128, 9), alpha_ramp(256, 128)])
     data = t.avifenc(t.png(big_a), "-g", "2x2")
     ok("grid_alpha.avif", data, t.reference(data, BG), bg=BG)
@@ -199,6 +257,22 @@ def add_bad(c: Corpus, files: dict[str, bytes]):
     c.err("cut_mdat.avif", avif[:mdat_pos + mdat_size // 2], "CORRUPT")
     c.err("no_mdat.heic", heic[:find_box(heic, b"mdat")[0]], "CORRUPT")
     c.err("empty_ispe.avif", with_ispe(avif, 0, 64), "CORRUPT")
+    # A grid's output is allocated at the size in its payload, not its
+    # ispe: sizes over max_pixels or the side ceiling in the 16-bit and the
+    # 32-bit form, the alpha plane's grid too, and the fuzzer's find (ispe
+    # 256x128, payload 25453x26977). (avifenc stores the colour and alpha
+    # grids' identical payloads once: the 32-bit form redirects one item.)
+    # Too many tiles for the output, an empty output: corrupt.
+    grid, grid_a = files["grid.avif"], files["grid_alpha.avif"]
+    assert len(grid_extents(grid_a)) == 2
+    c.err("grid_output_40000.avif", with_grid_output(grid, 40000, 40000), "LIMIT")
+    c.err("grid_output_fuzz.avif", with_grid_output(grid, 25453, 26977), "LIMIT")
+    c.err("grid_output_wide_side.avif", with_grid_output(grid, 100000, 64, True), "LIMIT")
+    c.err("grid_output_wide.avif", with_grid_output(grid, 30000, 30000, True), "LIMIT")
+    c.err("grid_output_alpha.avif", with_grid_output(grid_a, 40000, 40000, True, nth=1), "LIMIT")
+    c.err("grid_output_color.avif", with_grid_output(grid_a, 20000, 20000, True, nth=0), "LIMIT")
+    c.err("grid_tiles_1x1.avif", with_grid_output(grid, 1, 1, rows=15, cols=15), "CORRUPT")
+    c.err("grid_output_empty.avif", with_grid_output(grid, 0, 128), "CORRUPT")
 
     flips = 0
     for i, name in enumerate(["q80.heic", "q80.avif", "alpha.avif", "grid.avif",
