@@ -401,10 +401,11 @@ static cerebro_status check_grid_in_iloc(grid_walk *gw, const bmff_box *iloc,
         for (uint64_t e = 0; e < n_ext; e++, pos += ext_size) {
             uint64_t off = be_read(d + pos + idx_size, off_size);
             uint64_t len = be_read(d + pos + idx_size + off_size, len_size);
-            uint64_t at = method == 1 ? idat->start : 0, take;
+            uint64_t at, take;
 
             if (!readable)
                 continue;
+            at = method == 1 ? idat->start : 0;
             if (base > gw->size || off > gw->size || (at += base + off) > gw->size) {
                 readable = 0;
                 continue;
