@@ -25,7 +25,8 @@
  * A grid's canvas is allocated at the size in the grid item's payload,
  * which the handle API does not show: every grid item's declared size is
  * checked first by a walk of our own over the item tables (see "Grid
- * output sizes" below). Not bounded by max_pixels: a coded image or grid
+ * output sizes" below); so is an overlay's (iovl), which libheif 1.15
+ * likewise allocates at the size in its payload. Not bounded by max_pixels: a coded image or grid
  * tile whose bitstream (AV1 sequence header, HEVC SPS) declares a larger
  * picture than its ispe, which libheif 1.15 decodes at the bitstream's
  * size before comparing anything; only the codec's own limits apply.
@@ -203,7 +204,9 @@ static cerebro_status decode_handle(const struct heif_image_handle *h, const cha
  * shows; and its own limit is per side (32768 x 32768 passes). So before
  * libheif decodes anything, a small ISO BMFF walk of our own finds every
  * 'grid' item (primary, thumbnails, alpha planes, unreferenced ones: all)
- * and checks the size each declares.
+ * and checks the size each declares; the same for 'iovl' (overlay) items,
+ * whose canvas libheif allocates from its payload the same way (fill
+ * values, then width and height as 16- or 32-bit fields by flags & 1).
  *
  * Agreeing with libheif on which bytes are a grid's payload: libheif 1.15
  * reads top-level boxes until the first one it cannot read and keeps the
@@ -298,32 +301,37 @@ static int box_at(const uint8_t *d, uint64_t pos, uint64_t end, bmff_box *b)
     return 1;
 }
 
-/* The refusal of one grid payload, or CEREBRO_OK. */
-static cerebro_status check_grid_payload(const grid_walk *gw, uint32_t id, const uint8_t *g,
-                                         int got)
+/* The refusal of one grid or overlay payload, or CEREBRO_OK. A grid:
+ * version, flags, rows - 1, columns - 1, width, height; an overlay (iovl):
+ * version, flags, 4 16-bit fill values, width, height (then the layers'
+ * offsets); the sizes 16-bit, or 32-bit when flags & 1. */
+static cerebro_status check_grid_payload(const grid_walk *gw, uint32_t id, int overlay,
+                                         const uint8_t *g, int got)
 {
     int wide = g[1] & 1;
+    unsigned at = overlay ? 10 : 4, field = wide ? 4 : 2;
     uint32_t rows = (uint32_t)g[2] + 1, cols = (uint32_t)g[3] + 1, w, h;
+    const char *kind = overlay ? "overlay" : "grid";
     uint64_t pixels;
 
-    if (got < (wide ? 12 : 8))
+    if (got < (int)(at + 2 * field))
         return CEREBRO_OK; /* libheif refuses it as incomplete */
-    w = (uint32_t)be_read(g + 4, wide ? 4 : 2);
-    h = (uint32_t)be_read(g + (wide ? 8 : 6), wide ? 4 : 2);
+    w = (uint32_t)be_read(g + at, field);
+    h = (uint32_t)be_read(g + at + field, field);
     pixels = (uint64_t)w * h;
     if (w > CB_IMAGE_MAX_SIDE || h > CB_IMAGE_MAX_SIDE)
         return cb_fail(CEREBRO_E_LIMIT,
-                       "%s: HEIF grid (item %u) declares %ux%u pixels, over the maximum side "
+                       "%s: HEIF %s (item %u) declares %ux%u pixels, over the maximum side "
                        "of %u",
-                       gw->label, id, w, h, CB_IMAGE_MAX_SIDE);
+                       gw->label, kind, id, w, h, CB_IMAGE_MAX_SIDE);
     if (cb_image_check_limits(w, h, gw->params->max_pixels, gw->label) != CEREBRO_OK)
         return cb_fail(CEREBRO_E_LIMIT,
-                       "%s: HEIF grid (item %u) declares %ux%u pixels, over the limit of %llu",
-                       gw->label, id, w, h, (unsigned long long)gw->params->max_pixels);
+                       "%s: HEIF %s (item %u) declares %ux%u pixels, over the limit of %llu",
+                       gw->label, kind, id, w, h, (unsigned long long)gw->params->max_pixels);
     if (pixels == 0)
-        return cb_fail(CEREBRO_E_CORRUPT, "%s: HEIF grid (item %u) declares an empty %ux%u output",
-                       gw->label, id, w, h);
-    if ((uint64_t)rows * cols > pixels)
+        return cb_fail(CEREBRO_E_CORRUPT, "%s: HEIF %s (item %u) declares an empty %ux%u output",
+                       gw->label, kind, id, w, h);
+    if (!overlay && (uint64_t)rows * cols > pixels)
         return cb_fail(CEREBRO_E_CORRUPT,
                        "%s: HEIF grid (item %u) has %ux%u tiles for a %ux%u output", gw->label, id,
                        rows, cols, w, h);
@@ -332,7 +340,7 @@ static cerebro_status check_grid_payload(const grid_walk *gw, uint32_t id, const
 
 /* Every entry for `id` in the iloc box `iloc`: its payload checked. */
 static cerebro_status check_grid_in_iloc(grid_walk *gw, const bmff_box *iloc,
-                                         const bmff_box *idat, uint32_t id)
+                                         const bmff_box *idat, uint32_t id, int overlay)
 {
     const uint8_t *d = gw->data;
     uint64_t pos = iloc->start, end = iloc->end, count, entry_min;
@@ -369,7 +377,7 @@ static cerebro_status check_grid_in_iloc(grid_walk *gw, const bmff_box *iloc,
         uint64_t item, base, n_ext, ext_size = idx_size + off_size + len_size;
         unsigned method = 0, got = 0;
         int readable;
-        uint8_t grid[12];
+        uint8_t grid[18];
         cerebro_status st;
 
         if (end - pos < entry_min) {
@@ -395,7 +403,7 @@ static cerebro_status check_grid_in_iloc(grid_walk *gw, const bmff_box *iloc,
             pos += n_ext * ext_size;
             continue;
         }
-        /* The first 12 bytes of the extents concatenated, as libheif
+        /* The first 18 bytes of the extents concatenated, as libheif
          * reads them; unreadable if libheif could not read them either. */
         readable = method == 0 || (method == 1 && idat);
         for (uint64_t e = 0; e < n_ext; e++, pos += ext_size) {
@@ -422,13 +430,13 @@ static cerebro_status check_grid_in_iloc(grid_walk *gw, const bmff_box *iloc,
         }
         if (!readable)
             continue; /* libheif cannot read it either: its refusal */
-        if ((st = check_grid_payload(gw, id, grid, (int)got)) != CEREBRO_OK)
+        if ((st = check_grid_payload(gw, id, overlay, grid, (int)got)) != CEREBRO_OK)
             return st;
     }
     return CEREBRO_OK;
 }
 
-/* Every 'grid' infe in the iinf box `iinf` of a meta whose iloc and idat
+/* Every 'grid' and 'iovl' infe in the iinf box `iinf` of a meta whose iloc and idat
  * boxes are given: checked in each iloc. */
 static cerebro_status check_iinf(grid_walk *gw, const bmff_box *iinf, const bmff_box *ilocs,
                                  unsigned n_iloc, const bmff_box *idat)
@@ -448,7 +456,7 @@ static cerebro_status check_iinf(grid_walk *gw, const bmff_box *iinf, const bmff
     while ((r = box_at(d, pos, iinf->end, &infe)) > 0) {
         uint64_t p = infe.start, n = infe.end - infe.start;
         unsigned version, id_size;
-        uint32_t id;
+        uint32_t id, type;
 
         pos = infe.end;
         if (infe.type != BMFF_4CC('i', 'n', 'f', 'e'))
@@ -466,10 +474,12 @@ static cerebro_status check_iinf(grid_walk *gw, const bmff_box *iinf, const bmff
             return CEREBRO_OK;
         }
         id = (uint32_t)be_read(d + p + 4, id_size);
-        if (be_read(d + p + 4 + id_size + 2, 4) != BMFF_4CC('g', 'r', 'i', 'd'))
+        type = (uint32_t)be_read(d + p + 4 + id_size + 2, 4);
+        if (type != BMFF_4CC('g', 'r', 'i', 'd') && type != BMFF_4CC('i', 'o', 'v', 'l'))
             continue;
         for (unsigned i = 0; i < n_iloc; i++) {
-            cerebro_status st = check_grid_in_iloc(gw, &ilocs[i], idat, id);
+            cerebro_status st = check_grid_in_iloc(gw, &ilocs[i], idat, id,
+                                                   type == BMFF_4CC('i', 'o', 'v', 'l'));
             if (st != CEREBRO_OK || gw->unknown)
                 return st;
         }
