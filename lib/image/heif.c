@@ -260,7 +260,9 @@ typedef struct {
     uint64_t size;
     const char *label;
     const cb_decode_params *params;
-    int unknown; /* a structure the walk cannot read */
+    int unknown;    /* a structure the walk cannot read */
+    unsigned steps; /* OBUs and NAL units walked */
+    int codecs;     /* this pass checks coded items, not grids */
 } grid_walk;
 
 static uint64_t be_read(const uint8_t *p, unsigned n)
@@ -338,9 +340,392 @@ static cerebro_status check_grid_payload(const grid_walk *gw, uint32_t id, int o
     return CEREBRO_OK;
 }
 
-/* Every entry for `id` in the iloc box `iloc`: its payload checked. */
-static cerebro_status check_grid_in_iloc(grid_walk *gw, const bmff_box *iloc,
-                                         const bmff_box *idat, uint32_t id, int overlay)
+/* ---- Coded item sizes ---------------------------------------------------
+ *
+ * libheif 1.15 decodes a coded item ('av01', 'hvc1'; it does not know
+ * 'hev1') at the size its bitstream declares and compares nothing with the
+ * item's ispe; dav1d takes frames up to 65536 x 65536 and libde265 large
+ * SPS sizes, so a file of a few hundred bytes could make the codec allocate
+ * gigabytes. libheif hands the decoder the item's configuration first (av1C
+ * configOBUs; hvcC's NAL units, each with a 4-byte length) and then the
+ * item's data (its iloc extents concatenated: OBUs, or NAL units with
+ * 4-byte lengths, which libheif 1.15's libde265 glue assumes whatever hvcC
+ * says). The decoder takes whichever sequence header / SPS it meets, so
+ * every one is checked: for each 'av01' and 'hvc1' item of every iinf (as
+ * for grids above), every av1C / hvcC property associated with it by any
+ * ipma entry, and every iloc entry of its ID.
+ *
+ * The size a header declares: AV1 max_frame_width/height_minus_1 + 1; HEVC
+ * pic_width/height_in_luma_samples. Rules, per item:
+ *  - E_LIMIT when that size has a side over CB_IMAGE_MAX_SIDE or more
+ *    pixels than max_pixels;
+ *  - E_CORRUPT when it exceeds the item's ispe (the first associated one,
+ *    as libheif reads it) by more than codec padding: a side over ispe
+ *    rounded up to a multiple of 64, plus 64 (x265 pads HEVC to its 8-pixel
+ *    coding blocks; aom writes AV1's exact size);
+ *  - AV1 without reduced_still_picture_header lets a frame header override
+ *    the size with up to frame_width_bits bits, and dav1d 1.0 does not
+ *    compare that with the maximum: 2^bits per side is what a frame can
+ *    reach there, which must stay within twice the padded ispe (aom uses
+ *    the fewest bits, under twice the size) or, without an ispe, within the
+ *    limits. So an item's decoded picture stays a small multiple of its
+ *    ispe, and its ispe within padding of a size max_pixels allowed.
+ * A header this parser cannot read to its size fields (cut short, an
+ * exp-Golomb code over 32 bits) is one the decoder refuses too (dav1d checks
+ * that the header fits its OBU; libde265 reads past the end of a NAL unit
+ * as zero bits, which makes no valid size codes), so it is left to the
+ * decoder. A stream that stops making sense (an OBU or NAL unit larger than
+ * what is left) stops the walk where the decoder stops too. Tables the walk
+ * cannot read (an ipma running over its box, several ipco, an item with
+ * more than CODEC_MAX_SEGMENTS extents, more than CODEC_MAX_STEPS units in
+ * all) make the file unknown, refused as corrupt if libheif reads it. */
+
+#define CODEC_MAX_SEGMENTS 64
+#define CODEC_MAX_STEPS 100000u
+#define CODEC_HEADER_BYTES 512u
+
+typedef struct {
+    uint64_t off, len;
+} codec_segment;
+
+/* A byte stream made of pieces of the file, as libheif concatenates them. */
+typedef struct {
+    codec_segment seg[CODEC_MAX_SEGMENTS + 1];
+    unsigned n;
+    uint64_t total;
+} codec_stream;
+
+typedef struct {
+    const uint8_t *p;
+    size_t size, bit;
+    int bad;
+} bit_reader;
+
+static uint32_t bits_get(bit_reader *br, unsigned n)
+{
+    uint32_t v = 0;
+
+    for (unsigned i = 0; i < n; i++, br->bit++) {
+        if (br->bit >= br->size * 8) {
+            br->bad = 1;
+            return 0;
+        }
+        v = (v << 1) | ((br->p[br->bit >> 3] >> (7 - (br->bit & 7))) & 1);
+    }
+    return v;
+}
+
+/* Unsigned exp-Golomb (HEVC ue(v), AV1 uvlc()): at most 32 leading zeros. */
+static uint64_t bits_ue(bit_reader *br)
+{
+    unsigned zeros = 0;
+
+    while (!br->bad && bits_get(br, 1) == 0) {
+        if (++zeros > 32) {
+            br->bad = 1;
+            return 0;
+        }
+    }
+    if (br->bad)
+        return 0;
+    return ((uint64_t)1 << zeros) - 1 + bits_get(br, zeros);
+}
+
+static void stream_add(codec_stream *s, uint64_t off, uint64_t len, int *overflow)
+{
+    if (len == 0)
+        return;
+    if (s->n == CODEC_MAX_SEGMENTS) {
+        *overflow = 1;
+        return;
+    }
+    s->seg[s->n].off = off;
+    s->seg[s->n].len = len;
+    s->n++;
+    s->total += len;
+}
+
+/* Up to n bytes of the stream from `pos` into buf: how many there were. */
+static size_t stream_copy(const uint8_t *d, const codec_stream *s, uint64_t pos, uint8_t *buf,
+                          size_t n)
+{
+    size_t got = 0;
+
+    for (unsigned i = 0; i < s->n && got < n; i++) {
+        uint64_t take;
+        if (pos >= s->seg[i].len) {
+            pos -= s->seg[i].len;
+            continue;
+        }
+        take = s->seg[i].len - pos;
+        if (take > n - got)
+            take = n - got;
+        memcpy(buf + got, d + s->seg[i].off + pos, (size_t)take);
+        got += (size_t)take;
+        pos = 0;
+    }
+    return got;
+}
+
+typedef struct {
+    uint32_t id;
+    uint32_t ispe_w, ispe_h; /* 0 when the item has none */
+    const char *codec;
+} coded_item;
+
+static uint64_t padded(uint32_t v)
+{
+    return ((uint64_t)v + 63) / 64 * 64 + 64;
+}
+
+/* The rules above for one declared size; reach_w/h the largest frame the
+ * header allows (the same as w/h where no frame can override it). */
+static cerebro_status check_codec_size(const grid_walk *gw, const coded_item *it, uint64_t w,
+                                       uint64_t h, uint64_t reach_w, uint64_t reach_h)
+{
+    if (w > CB_IMAGE_MAX_SIDE || h > CB_IMAGE_MAX_SIDE ||
+        (gw->params->max_pixels && w * h > gw->params->max_pixels))
+        return cb_fail(CEREBRO_E_LIMIT,
+                       "%s: HEIF item %u's %s bitstream declares %llux%llu pixels, over the "
+                       "limit of %llu pixels and %u per side",
+                       gw->label, it->id, it->codec, (unsigned long long)w,
+                       (unsigned long long)h, (unsigned long long)gw->params->max_pixels,
+                       CB_IMAGE_MAX_SIDE);
+    if (it->ispe_w && it->ispe_h &&
+        (w > padded(it->ispe_w) || h > padded(it->ispe_h) || reach_w > 2 * padded(it->ispe_w) ||
+         reach_h > 2 * padded(it->ispe_h)))
+        return cb_fail(CEREBRO_E_CORRUPT,
+                       "%s: HEIF item %u's %s bitstream declares %llux%llu pixels (frames up to "
+                       "%llux%llu), far more than its ispe of %ux%u",
+                       gw->label, it->id, it->codec, (unsigned long long)w,
+                       (unsigned long long)h, (unsigned long long)reach_w,
+                       (unsigned long long)reach_h, it->ispe_w, it->ispe_h);
+    if ((!it->ispe_w || !it->ispe_h) &&
+        (reach_w > CB_IMAGE_MAX_SIDE || reach_h > CB_IMAGE_MAX_SIDE ||
+         (gw->params->max_pixels && reach_w * reach_h > gw->params->max_pixels)))
+        return cb_fail(CEREBRO_E_LIMIT,
+                       "%s: HEIF item %u's %s bitstream allows frames of %llux%llu pixels, "
+                       "over the limit of %llu pixels and %u per side",
+                       gw->label, it->id, it->codec, (unsigned long long)reach_w,
+                       (unsigned long long)reach_h, (unsigned long long)gw->params->max_pixels,
+                       CB_IMAGE_MAX_SIDE);
+    return CEREBRO_OK;
+}
+
+/* An AV1 sequence_header_obu payload (AV1 spec 5.5): checked if readable
+ * up to its frame size fields. */
+static cerebro_status check_av1_sequence_header(const grid_walk *gw, const coded_item *it,
+                                                const uint8_t *p, size_t n)
+{
+    bit_reader br = {p, n, 0, 0};
+    unsigned reduced, wbits, hbits;
+    uint64_t w, h;
+
+    bits_get(&br, 3); /* seq_profile */
+    bits_get(&br, 1); /* still_picture */
+    reduced = bits_get(&br, 1);
+    if (reduced) {
+        bits_get(&br, 5); /* seq_level_idx[0] */
+    } else {
+        unsigned timing = bits_get(&br, 1), model = 0, delay_len = 0, display, ops;
+        if (timing) {
+            bits_get(&br, 32); /* num_units_in_display_tick */
+            bits_get(&br, 32); /* time_scale */
+            if (bits_get(&br, 1)) /* equal_picture_interval */
+                bits_ue(&br);     /* num_ticks_per_picture_minus_1 */
+            model = bits_get(&br, 1);
+            if (model) {
+                delay_len = bits_get(&br, 5) + 1;
+                bits_get(&br, 32); /* num_units_in_decoding_tick */
+                bits_get(&br, 5);  /* buffer_removal_time_length_minus_1 */
+                bits_get(&br, 5);  /* frame_presentation_time_length_minus_1 */
+            }
+        }
+        display = bits_get(&br, 1);
+        ops = bits_get(&br, 5) + 1;
+        for (unsigned i = 0; i < ops && !br.bad; i++) {
+            unsigned level;
+            bits_get(&br, 12); /* operating_point_idc */
+            level = bits_get(&br, 5);
+            if (level > 7)
+                bits_get(&br, 1); /* seq_tier */
+            if (model && bits_get(&br, 1)) {
+                bits_get(&br, delay_len); /* decoder_buffer_delay */
+                bits_get(&br, delay_len); /* encoder_buffer_delay */
+                bits_get(&br, 1);         /* low_delay_mode_flag */
+            }
+            if (display && bits_get(&br, 1))
+                bits_get(&br, 4); /* initial_display_delay_minus_1 */
+        }
+    }
+    wbits = bits_get(&br, 4) + 1;
+    hbits = bits_get(&br, 4) + 1;
+    w = (uint64_t)bits_get(&br, wbits) + 1;
+    h = (uint64_t)bits_get(&br, hbits) + 1;
+    if (br.bad)
+        return CEREBRO_OK; /* cut short: dav1d refuses it too */
+    return check_codec_size(gw, it, w, h, reduced ? w : (uint64_t)1 << wbits,
+                            reduced ? h : (uint64_t)1 << hbits);
+}
+
+/* Every OBU of an AV1 stream in order, as dav1d parses it: each sequence
+ * header checked. *steps counts the OBUs of the whole walk. */
+static cerebro_status check_av1_stream(grid_walk *gw, const coded_item *it,
+                                       const codec_stream *s, unsigned *steps)
+{
+    uint64_t pos = 0;
+    uint8_t buf[CODEC_HEADER_BYTES];
+
+    while (pos < s->total) {
+        uint8_t head[10];
+        size_t got = stream_copy(gw->data, s, pos, head, sizeof head);
+        unsigned hlen = 1 + ((head[0] >> 2) & 1), type = (head[0] >> 3) & 15;
+        uint64_t size = 0;
+
+        if (++*steps > CODEC_MAX_STEPS) {
+            gw->unknown = 1;
+            return CEREBRO_OK;
+        }
+        if (got < hlen)
+            return CEREBRO_OK;
+        if (head[0] & 2) { /* obu_has_size_field: leb128 */
+            unsigned i;
+            for (i = 0; i < 8; i++) {
+                if (hlen + i >= got)
+                    return CEREBRO_OK;
+                size |= (uint64_t)(head[hlen + i] & 0x7f) << (7 * i);
+                if (!(head[hlen + i] & 0x80))
+                    break;
+            }
+            if (i == 8)
+                return CEREBRO_OK;
+            hlen += i + 1;
+            if (size > s->total - pos - hlen)
+                return CEREBRO_OK; /* dav1d stops here too */
+        } else {
+            size = s->total - pos - hlen;
+        }
+        if (type == 1) { /* OBU_SEQUENCE_HEADER */
+            size_t n = stream_copy(gw->data, s, pos + hlen, buf,
+                                   size < sizeof buf ? (size_t)size : sizeof buf);
+            cerebro_status st = check_av1_sequence_header(gw, it, buf, n);
+            if (st != CEREBRO_OK)
+                return st;
+        }
+        pos += hlen + size;
+    }
+    return CEREBRO_OK;
+}
+
+/* An HEVC NAL unit (header included, emulation prevention still in): if
+ * it is an SPS readable up to its picture size (H.265 7.3.2.2), checked. */
+static cerebro_status check_hevc_nal(const grid_walk *gw, const coded_item *it, const uint8_t *p,
+                                     size_t n)
+{
+    uint8_t rbsp[CODEC_HEADER_BYTES];
+    size_t m = 0, zeros = 0;
+    bit_reader br;
+    unsigned sub;
+    uint64_t chroma, w, h;
+
+    if (n < 2 || ((p[0] >> 1) & 63) != 33)
+        return CEREBRO_OK;
+    for (size_t i = 2; i < n && m < sizeof rbsp; i++) {
+        if (zeros >= 2 && p[i] == 3) {
+            zeros = 0;
+            continue;
+        }
+        zeros = p[i] == 0 ? zeros + 1 : 0;
+        rbsp[m++] = p[i];
+    }
+    br = (bit_reader){rbsp, m, 0, 0};
+    bits_get(&br, 4); /* sps_video_parameter_set_id */
+    sub = bits_get(&br, 3);
+    bits_get(&br, 1); /* sps_temporal_id_nesting_flag */
+    /* profile_tier_level(1, sub): general profile (88 bits), level (8). */
+    {
+        unsigned profile[8], level[8];
+        bits_get(&br, 32);
+        bits_get(&br, 32);
+        bits_get(&br, 24);
+        bits_get(&br, 8);
+        for (unsigned i = 0; i < sub; i++) {
+            profile[i] = bits_get(&br, 1);
+            level[i] = bits_get(&br, 1);
+        }
+        if (sub > 0)
+            for (unsigned i = sub; i < 8; i++)
+                bits_get(&br, 2);
+        for (unsigned i = 0; i < sub; i++) {
+            if (profile[i]) {
+                bits_get(&br, 32);
+                bits_get(&br, 32);
+                bits_get(&br, 24);
+            }
+            if (level[i])
+                bits_get(&br, 8);
+        }
+    }
+    bits_ue(&br); /* sps_seq_parameter_set_id */
+    chroma = bits_ue(&br);
+    if (chroma == 3)
+        bits_get(&br, 1); /* separate_colour_plane_flag */
+    w = bits_ue(&br);
+    h = bits_ue(&br);
+    if (br.bad)
+        return CEREBRO_OK; /* libde265 refuses it too */
+    return check_codec_size(gw, it, w, h, w, h);
+}
+
+/* The NAL units of an HEVC stream, each after a 4-byte length. */
+static cerebro_status check_hevc_stream(grid_walk *gw, const coded_item *it,
+                                        const codec_stream *s, unsigned *steps)
+{
+    uint64_t pos = 0;
+    uint8_t buf[CODEC_HEADER_BYTES];
+
+    while (s->total - pos >= 4) {
+        uint8_t len[4];
+        uint64_t size;
+        size_t n;
+        cerebro_status st;
+
+        if (++*steps > CODEC_MAX_STEPS) {
+            gw->unknown = 1;
+            return CEREBRO_OK;
+        }
+        stream_copy(gw->data, s, pos, len, 4);
+        size = be_read(len, 4);
+        if (size > s->total - pos - 4)
+            return CEREBRO_OK; /* libheif stops here */
+        n = stream_copy(gw->data, s, pos + 4, buf, size < sizeof buf ? (size_t)size : sizeof buf);
+        if ((st = check_hevc_nal(gw, it, buf, n)) != CEREBRO_OK)
+            return st;
+        pos += 4 + size;
+    }
+    return CEREBRO_OK;
+}
+
+/* The item tables of one meta box that the checks use. */
+typedef struct {
+    const bmff_box *iloc;
+    unsigned n_iloc;
+    const bmff_box *idat;
+    const bmff_box *ipma;
+    unsigned n_ipma;
+    uint64_t *props; /* offsets of ipco's children, property index - 1 */
+    uint32_t n_props;
+} meta_tables;
+
+/* Called for each iloc entry of an item with its data as a stream, or
+ * `readable` 0 where libheif could not read the data either; `overflow`
+ * where it has more extents than a stream holds. */
+typedef cerebro_status (*entry_fn)(grid_walk *gw, void *ctx, const codec_stream *s,
+                                   int readable, int overflow);
+
+/* Every entry for `id` in the iloc box `iloc`, handed to fn. */
+static cerebro_status walk_iloc(grid_walk *gw, const bmff_box *iloc, const bmff_box *idat,
+                                uint32_t id, entry_fn fn, void *ctx)
 {
     const uint8_t *d = gw->data;
     uint64_t pos = iloc->start, end = iloc->end, count, entry_min;
@@ -375,10 +760,7 @@ static cerebro_status check_grid_in_iloc(grid_walk *gw, const bmff_box *iloc,
     }
     for (uint64_t i = 0; i < count; i++) {
         uint64_t item, base, n_ext, ext_size = idx_size + off_size + len_size;
-        unsigned method = 0, got = 0;
-        int readable;
-        uint8_t grid[18];
-        cerebro_status st;
+        unsigned method = 0;
 
         if (end - pos < entry_min) {
             gw->unknown = 1;
@@ -403,43 +785,256 @@ static cerebro_status check_grid_in_iloc(grid_walk *gw, const bmff_box *iloc,
             pos += n_ext * ext_size;
             continue;
         }
-        /* The first 18 bytes of the extents concatenated, as libheif
-         * reads them; unreadable if libheif could not read them either. */
-        readable = method == 0 || (method == 1 && idat);
-        for (uint64_t e = 0; e < n_ext; e++, pos += ext_size) {
-            uint64_t off = be_read(d + pos + idx_size, off_size);
-            uint64_t len = be_read(d + pos + idx_size + off_size, len_size);
-            uint64_t at, take;
+        {
+            codec_stream s;
+            int readable = method == 0 || (method == 1 && idat), overflow = 0;
+            cerebro_status st;
 
-            if (!readable)
-                continue;
-            at = method == 1 ? idat->start : 0;
-            if (base > gw->size || off > gw->size || (at += base + off) > gw->size) {
-                readable = 0;
-                continue;
+            s.n = 0;
+            s.total = 0;
+            for (uint64_t e = 0; e < n_ext; e++, pos += ext_size) {
+                uint64_t off = be_read(d + pos + idx_size, off_size);
+                uint64_t len = be_read(d + pos + idx_size + off_size, len_size);
+                uint64_t at;
+
+                if (!readable)
+                    continue;
+                at = method == 1 ? idat->start : 0;
+                if (base > gw->size || off > gw->size || (at += base + off) > gw->size) {
+                    readable = 0;
+                    continue;
+                }
+                if (len == 0)
+                    len = gw->size - at;
+                if (len > gw->size - at) {
+                    readable = 0;
+                    continue;
+                }
+                stream_add(&s, at, len, &overflow);
             }
-            if (len == 0)
-                len = gw->size - at;
-            if (len > gw->size - at) {
-                readable = 0;
-                continue;
-            }
-            take = len < sizeof grid - got ? len : sizeof grid - got;
-            memcpy(grid + got, d + at, (size_t)take);
-            got += (unsigned)take;
+            if ((st = fn(gw, ctx, &s, readable, overflow)) != CEREBRO_OK || gw->unknown)
+                return st;
         }
-        if (!readable)
-            continue; /* libheif cannot read it either: its refusal */
-        if ((st = check_grid_payload(gw, id, overlay, grid, (int)got)) != CEREBRO_OK)
-            return st;
     }
     return CEREBRO_OK;
 }
 
-/* Every 'grid' and 'iovl' infe in the iinf box `iinf` of a meta whose iloc and idat
- * boxes are given: checked in each iloc. */
-static cerebro_status check_iinf(grid_walk *gw, const bmff_box *iinf, const bmff_box *ilocs,
-                                 unsigned n_iloc, const bmff_box *idat)
+
+typedef struct {
+    uint32_t id;
+    int overlay;
+} grid_item;
+
+/* A grid's or overlay's payload: the first 18 bytes of the extents
+ * concatenated, as libheif reads them. */
+static cerebro_status grid_entry(grid_walk *gw, void *ctx, const codec_stream *s, int readable,
+                                 int overflow)
+{
+    const grid_item *g = ctx;
+    uint8_t grid[18];
+    size_t got;
+
+    (void)overflow; /* only the first bytes matter */
+    if (!readable)
+        return CEREBRO_OK; /* libheif cannot read it either: its refusal */
+    got = stream_copy(gw->data, s, 0, grid, sizeof grid);
+    return check_grid_payload(gw, g->id, g->overlay, grid, (int)got);
+}
+/* Every property associated with `id` by any entry of any ipma box, in
+ * order, handed to fn with its box (indices past ipco's children and 0,
+ * "none", skipped as libheif skips or refuses them). */
+typedef cerebro_status (*prop_fn)(grid_walk *gw, void *ctx, const bmff_box *prop);
+
+static cerebro_status walk_ipma(grid_walk *gw, const meta_tables *mt, uint32_t id, prop_fn fn,
+                                void *ctx)
+{
+    const uint8_t *d = gw->data;
+
+    for (unsigned b = 0; b < mt->n_ipma; b++) {
+        uint64_t pos = mt->ipma[b].start, end = mt->ipma[b].end, count;
+        unsigned version, wide, id_size;
+
+        if (end - pos < 8) {
+            gw->unknown = 1;
+            return CEREBRO_OK;
+        }
+        version = d[pos];
+        wide = d[pos + 3] & 1;
+        id_size = version < 1 ? 2 : 4;
+        count = be_read(d + pos + 4, 4);
+        pos += 8;
+        if (count > (end - pos) / (id_size + 1)) {
+            gw->unknown = 1;
+            return CEREBRO_OK;
+        }
+        for (uint64_t i = 0; i < count; i++) {
+            uint32_t item;
+            unsigned n;
+
+            if (end - pos < id_size + 1) {
+                gw->unknown = 1;
+                return CEREBRO_OK;
+            }
+            item = (uint32_t)be_read(d + pos, id_size);
+            n = d[pos + id_size];
+            pos += id_size + 1;
+            if ((uint64_t)n * (wide ? 2 : 1) > end - pos) {
+                gw->unknown = 1;
+                return CEREBRO_OK;
+            }
+            for (unsigned k = 0; k < n; k++) {
+                uint32_t index = wide ? (uint32_t)be_read(d + pos, 2) & 0x7fff : d[pos] & 0x7fu;
+                bmff_box prop;
+                cerebro_status st;
+
+                pos += wide ? 2 : 1;
+                if (item != id || index == 0 || index > mt->n_props ||
+                    box_at(d, mt->props[index - 1], gw->size, &prop) <= 0)
+                    continue;
+                if ((st = fn(gw, ctx, &prop)) != CEREBRO_OK || gw->unknown)
+                    return st;
+            }
+        }
+    }
+    return CEREBRO_OK;
+}
+
+static cerebro_status ispe_prop(grid_walk *gw, void *ctx, const bmff_box *prop)
+{
+    coded_item *it = ctx;
+
+    if (prop->type == BMFF_4CC('i', 's', 'p', 'e') && !it->ispe_w && !it->ispe_h &&
+        prop->end - prop->start >= 12) {
+        it->ispe_w = (uint32_t)be_read(gw->data + prop->start + 4, 4);
+        it->ispe_h = (uint32_t)be_read(gw->data + prop->start + 8, 4);
+        if (!it->ispe_w || !it->ispe_h)
+            it->ispe_w = it->ispe_h = 0;
+    }
+    return CEREBRO_OK;
+}
+
+typedef struct {
+    coded_item it;
+    const meta_tables *mt;
+    uint32_t type;      /* av01 or hvc1 */
+    codec_segment conf; /* the av1C configOBUs in front of the item's data */
+    int have_conf;
+    int entries; /* iloc entries seen */
+} coded_walk;
+
+/* One iloc entry of a coded item: its data, behind the av1C configOBUs
+ * for AV1 as libheif passes them to dav1d. */
+static cerebro_status coded_entry(grid_walk *gw, void *ctx, const codec_stream *data,
+                                  int readable, int overflow)
+{
+    coded_walk *cw = ctx;
+    codec_stream s;
+
+    cw->entries++;
+    if (overflow) {
+        gw->unknown = 1;
+        return CEREBRO_OK;
+    }
+    s.n = 0;
+    s.total = 0;
+    if (cw->have_conf)
+        stream_add(&s, cw->conf.off, cw->conf.len, &overflow);
+    if (readable)
+        for (unsigned i = 0; i < data->n; i++)
+            stream_add(&s, data->seg[i].off, data->seg[i].len, &overflow);
+    if (cw->type == BMFF_4CC('a', 'v', '0', '1'))
+        return check_av1_stream(gw, &cw->it, &s, &gw->steps);
+    return check_hevc_stream(gw, &cw->it, &s, &gw->steps);
+}
+
+/* A configuration property of a coded item: hvcC's NAL units checked; an
+ * av1C's configOBUs walked in front of each of the item's iloc entries. */
+static cerebro_status config_prop(grid_walk *gw, void *ctx, const bmff_box *prop)
+{
+    coded_walk *cw = ctx;
+    const uint8_t *d = gw->data;
+
+    if (cw->type == BMFF_4CC('a', 'v', '0', '1') && prop->type == BMFF_4CC('a', 'v', '1', 'C')) {
+        cerebro_status st = CEREBRO_OK;
+        if (prop->end - prop->start < 4)
+            return CEREBRO_OK; /* libheif refuses it */
+        cw->conf.off = prop->start + 4;
+        cw->conf.len = prop->end - prop->start - 4;
+        cw->have_conf = 1;
+        cw->entries = 0;
+        for (unsigned i = 0; i < cw->mt->n_iloc && st == CEREBRO_OK && !gw->unknown; i++)
+            st = walk_iloc(gw, &cw->mt->iloc[i], cw->mt->idat, cw->it.id, coded_entry, cw);
+        if (st == CEREBRO_OK && !gw->unknown && cw->entries == 0) {
+            codec_stream none = {.n = 0, .total = 0};
+            st = coded_entry(gw, cw, &none, 0, 0);
+        }
+        cw->have_conf = 0;
+        return st;
+    }
+    if (cw->type == BMFF_4CC('h', 'v', 'c', '1') && prop->type == BMFF_4CC('h', 'v', 'c', 'C')) {
+        /* 22 bytes of configuration, numOfArrays, then per array a type
+         * byte, numNalus, and per NAL unit a 16-bit length and the unit. */
+        uint64_t pos = prop->start + 22, end = prop->end;
+        unsigned arrays;
+
+        if (end - prop->start < 23)
+            return CEREBRO_OK; /* libheif refuses it */
+        arrays = d[pos++];
+        for (unsigned a = 0; a < arrays; a++) {
+            unsigned nalus;
+            if (end - pos < 3)
+                return CEREBRO_OK;
+            nalus = (unsigned)be_read(d + pos + 1, 2);
+            pos += 3;
+            for (unsigned k = 0; k < nalus; k++) {
+                uint64_t len;
+                cerebro_status st;
+                if (end - pos < 2 || (len = be_read(d + pos, 2)) > end - pos - 2)
+                    return CEREBRO_OK; /* libheif refuses the box */
+                if (++gw->steps > CODEC_MAX_STEPS) {
+                    gw->unknown = 1;
+                    return CEREBRO_OK;
+                }
+                st = check_hevc_nal(gw, &cw->it, d + pos + 2,
+                                    len < CODEC_HEADER_BYTES ? (size_t)len : CODEC_HEADER_BYTES);
+                if (st != CEREBRO_OK)
+                    return st;
+                pos += 2 + len;
+            }
+        }
+    }
+    return CEREBRO_OK;
+}
+
+/* A coded item ('av01' or 'hvc1'): every sequence header / SPS that its
+ * configuration properties and its data hold, checked. */
+static cerebro_status check_coded_item(grid_walk *gw, const meta_tables *mt, uint32_t id,
+                                       uint32_t type)
+{
+    coded_walk cw;
+    cerebro_status st;
+
+    memset(&cw, 0, sizeof cw);
+    cw.it.id = id;
+    cw.it.codec = type == BMFF_4CC('a', 'v', '0', '1') ? "AV1" : "HEVC";
+    cw.mt = mt;
+    cw.type = type;
+    if ((st = walk_ipma(gw, mt, id, ispe_prop, &cw.it)) != CEREBRO_OK || gw->unknown)
+        return st;
+    if ((st = walk_ipma(gw, mt, id, config_prop, &cw)) != CEREBRO_OK || gw->unknown)
+        return st;
+    /* The item's data alone: HEVC's (hvcC's units have their own frames),
+     * and AV1's as dav1d would see it without an av1C. */
+    for (unsigned i = 0; i < mt->n_iloc; i++)
+        if ((st = walk_iloc(gw, &mt->iloc[i], mt->idat, id, coded_entry, &cw)) != CEREBRO_OK ||
+            gw->unknown)
+            return st;
+    return CEREBRO_OK;
+}
+
+/* Every 'grid', 'iovl', 'av01' and 'hvc1' infe in the iinf box `iinf`:
+ * checked against the meta's other tables. */
+static cerebro_status check_iinf(grid_walk *gw, const bmff_box *iinf, const meta_tables *mt)
 {
     const uint8_t *d = gw->data;
     uint64_t pos = iinf->start;
@@ -457,6 +1052,7 @@ static cerebro_status check_iinf(grid_walk *gw, const bmff_box *iinf, const bmff
         uint64_t p = infe.start, n = infe.end - infe.start;
         unsigned version, id_size;
         uint32_t id, type;
+        cerebro_status st = CEREBRO_OK;
 
         pos = infe.end;
         if (infe.type != BMFF_4CC('i', 'n', 'f', 'e'))
@@ -475,25 +1071,72 @@ static cerebro_status check_iinf(grid_walk *gw, const bmff_box *iinf, const bmff
         }
         id = (uint32_t)be_read(d + p + 4, id_size);
         type = (uint32_t)be_read(d + p + 4 + id_size + 2, 4);
-        if (type != BMFF_4CC('g', 'r', 'i', 'd') && type != BMFF_4CC('i', 'o', 'v', 'l'))
-            continue;
-        for (unsigned i = 0; i < n_iloc; i++) {
-            cerebro_status st = check_grid_in_iloc(gw, &ilocs[i], idat, id,
-                                                   type == BMFF_4CC('i', 'o', 'v', 'l'));
-            if (st != CEREBRO_OK || gw->unknown)
-                return st;
+        if (!gw->codecs &&
+            (type == BMFF_4CC('g', 'r', 'i', 'd') || type == BMFF_4CC('i', 'o', 'v', 'l'))) {
+            grid_item g = {id, type == BMFF_4CC('i', 'o', 'v', 'l')};
+            for (unsigned i = 0; i < mt->n_iloc && st == CEREBRO_OK && !gw->unknown; i++)
+                st = walk_iloc(gw, &mt->iloc[i], mt->idat, id, grid_entry, &g);
+        } else if (gw->codecs && (type == BMFF_4CC('a', 'v', '0', '1') ||
+                                  type == BMFF_4CC('h', 'v', 'c', '1'))) {
+            st = check_coded_item(gw, mt, id, type);
         }
+        if (st != CEREBRO_OK || gw->unknown)
+            return st;
     }
     if (r < 0)
         gw->unknown = 1;
     return CEREBRO_OK;
 }
 
+/* iprp's children: the ipco (its children's offsets into mt->props, which
+ * the caller frees) and the ipma boxes. */
+static void read_iprp(grid_walk *gw, const bmff_box *iprp, bmff_box *ipma, meta_tables *mt)
+{
+    bmff_box child, prop;
+    uint64_t pos = iprp->start;
+    unsigned n_ipco = 0;
+    int r;
+
+    while ((r = box_at(gw->data, pos, iprp->end, &child)) > 0) {
+        pos = child.end;
+        if (child.type == BMFF_4CC('i', 'p', 'm', 'a')) {
+            if (mt->n_ipma == GRID_MAX_BOXES) {
+                r = -1;
+                break;
+            }
+            ipma[mt->n_ipma++] = child;
+        } else if (child.type == BMFF_4CC('i', 'p', 'c', 'o')) {
+            uint64_t p = child.start, max = (child.end - child.start) / 8;
+            if (n_ipco++) {
+                r = -1;
+                break;
+            }
+            if (max == 0)
+                continue;
+            mt->props = malloc((size_t)max * sizeof *mt->props);
+            if (!mt->props) {
+                r = -1;
+                break;
+            }
+            while ((r = box_at(gw->data, p, child.end, &prop)) > 0 && mt->n_props < max) {
+                mt->props[mt->n_props++] = p;
+                p = prop.end;
+            }
+            if (r < 0)
+                break;
+        }
+    }
+    if (r < 0)
+        gw->unknown = 1;
+}
+
 static cerebro_status check_meta(grid_walk *gw, const bmff_box *meta)
 {
-    bmff_box child, iinf[GRID_MAX_BOXES], iloc[GRID_MAX_BOXES], idat;
-    unsigned n_iinf = 0, n_iloc = 0, n_idat = 0;
+    bmff_box child, iinf[GRID_MAX_BOXES], iloc[GRID_MAX_BOXES], idat, iprp, ipma[GRID_MAX_BOXES];
+    unsigned n_iinf = 0, n_iloc = 0, n_idat = 0, n_iprp = 0;
     uint64_t pos = meta->start + 4;
+    meta_tables mt;
+    cerebro_status st = CEREBRO_OK;
     int r;
 
     if (meta->end - meta->start < 4) {
@@ -508,31 +1151,39 @@ static cerebro_status check_meta(grid_walk *gw, const bmff_box *meta)
             iloc[n_iloc++] = child;
         else if (child.type == BMFF_4CC('i', 'd', 'a', 't') && n_idat++ == 0)
             idat = child;
+        else if (child.type == BMFF_4CC('i', 'p', 'r', 'p') && n_iprp++ == 0)
+            iprp = child;
         else if (child.type == BMFF_4CC('i', 'i', 'n', 'f') ||
                  child.type == BMFF_4CC('i', 'l', 'o', 'c'))
             r = -1; /* more than GRID_MAX_BOXES: not a real file */
         if (r < 0)
             break;
     }
-    if (r < 0 || n_idat > 1) {
+    /* Several idat or iprp boxes: which one libheif takes is a guess. */
+    if (r < 0 || n_idat > 1 || n_iprp > 1) {
         gw->unknown = 1;
         return CEREBRO_OK;
     }
-    for (unsigned i = 0; i < n_iinf; i++) {
-        cerebro_status st = check_iinf(gw, &iinf[i], iloc, n_iloc, n_idat ? &idat : NULL);
-        if (st != CEREBRO_OK || gw->unknown)
-            return st;
-    }
-    return CEREBRO_OK;
+    memset(&mt, 0, sizeof mt);
+    mt.iloc = iloc;
+    mt.n_iloc = n_iloc;
+    mt.idat = n_idat ? &idat : NULL;
+    mt.ipma = ipma;
+    if (n_iprp)
+        read_iprp(gw, &iprp, ipma, &mt);
+    for (unsigned i = 0; i < n_iinf && st == CEREBRO_OK && !gw->unknown; i++)
+        st = check_iinf(gw, &iinf[i], &mt);
+    free(mt.props);
+    return st;
 }
 
 /* E_LIMIT or E_CORRUPT for a grid item declaring a refused output size;
  * otherwise CEREBRO_OK with *unknown set when the walk could not read the
  * item tables (the caller then refuses the file if libheif can). */
 static cerebro_status check_grids(const uint8_t *data, size_t size, const char *label,
-                                  const cb_decode_params *params, int *unknown)
+                                  const cb_decode_params *params, int codecs, int *unknown)
 {
-    grid_walk gw = {data, size, label, params, 0};
+    grid_walk gw = {data, size, label, params, 0, 0, codecs};
     uint64_t pos = 0;
     bmff_box box;
 
@@ -566,7 +1217,7 @@ cerebro_status cb_heif_decode(const uint8_t *data, size_t size, const char *labe
 
     (void)exif;
     *out = NULL;
-    st = check_grids(data, size, label, params, &unknown);
+    st = check_grids(data, size, label, params, 0, &unknown);
     if (st != CEREBRO_OK)
         return st;
     if (side > CB_IMAGE_MAX_SIDE)
@@ -608,6 +1259,16 @@ cerebro_status cb_heif_decode(const uint8_t *data, size_t size, const char *labe
         st = cb_fail(CEREBRO_E_CORRUPT, "%s: HEIF image has an empty size (%ux%u)", label, w, h);
         goto done;
     }
+    /* Every coded item's bitstream size (see "Coded item sizes"): after
+     * the primary image's own limits, so that a refusal names its size. */
+    st = check_grids(data, size, label, params, 1, &unknown);
+    if (st == CEREBRO_OK && unknown)
+        st = cb_fail(CEREBRO_E_CORRUPT,
+                     "%s: HEIF item properties or data (iprp, ipma, iloc) are malformed; coded "
+                     "sizes cannot be checked",
+                     label);
+    if (st != CEREBRO_OK)
+        goto done;
 
     if (params->min_short_side && params->apply_exif)
         thumb = pick_thumbnail(primary, w, h, params->min_short_side);

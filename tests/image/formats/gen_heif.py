@@ -113,6 +113,113 @@ def with_grid_output(d: bytes, w: int, h: int, wide=False, nth=0, rows=1, cols=1
     return d + struct.pack(">I4s", 8 + len(grid), b"free") + grid
 
 
+class BitWriter:
+    """MSB-first bits, exp-Golomb codes, byte-aligned with a stop bit."""
+
+    def __init__(self):
+        self.bits: list[int] = []
+
+    def u(self, n: int, v: int) -> "BitWriter":
+        self.bits += [(v >> (n - 1 - i)) & 1 for i in range(n)]
+        return self
+
+    def ue(self, v: int) -> "BitWriter":
+        n = (v + 1).bit_length()
+        return self.u(n - 1, 0).u(n, v + 1)
+
+    def trailing(self) -> bytes:
+        self.u(1, 1)
+        while len(self.bits) % 8:
+            self.u(1, 0)
+        return bytes(int("".join(map(str, self.bits[i:i + 8])), 2)
+                     for i in range(0, len(self.bits), 8))
+
+
+def av1_sequence_header(w: int, h: int) -> bytes:
+    """A sequence header OBU (with its size field) of a reduced still
+    picture declaring w x h, 8-bit 4:2:0."""
+    b = BitWriter().u(3, 0).u(1, 1).u(1, 1).u(5, 31)
+    b.u(4, 15).u(4, 15).u(16, w - 1).u(16, h - 1)
+    b.u(1, 0).u(1, 0).u(1, 0).u(1, 0).u(1, 0).u(1, 0)  # sb128 .. restoration
+    b.u(1, 0).u(1, 0).u(1, 0).u(1, 0).u(2, 0).u(1, 0).u(1, 0)  # colour, film grain
+    payload = b.trailing()
+    assert len(payload) < 128
+    return bytes([1 << 3 | 2, len(payload)]) + payload
+
+
+def hevc_sps(w: int, h: int) -> bytes:
+    """An SPS NAL unit (Main profile, 4:2:0) declaring w x h, emulation
+    prevention applied."""
+    b = BitWriter().u(4, 0).u(3, 0).u(1, 1)
+    b.u(2, 0).u(1, 0).u(5, 1).u(32, 0x60000000).u(4, 0b1001).u(44, 0).u(8, 120)
+    b.ue(0).ue(1).ue(w).ue(h).u(1, 0).ue(0).ue(0).ue(4)
+    rbsp, out, zeros = b.trailing(), bytearray(b"\x42\x01"), 0
+    for byte in rbsp:
+        if zeros >= 2 and byte <= 3:
+            out.append(3)
+            zeros = 0
+        out.append(byte)
+        zeros = zeros + 1 if byte == 0 else 0
+    return bytes(out)
+
+
+def item_extent(d: bytes, item: int) -> tuple[int, int, int, int, int, int]:
+    """(data offset, length, offset of the iloc extent's offset field, base
+    offset, offset and length field sizes) of an item stored in one file
+    extent."""
+    lpos, _ = find_box(d, b"iloc")
+    ver = d[lpos + 8]
+    off_size, len_size = d[lpos + 12] >> 4, d[lpos + 12] & 15
+    base_size, idx_size = d[lpos + 13] >> 4, (d[lpos + 13] & 15) if ver else 0
+    assert off_size in (4, 8) and len_size in (4, 8) and idx_size == 0, "unexpected iloc"
+    idlen = 2 if ver < 2 else 4
+    count = int.from_bytes(d[lpos + 14:lpos + 14 + idlen], "big")
+    pos = lpos + 14 + idlen
+    for _ in range(count):
+        ident = int.from_bytes(d[pos:pos + idlen], "big")
+        pos += idlen + (2 if ver >= 1 else 0) + 2
+        base = int.from_bytes(d[pos:pos + base_size], "big")
+        pos += base_size
+        n_ext = int.from_bytes(d[pos:pos + 2], "big")
+        pos += 2
+        if ident == item:
+            assert n_ext == 1
+            off = int.from_bytes(d[pos:pos + off_size], "big")
+            length = int.from_bytes(d[pos + off_size:pos + off_size + len_size], "big")
+            return base + off, length, pos, base, off_size, len_size
+        pos += n_ext * (off_size + len_size)
+    raise ValueError(f"no iloc entry for item {item}")
+
+
+def with_item_data(d: bytes, item: int, change) -> bytes:
+    """The file with item's data replaced by change(data), stored in a
+    'free' box appended to the file (the iloc extent pointing there)."""
+    off, length, field, base, off_size, len_size = item_extent(d, item)
+    new = change(d[off:off + length])
+    ext = (len(d) + 8 - base).to_bytes(off_size, "big") + len(new).to_bytes(len_size, "big")
+    d = d[:field] + ext + d[field + off_size + len_size:]
+    return d + struct.pack(">I4s", 8 + len(new), b"free") + new
+
+
+def after_av1_sequence_header(data: bytes, obu: bytes) -> bytes:
+    """AV1 item data with obu inserted after its sequence header OBU."""
+    pos = 0
+    while pos < len(data):
+        head, ext = data[pos], (data[pos] >> 2) & 1
+        assert head & 2, "OBU without a size field"
+        size, i, p = 0, 0, pos + 1 + ext
+        while True:
+            size |= (data[p] & 0x7f) << (7 * i)
+            i += 1
+            p += 1
+            if not data[p - 1] & 0x80:
+                break
+        pos = p + size
+        if (head >> 3) & 15 == 1:
+            return data[:pos] + obu + data[pos:]
+    raise ValueError("no sequence header in the item data")
+
+
 class Tools(Scratch):
     """heif-enc, avifenc and heif-convert (the reference)."""
 
@@ -237,6 +344,10 @@ def add_valid(c: Corpus, t: Tools) -> dict[str, bytes]:
     files["thumb_alpha.heic"] = t.heif_enc(t.png(large_a), "-q", "70", "-t", "160")
     c.ok("thumb_alpha.heic", files["thumb_alpha.heic"],
          t.reference(files["thumb_alpha.heic"], BG), bg=BG)
+    # An ispe smaller than the coded picture but within codec padding of it
+    # (ispe rounded up to 64, plus 64): decoded as libheif does.
+    data = with_ispe(files["thumb.heic"], 400, 300)
+    ok("ispe_padding.heic", data, t.reference(data))
     return files
 
 
@@ -273,6 +384,26 @@ def add_bad(c: Corpus, files: dict[str, bytes]):
     c.err("grid_output_color.avif", with_grid_output(grid_a, 20000, 20000, True, nth=0), "LIMIT")
     c.err("grid_tiles_1x1.avif", with_grid_output(grid, 1, 1, rows=15, cols=15), "CORRUPT")
     c.err("grid_output_empty.avif", with_grid_output(grid, 0, 128), "CORRUPT")
+    # A coded item is decoded at the size its bitstream declares, not its
+    # ispe: a sequence header / SPS declaring a huge picture behind the
+    # real one in the item's data (the decoder takes the last) is over the
+    # limits; one far larger than the ispe but within them is corrupt.
+    # (Item 1 is the primary image in heif-enc's files.)
+    def av1_bomb(w, h):
+        return lambda data: after_av1_sequence_header(data, av1_sequence_header(w, h))
+
+    def hevc_bomb(w, h):
+        sps = hevc_sps(w, h)
+        return lambda data: struct.pack(">I", len(sps)) + sps + data
+
+    c.err("codec_30000.avif", with_item_data(avif, 1, av1_bomb(30000, 30000)), "LIMIT")
+    c.err("codec_side.avif", with_item_data(avif, 1, av1_bomb(65536, 16)), "LIMIT")
+    c.err("codec_16384.heic", with_item_data(heic, 1, hevc_bomb(16384, 16384)), "LIMIT")
+    c.err("codec_side.heic", with_item_data(heic, 1, hevc_bomb(65504, 8)), "LIMIT")
+    c.err("codec_512.avif", with_item_data(avif, 1, av1_bomb(512, 512)), "CORRUPT")
+    c.err("codec_512.heic", with_item_data(heic, 1, hevc_bomb(512, 512)), "CORRUPT")
+    # The same rule against a shrunken ispe: 480x320 coded, ispe 64x64.
+    c.err("codec_over_ispe.heic", with_ispe(files["thumb.heic"], 64, 64), "CORRUPT")
 
     flips = 0
     for i, name in enumerate(["q80.heic", "q80.avif", "alpha.avif", "grid.avif",
