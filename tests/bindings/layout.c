@@ -53,6 +53,7 @@ int main(void)
     BEGIN(cerebro_index_options);
     FIELD(cerebro_index_options, version); FIELD(cerebro_index_options, flags);
     FIELD(cerebro_index_options, factory); FIELD(cerebro_index_options, memory_budget);
+    FIELD(cerebro_index_options, recall_target);
     END();
     BEGIN(cerebro_progress);
     FIELD(cerebro_progress, version); FIELD(cerebro_progress, partial);
