@@ -1089,13 +1089,17 @@ void set_structure_parameter(cb_ann &a, const char *name, uint32_t value)
     while (start <= params.size() && !params.empty()) {
         size_t comma = params.find(',', start);
         std::string item = params.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
-        if (!item.empty() && item.compare(0, key.size(), key) != 0)
-            out += (out.empty() ? "" : ",") + item;
+        if (!item.empty() && item.compare(0, key.size(), key) != 0) {
+            out += out.empty() ? "" : ",";
+            out += item;
+        }
         if (comma == std::string::npos)
             break;
         start = comma + 1;
     }
-    out += (out.empty() ? "" : ",") + key + std::to_string(value);
+    out += out.empty() ? "" : ",";
+    out += key;
+    out += std::to_string(value);
     a.structure = factory + "|" + out;
 }
 

@@ -42,11 +42,12 @@ START_TEST(test_layout_snapshot)
     ABI_OFFSET(cerebro_encode_options, n_workers, 12);
     ABI_OFFSET(cerebro_encode_options, on_error, 16);
     ABI_OFFSET(cerebro_encode_options, user, 24);
-    ABI_SIZE(cerebro_index_options, 24);
+    ABI_SIZE(cerebro_index_options, 32);
     ABI_OFFSET(cerebro_index_options, version, 0);
     ABI_OFFSET(cerebro_index_options, flags, 4);
     ABI_OFFSET(cerebro_index_options, factory, 8);
     ABI_OFFSET(cerebro_index_options, memory_budget, 16);
+    ABI_OFFSET(cerebro_index_options, recall_target, 24);
     ABI_SIZE(cerebro_progress, 72);
     ABI_OFFSET(cerebro_progress, version, 0);
     ABI_OFFSET(cerebro_progress, partial, 4);
