@@ -26,10 +26,12 @@
  * which the handle API does not show: every grid item's declared size is
  * checked first by a walk of our own over the item tables (see "Grid
  * output sizes" below); so is an overlay's (iovl), which libheif 1.15
- * likewise allocates at the size in its payload. Not bounded by max_pixels: a coded image or grid
- * tile whose bitstream (AV1 sequence header, HEVC SPS) declares a larger
- * picture than its ispe, which libheif 1.15 decodes at the bitstream's
- * size before comparing anything; only the codec's own limits apply.
+ * likewise allocates at the size in its payload. A coded item (image,
+ * grid tile, alpha plane, thumbnail) is decoded at the size its bitstream
+ * declares (AV1 sequence header, HEVC SPS), which libheif 1.15 never
+ * compares with its ispe: a second pass of the walk reads those headers
+ * and refuses sizes over the limits or far over the ispe (see "Coded item
+ * sizes").
  * Grid tiles are decoded on the calling thread: callers decode many
  * images in parallel already.
  *
@@ -236,14 +238,9 @@ static cerebro_status decode_handle(const struct heif_image_handle *h, const cha
  * Tiles: libheif requires exactly rows x columns 'dimg' tile references;
  * more tiles than output pixels is refused here as corrupt. Each tile is
  * decoded (one at a time, since decoding threads are off) at the size of
- * its coded bitstream, which libheif 1.15 does not compare with the tile's
- * ispe; the same holds for a plain coded image. That allocation is bounded
- * by the codec (dav1d: 65536 x 65536 frame sizes, as libheif sets no
- * frame_size_limit; libde265 its own SPS limits), not by max_pixels, so one
- * tile or image can still take a few GB while the grid canvas cannot
- * (checking it needs a parser for each codec's headers). With the canvas
- * bounded, a grid's peak is its canvas plus one tile, the same order as a
- * plain image's. */
+ * its coded bitstream, which the coded-item check below bounds. With the
+ * canvas bounded, a grid's peak is its canvas plus one tile, the same
+ * order as a plain image's. */
 
 #define BMFF_4CC(a, b, c, d) \
     (((uint32_t)(a) << 24) | ((uint32_t)(b) << 16) | ((uint32_t)(c) << 8) | (uint32_t)(d))
@@ -261,7 +258,8 @@ typedef struct {
     const char *label;
     const cb_decode_params *params;
     int unknown;    /* a structure the walk cannot read */
-    unsigned steps; /* OBUs and NAL units walked */
+    unsigned steps;  /* OBUs and NAL units walked */
+    uint64_t visits; /* iloc entries looked at */
     int codecs;     /* this pass checks coded items, not grids */
 } grid_walk;
 
@@ -378,11 +376,15 @@ static cerebro_status check_grid_payload(const grid_walk *gw, uint32_t id, int o
  * what is left) stops the walk where the decoder stops too. Tables the walk
  * cannot read (an ipma running over its box, several ipco, an item with
  * more than CODEC_MAX_SEGMENTS extents, more than CODEC_MAX_STEPS units in
- * all) make the file unknown, refused as corrupt if libheif reads it. */
+ * all, more than ILOC_MAX_VISITS iloc entries looked at over all items)
+ * make the file unknown, refused as corrupt if libheif reads it. */
 
 #define CODEC_MAX_SEGMENTS 64
 #define CODEC_MAX_STEPS 100000u
 #define CODEC_HEADER_BYTES 512u
+/* Each checked item scans the iloc entries (a few times for a coded item):
+ * quadratic in the item count, so bounded (a 1000-tile grid takes ~3M). */
+#define ILOC_MAX_VISITS (1u << 25)
 
 typedef struct {
     uint64_t off, len;
@@ -762,7 +764,7 @@ static cerebro_status walk_iloc(grid_walk *gw, const bmff_box *iloc, const bmff_
         uint64_t item, base, n_ext, ext_size = idx_size + off_size + len_size;
         unsigned method = 0;
 
-        if (end - pos < entry_min) {
+        if (end - pos < entry_min || ++gw->visits > ILOC_MAX_VISITS) {
             gw->unknown = 1;
             return CEREBRO_OK;
         }
@@ -1183,7 +1185,7 @@ static cerebro_status check_meta(grid_walk *gw, const bmff_box *meta)
 static cerebro_status check_grids(const uint8_t *data, size_t size, const char *label,
                                   const cb_decode_params *params, int codecs, int *unknown)
 {
-    grid_walk gw = {data, size, label, params, 0, 0, codecs};
+    grid_walk gw = {data, size, label, params, 0, 0, 0, codecs};
     uint64_t pos = 0;
     bmff_box box;
 
