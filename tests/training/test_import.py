@@ -304,8 +304,9 @@ class HFSiglipRef(nn.Module):
         self.text_model.encoder = hf_encoder(width, tlayers, theads, tinner, act, eps)
         self.text_model.final_layer_norm = nn.LayerNorm(width, eps=eps)
         self.text_model.head = nn.Linear(width, width)
-        self.logit_scale = nn.Parameter(torch.tensor(math.log(10.0)))
-        self.logit_bias = nn.Parameter(torch.tensor(-10.0))
+        # transformers' SiglipModel: torch.randn(1), shape [1] (not scalars).
+        self.logit_scale = nn.Parameter(torch.tensor([math.log(10.0)]))
+        self.logit_bias = nn.Parameter(torch.tensor([-10.0]))
         self.sizes = dict(width=width, vlayers=vlayers, vheads=vheads, vinner=vinner,
                           patch=patch, tlayers=tlayers, theads=theads, tinner=tinner,
                           context=context, vocab=vocab, act=hidden_act, eps=eps)

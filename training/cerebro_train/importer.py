@@ -373,6 +373,9 @@ def siglip_from_hf(folder: Path, state: StateDict, config: Mapping[str, Any],
     if image_size is not None and image_size != siglip_config.image_size:
         raise ImportError_(f"{label}: vision_config.image_size {image_size} but the position "
                            f"embedding covers {siglip_config.image_size} px")
+    # transformers keeps logit_scale/logit_bias as shape [1]; other converters as scalars.
+    state = {k: (v.reshape(1) if k in ("logit_scale", "logit_bias") and v.numel() == 1 else v)
+             for k, v in state.items()}
     model = SigLIP(siglip_config)
     _load_strict(label, model, state)
     return model.eval()

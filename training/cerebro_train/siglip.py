@@ -297,8 +297,9 @@ class SigLIP(nn.Module):
         self.embed_dim = config.embed_dim
         self.vision_model = SiglipVisionTransformer(config)
         self.text_model = SiglipTextTransformer(config)
-        self.logit_scale = nn.Parameter(torch.tensor(math.log(10.0)))
-        self.logit_bias = nn.Parameter(torch.tensor(-10.0))
+        # Shape [1], as Hugging Face's SiglipModel has them.
+        self.logit_scale = nn.Parameter(torch.tensor([math.log(10.0)]))
+        self.logit_bias = nn.Parameter(torch.tensor([-10.0]))
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
