@@ -32,24 +32,40 @@ ctest --test-dir build-fuzz/tests/fuzz --output-on-failure -R "^($(echo $fuzzers
 mkdir -p build-fuzz/artifacts
 
 # One target: its log in build-fuzz/NAME.log; non-zero on any finding.
+# A timeout (one input over 10 s) is replayed alone: an input that finishes
+# within the limit on its own was held up by the machine, not by a hang (two
+# such stalls inside ASan's free() were seen on this shared 2-core machine
+# under a load of 8, each input taking under 70 ms when replayed); the run
+# then goes on from where it was. Crashes, leaks and out-of-memory always fail.
 run_one() {
   local name=$1 seeds=(tests/fuzz/corpus/${1#fuzz_}) work=build-fuzz/corpus/$1
-  local log=build-fuzz/$1.log status=0
+  local log=build-fuzz/$1.log status=0 left=$seconds start unit stalls=0
   # The sniffing target starts from every format's seeds.
   [ "$name" = fuzz_image ] && seeds+=(tests/fuzz/corpus/{webp,gif,tiff,bmp,heif,jxl,raw})
   mkdir -p "$work"
-  build-fuzz/tests/fuzz/"$name" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 \
-    -print_final_stats=1 -artifact_prefix="build-fuzz/artifacts/$name-" "$work" "${seeds[@]}" \
-    >"$log" 2>&1 || status=$?
-  if [ "$status" -ne 0 ]; then
+  : >"$log"
+  while [ "$left" -gt 0 ]; do
+    start=$SECONDS status=0
+    build-fuzz/tests/fuzz/"$name" -max_total_time="$left" -timeout=10 -rss_limit_mb=2048 \
+      -print_final_stats=1 -artifact_prefix="build-fuzz/artifacts/$name-" "$work" "${seeds[@]}" \
+      >>"$log" 2>&1 || status=$?
+    [ "$status" -eq 0 ] && break
+    unit=$(grep -h 'Test unit written to' "$log" | tail -n 1 | sed 's/.*written to //')
+    if [ "$stalls" -lt 3 ] && [[ "$unit" == *-timeout-* ]] &&
+      build-fuzz/tests/fuzz/"$name" -timeout=10 -rss_limit_mb=2048 "$unit" >>"$log" 2>&1; then
+      stalls=$((stalls + 1))
+      echo "-- $name: $unit timed out in the run but not alone (a stall of the machine); going on" >>"$log"
+      left=$((left - (SECONDS - start)))
+      continue
+    fi
     tail -n 100 "$log"
     echo "== FAILED: $name exited with status $status (full log: $log)" >&2
-    grep -h 'Test unit written to' "$log" |
-      sed "s|.*written to |== reproduce: build-fuzz/tests/fuzz/$name |" >&2 || true
+    [ -n "$unit" ] && echo "== reproduce: build-fuzz/tests/fuzz/$name $unit" >&2
     return 1
-  fi
-  echo "-- $name: $(grep -h '^stat::number_of_executed_units' "$log" | awk '{print $2}') inputs" \
-    "in ${seconds}s, $(find "$work" -type f | wc -l) in its corpus, no finding"
+  done
+  echo "-- $name: $(grep -h '^stat::number_of_executed_units' "$log" | awk '{s += $2} END {print s}') inputs" \
+    "in ${seconds}s, $(find "$work" -type f | wc -l) in its corpus, no finding" \
+    "$([ "$stalls" -gt 0 ] && echo "($stalls timeouts not reproducible alone, see $log)")"
 }
 export -f run_one
 export seconds
