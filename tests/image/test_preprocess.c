@@ -180,27 +180,29 @@ typedef struct crop_stats {
     double tensor_max;  /* absolute float difference */
 } crop_stats;
 
-static void crop_case(const char *line, void *ctx)
+/* One "crop" or "squash" line: the S x S bytes of that resize mode, SIMD and
+ * scalar, equal the reference; the tensor (if any) within float noise. */
+static void square_case(const char *line, crop_stats *stats, uint32_t resize)
 {
-    char src[256], crop_name[256], tensor_name[256];
+    char src[256], out_name[256], tensor_name[256];
+    const char *what = resize == CEREBRO_RESIZE_SQUASH ? "squash" : "crop";
     uint32_t w, h, s;
-    crop_stats *stats = ctx;
     cerebro_image *img;
     uint8_t *expect, *got;
     cerebro_image_options o;
 
-    ck_assert_int_eq(sscanf(line, "%255s %u %u %u %255s %255s", src, &w, &h, &s, crop_name,
+    ck_assert_int_eq(sscanf(line, "%255s %u %u %u %255s %255s", src, &w, &h, &s, out_name,
                             tensor_name), 6);
     img = load_raw(src, w, h);
-    expect = read_ref(crop_name, (size_t)s * s * 3);
+    expect = read_ref(out_name, (size_t)s * s * 3);
     got = malloc((size_t)s * s * 3);
     ck_assert_ptr_nonnull(got);
-    /* The SIMD kernels and the scalar ones must both give torchvision's bytes. */
+    /* The SIMD kernels and the scalar ones must both give the reference's bytes. */
     for (unsigned flags = 0; flags <= CB_RESAMPLE_SCALAR; flags++) {
         memset(got, 0x5a, (size_t)s * s * 3);
-        ck_assert_int_eq(cb_clip_crop(img, s, got, flags), CEREBRO_OK);
+        ck_assert_int_eq(cb_preprocess_pixels(img, s, resize, got, flags), CEREBRO_OK);
         if (memcmp(got, expect, (size_t)s * s * 3) != 0) {
-            fprintf(stderr, "crop of %ux%u at S=%u (flags %u) differs\n", w, h, s, flags);
+            fprintf(stderr, "%s of %ux%u at S=%u (flags %u) differs\n", what, w, h, s, flags);
             stats->crops_differ++;
         }
     }
@@ -209,6 +211,7 @@ static void crop_case(const char *line, void *ctx)
         float *tensor = malloc((size_t)3 * s * s * sizeof(float));
         ck_assert_ptr_nonnull(tensor);
         opts_for(&o, s, CEREBRO_PREPROCESS_EXACT);
+        o.resize = resize;
         ck_assert_int_eq(cerebro_image_preprocess(img, &o, tensor), CEREBRO_OK);
         for (size_t i = 0; i < (size_t)3 * s * s; i++) {
             double d = fabs((double)tensor[i] - ref[i]);
@@ -222,6 +225,11 @@ static void crop_case(const char *line, void *ctx)
     free(got);
     free(expect);
     cerebro_image_free(img);
+}
+
+static void crop_case(const char *line, void *ctx)
+{
+    square_case(line, ctx, CEREBRO_RESIZE_SHORTEST_CROP);
 }
 
 START_TEST(test_crop_matches_torchvision)
@@ -243,46 +251,7 @@ END_TEST
 
 static void squash_case(const char *line, void *ctx)
 {
-    char src[256], out_name[256], tensor_name[256];
-    uint32_t w, h, s;
-    crop_stats *stats = ctx;
-    cerebro_image *img;
-    uint8_t *expect, *got;
-    cerebro_image_options o;
-
-    ck_assert_int_eq(sscanf(line, "%255s %u %u %u %255s %255s", src, &w, &h, &s, out_name,
-                            tensor_name), 6);
-    img = load_raw(src, w, h);
-    expect = read_ref(out_name, (size_t)s * s * 3);
-    got = malloc((size_t)s * s * 3);
-    ck_assert_ptr_nonnull(got);
-    for (unsigned flags = 0; flags <= CB_RESAMPLE_SCALAR; flags++) {
-        memset(got, 0x5a, (size_t)s * s * 3);
-        ck_assert_int_eq(cb_squash(img, s, got, flags), CEREBRO_OK);
-        if (memcmp(got, expect, (size_t)s * s * 3) != 0) {
-            fprintf(stderr, "squash of %ux%u to S=%u (flags %u) differs from PIL\n", w, h, s, flags);
-            stats->crops_differ++;
-        }
-    }
-    if (strcmp(tensor_name, "-") != 0) {
-        float *ref = read_ref(tensor_name, (size_t)3 * s * s * sizeof(float));
-        float *tensor = malloc((size_t)3 * s * s * sizeof(float));
-        ck_assert_ptr_nonnull(tensor);
-        opts_for(&o, s, CEREBRO_PREPROCESS_EXACT);
-        o.resize = CEREBRO_RESIZE_SQUASH;
-        ck_assert_int_eq(cerebro_image_preprocess(img, &o, tensor), CEREBRO_OK);
-        for (size_t i = 0; i < (size_t)3 * s * s; i++) {
-            double d = fabs((double)tensor[i] - ref[i]);
-            if (d > stats->tensor_max)
-                stats->tensor_max = d;
-        }
-        stats->tensors++;
-        free(tensor);
-        free(ref);
-    }
-    free(got);
-    free(expect);
-    cerebro_image_free(img);
+    square_case(line, ctx, CEREBRO_RESIZE_SQUASH);
 }
 
 START_TEST(test_squash_matches_pil)
