@@ -40,8 +40,24 @@ _OPENAI_NON_PARAMETER_KEYS = ("input_resolution", "context_length", "vocab_size"
 ACTIVATIONS = ("quick_gelu", "gelu")
 
 
+class ConfigDict:
+    """to_dict/from_dict for the model config dataclasses (CLIPConfig, SiglipConfig):
+    a plain dict of the fields, and back with unknown fields refused."""
+
+    def to_dict(self) -> Dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, values: Mapping[str, Any]):
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = set(values) - known
+        if unknown:
+            raise ValueError(f"unknown {cls.__name__} fields: {sorted(unknown)}")
+        return cls(**values)
+
+
 @dataclass
-class CLIPConfig:
+class CLIPConfig(ConfigDict):
     """Sizes of a CLIP model. Field names follow OpenAI's `build_model`."""
 
     embed_dim: int
@@ -88,16 +104,6 @@ class CLIPConfig:
     def grid_size(self) -> int:
         return self.image_resolution // self.vision_patch_size
 
-    def to_dict(self) -> Dict[str, Any]:
-        return dataclasses.asdict(self)
-
-    @classmethod
-    def from_dict(cls, values: Mapping[str, int]) -> "CLIPConfig":
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = set(values) - known
-        if unknown:
-            raise ValueError(f"unknown CLIPConfig fields: {sorted(unknown)}")
-        return cls(**values)
 
     @classmethod
     def vitb32(cls) -> "CLIPConfig":

@@ -24,13 +24,12 @@ from __future__ import annotations
 import dataclasses
 import math
 from dataclasses import dataclass
-from typing import Any, Dict, Mapping
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .model import LayerNorm, QuickGELU
+from .model import ConfigDict, LayerNorm, QuickGELU
 
 KIND_SIGLIP = "siglip"
 
@@ -39,7 +38,7 @@ SIGLIP_ACTIVATIONS = ("gelu_pytorch_tanh", "gelu", "quick_gelu")
 
 
 @dataclass
-class SiglipConfig:
+class SiglipConfig(ConfigDict):
     embed_dim: int
     image_size: int
     patch_size: int
@@ -89,16 +88,6 @@ class SiglipConfig:
     def num_patches(self) -> int:
         return (self.image_size // self.patch_size) ** 2
 
-    def to_dict(self) -> Dict[str, Any]:
-        return dataclasses.asdict(self)
-
-    @classmethod
-    def from_dict(cls, values: Mapping[str, Any]) -> "SiglipConfig":
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = set(values) - known
-        if unknown:
-            raise ValueError(f"unknown SiglipConfig fields: {sorted(unknown)}")
-        return cls(**values)
 
 
 def _activation(name: str) -> nn.Module:
