@@ -52,6 +52,8 @@ sys.path.insert(0, str(ROOT / "training"))
 sys.path.insert(0, str(ROOT / "bindings" / "python"))
 from cerebro_train import importer  # noqa: E402
 from cerebro_train.safetensors import write_safetensors  # noqa: E402
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from rows import record  # noqa: E402
 
 QUERY = "a photo of a dog on the beach"
 StateDict = Dict[str, torch.Tensor]
@@ -382,6 +384,9 @@ def main() -> int:
                     row = (f"{MODELS[key]:<38}{precision:<6}{label:<14}{ref:>9.2f}{ours:>12.2f}"
                            f"{speedup:>10.2f}{r['cos']:>8.4f}")
                     rows.append(row)
+                    unit = "img/s" if figure == "image" else "ms/query"
+                    record("import", f"{MODELS[key]} {precision} {label.split(' ')[0]}", unit, "PyTorch",
+                           ref, ours, higher_is_better=figure == "image")
                     print(row, file=sys.stderr, flush=True)
             bundle.unlink()
     print(header)

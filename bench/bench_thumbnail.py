@@ -26,6 +26,7 @@ from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_preprocess import best, cerebro_rates, make_sets, pass_rate  # noqa: E402
+from rows import record  # noqa: E402
 
 Rate = Tuple[float, float]  # (wall images/s, CPU images/s)
 
@@ -93,6 +94,9 @@ def main() -> int:
             ref = rates["PIL thumbnail"][k]
             cells = "".join(f" {rates[c][k]:>12.1f} ({rates[c][k] / ref:4.1f}x)" for c in columns)
             print(f"{name:<28} {n:>5}{cells}")
+            if k == 0:
+                record("thumbnail", f"{name}, 1 thread", "img/s", "PIL thumbnail()", ref,
+                       max(rates[c][k] for c in columns if c.startswith("cerebro")))
     return 0
 
 

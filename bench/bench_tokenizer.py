@@ -35,6 +35,8 @@ sys.path.insert(0, str(ROOT / "tests" / "text"))
 from cerebro_train.paths import clip_merges  # noqa: E402
 from cerebro_train.tokenizer import Tokenizer  # noqa: E402
 from gen_corpus import ENGLISH, PUNCT, build_corpus  # noqa: E402
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from rows import record  # noqa: E402
 
 DEFAULT_MERGES = clip_merges()
 
@@ -125,6 +127,7 @@ def main() -> int:
         py = python_rate(tok, texts, args.seconds)
         print(f"{name:10} {len(texts):6d} {py:12,.0f} {c1[name]:12,.0f} {c0.get(name, 0):12,.0f} "
               f"{c1[name] / py:8.1f}x {cn[name]:16,.0f}")
+        record("tokenizer", f"{name}, 1 thread", "tokens/CPU-s", "CLIP rules in Python", py, c1[name])
     return 0
 
 

@@ -25,12 +25,17 @@ import argparse
 import json
 import os
 import subprocess
+import sys
 import time
 from pathlib import Path
 
 import numpy as np
 import torch
 from PIL import Image
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from rows import record  # noqa: E402
+
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -126,6 +131,10 @@ def main() -> None:
     for name, f in rows:
         print(f"{name:30} {f['pipeline_fps']:9.1f} {f['total']:8.2f} {int(f['frames_encoded']):8d} "
               f"{f['decode_share']:12.1f}%")
+    record("video", "1080p clip, 1 frame/s kept, auto precision", "frames/s", "ffmpeg + PyTorch (fp32)",
+           py["pipeline_fps"], c_auto["pipeline_fps"])
+    record("video", "1080p clip, 1 frame/s kept, fp32", "frames/s", "ffmpeg + PyTorch (fp32)",
+           py["pipeline_fps"], c_fp32["pipeline_fps"])
     print(f"libcerebro decoding alone (every frame + scene thumbnail): {c_auto['decode_only_fps']:.1f} frames/s; "
           f"frames kept after de-duplication: {int(c_auto['frames_kept'])}")
 

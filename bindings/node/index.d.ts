@@ -50,6 +50,8 @@ export declare class Model {
   readonly id: string;
   readonly name: string;
   readonly contextLength: number;
+  /** The precision the model runs in ("auto" resolved at load). */
+  readonly precision: 'fp32' | 'bf16';
   readonly imageSize: number;
   readonly config: Record<string, unknown>;
   readonly closed: boolean;

@@ -30,6 +30,17 @@ void cb_error_prefix(const char *name);
 /* Number of online CPUs, at least 1. */
 uint32_t cb_online_cpus(void);
 
+/* Thread pools of the dependencies (core/threads.c). cb_omp_hold sets the
+ * calling thread's OpenMP thread count to n and returns the count before
+ * (0 where no OpenMP runtime is loaded); cb_omp_restore puts it back.
+ * cb_blas_set_threads sizes OpenBLAS's pool (process-wide; no-op for other
+ * BLAS). cb_omp_passive: 1 when libgomp was told to wait passively
+ * (OMP_WAIT_POLICY=PASSIVE or GOMP_SPINCOUNT=0). */
+int cb_omp_hold(int n);
+void cb_omp_restore(int before);
+void cb_blas_set_threads(int n);
+int cb_omp_passive(void);
+
 /* Seconds on the monotonic clock (for deadlines and durations). */
 double cb_now(void);
 

@@ -35,7 +35,6 @@
  * OpenMP parallel loops; a decode runs on one of the caller's decode
  * workers, so the calling thread's OpenMP team is held to one thread
  * for the call (the thread's own setting, restored afterwards). */
-#include <dlfcn.h>
 #include <libraw/libraw.h>
 #include <math.h>
 #include <stdlib.h>
@@ -119,32 +118,6 @@ static cerebro_status raw_error(const raw_ctx *ctx, int rc, const char *label, c
                        ctx->data_offset, step);
     return cb_fail(CEREBRO_E_CORRUPT, "%s: LibRaw failed while %s: %s", label, step,
                    libraw_strerror(rc));
-}
-
-/* ------------------------------------------------------------ OpenMP */
-
-/* LibRaw links libgomp; we do not, so its two thread-count calls are
- * looked up at run time (NULL where no OpenMP runtime is loaded). */
-typedef int (*omp_get_fn)(void);
-typedef void (*omp_set_fn)(int);
-
-static int omp_hold_one_thread(omp_set_fn *set)
-{
-    omp_get_fn get = (omp_get_fn)(uintptr_t)dlsym(RTLD_DEFAULT, "omp_get_max_threads");
-    int before;
-
-    *set = (omp_set_fn)(uintptr_t)dlsym(RTLD_DEFAULT, "omp_set_num_threads");
-    if (!get || !*set)
-        return 0;
-    before = get();
-    (*set)(1);
-    return before;
-}
-
-static void omp_restore(omp_set_fn set, int before)
-{
-    if (set && before > 0)
-        set(before);
 }
 
 /* ------------------------------------------------------------ geometry */
@@ -399,7 +372,6 @@ cerebro_status cb_raw_decode(const uint8_t *data, size_t size, const char *label
 {
     raw_ctx ctx;
     libraw_data_t *lr;
-    omp_set_fn omp_set = NULL;
     int omp_before;
     cerebro_status st;
 
@@ -408,9 +380,9 @@ cerebro_status cb_raw_decode(const uint8_t *data, size_t size, const char *label
     lr = raw_open_handle(&ctx);
     if (!lr)
         return cb_fail(CEREBRO_E_NOMEM, "%s: cannot create a LibRaw decoder", label);
-    omp_before = omp_hold_one_thread(&omp_set);
+    omp_before = cb_omp_hold(1);
     st = decode(lr, &ctx, data, size, label, params, out);
-    omp_restore(omp_set, omp_before);
+    cb_omp_restore(omp_before);
     libraw_close(lr);
     return st;
 }

@@ -170,6 +170,87 @@ static cerebro_status probe(cerebro_model *m, const char *path)
     return st;
 }
 
+/* Precision AUTO, where the CPU computes bf16 natively: bf16 is kept only
+ * if, for this model on this machine, it is faster than fp32 and its
+ * embeddings stay within CB_BF16_MIN_COSINE of fp32's on a probe image and
+ * text (docs/threads.md has the figures). The probe is one image and one
+ * short text, each run three times per precision; the faster of the last
+ * two runs counts (the first profiles the TorchScript graph). */
+#define CB_BF16_MIN_COSINE 0.999
+
+static double time_probe(cerebro_model *m, const float *pixels, float *out, cerebro_status *st)
+{
+    static const char *const text[] = {"a photo of a dog in the snow"};
+    uint32_t dim = m->config.embed_dim;
+    double best = 0;
+    for (int run = 0; run < 3 && *st == CEREBRO_OK; run++) {
+        double t0 = cb_now();
+        *st = cb_model_encode_pixels(m, pixels, 1, 1, out);
+        if (*st == CEREBRO_OK)
+            *st = cerebro_model_encode_text(m, text, 1, out + dim);
+        double t = cb_now() - t0;
+        if (run > 0 && (run == 1 || t < best))
+            best = t;
+    }
+    return best;
+}
+
+static cerebro_status choose_precision(cerebro_model *m, const char *path, uint32_t threads)
+{
+    uint32_t dim = m->config.embed_dim, s = m->config.image_size;
+    size_t per = (size_t)3 * s * s;
+    float *pixels = malloc(per * sizeof *pixels), *ref = malloc(4 * (size_t)dim * sizeof *ref);
+    float *got = ref + 2 * (size_t)dim;
+    cerebro_status st = CEREBRO_OK;
+    double t32, t16, worst = 1;
+    uint32_t x = 2463534242u;
+
+    if (!pixels || !ref) {
+        free(pixels);
+        free(ref);
+        return cb_fail(CEREBRO_E_NOMEM, "%s: out of memory", path);
+    }
+    /* A smooth picture with some texture, in normalised units. */
+    for (size_t i = 0; i < per; i++) {
+        x ^= x << 13, x ^= x >> 17, x ^= x << 5;
+        size_t c = i / ((size_t)s * s), yx = i % ((size_t)s * s);
+        pixels[i] = (float)((double)(yx / s + c * 7) / s + (double)(yx % s) / (2.0 * s) - 0.75 +
+                            0.25 * ((double)(x >> 8) / (1u << 24) - 0.5));
+    }
+    t32 = time_probe(m, pixels, ref, &st);
+    if (st == CEREBRO_OK && (st = cb_torch_to_bf16(m->torch)) == CEREBRO_OK)
+        m->bf16 = 1;
+    t16 = st == CEREBRO_OK ? time_probe(m, pixels, got, &st) : 0;
+    for (int row = 0; row < 2 && st == CEREBRO_OK; row++) {
+        double dot = 0;
+        for (uint32_t j = 0; j < dim; j++)
+            dot += (double)ref[row * dim + j] * got[row * dim + j];
+        worst = dot < worst ? dot : worst;
+    }
+    free(pixels);
+    free(ref);
+    if (st != CEREBRO_OK) {
+        cb_error_prefix(path);
+        return st;
+    }
+    if (t16 < t32 && worst >= CB_BF16_MIN_COSINE)
+        return CEREBRO_OK;
+    /* fp32 it is: the weights were rounded, so load them again. */
+    char *config = NULL, *merges = NULL, *spm = NULL;
+    size_t merges_len = 0, spm_len = 0;
+    cb_torch *fresh = NULL;
+    st = cb_torch_load(path, threads, &fresh, &config, &merges, &merges_len, &spm, &spm_len);
+    free(config);
+    free(merges);
+    free(spm);
+    if (st != CEREBRO_OK)
+        return st;
+    cb_torch_free(m->torch);
+    m->torch = fresh;
+    m->bf16 = 0;
+    return CEREBRO_OK;
+}
+
 cerebro_status cerebro_model_open(cerebro_model **out, const char *path,
                                   const cerebro_model_options *opts)
 {
@@ -179,6 +260,7 @@ cerebro_status cerebro_model_open(cerebro_model **out, const char *path,
     char *config = NULL, *merges = NULL, *spm = NULL;
     size_t merges_len = 0, spm_len = 0;
     struct stat sb;
+    uint32_t threads;
     cerebro_status st;
 
     if (!out)
@@ -202,8 +284,8 @@ cerebro_status cerebro_model_open(cerebro_model **out, const char *path,
         return cb_fail(CEREBRO_E_NOMEM, "%s: out of memory", path);
     cb_sha256_hex(digest, m->id);
 
-    st = cb_torch_load(path, opts->n_threads ? opts->n_threads : cb_online_cpus(), &m->torch, &config,
-                       &merges, &merges_len, &spm, &spm_len);
+    threads = opts->n_threads ? opts->n_threads : cb_online_cpus();
+    st = cb_torch_load(path, threads, &m->torch, &config, &merges, &merges_len, &spm, &spm_len);
     if (st == CEREBRO_E_MODEL)
         st = CEREBRO_E_FORMAT; /* libtorch could not read it: not a TorchScript archive */
     if (st != CEREBRO_OK)
@@ -219,10 +301,14 @@ cerebro_status cerebro_model_open(cerebro_model **out, const char *path,
         st = cb_fail(CEREBRO_E_NOMEM, "%s: out of memory", path);
         goto fail;
     }
-    m->bf16 = opts->precision == CEREBRO_PRECISION_BF16 ||
-              (opts->precision == CEREBRO_PRECISION_AUTO && cb_cpu_has_bf16());
-    if (m->bf16 && (st = cb_torch_to_bf16(m->torch)) != CEREBRO_OK)
+    if (opts->precision == CEREBRO_PRECISION_BF16) {
+        if ((st = cb_torch_to_bf16(m->torch)) != CEREBRO_OK)
+            goto fail;
+        m->bf16 = 1;
+    } else if (opts->precision == CEREBRO_PRECISION_AUTO && cb_cpu_has_bf16() &&
+               (st = choose_precision(m, path, threads)) != CEREBRO_OK) {
         goto fail;
+    }
     free(config);
     free(merges);
     free(spm);
@@ -234,6 +320,11 @@ fail:
     free(spm);
     cerebro_model_free(m);
     return st;
+}
+
+cerebro_precision cerebro_model_precision(const cerebro_model *m)
+{
+    return !m ? CEREBRO_PRECISION_AUTO : m->bf16 ? CEREBRO_PRECISION_BF16 : CEREBRO_PRECISION_FP32;
 }
 
 void cerebro_model_free(cerebro_model *m)

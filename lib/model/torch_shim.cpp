@@ -16,6 +16,35 @@
 struct cb_torch {
     torch::jit::Module module;
     bool bf16 = false;
+    int threads = 1;
+};
+
+// Threads, measured in docs/threads.md: libtorch runs fp32 GEMMs on
+// OpenBLAS's pthreads and everything else (bf16 GEMMs through oneDNN
+// included) on libgomp's team. Unless libgomp waits passively, its idle
+// workers spin while OpenBLAS works and both lose. So an fp32 call runs its
+// OpenMP part on the calling thread alone and leaves the cores to OpenBLAS's
+// pool; a bf16 call (no OpenBLAS) uses the OpenMP team. The setting is the
+// calling thread's own and is put back afterwards, so FAISS and the
+// caller's other OpenMP work keep theirs.
+class ThreadScope {
+public:
+    explicit ThreadScope(const cb_torch *t)
+    {
+        const int want = t->bf16 || cb_omp_passive() ? t->threads : 1;
+        before_ = cb_omp_hold(want);
+        // A thread's first call into libtorch's parallel code sets the
+        // thread's count from the process-wide one: let that happen here,
+        // not inside the forward pass where it would undo ours.
+        (void)at::get_num_threads();
+        (void)cb_omp_hold(want);
+    }
+    ~ThreadScope() { cb_omp_restore(before_); }
+    ThreadScope(const ThreadScope &) = delete;
+    ThreadScope &operator=(const ThreadScope &) = delete;
+
+private:
+    int before_;
 };
 
 template <typename Body>
@@ -71,12 +100,14 @@ extern "C" cerebro_status cb_torch_load(const char *path, uint32_t n_threads, cb
     *spm = nullptr;
     *spm_len = 0;
     return guarded(path, [&]() -> cerebro_status {
-        if (n_threads > 0)
-            at::set_num_threads(static_cast<int>(n_threads));
+        int threads = n_threads > 0 ? static_cast<int>(n_threads) : 1;
+        at::set_num_threads(threads);
+        cb_blas_set_threads(threads);
         torch::jit::ExtraFilesMap extra{{"cerebro/config.json", kAbsent},
                                         {"cerebro/merges.txt", kAbsent},
                                         {"cerebro/spm.model", kAbsent}};
         auto t = std::make_unique<cb_torch>();
+        t->threads = threads;
         t->module = torch::jit::load(path, torch::kCPU, extra);
         t->module.eval();
         for (const char *m : {"encode_image", "encode_text"}) {
@@ -134,6 +165,7 @@ static cerebro_status run(const cb_torch *t, const char *method, torch::Tensor i
                           uint32_t dim, float *out)
 {
     c10::InferenceMode guard;
+    ThreadScope threads(t);
     auto &module = const_cast<torch::jit::Module &>(t->module);
     if (t->bf16 && input.is_floating_point())
         input = input.to(torch::kBFloat16);
@@ -172,6 +204,7 @@ extern "C" cerebro_status cb_torch_probe_text_dim(const cb_torch *t, const int64
 {
     return guarded("encode_text", [&]() -> cerebro_status {
         c10::InferenceMode guard;
+        ThreadScope threads(t);
         auto &module = const_cast<torch::jit::Module &>(t->module);
         auto input = torch::from_blob(const_cast<int64_t *>(tokens),
                                       {1, static_cast<int64_t>(length)}, torch::kLong);

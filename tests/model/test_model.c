@@ -1,10 +1,13 @@
 /* Model runtime against PyTorch: parity of both towers with the reference
  * outputs make_test_bundle.py wrote, the short-text path, bf16, threads,
  * batches with bad files, and one clear error per broken archive. */
+#define _GNU_SOURCE /* RTLD_DEFAULT */
 #include <check.h>
 #include <cjson/cJSON.h>
+#include <dlfcn.h>
 #include <math.h>
 #include <pthread.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -239,13 +242,20 @@ START_TEST(test_text_through_tokenizer)
 }
 END_TEST
 
-static void check_bf16(const char *preset)
+/* BF16, or AUTO (which must settle on fp32 or bf16): embeddings within
+ * cosine 0.999 of PyTorch's fp32 ones. */
+static void check_bf16(const char *preset, uint32_t precision)
 {
     ref r;
     char file[64];
     load_ref(preset, &r);
     snprintf(file, sizeof file, "%s.pt", preset);
-    cerebro_model *m = open_model(file, CEREBRO_PRECISION_BF16);
+    cerebro_model *m = open_model(file, precision);
+    cerebro_precision got = cerebro_model_precision(m);
+    ck_assert_msg(precision == CEREBRO_PRECISION_AUTO ? got == CEREBRO_PRECISION_FP32 ||
+                                                            got == CEREBRO_PRECISION_BF16
+                                                      : got == (cerebro_precision)precision,
+                  "%s: asked for precision %u, runs in %d", preset, precision, (int)got);
     float *img = malloc(r.n_images * r.dim * sizeof(float));
     float *txt = malloc(r.n_texts * r.dim * sizeof(float));
     int32_t *tok = malloc(r.n_texts * r.context * sizeof(int32_t));
@@ -263,7 +273,8 @@ static void check_bf16(const char *preset)
         ck_assert_msg(c >= 0.999, "%s bf16 text %zu: cosine %.6f < 0.999", preset, i, c);
         lo_txt = fmin(lo_txt, c);
     }
-    printf("%s bf16 vs fp32 PyTorch: min cosine image %.6f, text %.6f\n", preset, lo_img, lo_txt);
+    printf("%s %s (asked %u) vs fp32 PyTorch: min cosine image %.6f, text %.6f\n", preset,
+           got == CEREBRO_PRECISION_BF16 ? "bf16" : "fp32", precision, lo_img, lo_txt);
     free(img);
     free(txt);
     free(tok);
@@ -273,13 +284,67 @@ static void check_bf16(const char *preset)
 
 START_TEST(test_bf16_tiny)
 {
-    check_bf16("tiny");
+    check_bf16("tiny", CEREBRO_PRECISION_BF16);
+    check_bf16("tiny", CEREBRO_PRECISION_AUTO);
+    cerebro_model *m = open_model("tiny.pt", CEREBRO_PRECISION_FP32);
+    ck_assert_int_eq(cerebro_model_precision(m), CEREBRO_PRECISION_FP32);
+    cerebro_model_free(m);
+    ck_assert_int_eq(cerebro_model_precision(NULL), CEREBRO_PRECISION_AUTO);
 }
 END_TEST
 
 START_TEST(test_bf16_vitb32)
 {
-    check_bf16("vitb32");
+    check_bf16("vitb32", CEREBRO_PRECISION_BF16);
+    check_bf16("vitb32", CEREBRO_PRECISION_AUTO);
+}
+END_TEST
+
+/* Encoding moves the calling thread's OpenMP thread count while it runs
+ * (fp32: libtorch's OpenMP part on one thread, so OpenBLAS has the cores)
+ * and must put back whatever the caller had: FAISS and the caller's own
+ * OpenMP loops run on that setting. Also in a thread that has never been
+ * in libtorch, where libtorch sets the count on first use. */
+typedef int (*omp_get_fn)(void);
+typedef void (*omp_set_fn)(int);
+
+static void *encode_keeps_omp(void *arg)
+{
+    const cerebro_model *const *models = arg;
+    omp_get_fn get = (omp_get_fn)(uintptr_t)dlsym(RTLD_DEFAULT, "omp_get_max_threads");
+    omp_set_fn set = (omp_set_fn)(uintptr_t)dlsym(RTLD_DEFAULT, "omp_set_num_threads");
+    static const char *const text[] = {"a dog"};
+    ck_assert_ptr_nonnull(get);
+    ck_assert_ptr_nonnull(set);
+    for (int i = 0; i < 2; i++) {
+        uint32_t dim = cerebro_model_dim(models[i]);
+        float *out = malloc(dim * sizeof *out);
+        cerebro_image_options io;
+        ck_assert_int_eq(cerebro_model_image_options(models[i], &io), CEREBRO_OK);
+        float *pixels = calloc(cerebro_image_tensor_size(&io), sizeof *pixels);
+        for (int want = 3; want <= 5; want += 2) {
+            set(want);
+            ck_assert_int_eq(cerebro_model_encode_text(models[i], text, 1, out), CEREBRO_OK);
+            ck_assert_int_eq(get(), want);
+            ck_assert_int_eq(cerebro_model_encode_preprocessed(models[i], pixels, 1, out), CEREBRO_OK);
+            ck_assert_int_eq(get(), want);
+        }
+        free(pixels);
+        free(out);
+    }
+    return NULL;
+}
+
+START_TEST(test_threads_restored)
+{
+    cerebro_model *models[2] = {open_model("tiny.pt", CEREBRO_PRECISION_FP32),
+                                open_model("tiny.pt", CEREBRO_PRECISION_BF16)};
+    pthread_t t;
+    ck_assert_int_eq(pthread_create(&t, NULL, encode_keeps_omp, models), 0);
+    ck_assert_int_eq(pthread_join(t, NULL), 0);
+    encode_keeps_omp(models);
+    cerebro_model_free(models[0]);
+    cerebro_model_free(models[1]);
 }
 END_TEST
 
@@ -545,6 +610,7 @@ int main(int argc, char **argv)
         tcase_add_test(tc, test_open_errors);
         tcase_add_test(tc, test_openai_style_checkpoint);
         tcase_add_test(tc, test_openblas_loaded);
+        tcase_add_test(tc, test_threads_restored);
     }
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);

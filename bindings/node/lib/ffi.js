@@ -165,6 +165,7 @@ const PROTOTYPES = [
   'const char *cerebro_model_id(const cerebro_model *model)',
   'const char *cerebro_model_name(const cerebro_model *model)',
   'uint32_t cerebro_model_context_length(const cerebro_model *model)',
+  'int cerebro_model_precision(const cerebro_model *model)',
   'const char *cerebro_model_config_json(const cerebro_model *model)',
   'cerebro_status cerebro_model_image_options(const cerebro_model *model, _Out_ cerebro_image_options *out)',
   'const cerebro_tokenizer *cerebro_model_tokenizer(const cerebro_model *model)',

@@ -36,6 +36,8 @@ class Model {
   get id() { return this.#info.id; }
   get name() { return this.#info.name; }
   get contextLength() { return this.#info.contextLength; }
+  /** "fp32" or "bf16": the precision the model runs in ("auto" resolved). */
+  get precision() { return this.#info.precision; }
   get imageSize() { return this.#info.imageSize; }
   /** The bundle's cerebro/config.json, parsed. */
   get config() { return this.#info.config; }

@@ -75,6 +75,8 @@ function modelInfo(model) {
     id: f.cerebro_model_id(model),
     name: f.cerebro_model_name(model),
     contextLength: f.cerebro_model_context_length(model),
+    precision: Object.keys(CONSTANTS.PRECISION).find(
+      (k) => CONSTANTS.PRECISION[k] === f.cerebro_model_precision(model)),
     imageSize: iopts.size,
     config: JSON.parse(f.cerebro_model_config_json(model)),
   };

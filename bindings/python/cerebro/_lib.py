@@ -170,6 +170,7 @@ _PROTOTYPES: dict[str, tuple[object, list[object]]] = {
     "cerebro_model_id": (c_char_p, [_P(ModelHandle)]),
     "cerebro_model_name": (c_char_p, [_P(ModelHandle)]),
     "cerebro_model_context_length": (c_uint32, [_P(ModelHandle)]),
+    "cerebro_model_precision": (c_int, [_P(ModelHandle)]),
     "cerebro_model_config_json": (c_char_p, [_P(ModelHandle)]),
     "cerebro_model_image_options": (_status, [_P(ModelHandle), _P(ImageOptions)]),
     "cerebro_model_tokenizer": (_P(TokenizerHandle), [_P(ModelHandle)]),

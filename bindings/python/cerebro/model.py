@@ -100,6 +100,13 @@ class Model(Owner):
             return self._lib.cerebro_model_name(m).decode("utf-8", "replace")
 
     @cached_property
+    def precision(self) -> str:
+        """The precision the model runs in, "fp32" or "bf16" (what "auto" chose)."""
+        with self._handle.use() as m:
+            value = int(self._lib.cerebro_model_precision(m))
+        return next(name for name, v in _lib.PRECISIONS.items() if v == value)
+
+    @cached_property
     def context_length(self) -> int:
         with self._handle.use() as m:
             return int(self._lib.cerebro_model_context_length(m))

@@ -1,0 +1,80 @@
+/* The thread pools of libcerebro's dependencies: libgomp (libtorch's
+ * intra-op threads, oneDNN, FAISS, LibRaw) and OpenBLAS's own pthreads
+ * (libtorch's fp32 GEMMs). Both are looked up at run time: the library does
+ * not link either, and a process may hold another OpenMP runtime or BLAS.
+ *
+ * Why it matters (docs/threads.md has the measurements): libgomp's idle
+ * workers spin for a while after each parallel region unless
+ * OMP_WAIT_POLICY=PASSIVE was in the environment when libgomp loaded. While
+ * they spin, an OpenBLAS GEMM that runs on its own threads shares the cores
+ * with them, and fp32 inference loses half its speed. */
+#include <dlfcn.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <strings.h>
+
+#include "core/core.h"
+
+typedef int (*get_fn)(void);
+typedef void (*set_fn)(int);
+
+static struct {
+    get_fn omp_get;
+    set_fn omp_set;
+    set_fn blas_set;
+    int passive;
+} rt;
+
+static pthread_once_t rt_once = PTHREAD_ONCE_INIT;
+
+/* libgomp reads its wait policy once, when it loads; the environment we
+ * see now is that environment unless the process changed it since. */
+static int wait_policy_passive(void)
+{
+    const char *policy = getenv("OMP_WAIT_POLICY"), *spin = getenv("GOMP_SPINCOUNT");
+    if (policy && strcasecmp(policy, "passive") == 0)
+        return 1;
+    return spin && spin[0] == '0' && spin[1] == '\0';
+}
+
+static void rt_init(void)
+{
+    rt.omp_get = (get_fn)(uintptr_t)dlsym(RTLD_DEFAULT, "omp_get_max_threads");
+    rt.omp_set = (set_fn)(uintptr_t)dlsym(RTLD_DEFAULT, "omp_set_num_threads");
+    rt.blas_set = (set_fn)(uintptr_t)dlsym(RTLD_DEFAULT, "openblas_set_num_threads");
+    if (!rt.omp_get || !rt.omp_set)
+        rt.omp_get = NULL, rt.omp_set = NULL;
+    rt.passive = wait_policy_passive();
+}
+
+int cb_omp_passive(void)
+{
+    pthread_once(&rt_once, rt_init);
+    return rt.passive;
+}
+
+int cb_omp_hold(int n)
+{
+    int before;
+    pthread_once(&rt_once, rt_init);
+    if (!rt.omp_get || n < 1)
+        return 0;
+    before = rt.omp_get();
+    if (before != n)
+        rt.omp_set(n);
+    return before;
+}
+
+void cb_omp_restore(int before)
+{
+    if (rt.omp_get && before > 0 && rt.omp_get() != before)
+        rt.omp_set(before);
+}
+
+void cb_blas_set_threads(int n)
+{
+    pthread_once(&rt_once, rt_init);
+    if (rt.blas_set && n > 0)
+        rt.blas_set(n);
+}
