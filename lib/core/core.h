@@ -30,16 +30,24 @@ void cb_error_prefix(const char *name);
 /* Number of online CPUs, at least 1. */
 uint32_t cb_online_cpus(void);
 
-/* Thread pools of the dependencies (core/threads.c). cb_omp_hold sets the
- * calling thread's OpenMP thread count to n and returns the count before
- * (0 where no OpenMP runtime is loaded); cb_omp_restore puts it back.
- * cb_blas_set_threads sizes OpenBLAS's pool (process-wide; no-op for other
- * BLAS). cb_omp_passive: 1 when libgomp was told to wait passively
- * (OMP_WAIT_POLICY=PASSIVE or GOMP_SPINCOUNT=0). */
+/* Thread pools of the dependencies (core/threads.c; docs/threads.md).
+ * cb_omp_hold sets the calling thread's OpenMP thread count to n and returns
+ * the count before (0 where no OpenMP runtime is loaded); cb_omp_restore
+ * puts it back. cb_blas_set_threads sizes OpenBLAS's pool (process-wide;
+ * no-op for another BLAS); cb_blas_hold_one/cb_blas_release bracket work
+ * that runs OpenBLAS from several threads at once: one thread each while
+ * any holder runs, the size before restored when the last one leaves.
+ * cb_omp_passive: libgomp was told to wait passively (OMP_WAIT_POLICY=PASSIVE
+ * or GOMP_SPINCOUNT=0); cb_omp_short_spin: that or GOMP_SPINCOUNT <=
+ * CB_OMP_SHORT_SPIN (what the cerebro command and the bindings set). */
+#define CB_OMP_SHORT_SPIN 10000
 int cb_omp_hold(int n);
 void cb_omp_restore(int before);
 void cb_blas_set_threads(int n);
+void cb_blas_hold_one(void);
+void cb_blas_release(void);
 int cb_omp_passive(void);
+int cb_omp_short_spin(void);
 
 /* Seconds on the monotonic clock (for deadlines and durations). */
 double cb_now(void);

@@ -22,36 +22,53 @@ typedef void (*set_fn)(int);
 static struct {
     get_fn omp_get;
     set_fn omp_set;
+    get_fn blas_get;
     set_fn blas_set;
-    int passive;
-} rt;
+    int short_spin; /* 2: passive, 1: a short spin, 0: libgomp's default */
+    pthread_mutex_t blas_lock;
+    int blas_holders, blas_before;
+} rt = {.blas_lock = PTHREAD_MUTEX_INITIALIZER};
 
 static pthread_once_t rt_once = PTHREAD_ONCE_INIT;
 
 /* libgomp reads its wait policy once, when it loads; the environment we
- * see now is that environment unless the process changed it since. */
-static int wait_policy_passive(void)
+ * see now is that environment unless the process changed it since.
+ * GOMP_SPINCOUNT takes precedence over OMP_WAIT_POLICY in libgomp. */
+static int wait_policy(void)
 {
     const char *policy = getenv("OMP_WAIT_POLICY"), *spin = getenv("GOMP_SPINCOUNT");
-    if (policy && strcasecmp(policy, "passive") == 0)
-        return 1;
-    return spin && spin[0] == '0' && spin[1] == '\0';
+    if (spin && *spin) {
+        char *end;
+        unsigned long long n = strtoull(spin, &end, 10);
+        if (*end == '\0')
+            return n == 0 ? 2 : n <= CB_OMP_SHORT_SPIN ? 1 : 0;
+    }
+    return policy && strcasecmp(policy, "passive") == 0 ? 2 : 0;
 }
 
 static void rt_init(void)
 {
     rt.omp_get = (get_fn)(uintptr_t)dlsym(RTLD_DEFAULT, "omp_get_max_threads");
     rt.omp_set = (set_fn)(uintptr_t)dlsym(RTLD_DEFAULT, "omp_set_num_threads");
+    rt.blas_get = (get_fn)(uintptr_t)dlsym(RTLD_DEFAULT, "openblas_get_num_threads");
     rt.blas_set = (set_fn)(uintptr_t)dlsym(RTLD_DEFAULT, "openblas_set_num_threads");
     if (!rt.omp_get || !rt.omp_set)
         rt.omp_get = NULL, rt.omp_set = NULL;
-    rt.passive = wait_policy_passive();
+    if (!rt.blas_get || !rt.blas_set)
+        rt.blas_get = NULL, rt.blas_set = NULL;
+    rt.short_spin = wait_policy();
 }
 
 int cb_omp_passive(void)
 {
     pthread_once(&rt_once, rt_init);
-    return rt.passive;
+    return rt.short_spin == 2;
+}
+
+int cb_omp_short_spin(void)
+{
+    pthread_once(&rt_once, rt_init);
+    return rt.short_spin > 0;
 }
 
 int cb_omp_hold(int n)
@@ -75,6 +92,36 @@ void cb_omp_restore(int before)
 void cb_blas_set_threads(int n)
 {
     pthread_once(&rt_once, rt_init);
-    if (rt.blas_set && n > 0)
-        rt.blas_set(n);
+    if (rt.blas_set && n > 0) {
+        pthread_mutex_lock(&rt.blas_lock);
+        if (rt.blas_holders > 0)
+            rt.blas_before = n; /* applied when the last holder leaves */
+        else
+            rt.blas_set(n);
+        pthread_mutex_unlock(&rt.blas_lock);
+    }
+}
+
+void cb_blas_hold_one(void)
+{
+    pthread_once(&rt_once, rt_init);
+    if (!rt.blas_set)
+        return;
+    pthread_mutex_lock(&rt.blas_lock);
+    if (rt.blas_holders++ == 0) {
+        rt.blas_before = rt.blas_get();
+        if (rt.blas_before != 1)
+            rt.blas_set(1);
+    }
+    pthread_mutex_unlock(&rt.blas_lock);
+}
+
+void cb_blas_release(void)
+{
+    if (!rt.blas_set)
+        return;
+    pthread_mutex_lock(&rt.blas_lock);
+    if (--rt.blas_holders == 0 && rt.blas_before != 1)
+        rt.blas_set(rt.blas_before);
+    pthread_mutex_unlock(&rt.blas_lock);
 }

@@ -4,11 +4,14 @@
 #include <ATen/Parallel.h>
 #include <torch/script.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <cstring>
 #include <memory>
 #include <new>
 #include <string>
+#include <thread>
+#include <vector>
 
 #include "core/core.h"
 #include "model/torch_shim.h"
@@ -19,19 +22,30 @@ struct cb_torch {
     int threads = 1;
 };
 
-// Threads, measured in docs/threads.md: libtorch runs fp32 GEMMs on
-// OpenBLAS's pthreads and everything else (bf16 GEMMs through oneDNN
-// included) on libgomp's team. Unless libgomp waits passively, its idle
-// workers spin while OpenBLAS works and both lose. So an fp32 call runs its
-// OpenMP part on the calling thread alone and leaves the cores to OpenBLAS's
-// pool; a bf16 call (no OpenBLAS) uses the OpenMP team. The setting is the
-// calling thread's own and is put back afterwards, so FAISS and the
-// caller's other OpenMP work keep theirs.
+// Threads (docs/threads.md has the measurements). libtorch runs fp32 GEMMs
+// on OpenBLAS's pthreads and the rest (bf16 GEMMs through oneDNN included)
+// on libgomp's team, whose idle workers spin after every parallel region
+// unless libgomp was started with a short spin. Spinning workers fight
+// OpenBLAS's threads, and on a machine busy with other work they spin away
+// their time slices at every barrier. So:
+// - a batch of two or more is split into one part per thread, each encoded
+//   on its own thread with one OpenMP thread and OpenBLAS held to one
+//   thread: nothing spins, nothing synchronises per operator;
+// - a single input runs its OpenMP part on the calling thread alone,
+//   except bf16 under a short spin and fp32 under a passive policy, which
+//   use the team of n_threads (fp32 GEMMs then on OpenBLAS's pool).
+// The OpenMP count is the calling thread's own and is put back afterwards,
+// so FAISS and the caller's other OpenMP work keep theirs.
+// OpenMP threads for a call on a single input.
+static int single_input_threads(const cb_torch *t)
+{
+    return (t->bf16 ? cb_omp_short_spin() : cb_omp_passive()) ? t->threads : 1;
+}
+
 class ThreadScope {
 public:
-    explicit ThreadScope(const cb_torch *t)
+    explicit ThreadScope(int want)
     {
-        const int want = t->bf16 || cb_omp_passive() ? t->threads : 1;
         before_ = cb_omp_hold(want);
         // A thread's first call into libtorch's parallel code sets the
         // thread's count from the process-wide one: let that happen here,
@@ -162,10 +176,10 @@ extern "C" cerebro_status cb_torch_to_bf16(cb_torch *t)
 
 // Runs one method and copies a [n, dim] result into out as float32.
 static cerebro_status run(const cb_torch *t, const char *method, torch::Tensor input, size_t n,
-                          uint32_t dim, float *out)
+                          uint32_t dim, float *out, int omp_threads = 0)
 {
     c10::InferenceMode guard;
-    ThreadScope threads(t);
+    ThreadScope threads(omp_threads > 0 ? omp_threads : single_input_threads(t));
     auto &module = const_cast<torch::jit::Module &>(t->module);
     if (t->bf16 && input.is_floating_point())
         input = input.to(torch::kBFloat16);
@@ -178,13 +192,60 @@ static cerebro_status run(const cb_torch *t, const char *method, torch::Tensor i
     return CEREBRO_OK;
 }
 
+// OpenBLAS at one thread while any split batch runs.
+struct BlasHold {
+    BlasHold() { cb_blas_hold_one(); }
+    ~BlasHold() { cb_blas_release(); }
+    BlasHold(const BlasHold &) = delete;
+    BlasHold &operator=(const BlasHold &) = delete;
+};
+
+// Encodes rows [0, n) of `input` in one part per thread (see the top of
+// the file); each part's error comes back to the calling thread.
+static cerebro_status run_split(const cb_torch *t, const char *method, const torch::Tensor &input,
+                                size_t n, uint32_t dim, float *out)
+{
+    const size_t parts = std::min<size_t>(static_cast<size_t>(t->threads), n);
+    std::vector<cerebro_status> status(parts, CEREBRO_OK);
+    std::vector<std::string> message(parts);
+    auto part = [&](size_t i) {
+        const size_t a = n * i / parts, b = n * (i + 1) / parts;
+        status[i] = guarded(method, [&]() -> cerebro_status {
+            return run(t, method, input.narrow(0, static_cast<int64_t>(a), static_cast<int64_t>(b - a)),
+                       b - a, dim, out + a * dim, 1);
+        });
+        if (status[i] != CEREBRO_OK)
+            message[i] = cerebro_last_error();
+    };
+    BlasHold blas;
+    std::vector<std::thread> workers;
+    for (size_t i = 1; i < parts; i++)
+        workers.emplace_back(part, i);
+    part(0);
+    for (auto &w : workers)
+        w.join();
+    for (size_t i = 0; i < parts; i++)
+        if (status[i] != CEREBRO_OK)
+            return cb_fail(status[i], "%s", message[i].c_str());
+    return CEREBRO_OK;
+}
+
+// One forward pass, split when the batch and the thread count allow.
+static cerebro_status encode(const cb_torch *t, const char *method, const torch::Tensor &input, size_t n,
+                             uint32_t dim, float *out)
+{
+    if (n >= 2 && t->threads >= 2)
+        return run_split(t, method, input, n, dim, out);
+    return run(t, method, input, n, dim, out);
+}
+
 extern "C" cerebro_status cb_torch_encode_image(const cb_torch *t, const float *pixels, size_t n,
                                                 uint32_t size, uint32_t dim, float *out)
 {
     return guarded("encode_image", [&]() -> cerebro_status {
         auto input = torch::from_blob(const_cast<float *>(pixels),
                                       {static_cast<int64_t>(n), 3, size, size}, torch::kFloat);
-        return run(t, "encode_image", input, n, dim, out);
+        return encode(t, "encode_image", input, n, dim, out);
     });
 }
 
@@ -195,7 +256,7 @@ extern "C" cerebro_status cb_torch_encode_text(const cb_torch *t, const int64_t 
         auto input = torch::from_blob(const_cast<int64_t *>(tokens),
                                       {static_cast<int64_t>(n), static_cast<int64_t>(length)},
                                       torch::kLong);
-        return run(t, "encode_text", input, n, dim, out);
+        return encode(t, "encode_text", input, n, dim, out);
     });
 }
 
@@ -204,7 +265,7 @@ extern "C" cerebro_status cb_torch_probe_text_dim(const cb_torch *t, const int64
 {
     return guarded("encode_text", [&]() -> cerebro_status {
         c10::InferenceMode guard;
-        ThreadScope threads(t);
+        ThreadScope threads(single_input_threads(t));
         auto &module = const_cast<torch::jit::Module &>(t->module);
         auto input = torch::from_blob(const_cast<int64_t *>(tokens),
                                       {1, static_cast<int64_t>(length)}, torch::kLong);

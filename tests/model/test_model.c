@@ -318,16 +318,19 @@ static void *encode_keeps_omp(void *arg)
     ck_assert_ptr_nonnull(set);
     for (int i = 0; i < 2; i++) {
         uint32_t dim = cerebro_model_dim(models[i]);
-        float *out = malloc(dim * sizeof *out);
+        float *out = malloc(3 * dim * sizeof *out);
         cerebro_image_options io;
         ck_assert_int_eq(cerebro_model_image_options(models[i], &io), CEREBRO_OK);
-        float *pixels = calloc(cerebro_image_tensor_size(&io), sizeof *pixels);
+        float *pixels = calloc(3 * cerebro_image_tensor_size(&io), sizeof *pixels);
         for (int want = 3; want <= 5; want += 2) {
             set(want);
             ck_assert_int_eq(cerebro_model_encode_text(models[i], text, 1, out), CEREBRO_OK);
             ck_assert_int_eq(get(), want);
-            ck_assert_int_eq(cerebro_model_encode_preprocessed(models[i], pixels, 1, out), CEREBRO_OK);
-            ck_assert_int_eq(get(), want);
+            /* one input, then a batch split over threads */
+            for (size_t n = 1; n <= 3; n += 2) {
+                ck_assert_int_eq(cerebro_model_encode_preprocessed(models[i], pixels, n, out), CEREBRO_OK);
+                ck_assert_int_eq(get(), want);
+            }
         }
         free(pixels);
         free(out);
