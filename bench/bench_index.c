@@ -17,6 +17,7 @@
  *       open the store (timed: a stale ANN is rebuilt), then text-query
  *       latency (encode + search + path lookup) and vector-search latency
  *
+ * Every command takes --precision fp32|bf16|auto for the model (default fp32).
  * Each figure is one line "name value unit". */
 #define _GNU_SOURCE /* clock_gettime, nftw */
 #include <ftw.h>
@@ -33,6 +34,7 @@
 
 typedef struct args {
     uint32_t threads, batch, repeat, queries, k;
+    uint32_t precision; /* cerebro_precision */
     double seconds;
 } args;
 
@@ -64,6 +66,10 @@ static void parse(int argc, char **argv, int first, args *a)
             a->k = (uint32_t)atoi(argv[i + 1]);
         else if (strcmp(argv[i], "--seconds") == 0)
             a->seconds = atof(argv[i + 1]);
+        else if (strcmp(argv[i], "--precision") == 0)
+            a->precision = strcmp(argv[i + 1], "bf16") == 0   ? CEREBRO_PRECISION_BF16
+                           : strcmp(argv[i + 1], "auto") == 0 ? CEREBRO_PRECISION_AUTO
+                                                              : CEREBRO_PRECISION_FP32;
     }
 }
 
@@ -72,7 +78,7 @@ static cerebro_status open_model(const char *path, const args *a, cerebro_model 
     cerebro_model_options o;
     cerebro_model_options_init(&o);
     o.n_threads = a->threads;
-    o.precision = CEREBRO_PRECISION_FP32;
+    o.precision = a->precision;
     return cerebro_model_open(m, path, &o);
 }
 
@@ -305,7 +311,7 @@ static int cmd_query(cerebro_model *m, const char *store, const args *a)
 
 int main(int argc, char **argv)
 {
-    args a = {0, 32, 5, 200, 10, 5.0};
+    args a = {0, 32, 5, 200, 10, CEREBRO_PRECISION_FP32, 5.0};
     cerebro_model *m = NULL;
     cerebro_status st;
     int rc = 2;
