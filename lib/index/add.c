@@ -407,6 +407,46 @@ done:
 
 /* ---- encoding and committing ------------------------------------------------ */
 
+typedef struct encode_job {
+    add_job *j;
+    candidate **items; /* the candidates still to encode */
+    size_t n;
+    size_t commit_every;
+    struct pending *t; /* the transaction consume_batch keeps open */
+} encode_job;
+
+static cerebro_status prepare_candidate(void *user, size_t i, float *tensor, char *msg, size_t cap)
+{
+    encode_job *e = user;
+    candidate *c = e->items[i];
+    uint8_t *data = NULL;
+    size_t size = 0;
+    cerebro_image *img = NULL;
+    cerebro_status st = cb_read_file(c->path, e->j->iopts.max_file_bytes, &data, &size);
+
+    if (st == CEREBRO_OK && (st = cb_sha256(data, size, c->hash)) != CEREBRO_OK)
+        cb_error_prefix(c->path);
+    if (st == CEREBRO_OK) {
+        if (c->has_old_hash && memcmp(c->hash, c->old_hash, 32) == 0) {
+            free(data);
+            return CB_ITEM_UNCHANGED; /* touched, not changed */
+        }
+        st = cb_image_decode(data, size, c->path, &e->j->params, &img);
+    }
+    free(data);
+    if (st == CEREBRO_OK) {
+        c->width = img->full_width;
+        c->height = img->full_height;
+        st = cerebro_image_preprocess(img, &e->j->iopts, tensor);
+        if (st != CEREBRO_OK)
+            cb_error_prefix(c->path);
+    }
+    cerebro_image_free(img);
+    if (st != CEREBRO_OK)
+        snprintf(msg, cap, "%s", cerebro_last_error());
+    return st;
+}
+
 /* Statements one batch commit uses. */
 typedef struct batch_sql {
     sqlite3_stmt *old_items, *del_items, *update_meta, *update_file, *insert_file, *insert_item;
@@ -480,7 +520,7 @@ static int id_list_push(id_list *l, int64_t id)
  * WAL sync, one ANN update, one round of progress reports) per commit_every
  * files or COMMIT_SECONDS, so SQLite stays off the pipeline's critical
  * path. */
-typedef struct pending {
+struct pending {
     batch_sql b; /* prepared once per run */
     int prepared, open;
     size_t from, upto; /* items [from, upto) are written, not committed */
@@ -491,47 +531,8 @@ typedef struct pending {
     float *vectors;
     size_t n_new, cap_new;
     cerebro_add_stats n; /* counted into the job's stats once committed */
-} pending;
-
-typedef struct encode_job {
-    add_job *j;
-    candidate **items; /* the candidates still to encode */
-    size_t n;
-    size_t commit_every;
-    pending t;
-} encode_job;
-
-static cerebro_status prepare_candidate(void *user, size_t i, float *tensor, char *msg, size_t cap)
-{
-    encode_job *e = user;
-    candidate *c = e->items[i];
-    uint8_t *data = NULL;
-    size_t size = 0;
-    cerebro_image *img = NULL;
-    cerebro_status st = cb_read_file(c->path, e->j->iopts.max_file_bytes, &data, &size);
-
-    if (st == CEREBRO_OK && (st = cb_sha256(data, size, c->hash)) != CEREBRO_OK)
-        cb_error_prefix(c->path);
-    if (st == CEREBRO_OK) {
-        if (c->has_old_hash && memcmp(c->hash, c->old_hash, 32) == 0) {
-            free(data);
-            return CB_ITEM_UNCHANGED; /* touched, not changed */
-        }
-        st = cb_image_decode(data, size, c->path, &e->j->params, &img);
-    }
-    free(data);
-    if (st == CEREBRO_OK) {
-        c->width = img->full_width;
-        c->height = img->full_height;
-        st = cerebro_image_preprocess(img, &e->j->iopts, tensor);
-        if (st != CEREBRO_OK)
-            cb_error_prefix(c->path);
-    }
-    cerebro_image_free(img);
-    if (st != CEREBRO_OK)
-        snprintf(msg, cap, "%s", cerebro_last_error());
-    return st;
-}
+};
+typedef struct pending pending;
 
 /* Writes one file's outcome: its row (new or updated) and its n vectors
  * (times: their timestamps, NULL for a still image). The ids of the items
@@ -602,7 +603,7 @@ static cerebro_status write_file(add_job *j, batch_sql *b, candidate *c, cerebro
 
 static void pending_forget(encode_job *e)
 {
-    pending *t = &e->t;
+    pending *t = e->t;
     for (size_t i = t->from; i < t->upto; i++) {
         free(e->items[i]->error);
         e->items[i]->error = NULL;
@@ -617,7 +618,7 @@ static void pending_forget(encode_job *e)
 /* Takes back an open transaction (a failure, or the run stopped). */
 static void pending_rollback(encode_job *e)
 {
-    if (e->t.open)
+    if (e->t->open)
         cb_sql_rollback(e->j->idx->db);
     pending_forget(e);
 }
@@ -625,11 +626,11 @@ static void pending_rollback(encode_job *e)
 static void pending_free(encode_job *e)
 {
     pending_rollback(e);
-    if (e->t.prepared)
-        batch_sql_free(&e->t.b);
-    free(e->t.old.ids);
-    free(e->t.new_ids);
-    free(e->t.vectors);
+    if (e->t->prepared)
+        batch_sql_free(&e->t->b);
+    free(e->t->old.ids);
+    free(e->t->new_ids);
+    free(e->t->vectors);
 }
 
 static int pending_reserve(pending *t, size_t n, uint32_t dim)
@@ -653,7 +654,7 @@ static int pending_reserve(pending *t, size_t n, uint32_t dim)
 /* Commits the open transaction, then reports each of its files. */
 static cerebro_status pending_commit(encode_job *e)
 {
-    pending *t = &e->t;
+    pending *t = e->t;
     add_job *j = e->j;
     cerebro_index *idx = j->idx;
     cerebro_status st = cb_index_commit(idx, t->old.ids, t->old.n, t->vectors, t->new_ids, t->n_new);
@@ -696,7 +697,7 @@ static cerebro_status consume_batch(void *user, size_t start, size_t count, cons
                                     const char (*msg)[CB_PIPELINE_MSG_CAP])
 {
     encode_job *e = user;
-    pending *t = &e->t;
+    pending *t = e->t;
     add_job *j = e->j;
     cerebro_index *idx = j->idx;
     uint32_t dim = idx->dim;
@@ -985,10 +986,9 @@ static cerebro_status run_add(add_job *j, const char *const *paths, size_t n)
     if (st == CEREBRO_OK)
         st = settle_vanished(j);
     if (st == CEREBRO_OK) {
-        encode_job e;
-        memset(&e, 0, sizeof e);
-        e.j = j;
-        e.items = malloc((j->n_cand ? j->n_cand : 1) * sizeof(candidate *));
+        pending t;
+        memset(&t, 0, sizeof t);
+        encode_job e = {j, malloc((j->n_cand ? j->n_cand : 1) * sizeof(candidate *)), 0, 0, &t};
         size_t m = 0;
         if (!e.items) {
             st = cb_fail(CEREBRO_E_NOMEM, "out of memory");
