@@ -689,9 +689,10 @@ static cerebro_status pending_commit(encode_job *e)
     return st;
 }
 
-/* Writes one batch into the open transaction (opening one if needed) and
- * commits it when it holds commit_every files, is COMMIT_SECONDS old, or
- * the batch is the last one. */
+/* Writes one batch into the open transaction (opening one if needed, after
+ * committing the open one if the batch would take it past commit_every
+ * files) and commits it when it holds commit_every files, is COMMIT_SECONDS
+ * old, or the batch is the last one. */
 static cerebro_status consume_batch(void *user, size_t start, size_t count, const float *emb,
                                     const cerebro_status *status,
                                     const char (*msg)[CB_PIPELINE_MSG_CAP])
@@ -710,6 +711,9 @@ static cerebro_status consume_batch(void *user, size_t start, size_t count, cons
         }
         t->prepared = 1;
     }
+    /* A transaction never holds more than commit_every files. */
+    if (t->open && t->upto - t->from + count > e->commit_every && (st = pending_commit(e)) != CEREBRO_OK)
+        return st;
     if (!t->open) {
         if ((st = cb_sql_exec(idx->db, "BEGIN IMMEDIATE")) != CEREBRO_OK)
             return st;
