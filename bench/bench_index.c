@@ -17,9 +17,14 @@
  *       open the store (timed: a stale ANN is rebuilt), then text-query
  *       latency (encode + search + path lookup) and vector-search latency
  *
+ * Every command takes --precision fp32|bf16|auto for the model (default fp32).
+ * add, encode and decode also print the CPU time they used per image (all
+ * threads, from getrusage): on a shared machine it moves less than the
+ * rates do.
  * Each figure is one line "name value unit". */
 #define _GNU_SOURCE /* clock_gettime, nftw */
 #include <ftw.h>
+#include <sys/resource.h>
 #include <math.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -33,6 +38,7 @@
 
 typedef struct args {
     uint32_t threads, batch, repeat, queries, k;
+    uint32_t precision; /* cerebro_precision */
     double seconds;
 } args;
 
@@ -41,6 +47,14 @@ static double now(void)
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+/* CPU seconds this process has used, every thread counted. */
+static double cpu_now(void)
+{
+    struct rusage u;
+    getrusage(RUSAGE_SELF, &u);
+    return (double)(u.ru_utime.tv_sec + u.ru_stime.tv_sec) + (u.ru_utime.tv_usec + u.ru_stime.tv_usec) * 1e-6;
 }
 
 static int fail(const char *what, cerebro_status st)
@@ -64,6 +78,10 @@ static void parse(int argc, char **argv, int first, args *a)
             a->k = (uint32_t)atoi(argv[i + 1]);
         else if (strcmp(argv[i], "--seconds") == 0)
             a->seconds = atof(argv[i + 1]);
+        else if (strcmp(argv[i], "--precision") == 0)
+            a->precision = strcmp(argv[i + 1], "bf16") == 0   ? CEREBRO_PRECISION_BF16
+                           : strcmp(argv[i + 1], "auto") == 0 ? CEREBRO_PRECISION_AUTO
+                                                              : CEREBRO_PRECISION_FP32;
     }
 }
 
@@ -72,7 +90,7 @@ static cerebro_status open_model(const char *path, const args *a, cerebro_model 
     cerebro_model_options o;
     cerebro_model_options_init(&o);
     o.n_threads = a->threads;
-    o.precision = CEREBRO_PRECISION_FP32;
+    o.precision = a->precision;
     return cerebro_model_open(m, path, &o);
 }
 
@@ -104,12 +122,12 @@ static int cmd_add(cerebro_model *m, const char *store, const char *dir, const a
     cerebro_index *idx = NULL;
     cerebro_add_stats s;
     cerebro_status st;
-    double t0 = now();
+    double t0 = now(), c0 = cpu_now();
 
     if ((st = cerebro_index_open(&idx, store, m, NULL)) != CEREBRO_OK)
         return fail(store, st);
     st = add(idx, dir, a, &s);
-    double t = now() - t0;
+    double t = now() - t0, c = cpu_now() - c0;
     cerebro_index_free(idx);
     if (st != CEREBRO_OK)
         return fail(dir, st);
@@ -117,6 +135,7 @@ static int cmd_add(cerebro_model *m, const char *store, const char *dir, const a
     printf("failed %llu files\n", (unsigned long long)s.failed);
     printf("add_seconds %.3f s\n", t);
     printf("add_rate %.2f img/s\n", (double)s.added / t);
+    printf("add_cpu_ms %.4f ms/img\n", 1e3 * c / (double)(s.added ? s.added : 1));
     return 0;
 }
 
@@ -137,13 +156,14 @@ static int cmd_encode(cerebro_model *m, const args *a)
         pixels[i] = (float)rand() / (float)RAND_MAX * 4.0f - 2.0f;
     if ((st = cerebro_model_encode_preprocessed(m, pixels, a->batch, out)) != CEREBRO_OK) /* warm-up */
         return fail("encode", st);
-    double t0 = now();
+    double t0 = now(), c0 = cpu_now();
     while (now() - t0 < a->seconds) {
         if ((st = cerebro_model_encode_preprocessed(m, pixels, a->batch, out)) != CEREBRO_OK)
             return fail("encode", st);
         images += a->batch;
     }
     printf("encode_rate %.2f img/s\n", (double)images / (now() - t0));
+    printf("encode_cpu_ms %.4f ms/img\n", 1e3 * (cpu_now() - c0) / (double)(images ? images : 1));
     free(pixels);
     free(out);
     return 0;
@@ -199,16 +219,17 @@ static int cmd_decode(cerebro_model *m, const char *dir, const args *a)
     d.io.mode = CEREBRO_PREPROCESS_FAST;
     atomic_init(&d.next, 0);
     atomic_init(&d.failed, 0);
-    double t0 = now();
+    double t0 = now(), c0 = cpu_now();
     for (uint32_t t = 0; t < threads && t < 64; t++)
         if (pthread_create(&tid[started], NULL, decode_worker, &d) == 0)
             started++;
     for (uint32_t t = 0; t < started; t++)
         pthread_join(tid[t], NULL);
-    double t = now() - t0;
+    double t = now() - t0, c = cpu_now() - c0;
     if (atomic_load(&d.failed))
         return fail(dir, CEREBRO_E_CORRUPT);
     printf("decode_rate %.2f img/s\n", (double)n_found / t);
+    printf("decode_cpu_ms %.4f ms/img\n", 1e3 * c / (double)n_found);
     for (size_t i = 0; i < n_found; i++)
         free(found[i]);
     free(found);
@@ -305,7 +326,7 @@ static int cmd_query(cerebro_model *m, const char *store, const args *a)
 
 int main(int argc, char **argv)
 {
-    args a = {0, 32, 5, 200, 10, 5.0};
+    args a = {0, 32, 5, 200, 10, CEREBRO_PRECISION_FP32, 5.0};
     cerebro_model *m = NULL;
     cerebro_status st;
     int rc = 2;

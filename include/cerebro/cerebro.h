@@ -586,7 +586,8 @@ typedef struct cerebro_add_stats {
  *  component kept. A path that cannot be reached is reported and its
  *  indexed files are kept (an unmounted drive does not empty the index);
  *  a file replaced by something that is not a file counts as vanished.
- *  Work is committed in batches (commit_every files): a
+ *  Work is committed in batches (commit_every files, or what one second
+ *  brought when that comes first; progress is reported per commit): a
  *  killed process loses at most the batch in flight, and a re-run resumes.
  *  A bad file never stops the run: it is recorded with its error and
  *  reported through the progress callback. A full disk or a failed write

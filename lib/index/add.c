@@ -1,8 +1,9 @@
 /* Incremental indexing: walk the given paths, skip unchanged files (size and
  * mtime, then content hash), follow moved files (same content under a new
  * path keeps its vectors), drop vanished ones, and encode the rest through
- * the model pipeline, committing one bounded transaction per batch so a
- * killed process loses at most the batch in flight. Videos come after the
+ * the model pipeline, committing bounded transactions (commit_every files,
+ * or what came in within COMMIT_SECONDS) so a killed process loses at most
+ * the transaction in flight. Videos come after the
  * images, one at a time: each video's frames and its file row are one
  * transaction, so a killed process never leaves half a video. */
 #include <errno.h>
@@ -26,6 +27,10 @@
 
 enum { DEFAULT_BATCH = 32, DEFAULT_COMMIT = 256, MAX_BATCH = 1024 };
 
+/* A transaction stays open at most this long, whatever commit_every says:
+ * a slow model still commits (and reports progress) every second. */
+#define COMMIT_SECONDS 1.0
+
 /* A file row under one of the roots, as the store has it. */
 typedef struct known {
     char *path;
@@ -47,6 +52,8 @@ typedef struct candidate {
     uint8_t hash[32]; /* filled by the worker */
     uint32_t width, height;
     int video;        /* decoded as a video: one row per kept frame */
+    cerebro_status outcome; /* written, not committed yet: reported once committed */
+    char *error;            /* its message when it failed (malloc'd) */
 } candidate;
 
 typedef struct add_job {
@@ -404,6 +411,8 @@ typedef struct encode_job {
     add_job *j;
     candidate **items; /* the candidates still to encode */
     size_t n;
+    size_t commit_every;
+    struct pending *t; /* the transaction consume_batch keeps open */
 } encode_job;
 
 static cerebro_status prepare_candidate(void *user, size_t i, float *tensor, char *msg, size_t cap)
@@ -507,6 +516,24 @@ static int id_list_push(id_list *l, int64_t id)
     return 0;
 }
 
+/* The transaction consume_batch keeps open across batches: one commit (one
+ * WAL sync, one ANN update, one round of progress reports) per commit_every
+ * files or COMMIT_SECONDS, so SQLite stays off the pipeline's critical
+ * path. */
+struct pending {
+    batch_sql b; /* prepared once per run */
+    int prepared, open;
+    size_t from, upto; /* items [from, upto) are written, not committed */
+    double opened;     /* cb_now() at BEGIN */
+    int64_t generation;
+    id_list old;       /* the items the written files replace */
+    int64_t *new_ids;  /* the new items, one per vector */
+    float *vectors;
+    size_t n_new, cap_new;
+    cerebro_add_stats n; /* counted into the job's stats once committed */
+};
+typedef struct pending pending;
+
 /* Writes one file's outcome: its row (new or updated) and its n vectors
  * (times: their timestamps, NULL for a still image). The ids of the items
  * it replaces go to `old`, the new ones to new_ids[n]. */
@@ -574,96 +601,167 @@ static cerebro_status write_file(add_job *j, batch_sql *b, candidate *c, cerebro
     return CEREBRO_OK;
 }
 
+static void pending_forget(encode_job *e)
+{
+    pending *t = e->t;
+    for (size_t i = t->from; i < t->upto; i++) {
+        free(e->items[i]->error);
+        e->items[i]->error = NULL;
+    }
+    t->open = 0;
+    t->from = t->upto = 0;
+    t->old.n = 0;
+    t->n_new = 0;
+    memset(&t->n, 0, sizeof t->n);
+}
+
+/* Takes back an open transaction (a failure, or the run stopped). */
+static void pending_rollback(encode_job *e)
+{
+    if (e->t->open)
+        cb_sql_rollback(e->j->idx->db);
+    pending_forget(e);
+}
+
+static void pending_free(encode_job *e)
+{
+    pending_rollback(e);
+    if (e->t->prepared)
+        batch_sql_free(&e->t->b);
+    free(e->t->old.ids);
+    free(e->t->new_ids);
+    free(e->t->vectors);
+}
+
+static int pending_reserve(pending *t, size_t n, uint32_t dim)
+{
+    if (n <= t->cap_new)
+        return 0;
+    size_t cap = t->cap_new ? t->cap_new : 64;
+    while (cap < n)
+        cap *= 2;
+    int64_t *ids = realloc(t->new_ids, cap * sizeof *ids);
+    if (ids)
+        t->new_ids = ids;
+    float *v = ids ? realloc(t->vectors, cap * dim * sizeof *v) : NULL;
+    if (!v)
+        return -1;
+    t->vectors = v;
+    t->cap_new = cap;
+    return 0;
+}
+
+/* Commits the open transaction, then reports each of its files. */
+static cerebro_status pending_commit(encode_job *e)
+{
+    pending *t = e->t;
+    add_job *j = e->j;
+    cerebro_index *idx = j->idx;
+    cerebro_status st = cb_index_commit(idx, t->old.ids, t->old.n, t->vectors, t->new_ids, t->n_new);
+    size_t upto = t->upto;
+
+    t->open = 0; /* committed, or rolled back by cb_index_commit */
+    if (idx->generation == t->generation) {
+        pending_forget(e);
+        return st; /* not committed */
+    }
+    j->stats.added += t->n.added;
+    j->stats.updated += t->n.updated;
+    j->stats.skipped += t->n.skipped;
+    j->stats.failed += t->n.failed;
+    /* Committed (even if the ANN then failed): report every file of it,
+     * keeping the error for the caller whatever the callback calls. */
+    char *error = st != CEREBRO_OK ? strdup(cerebro_last_error()) : NULL;
+    for (size_t i = t->from; i < upto; i++) {
+        const candidate *c = e->items[i];
+        j->done++;
+        progress(j, c->path, c->outcome, c->outcome != CEREBRO_OK ? (c->error ? c->error : "failed") : NULL);
+    }
+    if (error)
+        cb_fail(st, "%s", error);
+    free(error);
+    pending_forget(e);
+    /* A request to cancel during the last batch comes too late to matter,
+     * unless videos follow. */
+    if (st == CEREBRO_OK && j->cancelled && (upto < e->n || j->n_videos > 0))
+        st = cb_fail(CEREBRO_E_CANCELLED, "indexing cancelled by the progress callback after %llu files",
+                     (unsigned long long)j->done);
+    return st;
+}
+
+/* Writes one batch into the open transaction (opening one if needed, after
+ * committing the open one if the batch would take it past commit_every
+ * files) and commits it when it holds commit_every files, is COMMIT_SECONDS
+ * old, or the batch is the last one. */
 static cerebro_status consume_batch(void *user, size_t start, size_t count, const float *emb,
                                     const cerebro_status *status,
                                     const char (*msg)[CB_PIPELINE_MSG_CAP])
 {
     encode_job *e = user;
+    pending *t = e->t;
     add_job *j = e->j;
     cerebro_index *idx = j->idx;
     uint32_t dim = idx->dim;
-    batch_sql b;
-    id_list old = {NULL, 0, 0};
-    int64_t *new_ids = NULL;
-    float *vectors = NULL;
-    size_t n_new = 0;
-    /* Counted into j->stats only once committed: the callback and the
-     * caller's summary never count what a failed commit took back. */
-    cerebro_add_stats n = {0};
-    int64_t generation = idx->generation;
-    cerebro_status st;
+    cerebro_status st = CEREBRO_OK;
 
-    if ((st = cb_sql_exec(idx->db, "BEGIN IMMEDIATE")) != CEREBRO_OK)
+    if (!t->prepared) {
+        if ((st = batch_sql_prepare(idx->db, &t->b)) != CEREBRO_OK) {
+            batch_sql_free(&t->b);
+            return st;
+        }
+        t->prepared = 1;
+    }
+    /* A transaction never holds more than commit_every files. */
+    if (t->open && t->upto - t->from + count > e->commit_every && (st = pending_commit(e)) != CEREBRO_OK)
         return st;
-    if ((st = batch_sql_prepare(idx->db, &b)) != CEREBRO_OK)
-        goto fail;
-    new_ids = malloc(count * sizeof *new_ids);
-    vectors = malloc(count * dim * sizeof *vectors);
-    if (!new_ids || !vectors) {
+    if (!t->open) {
+        if ((st = cb_sql_exec(idx->db, "BEGIN IMMEDIATE")) != CEREBRO_OK)
+            return st;
+        t->open = 1;
+        t->from = t->upto = start;
+        t->opened = cb_now();
+        t->generation = idx->generation;
+    }
+    if (pending_reserve(t, t->n_new + count, dim) != 0) {
         st = cb_fail(CEREBRO_E_NOMEM, "out of memory");
         goto fail;
     }
     for (size_t i = 0; i < count && st == CEREBRO_OK; i++) {
         candidate *c = e->items[start + i];
+        t->upto = start + i + 1;
+        c->outcome = status[i] == CB_ITEM_UNCHANGED ? CEREBRO_OK : status[i];
         if (status[i] == CB_ITEM_UNCHANGED) {
-            sqlite3_bind_int64(b.update_meta, 1, c->size);
-            sqlite3_bind_int64(b.update_meta, 2, c->mtime_ns);
-            sqlite3_bind_int64(b.update_meta, 3, c->file_id);
-            if (!step_done(b.update_meta))
+            sqlite3_bind_int64(t->b.update_meta, 1, c->size);
+            sqlite3_bind_int64(t->b.update_meta, 2, c->mtime_ns);
+            sqlite3_bind_int64(t->b.update_meta, 3, c->file_id);
+            if (!step_done(t->b.update_meta))
                 st = cb_sql_fail(idx->db, c->path);
-            n.skipped++;
+            t->n.skipped++;
             continue;
         }
         int existed = c->file_id >= 0, ok = status[i] == CEREBRO_OK;
-        st = write_file(j, &b, c, status[i], msg[i], emb + i * dim, NULL, ok ? 1 : 0, &old,
-                        new_ids + n_new);
+        if (!ok)
+            c->error = strdup(msg[i]);
+        st = write_file(j, &t->b, c, status[i], msg[i], emb + i * dim, NULL, ok ? 1 : 0, &t->old,
+                        t->new_ids + t->n_new);
         if (st == CEREBRO_OK && ok) {
-            memcpy(vectors + n_new * dim, emb + i * dim, dim * sizeof(float));
-            n_new++;
+            memcpy(t->vectors + t->n_new * dim, emb + i * dim, dim * sizeof(float));
+            t->n_new++;
             if (existed)
-                n.updated++;
+                t->n.updated++;
             else
-                n.added++;
+                t->n.added++;
         } else if (st == CEREBRO_OK) {
-            n.failed++;
+            t->n.failed++;
         }
     }
-    batch_sql_free(&b);
-    if (st != CEREBRO_OK) {
-        cb_sql_rollback(idx->db);
-        goto out;
-    }
-    st = cb_index_commit(idx, old.ids, old.n, vectors, new_ids, n_new);
-    if (idx->generation == generation)
-        goto out; /* not committed */
-    j->stats.added += n.added;
-    j->stats.updated += n.updated;
-    j->stats.skipped += n.skipped;
-    j->stats.failed += n.failed;
-    /* Committed (even if the ANN then failed): report every file of it,
-     * keeping the error for the caller whatever the callback calls. */
-    char *error = st != CEREBRO_OK ? strdup(cerebro_last_error()) : NULL;
-    for (size_t i = 0; i < count; i++) {
-        j->done++;
-        int bad = status[i] != CEREBRO_OK && status[i] != CB_ITEM_UNCHANGED;
-        progress(j, e->items[start + i]->path, bad ? status[i] : CEREBRO_OK, bad ? msg[i] : NULL);
-    }
-    if (error)
-        cb_fail(st, "%s", error);
-    free(error);
-    /* A request to cancel during the last batch comes too late to matter,
-     * unless videos follow. */
-    if (st == CEREBRO_OK && j->cancelled && (start + count < e->n || j->n_videos > 0))
-        st = cb_fail(CEREBRO_E_CANCELLED, "indexing cancelled by the progress callback after %llu files",
-                     (unsigned long long)j->done);
-    goto out;
+    if (st != CEREBRO_OK)
+        goto fail;
+    if (t->upto - t->from >= e->commit_every || t->upto == e->n || cb_now() - t->opened >= COMMIT_SECONDS)
+        return pending_commit(e);
+    return CEREBRO_OK;
 fail:
-    batch_sql_free(&b);
-    cb_sql_rollback(idx->db);
-out:
-    free(old.ids);
-    free(new_ids);
-    free(vectors);
+    pending_rollback(e);
     return st;
 }
 
@@ -892,7 +990,9 @@ static cerebro_status run_add(add_job *j, const char *const *paths, size_t n)
     if (st == CEREBRO_OK)
         st = settle_vanished(j);
     if (st == CEREBRO_OK) {
-        encode_job e = {j, malloc((j->n_cand ? j->n_cand : 1) * sizeof(candidate *)), 0};
+        pending t;
+        memset(&t, 0, sizeof t);
+        encode_job e = {j, malloc((j->n_cand ? j->n_cand : 1) * sizeof(candidate *)), 0, 0, &t};
         size_t m = 0;
         if (!e.items) {
             st = cb_fail(CEREBRO_E_NOMEM, "out of memory");
@@ -907,6 +1007,7 @@ static cerebro_status run_add(add_job *j, const char *const *paths, size_t n)
                     e.items[m + j->n_videos++] = &j->cand[i];
             size_t batch = j->opts->batch_size ? j->opts->batch_size : DEFAULT_BATCH;
             size_t commit = j->opts->commit_every ? j->opts->commit_every : DEFAULT_COMMIT;
+            e.commit_every = commit;
             cb_pipeline p = {idx->model,
                              m,
                              batch < commit ? batch : commit,
@@ -919,6 +1020,7 @@ static cerebro_status run_add(add_job *j, const char *const *paths, size_t n)
                 st = e.n > 0 ? cb_pipeline_run(&p) : CEREBRO_OK;
             else
                 st = cb_fail(CEREBRO_E_CANCELLED, "indexing cancelled by the progress callback");
+            pending_free(&e); /* after a failure: what was not committed goes */
             if (st == CEREBRO_OK)
                 st = index_videos(j, e.items + e.n, j->n_videos, p.batch);
             free(e.items);

@@ -28,7 +28,9 @@ import sys
 from pathlib import Path
 
 SKIP = 77
-IMAGES = 160
+# Enough images for several commits (a transaction holds up to commit_every
+# = 256 files): the disk fills up after some of them are committed.
+IMAGES = 800
 SUMMARY = re.compile(r"^indexed (\d+), updated (\d+), unchanged (\d+), removed (\d+), failed (\d+) in ",
                      re.MULTILINE)
 HERE = Path(__file__).resolve().parent
