@@ -58,6 +58,8 @@ from PIL import Image
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests" / "index"))
 from gen_images import generate  # noqa: E402
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from rows import record  # noqa: E402
 
 try:
     import faiss  # python3-faiss
@@ -252,6 +254,11 @@ def part_a(args: argparse.Namespace, binary: Path) -> None:
                 row("model alone, pre-decoded batches", py_enc, median(enc), "img/s")
                 row("bound 1/(1/decode + 1/model)", bound(py_dec, py_enc), bound(median(dec), median(enc)), "img/s")
                 row("index, files to searchable", py["rate"], median(idx), "img/s")
+                tag = f"{bundle.stem} {precision}, {label}"
+                record("index", f"{tag}: files to searchable", "img/s", "Python (PIL, PyTorch, SQLite, FAISS)",
+                       py["rate"], median(idx))
+                record("index", f"{tag}: index vs its bound 1/(1/decode + 1/model)", "img/s",
+                       "the bound (target: ratio >= 0.80)", bound(median(dec), median(enc)), median(idx))
                 py_pct = 100 * py["rate"] / bound(py_dec, py_enc)
                 print(f"{'index / bound':<46}{py_pct:>11.0f}%{100 * median(ratios):>11.0f}%"
                       f"   (rounds: {' '.join(f'{100 * r:.0f}%' for r in ratios)})")
