@@ -8,7 +8,7 @@
  * The input is fields separated by newlines: target, Host, Range,
  * If-None-Match, Authorization, Cookie (missing fields are absent
  * headers). Besides crashes, the invariants the server relies on are
- * checked: a decoded path is valid UTF-8 without dot-segments, a satisfiable
+ * checked: a decoded path has no dot-segments, a satisfiable
  * range lies inside the file, only the token opens the door, a log line is
  * one line and never shows a token= value. */
 #define _XOPEN_SOURCE 700
@@ -33,17 +33,6 @@ static void check(int cond, const char *what)
     }
 }
 
-static int valid_utf8(const char *s)
-{
-    for (const unsigned char *p = (const unsigned char *)s; *p;) {
-        size_t n = cli_utf8_length(p);
-        if (n == 0)
-            return 0;
-        p += n;
-    }
-    return 1;
-}
-
 static void fuzz_target(const char *uri)
 {
     serve_target t;
@@ -54,14 +43,14 @@ static void fuzz_target(const char *uri)
     memset(&t, 0, sizeof t);
     why = serve_target_parse(&t, uri);
     if (!why) {
-        check(t.path && t.path[0] == '/' && valid_utf8(t.path), "a decoded path is valid UTF-8 from /");
+        check(t.path && t.path[0] == '/', "a decoded path starts with /");
         check(!strstr(t.path, "/../") && !strstr(t.path, "/./"), "no dot-segment in a decoded path");
         size_t n = strlen(t.path);
         check(!(n >= 2 && strcmp(t.path + n - 2, "/.") == 0) && !(n >= 3 && strcmp(t.path + n - 3, "/..") == 0),
               "no dot-segment at the end of a decoded path");
         check(t.n_params <= SERVE_MAX_PARAMS, "at most SERVE_MAX_PARAMS parameters");
         for (size_t i = 0; i < 2 * t.n_params; i++)
-            check(t.params[i] && valid_utf8(t.params[i]), "parameters are valid UTF-8");
+            check(t.params[i] != NULL, "every parameter has a name and a value");
         kind = serve_route_match(t.path, &tail);
         check((tail != NULL) == (kind == SERVE_ROUTE_STATIC || kind == SERVE_ROUTE_SIMILAR ||
                                  kind == SERVE_ROUTE_ITEM || kind == SERVE_ROUTE_IMAGE || kind == SERVE_ROUTE_THUMB),
