@@ -278,6 +278,7 @@ static void server_free(server *srv)
     free((char *)srv->token);
     free((char *)srv->tls_cert);
     free((char *)srv->tls_key);
+    pthread_mutex_destroy(&srv->log_lock);
 }
 
 /* The write end of a pipe the signal handler writes the signal number
@@ -399,6 +400,7 @@ int cli_serve(cli *c, int argc, char **argv)
     int opt, stop_fd = -1, rc = CLI_CONTINUE;
 
     memset(&srv, 0, sizeof srv);
+    pthread_mutex_init(&srv.log_lock, NULL);
     while (rc == CLI_CONTINUE && (opt = getopt_long(argc, argv, "", longopts, NULL)) != -1)
         rc = serve_option(c, &o, opt, optarg);
     if (rc != CLI_CONTINUE)

@@ -163,6 +163,12 @@ typedef struct server {
     serve_guard *guard;     /* deadlines on connections */
     unsigned max_connections, max_per_client; /* MHD's limits */
     unsigned head_timeout, idle_timeout;      /* seconds */
+    /* libmicrohttpd's messages, at most a few per window: a flood makes
+     * one per refused connection. */
+    pthread_mutex_t log_lock;
+    double log_window;      /* cli_now() at the start of the window */
+    unsigned log_lines;     /* printed in the window */
+    uint64_t log_dropped;   /* not printed in the window */
     uint64_t requests;      /* answered so far (atomic) */
     uint64_t in_flight;     /* requests begun and not completed (atomic) */
     uint64_t epoch;         /* index states taken up since start (atomic) */

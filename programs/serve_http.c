@@ -24,6 +24,8 @@
  * bounded below; this leaves room for them plus MHD's own buffers. */
 #define CONNECTION_MEMORY (64 * 1024)
 #define LOG_URI_MAX 300
+#define MHD_LOG_WINDOW 10 /* seconds */
+#define MHD_LOG_LINES 5   /* of libmicrohttpd's messages per window */
 
 /* ---- responses ------------------------------------------------------------ */
 
@@ -403,6 +405,41 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     return serve_route(r, c);
 }
 
+/* libmicrohttpd's own messages ("Server reached connection limit", "closed
+ * by remote side with incomplete request"): one per refused or broken
+ * connection, so a flood would fill the log. A few per window go out, then
+ * how many more there were. */
+static void on_mhd_log(void *cls, const char *fmt, va_list ap)
+{
+    server *srv = cls;
+    char msg[512];
+    double now = cli_now();
+    uint64_t dropped = 0;
+    int print;
+    size_t n;
+
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    n = strlen(msg);
+    while (n > 0 && (msg[n - 1] == '\n' || msg[n - 1] == '\r'))
+        msg[--n] = '\0';
+    pthread_mutex_lock(&srv->log_lock);
+    if (now - srv->log_window >= MHD_LOG_WINDOW) {
+        dropped = srv->log_dropped;
+        srv->log_dropped = 0;
+        srv->log_lines = 0;
+        srv->log_window = now;
+    }
+    if ((print = srv->log_lines < MHD_LOG_LINES))
+        srv->log_lines++;
+    else
+        srv->log_dropped++;
+    pthread_mutex_unlock(&srv->log_lock);
+    if (dropped)
+        fprintf(stderr, "cerebro serve: libmicrohttpd: %" PRIu64 " more messages not shown\n", dropped);
+    if (print)
+        fprintf(stderr, "cerebro serve: libmicrohttpd: %s\n", msg);
+}
+
 /* ---- start and stop ---------------------------------------------------------- */
 
 struct MHD_Daemon *serve_http_start(server *srv, const char *host, uint16_t *port, unsigned threads)
@@ -451,6 +488,7 @@ struct MHD_Daemon *serve_http_start(server *srv, const char *host, uint16_t *por
      * all), inactivity (a client that stops reading or sending); the guard
      * adds the deadlines for request heads. */
     d = MHD_start_daemon(flags, *port, NULL, NULL, on_request, srv,
+                         MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, srv,
                          MHD_OPTION_SOCK_ADDR, ai->ai_addr,
                          MHD_OPTION_THREAD_POOL_SIZE, threads,
                          MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)CONNECTION_MEMORY,
@@ -498,6 +536,8 @@ void serve_http_stop(server *srv, struct MHD_Daemon *d, double grace)
     while (serve_atomic_load(&srv->in_flight) > 0 && cli_now() < until)
         nanosleep(&tick, NULL);
     MHD_stop_daemon(d);
+    if (srv->log_dropped) /* MHD's threads are gone: no lock needed */
+        fprintf(stderr, "cerebro serve: libmicrohttpd: %" PRIu64 " more messages not shown\n", srv->log_dropped);
     serve_guard_stop(srv->guard);
     srv->guard = NULL;
     if (listener != MHD_INVALID_SOCKET)
