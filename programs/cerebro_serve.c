@@ -51,6 +51,9 @@ const char cli_help_serve[] =
     "request goes to stderr. Ctrl-C (SIGINT) or SIGTERM stops it: requests in\n"
     "flight are finished first, then it exits 0.\n"
     "\n"
+    "The number of connections is limited from the files the process may open\n"
+    "(the soft limit is raised to the hard one: `ulimit -Hn`).\n"
+    "\n"
     "Paths in answers are relative to the ROOT folder holding the file (the\n"
     "deepest one when several do), absolute when none does; without ROOT, to\n"
     "the current folder. The API's prefix parameter is relative to each ROOT.\n"
@@ -67,6 +70,7 @@ const char cli_help_serve[] =
     "                   or H in their Host header are answered (a guard against\n"
     "                   DNS rebinding). Any other address needs --token-file (or\n"
     "                   $" TOKEN_ENV ") or an explicit --no-auth.\n"
+    "  --port P         port (default 8080; 0 picks a free one)\n"
     "  --token-file F   require the token in file F (16 to 256 printable ASCII\n"
     "                   characters, e.g. `openssl rand -hex 32 > F`) on every\n"
     "                   request: the header \"Authorization: Bearer TOKEN\", or the\n"
@@ -76,13 +80,8 @@ const char cli_help_serve[] =
     "                   can reach it sees every indexed file\n"
     "  --tls-cert F     serve HTTPS with the PEM certificate (chain) in F ...\n"
     "  --tls-key F      ... and its PEM private key in F\n"
-    "  --max-per-client N  connections at once from one address (default 32;\n"
-    "                   more are refused)\n"
-    "  --head-timeout S seconds a connection has to send a complete request head\n"
-    "                   (default 10)\n"
-    "  --idle-timeout S seconds a kept-alive connection may wait for its next\n"
-    "                   request, or a client stall mid-transfer (default 30)\n"
-    "  --port P         port (default 8080; 0 picks a free one)\n"
+
+
     "  --threads N      request threads, and as many for thumbnails and\n"
     "                   transcoding, 1..256\n"
     "                   (default: online CPUs, at least 2)\n"
@@ -95,6 +94,12 @@ const char cli_help_serve[] =
     "                   none (default 64)\n"
     "  --refresh S      seconds between checks for a newer index state, 0 never\n"
     "                   (default 2)\n"
+    "  --max-per-client N  connections at once from one address (default 32;\n"
+    "                   more are refused)\n"
+    "  --head-timeout S seconds a connection has to send a complete request head\n"
+    "                   (default 10)\n"
+    "  --idle-timeout S seconds a kept-alive connection may wait for its next\n"
+    "                   request, or a client stall mid-transfer (default 30)\n"
     "  --quiet          no access log\n" CLI_COMMON_HELP;
 
 typedef struct serve_options {
