@@ -14,56 +14,23 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-build=build db="" model=models/default.pt duration=30s connections=64 threads=2
-roots=() serve_opts=()
+# shellcheck source=bench/serve_common.sh
+. bench/serve_common.sh
+threads=2
 while [ $# -gt 0 ]; do
+  serve_option "$@"
+  [ "$shifted" -gt 0 ] && { shift "$shifted"; continue; }
   case $1 in
-    --build) build=$2; shift 2 ;;
-    --db) db=$2; shift 2 ;;
-    --model) model=$2; shift 2 ;;
-    --duration) duration=$2; shift 2 ;;
-    --connections) connections=$2; shift 2 ;;
-    --serve-opts) read -r -a serve_opts <<< "$2"; shift 2 ;;
     -h|--help) sed -n '2,14p' "$0"; exit 0 ;;
-    -*) echo "bench_server: unknown option $1" >&2; exit 2 ;;
-    *) roots+=("$1"); shift ;;
+    *) echo "bench_server: unknown option $1" >&2; exit 2 ;;
   esac
 done
-cerebro=$build/programs/cerebro
-[ -x "$cerebro" ] || { echo "bench_server: no $cerebro (build the cerebro-cli target, or pass --build)" >&2; exit 1; }
-command -v wrk > /dev/null || { echo "bench_server: wrk is not installed" >&2; exit 1; }
-export OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-PASSIVE}
-
-tmp=$(mktemp -d)
-pid=""
-cleanup() {
-  if [ -n "$pid" ]; then kill "$pid" 2> /dev/null || true; wait "$pid" 2> /dev/null || true; fi
-  rm -rf "$tmp"
-}
-trap cleanup EXIT
-
-if [ -z "$db" ] && [ -d build/demo/gallery.cerebro ]; then
-  db=build/demo/gallery.cerebro
-  [ ${#roots[@]} -gt 0 ] || roots=(build/demo/gallery examples/images)
-fi
-if [ -z "$db" ]; then
-  db=$tmp/db
-  cp -r examples/images "$tmp/images"
-  "$cerebro" --db "$db" --model "$model" index "$tmp/images" > /dev/null
-  [ ${#roots[@]} -gt 0 ] || roots=("$tmp/images")
-fi
-
-"$cerebro" --db "$db" --model "$model" info | sed 's/^/  /'
-"$cerebro" --db "$db" --model "$model" serve --port 0 ${serve_opts[@]+"${serve_opts[@]}"} "${roots[@]}" > "$tmp/out" 2> "$tmp/access.log" &
-pid=$!
-for _ in $(seq 600); do
-  grep -q '^listening on' "$tmp/out" 2> /dev/null && break
-  kill -0 "$pid" 2> /dev/null || { cat "$tmp/access.log" >&2; exit 1; }
-  sleep 0.1
-done
-url=$(sed -n 's/^listening on //p' "$tmp/out")
-[ -n "$url" ] || { echo "bench_server: the server did not start" >&2; exit 1; }
-rss() { awk '/^VmRSS/ {print $2 " kB"}' "/proc/$pid/status"; }
+# wrk's connections all come from one address: the server's limit per
+# client (--max-per-client) is raised to let them in; options given in
+# --serve-opts come later and win.
+serve_opts=(--max-per-client "$((connections + 16))" ${serve_opts[@]+"${serve_opts[@]}"})
+name=bench_server
+serve_start
 
 echo "server $url (pid $pid), $(nproc) CPUs; RSS after start: $(rss)"
 wrk -t"$threads" -c"$connections" -d5s -s bench/wrk_search.lua "$url" > /dev/null

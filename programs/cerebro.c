@@ -133,21 +133,6 @@ int cli_common_option(cli *c, int opt, const char *arg)
     }
 }
 
-int cli_parse_u64(const char *s, uint64_t lo, uint64_t hi, uint64_t *out)
-{
-    char *end;
-    unsigned long long v;
-
-    if (!s || *s < '0' || *s > '9')
-        return -1;
-    errno = 0;
-    v = strtoull(s, &end, 10);
-    if (errno || *end || v < lo || v > hi)
-        return -1;
-    *out = v;
-    return 0;
-}
-
 const char *cli_display_path(const cli *c, const char *path)
 {
     size_t n;
@@ -159,21 +144,6 @@ const char *cli_display_path(const cli *c, const char *path)
     if (strncmp(path, c->cwd, n) == 0 && path[n] == '/' && path[n + 1])
         return path + n + 1;
     return path;
-}
-
-size_t cli_utf8_length(const unsigned char *s)
-{
-    size_t n = s[0] < 0x80 ? 1 : s[0] >= 0xc2 && s[0] < 0xe0 ? 2 : s[0] >= 0xe0 && s[0] < 0xf0 ? 3
-                                                              : s[0] >= 0xf0 && s[0] < 0xf5 ? 4
-                                                                                            : 0;
-    for (size_t i = 1; i < n; i++)
-        if ((s[i] & 0xc0) != 0x80)
-            return 0;
-    /* Overlong forms, surrogates and code points past U+10FFFF. */
-    if ((n == 3 && s[0] == 0xe0 && s[1] < 0xa0) || (n == 3 && s[0] == 0xed && s[1] >= 0xa0) ||
-        (n == 4 && s[0] == 0xf0 && s[1] < 0x90) || (n == 4 && s[0] == 0xf4 && s[1] >= 0x90))
-        return 0;
-    return n;
 }
 
 void cli_json_string(FILE *f, const char *str)

@@ -1,6 +1,7 @@
 /* The `cerebro` command line program: what its subcommands share. Each
  * cerebro_*.c file holds one group of subcommands; cerebro.c holds main(),
- * option handling, finding the model and opening the index. */
+ * option handling, finding the model and opening the index; cli_text.c the
+ * parsing helpers that need nothing else (the HTTP fuzzer links it alone). */
 #ifndef CEREBRO_CLI_H
 #define CEREBRO_CLI_H
 

@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -25,9 +26,21 @@
 #define DEFAULT_THUMB_CACHE_MB 64
 #define RESULT_CACHE_BYTES (32u << 20)
 #define SHUTDOWN_GRACE 10.0 /* seconds for requests in flight */
+#define DEFAULT_PER_CLIENT 32   /* connections from one address */
+#define DEFAULT_HEAD_TIMEOUT 10 /* seconds for a request head */
+#define DEFAULT_IDLE_TIMEOUT 30 /* seconds a kept-alive connection may idle */
+#define TOKEN_ENV "CEREBRO_SERVE_TOKEN"
+#define PEM_MAX (1u << 20)      /* bytes of a certificate or key file */
+/* Descriptors kept for what is not a connection: the store, the model,
+ * the log, MHD's and the workers' own; each connection may hold a second
+ * one, the file it is sending. */
+#define FD_RESERVE 64
+#define FD_PER_THREAD 4
+#define FD_MAX ((rlim_t)1 << 20)
 
 enum { OPT_HOST = 512, OPT_PORT, OPT_THREADS, OPT_MODEL_THREADS, OPT_CACHE, OPT_RESULT_CACHE,
-       OPT_THUMB_CACHE, OPT_QUIET, OPT_REFRESH };
+       OPT_THUMB_CACHE, OPT_QUIET, OPT_REFRESH, OPT_TOKEN_FILE, OPT_NO_AUTH, OPT_TLS_CERT, OPT_TLS_KEY,
+       OPT_PER_CLIENT, OPT_HEAD_TIMEOUT, OPT_IDLE_TIMEOUT };
 
 const char cli_help_serve[] =
     "usage: cerebro serve [OPTIONS] [ROOT...]\n"
@@ -37,6 +50,9 @@ const char cli_help_serve[] =
     "\"listening on http://HOST:PORT/\" when ready; one access log line per\n"
     "request goes to stderr. Ctrl-C (SIGINT) or SIGTERM stops it: requests in\n"
     "flight are finished first, then it exits 0.\n"
+    "\n"
+    "The number of connections is limited from the files the process may open\n"
+    "(the soft limit is raised to the hard one: `ulimit -Hn`).\n"
     "\n"
     "Paths in answers are relative to the ROOT folder holding the file (the\n"
     "deepest one when several do), absolute when none does; without ROOT, to\n"
@@ -49,12 +65,23 @@ const char cli_help_serve[] =
     "RAW) as JPEG, decoded upright (at most 100 megapixels).\n"
     "\n"
     "options:\n"
-    "  --host H         address to listen on (default 127.0.0.1). The server has\n"
-    "                   no authentication: anyone who can reach it sees every\n"
-    "                   indexed file. On a loopback address only requests naming\n"
-    "                   localhost, 127.0.0.1, [::1] or H in their Host header are\n"
-    "                   answered (a guard against DNS rebinding).\n"
+    "  --host H         address to listen on (default 127.0.0.1). On a loopback\n"
+    "                   address only requests naming localhost, 127.0.0.1, [::1]\n"
+    "                   or H in their Host header are answered (a guard against\n"
+    "                   DNS rebinding). Any other address needs --token-file (or\n"
+    "                   $" TOKEN_ENV ") or an explicit --no-auth.\n"
     "  --port P         port (default 8080; 0 picks a free one)\n"
+    "  --token-file F   require the token in file F (16 to 256 printable ASCII\n"
+    "                   characters, e.g. `openssl rand -hex 32 > F`) on every\n"
+    "                   request: the header \"Authorization: Bearer TOKEN\", or the\n"
+    "                   cookie a browser gets by opening /?token=TOKEN once.\n"
+    "                   $" TOKEN_ENV " may hold the token instead.\n"
+    "  --no-auth        serve a non-loopback address without a token: anyone who\n"
+    "                   can reach it sees every indexed file\n"
+    "  --tls-cert F     serve HTTPS with the PEM certificate (chain) in F ...\n"
+    "  --tls-key F      ... and its PEM private key in F\n"
+
+
     "  --threads N      request threads, and as many for thumbnails and\n"
     "                   transcoding, 1..256\n"
     "                   (default: online CPUs, at least 2)\n"
@@ -67,12 +94,21 @@ const char cli_help_serve[] =
     "                   none (default 64)\n"
     "  --refresh S      seconds between checks for a newer index state, 0 never\n"
     "                   (default 2)\n"
+    "  --max-per-client N  connections at once from one address (default 32;\n"
+    "                   more are refused)\n"
+    "  --head-timeout S seconds a connection has to send a complete request head\n"
+    "                   (default 10)\n"
+    "  --idle-timeout S seconds a kept-alive connection may wait for its next\n"
+    "                   request, or a client stall mid-transfer (default 30)\n"
     "  --quiet          no access log\n" CLI_COMMON_HELP;
 
 typedef struct serve_options {
     const char *host;
     uint64_t port, threads, model_threads, cache, result_cache, thumb_mb, refresh;
     int quiet;
+    const char *token_file, *tls_cert, *tls_key;
+    int no_auth;
+    uint64_t per_client, head_timeout, idle_timeout;
 } serve_options;
 
 static int serve_option(cli *c, serve_options *o, int opt, const char *arg)
@@ -108,6 +144,22 @@ static int serve_option(cli *c, serve_options *o, int opt, const char *arg)
                    ? CLI_CONTINUE
                    : cli_usage(c, "--refresh must be a number of seconds from 0 to 86400, not '%s'", arg);
     case OPT_QUIET: o->quiet = 1; return CLI_CONTINUE;
+    case OPT_TOKEN_FILE: o->token_file = arg; return CLI_CONTINUE;
+    case OPT_NO_AUTH: o->no_auth = 1; return CLI_CONTINUE;
+    case OPT_TLS_CERT: o->tls_cert = arg; return CLI_CONTINUE;
+    case OPT_TLS_KEY: o->tls_key = arg; return CLI_CONTINUE;
+    case OPT_PER_CLIENT:
+        return cli_parse_u64(arg, 1, 65535, &o->per_client) == 0
+                   ? CLI_CONTINUE
+                   : cli_usage(c, "--max-per-client must be a number from 1 to 65535, not '%s'", arg);
+    case OPT_HEAD_TIMEOUT:
+        return cli_parse_u64(arg, 1, 3600, &o->head_timeout) == 0
+                   ? CLI_CONTINUE
+                   : cli_usage(c, "--head-timeout must be a number of seconds from 1 to 3600, not '%s'", arg);
+    case OPT_IDLE_TIMEOUT:
+        return cli_parse_u64(arg, 1, 86400, &o->idle_timeout) == 0
+                   ? CLI_CONTINUE
+                   : cli_usage(c, "--idle-timeout must be a number of seconds from 1 to 86400, not '%s'", arg);
     default: return cli_common_option(c, opt, arg);
     }
 }
@@ -139,6 +191,86 @@ static int is_loopback(const char *host)
            strcmp(host, "[::1]") == 0;
 }
 
+/* A whole small file into a NUL-terminated malloc'd text; NULL with a
+ * message printed. `what` names it in messages. */
+static char *read_small_file(cli *c, const char *path, const char *what, size_t max)
+{
+    FILE *f = fopen(path, "rb");
+    char *text = NULL;
+    size_t n = 0;
+
+    if (!f) {
+        cli_error(c, "cannot read the %s %s: %s", what, path, strerror(errno));
+        return NULL;
+    }
+    if (!(text = malloc(max + 1))) {
+        cli_error(c, "out of memory");
+        goto done;
+    }
+    n = fread(text, 1, max + 1, f);
+    if (ferror(f) || n > max || memchr(text, '\0', n)) {
+        cli_error(c, "cannot use the %s %s: %s", what, path,
+                  ferror(f) ? strerror(errno) : n > max ? "the file is too large" : "it holds a NUL byte");
+        free(text);
+        text = NULL;
+        goto done;
+    }
+    text[n] = '\0';
+done:
+    fclose(f);
+    return text;
+}
+
+/* The access token from --token-file or the environment into *token
+ * (malloc'd; NULL when none is given). CLI_CONTINUE, or an exit status. */
+static int load_token(cli *c, const serve_options *o, char **token)
+{
+    const char *env = getenv(TOKEN_ENV), *why;
+    size_t len;
+
+    *token = NULL;
+    if (o->token_file) {
+        if (!(*token = read_small_file(c, o->token_file, "token file", SERVE_TOKEN_MAX + 2)))
+            return CLI_ERROR;
+        /* One line: the newline an editor or `echo` adds is not part of it. */
+        len = strlen(*token);
+        while (len > 0 && strchr(" \t\r\n", (*token)[len - 1]))
+            (*token)[--len] = '\0';
+        if ((why = serve_token_check(*token, len)))
+            return cli_error(c, "the token in %s %s", o->token_file, why);
+    } else if (env && *env) {
+        if ((why = serve_token_check(env, strlen(env))))
+            return cli_error(c, "the token in $%s %s", TOKEN_ENV, why);
+        if (!(*token = strdup(env)))
+            return cli_error(c, "out of memory");
+    }
+    return CLI_CONTINUE;
+}
+
+/* Raises the soft limit on open descriptors to the hard one and sizes the
+ * connection limit from it. CLI_CONTINUE, or an exit status. */
+static int size_connections(cli *c, server *srv, unsigned threads)
+{
+    struct rlimit rl;
+    rlim_t reserve = FD_RESERVE + (rlim_t)FD_PER_THREAD * threads * 2;
+
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
+        return cli_error(c, "cannot read the limit on open files: %s", strerror(errno));
+    if (rl.rlim_cur != RLIM_INFINITY && (rl.rlim_max == RLIM_INFINITY || rl.rlim_cur < rl.rlim_max)) {
+        struct rlimit raised = rl;
+        raised.rlim_cur = rl.rlim_max == RLIM_INFINITY || rl.rlim_max > FD_MAX ? FD_MAX : rl.rlim_max;
+        if (raised.rlim_cur > rl.rlim_cur && setrlimit(RLIMIT_NOFILE, &raised) == 0)
+            rl = raised;
+    }
+    if (rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur > FD_MAX)
+        rl.rlim_cur = FD_MAX;
+    if (rl.rlim_cur < reserve + 2 * 16)
+        return cli_error(c, "the process may open only %llu files (ulimit -n): too few to serve; at least %llu",
+                         (unsigned long long)rl.rlim_cur, (unsigned long long)(reserve + 2 * 16));
+    srv->max_connections = (unsigned)((rl.rlim_cur - reserve) / 2);
+    return CLI_CONTINUE;
+}
+
 static void server_free(server *srv)
 {
     for (size_t i = 0; i < srv->n_roots; i++)
@@ -148,6 +280,10 @@ static void server_free(server *srv)
     serve_lru_free(srv->queries);
     serve_lru_free(srv->results);
     serve_lru_free(srv->thumbs);
+    free((char *)srv->token);
+    free((char *)srv->tls_cert);
+    free((char *)srv->tls_key);
+    pthread_mutex_destroy(&srv->log_lock);
 }
 
 /* The write end of a pipe the signal handler writes the signal number
@@ -230,7 +366,7 @@ static int run(cli *c, server *srv, const serve_options *o, int stop_fd)
         srv->hosts = hosts;
     if (!(d = serve_http_start(srv, o->host, &port, (unsigned)o->threads)))
         return cli_error(c, "the server could not start");
-    printf("listening on http://%s%s%s:%u/\n", strchr(o->host, ':') ? "[" : "", o->host,
+    printf("listening on http%s://%s%s%s:%u/\n", srv->tls_cert ? "s" : "", strchr(o->host, ':') ? "[" : "", o->host,
            strchr(o->host, ':') ? "]" : "", (unsigned)port);
     fflush(stdout);
     wait_for_stop(c, srv, stop_fd, o->refresh, &sig);
@@ -252,18 +388,52 @@ int cli_serve(cli *c, int argc, char **argv)
         {"thumb-cache", required_argument, NULL, OPT_THUMB_CACHE},
         {"quiet", no_argument, NULL, OPT_QUIET},
         {"refresh", required_argument, NULL, OPT_REFRESH},
+        {"token-file", required_argument, NULL, OPT_TOKEN_FILE},
+        {"no-auth", no_argument, NULL, OPT_NO_AUTH},
+        {"tls-cert", required_argument, NULL, OPT_TLS_CERT},
+        {"tls-key", required_argument, NULL, OPT_TLS_KEY},
+        {"max-per-client", required_argument, NULL, OPT_PER_CLIENT},
+        {"head-timeout", required_argument, NULL, OPT_HEAD_TIMEOUT},
+        {"idle-timeout", required_argument, NULL, OPT_IDLE_TIMEOUT},
         {NULL, 0, NULL, 0}};
     long cpus = sysconf(_SC_NPROCESSORS_ONLN);
     serve_options o = {"127.0.0.1", DEFAULT_PORT, cpus > 2 ? (uint64_t)cpus : 2, 1, DEFAULT_QUERY_CACHE,
-                       DEFAULT_QUERY_CACHE, DEFAULT_THUMB_CACHE_MB, DEFAULT_REFRESH, 0};
+                       DEFAULT_QUERY_CACHE, DEFAULT_THUMB_CACHE_MB, DEFAULT_REFRESH, 0, NULL, NULL, NULL, 0,
+                       DEFAULT_PER_CLIENT, DEFAULT_HEAD_TIMEOUT, DEFAULT_IDLE_TIMEOUT};
+    char *token = NULL;
     server srv;
     int opt, stop_fd = -1, rc = CLI_CONTINUE;
 
     memset(&srv, 0, sizeof srv);
+    pthread_mutex_init(&srv.log_lock, NULL);
     while (rc == CLI_CONTINUE && (opt = getopt_long(argc, argv, "", longopts, NULL)) != -1)
         rc = serve_option(c, &o, opt, optarg);
     if (rc != CLI_CONTINUE)
         return rc;
+    if (!o.tls_cert != !o.tls_key)
+        return cli_usage(c, "--tls-cert and --tls-key go together");
+    if ((rc = load_token(c, &o, &token)) != CLI_CONTINUE) {
+        free(token);
+        return rc;
+    }
+    srv.token = token;
+    if (!token && !o.no_auth && !is_loopback(o.host)) {
+        rc = cli_usage(c, "--host %s is not a loopback address: anyone who can reach it would see every "
+                          "indexed file. Give --token-file FILE (or $%s) to require a token, or --no-auth to "
+                          "serve without one",
+                       o.host, TOKEN_ENV);
+        goto done;
+    }
+    if (o.tls_cert && (!(srv.tls_cert = read_small_file(c, o.tls_cert, "TLS certificate", PEM_MAX)) ||
+                       !(srv.tls_key = read_small_file(c, o.tls_key, "TLS key", PEM_MAX)))) {
+        rc = CLI_ERROR;
+        goto done;
+    }
+    srv.max_per_client = (unsigned)o.per_client;
+    srv.head_timeout = (unsigned)o.head_timeout;
+    srv.idle_timeout = (unsigned)o.idle_timeout;
+    if ((rc = size_connections(c, &srv, (unsigned)o.threads)) != CLI_CONTINUE)
+        goto done;
     if ((rc = set_roots(c, &srv, argv + optind, argc - optind)) != CLI_OK)
         goto done;
     c->model_threads = (uint32_t)o.model_threads;

@@ -1,6 +1,8 @@
 /* cerebro serve: what the server's files share. cerebro_serve.c holds the
  * subcommand (options, start, shutdown), serve_http.c the HTTP side
- * (requests, strict URL decoding, responses, files, the access log),
+ * (requests, access control, responses, files, the access log),
+ * serve_parse.c what a request says (strict URL decoding, ranges, the
+ * token, routes; no sockets), serve_guard.c the deadlines on connections,
  * serve_api.c the routes, serve_thumb.c thumbnails, serve_work.c the
  * worker threads for slow requests and serve_cache.c the LRU caches. */
 #ifndef CEREBRO_SERVE_H
@@ -9,6 +11,7 @@
 #include <pthread.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include <microhttpd.h>
 
@@ -24,6 +27,89 @@
 #define SERVE_THUMB_MIN 32
 #define SERVE_THUMB_MAX 1024
 #define SERVE_THUMB_DEFAULT 256
+/* The access token's length, in characters. */
+#define SERVE_TOKEN_MIN 16
+#define SERVE_TOKEN_MIN_TEXT "16"
+#define SERVE_TOKEN_MAX 256
+#define SERVE_TOKEN_MAX_TEXT "256"
+
+/* ---- serve_parse.c: what a request says, read without a socket ---------- */
+
+/* A request target, decoded. */
+typedef struct serve_target {
+    char *path;                         /* decoded path (NULL until parsed) */
+    char *params[2 * SERVE_MAX_PARAMS]; /* decoded name, value pairs */
+    size_t n_params;
+} serve_target;
+
+/* Splits a raw request target (t zeroed before) into the decoded path and
+ * parameters. NULL on success, else why the target is refused (a
+ * malformed escape, an encoded NUL, text that is not UTF-8, dot-segments,
+ * too many parameters). serve_target_clear() in every case. */
+const char *serve_target_parse(serve_target *t, const char *uri);
+void serve_target_clear(serve_target *t);
+/* A decoded parameter (the last of that name), or NULL. */
+const char *serve_target_param(const serve_target *t, const char *name);
+
+/* Parses a single "bytes=first-last" range against size into [*from,
+ * *to]. 1: a satisfiable range; 0: no usable Range header (serve it all);
+ * -1: unsatisfiable (416). Several ranges are answered with the whole file,
+ * which RFC 9110 allows. */
+int serve_range_parse(const char *range, uint64_t size, uint64_t *from, uint64_t *to);
+/* Whether an If-None-Match (or If-Range) list names etag ("*" matches). */
+int serve_etag_listed(const char *list, const char *etag);
+/* Writes s for the access log: at most max bytes (then "..."), control
+ * bytes and quotes escaped so one request is always one line; with
+ * `redact`, the values of query parameters named token (a login link) are
+ * left out. */
+void serve_log_text(FILE *f, const char *s, size_t max, int redact);
+/* Whether a Host header names one of hosts (NULL-terminated; the port is
+ * ignored). NULL hosts or a missing header: allowed. */
+int serve_host_allowed(const char *const *hosts, const char *host);
+
+/* NULL if token[0..len) can serve as the access token, else what is wrong
+ * with it (too short or long, characters a cookie cannot carry). */
+const char *serve_token_check(const char *token, size_t len);
+/* Whether given[0..given_len) is the token, in a time that does not
+ * depend on how much of it matches. */
+int serve_token_equal(const char *token, const char *given, size_t given_len);
+/* Whether a request with these Authorization and Cookie headers (either
+ * may be NULL) carries the token: "Bearer TOKEN", or the cookie named
+ * cookie_name. A NULL token lets everything through. */
+int serve_authorized(const char *token, const char *cookie_name, const char *authorization,
+                     const char *cookies);
+
+typedef enum serve_route_kind {
+    SERVE_ROUTE_NONE = 0, SERVE_ROUTE_PAGE, SERVE_ROUTE_STATIC, SERVE_ROUTE_SEARCH, SERVE_ROUTE_STATS,
+    SERVE_ROUTE_SIMILAR, SERVE_ROUTE_ITEM, SERVE_ROUTE_IMAGE, SERVE_ROUTE_THUMB
+} serve_route_kind;
+
+/* Which route a decoded path names; *tail gets the rest of the path after
+ * a route's prefix (the id of /api/item/ID), else NULL. */
+serve_route_kind serve_route_match(const char *path, const char **tail);
+/* An item id (decimal, 0..INT64_MAX) from a path tail; 0 on success. */
+int serve_parse_id(const char *s, int64_t *id);
+
+/* ---- serve_guard.c: deadlines on connections ------------------------------ */
+
+typedef struct serve_guard serve_guard;
+
+/* Starts the thread that cuts connections past their deadline: a complete
+ * request head head_timeout seconds after a connection is accepted, and
+ * idle_timeout seconds after an answer on a kept-alive one. */
+serve_guard *serve_guard_start(double head_timeout, double idle_timeout);
+/* Stops the thread; call after the daemon has stopped. NULL: a no-op. */
+void serve_guard_stop(serve_guard *g);
+/* MHD's connection notifications: a new connection (its handle for the
+ * calls below, NULL when out of memory) and a closed one. */
+void *serve_guard_opened(serve_guard *g, MHD_socket fd);
+void serve_guard_closed(serve_guard *g, void *conn);
+/* The request head is complete: no deadline while it is answered. */
+void serve_guard_head_done(serve_guard *g, void *conn);
+/* The answer is out: the next head is due within idle_timeout. */
+void serve_guard_answered(serve_guard *g, void *conn);
+/* Connections open now, and cut at their deadline so far. */
+void serve_guard_counts(serve_guard *g, uint64_t *open, uint64_t *cut);
 
 /* ---- serve_cache.c: a thread-safe LRU map from strings to byte blobs,
  * bounded by entries and by bytes (keys and values counted). ---------- */
@@ -70,6 +156,19 @@ typedef struct server {
     uint32_t dim;
     double started;         /* cli_now() at start */
     const char **hosts;     /* Host header names accepted; NULL: any */
+    const char *token;      /* required on every request; NULL: none */
+    char cookie_name[32];   /* the cookie holding the token: cerebro_token_PORT */
+    int ready;              /* cookie_name is set (atomic) */
+    const char *tls_cert, *tls_key; /* PEM texts; NULL: plain HTTP */
+    serve_guard *guard;     /* deadlines on connections */
+    unsigned max_connections, max_per_client; /* MHD's limits */
+    unsigned head_timeout, idle_timeout;      /* seconds */
+    /* libmicrohttpd's messages, at most a few per window: a flood makes
+     * one per refused connection. */
+    pthread_mutex_t log_lock;
+    double log_window;      /* cli_now() at the start of the window */
+    unsigned log_lines;     /* printed in the window */
+    uint64_t log_dropped;   /* not printed in the window */
     uint64_t requests;      /* answered so far (atomic) */
     uint64_t in_flight;     /* requests begun and not completed (atomic) */
     uint64_t epoch;         /* index states taken up since start (atomic) */
@@ -80,9 +179,7 @@ typedef struct server {
 typedef struct request {
     server *srv;
     char *uri;              /* raw request target as received */
-    char *path;             /* decoded path (NULL until parsed) */
-    char *params[2 * SERVE_MAX_PARAMS]; /* decoded name, value pairs */
-    size_t n_params;
+    serve_target target;    /* decoded (path NULL until parsed) */
     const char *method;     /* NULL until the access handler's first call */
     char method_buf[16];
     double start;
@@ -106,7 +203,7 @@ struct MHD_Daemon *serve_http_start(server *srv, const char *host, uint16_t *por
 void serve_http_stop(server *srv, struct MHD_Daemon *d, double grace);
 
 /* A decoded query parameter, or NULL. */
-const char *serve_param(const request *r, const char *name);
+#define serve_param(r, name) serve_target_param(&(r)->target, (name))
 
 /* Queue a response; each returns MHD_YES or MHD_NO as the access handler
  * must. Headers common to every answer (nosniff) are added here. */

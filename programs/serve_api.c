@@ -82,16 +82,6 @@ static enum MHD_Result body_send(request *r, struct MHD_Connection *c, body *b)
 
 /* ---- parameters ------------------------------------------------------------- */
 
-/* Parses an id from a path tail. 0 on success. */
-static int parse_id(const char *s, int64_t *id)
-{
-    uint64_t v;
-    if (cli_parse_u64(s, 0, INT64_MAX, &v) != 0)
-        return -1;
-    *id = (int64_t)v;
-    return 0;
-}
-
 /* Reads an optional integer parameter in [lo, hi]; 0 on success. */
 static int int_param(const request *r, const char *name, uint64_t lo, uint64_t hi, uint64_t def,
                      uint64_t *out)
@@ -433,7 +423,7 @@ static enum MHD_Result api_similar(request *r, struct MHD_Connection *c, const c
     cerebro_status st = CEREBRO_OK;
     enum MHD_Result ret;
 
-    if (parse_id(tail, &id) != 0)
+    if (serve_parse_id(tail, &id) != 0)
         return serve_send_error(r, c, MHD_HTTP_NOT_FOUND, "no item '%.40s': ids are numbers", tail);
     if (search_params(r, c, &k, &prefix, &ret) != 0)
         return ret;
@@ -460,7 +450,7 @@ static cerebro_results *lookup_item(request *r, struct MHD_Connection *c, const 
     cerebro_status st;
     int64_t id;
 
-    if (parse_id(tail, &id) != 0) {
+    if (serve_parse_id(tail, &id) != 0) {
         *ret = serve_send_error(r, c, MHD_HTTP_NOT_FOUND, "no item '%.40s': ids are numbers", tail);
         return NULL;
     }
@@ -535,6 +525,14 @@ static enum MHD_Result api_stats(request *r, struct MHD_Connection *c)
     fprintf(b.f,
             "],\"uptime_s\":%.1f,\"requests\":%" PRIu64,
             cli_now() - srv->started, serve_atomic_load(&srv->requests));
+    if (srv->guard) {
+        uint64_t open, cut;
+        serve_guard_counts(srv->guard, &open, &cut);
+        fprintf(b.f,
+                ",\"connections\":{\"open\":%" PRIu64 ",\"limit\":%u,\"per_client\":%u,\"head_timeout_s\":%u"
+                ",\"idle_timeout_s\":%u,\"cut\":%" PRIu64 "}",
+                open, srv->max_connections, srv->max_per_client, srv->head_timeout, srv->idle_timeout, cut);
+    }
     write_cache_stats(b.f, "cache", srv->queries);
     write_cache_stats(b.f, "results", srv->results);
     write_cache_stats(b.f, "thumbs", srv->thumbs);
@@ -806,32 +804,20 @@ static enum MHD_Result send_asset(request *r, struct MHD_Connection *c, const ch
 
 /* ---- routing ---------------------------------------------------------------------------- */
 
-/* The rest of path after `prefix`, or NULL. */
-static const char *after(const char *path, const char *prefix)
-{
-    size_t n = strlen(prefix);
-    return strncmp(path, prefix, n) == 0 ? path + n : NULL;
-}
-
 enum MHD_Result serve_route(request *r, struct MHD_Connection *c)
 {
-    const char *p = r->path, *tail;
+    const char *tail;
 
-    if (strcmp(p, "/") == 0 || strcmp(p, "/index.html") == 0)
-        return send_asset(r, c, "index.html");
-    if ((tail = after(p, "/static/")))
-        return send_asset(r, c, tail);
-    if (strcmp(p, "/api/search") == 0)
-        return api_search(r, c);
-    if (strcmp(p, "/api/stats") == 0)
-        return api_stats(r, c);
-    if ((tail = after(p, "/api/similar/")))
-        return api_similar(r, c, tail);
-    if ((tail = after(p, "/api/item/")))
-        return api_item(r, c, tail);
-    if ((tail = after(p, "/api/image/")))
-        return api_image(r, c, tail);
-    if ((tail = after(p, "/api/thumb/")))
-        return api_thumb(r, c, tail);
-    return serve_send_error(r, c, MHD_HTTP_NOT_FOUND, "no such page: %.200s", p);
+    switch (serve_route_match(r->target.path, &tail)) {
+    case SERVE_ROUTE_PAGE: return send_asset(r, c, "index.html");
+    case SERVE_ROUTE_STATIC: return send_asset(r, c, tail);
+    case SERVE_ROUTE_SEARCH: return api_search(r, c);
+    case SERVE_ROUTE_STATS: return api_stats(r, c);
+    case SERVE_ROUTE_SIMILAR: return api_similar(r, c, tail);
+    case SERVE_ROUTE_ITEM: return api_item(r, c, tail);
+    case SERVE_ROUTE_IMAGE: return api_image(r, c, tail);
+    case SERVE_ROUTE_THUMB: return api_thumb(r, c, tail);
+    case SERVE_ROUTE_NONE: break;
+    }
+    return serve_send_error(r, c, MHD_HTTP_NOT_FOUND, "no such page: %.200s", r->target.path);
 }

@@ -1,12 +1,8 @@
 /* cerebro serve, the HTTP side: libmicrohttpd's daemon and callbacks, the
- * request limits, strict decoding of the request target, the response
+ * limits on clients (connections, per client, request size, deadlines
+ * through serve_guard.c), access control (the token), TLS, the response
  * helpers (JSON, bytes, files with ranges and validators) and the access
- * log.
- *
- * The request target is decoded here from the raw bytes MHD hands to the
- * URI log callback, not from MHD's own decoding: MHD passes malformed
- * escapes through unchanged and does not check UTF-8, and the router must
- * see exactly what the client sent to refuse dot-segments. */
+ * log. What a request says is read by serve_parse.c. */
 #define _XOPEN_SOURCE 700
 
 #include <arpa/inet.h>
@@ -27,123 +23,9 @@
 /* Per connection: the headers a client may send before answering 431 are
  * bounded below; this leaves room for them plus MHD's own buffers. */
 #define CONNECTION_MEMORY (64 * 1024)
-#define CONNECTION_TIMEOUT 30 /* seconds of inactivity */
-#define CONNECTION_LIMIT 512
 #define LOG_URI_MAX 300
-
-/* ---- decoding ------------------------------------------------------------ */
-
-static int hex_value(int ch)
-{
-    if (ch >= '0' && ch <= '9')
-        return ch - '0';
-    if (ch >= 'a' && ch <= 'f')
-        return ch - 'a' + 10;
-    if (ch >= 'A' && ch <= 'F')
-        return ch - 'A' + 10;
-    return -1;
-}
-
-/* Whether the NUL-terminated s is valid UTF-8. */
-static int valid_utf8(const char *s)
-{
-    for (const unsigned char *p = (const unsigned char *)s; *p;) {
-        size_t len = cli_utf8_length(p);
-        if (len == 0)
-            return 0;
-        p += len;
-    }
-    return 1;
-}
-
-/* Percent-decodes s[0..n) into a new string ('+' is a space when
- * `form`). NULL with *why set when an escape is malformed, a NUL byte is
- * encoded or the result is not UTF-8. */
-static char *decode(const char *s, size_t n, int form, const char **why)
-{
-    char *out = malloc(n + 1);
-    size_t o = 0;
-
-    if (!out) {
-        *why = "out of memory";
-        return NULL;
-    }
-    for (size_t i = 0; i < n; i++) {
-        if (s[i] == '%') {
-            int hi = i + 2 < n ? hex_value((unsigned char)s[i + 1]) : -1;
-            int lo = i + 2 < n ? hex_value((unsigned char)s[i + 2]) : -1;
-            if (hi < 0 || lo < 0) {
-                *why = "malformed percent-encoding";
-                goto fail;
-            }
-            if ((out[o++] = (char)(hi * 16 + lo)) == '\0') {
-                *why = "an encoded NUL byte";
-                goto fail;
-            }
-            i += 2;
-        } else {
-            out[o++] = form && s[i] == '+' ? ' ' : s[i];
-        }
-    }
-    out[o] = '\0';
-    if (!valid_utf8(out)) {
-        *why = "text that is not valid UTF-8";
-        goto fail;
-    }
-    return out;
-fail:
-    free(out);
-    return NULL;
-}
-
-/* Splits r->uri into the decoded path and parameters. NULL on success,
- * else why the target is refused. */
-static const char *parse_target(request *r)
-{
-    const char *uri = r->uri, *q = strchr(uri, '?'), *why = NULL;
-    size_t path_len = q ? (size_t)(q - uri) : strlen(uri);
-
-    if (uri[0] != '/')
-        return "the request target is not an absolute path";
-    if (!(r->path = decode(uri, path_len, 0, &why)))
-        return why;
-    /* Files are looked up by id or by name in a table, never on disk by a
-     * name from the request, but a path with dot-segments is refused
-     * outright so no route ever has to think about it. */
-    for (const char *seg = r->path; seg; seg = strchr(seg + 1, '/')) {
-        size_t len = strcspn(seg + 1, "/");
-        if ((len == 1 && seg[1] == '.') || (len == 2 && seg[1] == '.' && seg[2] == '.'))
-            return "dot-segments in the path";
-    }
-    for (const char *p = q ? q + 1 : NULL; p && *p;) {
-        size_t len = strcspn(p, "&"), name_len;
-        const char *eq = memchr(p, '=', len);
-        if (len > 0) {
-            if (r->n_params == SERVE_MAX_PARAMS)
-                return "too many query parameters";
-            name_len = eq ? (size_t)(eq - p) : len;
-            r->params[2 * r->n_params] = decode(p, name_len, 1, &why);
-            if (!r->params[2 * r->n_params])
-                return why;
-            r->params[2 * r->n_params + 1] =
-                eq ? decode(eq + 1, len - name_len - 1, 1, &why) : strdup("");
-            r->n_params++;
-            if (!r->params[2 * r->n_params - 1])
-                return why ? why : "out of memory";
-        }
-        p += len + (p[len] == '&');
-    }
-    return NULL;
-}
-
-const char *serve_param(const request *r, const char *name)
-{
-    /* The last one wins, as most frameworks do. */
-    for (size_t i = r->n_params; i-- > 0;)
-        if (strcmp(r->params[2 * i], name) == 0)
-            return r->params[2 * i + 1];
-    return NULL;
-}
+#define MHD_LOG_WINDOW 10 /* seconds */
+#define MHD_LOG_LINES 5   /* of libmicrohttpd's messages per window */
 
 /* ---- responses ------------------------------------------------------------ */
 
@@ -211,25 +93,9 @@ enum MHD_Result serve_send_error(request *r, struct MHD_Connection *c, unsigned 
     MHD_add_response_header(resp, "Cache-Control", "no-store");
     if (status == MHD_HTTP_METHOD_NOT_ALLOWED)
         MHD_add_response_header(resp, "Allow", "GET, HEAD");
+    if (status == MHD_HTTP_UNAUTHORIZED)
+        MHD_add_response_header(resp, "WWW-Authenticate", "Bearer realm=\"cerebro\"");
     return queue(r, c, status, resp, len);
-}
-
-/* Whether an If-None-Match (or If-Range) list names etag ("*" matches). */
-static int etag_listed(const char *list, const char *etag)
-{
-    size_t n = strlen(etag);
-
-    if (!list)
-        return 0;
-    for (const char *p = list; *p;) {
-        p += strspn(p, " \t,");
-        if (strncmp(p, "W/", 2) == 0)
-            p += 2; /* weak comparison, as If-None-Match asks */
-        if (*p == '*' || (strncmp(p, etag, n) == 0 && strchr(" \t,", p[n])))
-            return 1;
-        p += strcspn(p, ",");
-    }
-    return 0;
 }
 
 static void add_validators(struct MHD_Response *resp, const char *etag, const char *cache_control)
@@ -246,7 +112,7 @@ int serve_not_modified(request *r, struct MHD_Connection *c, const char *etag,
     struct MHD_Response *resp;
 
     /* Workers do not read headers: the route checked before deferring. */
-    if (r->deferred || !etag || !etag_listed(MHD_lookup_connection_value(c, MHD_HEADER_KIND, "If-None-Match"), etag))
+    if (r->deferred || !etag || !serve_etag_listed(MHD_lookup_connection_value(c, MHD_HEADER_KIND, "If-None-Match"), etag))
         return 0;
     resp = MHD_create_response_from_buffer(0, NULL, MHD_RESPMEM_PERSISTENT);
     if (resp)
@@ -271,52 +137,6 @@ enum MHD_Result serve_send_bytes(request *r, struct MHD_Connection *c, const voi
     return queue(r, c, MHD_HTTP_OK, resp, size);
 }
 
-/* Parses a single "bytes=first-last" range against size into [*from,
- * *to]. 1: a satisfiable range; 0: no usable Range header (serve it all);
- * -1: unsatisfiable (416). Several ranges are answered with the whole file,
- * which RFC 9110 allows. */
-static int parse_range(const char *h, uint64_t size, uint64_t *from, uint64_t *to)
-{
-    char *end;
-    unsigned long long a, b;
-
-    if (!h || strncmp(h, "bytes=", 6) != 0 || strchr(h, ','))
-        return 0;
-    h += 6;
-    if (*h == '-') { /* the last N bytes */
-        if (h[1] < '0' || h[1] > '9')
-            return 0;
-        errno = 0;
-        b = strtoull(h + 1, &end, 10);
-        if (errno || *end || b == 0 || size == 0)
-            return errno || *end ? 0 : -1;
-        *from = b >= size ? 0 : size - b;
-        *to = size - 1;
-        return 1;
-    }
-    if (*h < '0' || *h > '9')
-        return 0;
-    errno = 0;
-    a = strtoull(h, &end, 10);
-    if (errno || *end != '-')
-        return 0;
-    h = end + 1;
-    if (*h == '\0') {
-        b = size ? size - 1 : 0;
-    } else {
-        if (*h < '0' || *h > '9')
-            return 0;
-        b = strtoull(h, &end, 10);
-        if (errno || *end || b < a)
-            return 0;
-    }
-    if (a >= size)
-        return -1;
-    *from = a;
-    *to = b >= size ? size - 1 : b;
-    return 1;
-}
-
 enum MHD_Result serve_send_file(request *r, struct MHD_Connection *c, int fd, uint64_t size,
                                 const char *type, const char *etag, const char *cache_control)
 {
@@ -333,7 +153,7 @@ enum MHD_Result serve_send_file(request *r, struct MHD_Connection *c, int fd, ui
         return ret;
     }
     /* A Range with a stale If-Range validator gets the whole new file. */
-    ranged = if_range && !(etag && etag_listed(if_range, etag)) ? 0 : parse_range(range, size, &from, &to);
+    ranged = if_range && !(etag && serve_etag_listed(if_range, etag)) ? 0 : serve_range_parse(range, size, &from, &to);
     if (ranged < 0) {
         close(fd);
         resp = MHD_create_response_from_buffer(0, NULL, MHD_RESPMEM_PERSISTENT);
@@ -365,9 +185,7 @@ static void request_free(request *r)
 {
     if (r->answer) /* a worker's answer never sent: the client went away */
         MHD_destroy_response(r->answer);
-    for (size_t i = 0; i < 2 * r->n_params; i++)
-        free(r->params[i]);
-    free(r->path);
+    serve_target_clear(&r->target);
     free(r->uri);
     free(r);
 }
@@ -399,20 +217,26 @@ static void *on_uri(void *cls, const char *uri, struct MHD_Connection *c)
     return r;
 }
 
-/* The target for the log: at most LOG_URI_MAX bytes, control bytes and
- * quotes escaped so one request is always one line. */
-static void log_uri(FILE *f, const char *uri)
+/* The guard's handle of the connection (serve_guard_opened). */
+static void *guarded(struct MHD_Connection *c)
 {
-    size_t i;
-    for (i = 0; uri[i] && i < LOG_URI_MAX; i++) {
-        unsigned char ch = (unsigned char)uri[i];
-        if (ch < 0x20 || ch == 0x7f || ch == '"' || ch == '\\')
-            fprintf(f, "\\x%02x", ch);
-        else
-            fputc(ch, f);
+    const union MHD_ConnectionInfo *ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+    return ci ? ci->socket_context : NULL;
+}
+
+static void on_connection(void *cls, struct MHD_Connection *c, void **socket_context,
+                          enum MHD_ConnectionNotificationCode toe)
+{
+    server *srv = cls;
+    const union MHD_ConnectionInfo *ci;
+
+    if (toe == MHD_CONNECTION_NOTIFY_STARTED) {
+        ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
+        *socket_context = ci ? serve_guard_opened(srv->guard, ci->connect_fd) : NULL;
+    } else {
+        serve_guard_closed(srv->guard, *socket_context);
+        *socket_context = NULL;
     }
-    if (uri[i])
-        fputs("...", f);
 }
 
 static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
@@ -424,16 +248,16 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
     size_t len = 0;
     FILE *f;
 
-    (void)c;
+    serve_guard_answered(srv->guard, guarded(c));
     if (!r)
         return;
     *con_cls = NULL;
     serve_atomic_add(&srv->requests, 1);
     if (!srv->quiet && (f = open_memstream(&line, &len))) {
         fprintf(f, "%s \"", r->client);
-        log_uri(f, r->method ? r->method : "-");
+        serve_log_text(f, r->method ? r->method : "-", LOG_URI_MAX, 0);
         fputc(' ', f);
-        log_uri(f, r->uri);
+        serve_log_text(f, r->uri, LOG_URI_MAX, srv->token != NULL);
         /* No status: MHD answered by itself (a request line or headers
          * over the connection's memory) or the client went away. */
         if (r->status)
@@ -469,16 +293,37 @@ static enum MHD_Result add_header_size(void *cls, enum MHD_ValueKind kind, const
  * another site must not reach a loopback server under its own name). */
 static int host_allowed(const server *srv, struct MHD_Connection *c)
 {
-    const char *host = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Host");
-    size_t n;
+    return serve_host_allowed(srv->hosts, MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Host"));
+}
 
-    if (!srv->hosts || !host)
-        return 1;
-    n = host[0] == '[' ? strcspn(host, "]") + (strchr(host, ']') != NULL) : strcspn(host, ":");
-    for (const char **h = srv->hosts; *h; h++)
-        if (strlen(*h) == n && strncasecmp(*h, host, n) == 0)
-            return 1;
-    return 0;
+/* Requests without the token: a page request with the right ?token= gets
+ * the cookie and goes to the page without the token in its address;
+ * anything else is refused (401). */
+static enum MHD_Result login_or_refuse(request *r, struct MHD_Connection *c)
+{
+    const server *srv = r->srv;
+    const char *tail, *given = serve_param(r, "token");
+    int page = serve_route_match(r->target.path, &tail) == SERVE_ROUTE_PAGE;
+    struct MHD_Response *resp;
+    char cookie[SERVE_TOKEN_MAX + 160];
+
+    if (page && given && serve_token_equal(srv->token, given, strlen(given))) {
+        if (!(resp = MHD_create_response_from_buffer(0, NULL, MHD_RESPMEM_PERSISTENT)))
+            return MHD_NO;
+        /* HttpOnly: no script reads it; SameSite=Strict: no other site's
+         * page sends it; a year: a family's browsers stay logged in. */
+        snprintf(cookie, sizeof cookie, "%s=%s; Path=/; Max-Age=31536000; HttpOnly; SameSite=Strict%s",
+                 srv->cookie_name, srv->token, srv->tls_cert ? "; Secure" : "");
+        MHD_add_response_header(resp, "Set-Cookie", cookie);
+        MHD_add_response_header(resp, "Location", "/");
+        MHD_add_response_header(resp, "Cache-Control", "no-store");
+        MHD_add_response_header(resp, "Referrer-Policy", "no-referrer");
+        return queue(r, c, MHD_HTTP_SEE_OTHER, resp, 0);
+    }
+    return serve_send_error(r, c, MHD_HTTP_UNAUTHORIZED, "%s",
+                            page && given ? "wrong token"
+                                          : "this server needs its access token: open /?token=TOKEN once in "
+                                            "the browser, or send the header Authorization: Bearer TOKEN");
 }
 
 static int zero_or_absent(const char *content_length)
@@ -523,6 +368,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
          * after the (empty) body: MHD 0.9 closes any connection whose
          * response is queued in the first call, and keep-alive matters to
          * a page that asks for a search at every key press. */
+        serve_guard_head_done(srv->guard, guarded(c));
         snprintf(r->method_buf, sizeof r->method_buf, "%s", method);
         r->method = r->method_buf;
         if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0)
@@ -546,11 +392,52 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
                                 "the request headers are over %d bytes", SERVE_MAX_HEADERS);
     if (headers.hosts > 1)
         return serve_send_error(r, c, MHD_HTTP_BAD_REQUEST, "more than one Host header");
+    if (!__atomic_load_n(&srv->ready, __ATOMIC_ACQUIRE))
+        return serve_send_error(r, c, MHD_HTTP_SERVICE_UNAVAILABLE, "the server is starting");
     if (!host_allowed(srv, c))
         return serve_send_error(r, c, MHD_HTTP_FORBIDDEN, "this server does not answer to that Host name");
-    if ((why = parse_target(r)))
+    if ((why = serve_target_parse(&r->target, r->uri)))
         return serve_send_error(r, c, MHD_HTTP_BAD_REQUEST, "bad URL: %s", why);
+    if (!serve_authorized(srv->token, srv->cookie_name,
+                          MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Authorization"),
+                          MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Cookie")))
+        return login_or_refuse(r, c);
     return serve_route(r, c);
+}
+
+/* libmicrohttpd's own messages ("Server reached connection limit", "closed
+ * by remote side with incomplete request"): one per refused or broken
+ * connection, so a flood would fill the log. A few per window go out, then
+ * how many more there were. */
+static void on_mhd_log(void *cls, const char *fmt, va_list ap)
+{
+    server *srv = cls;
+    char msg[512];
+    double now = cli_now();
+    uint64_t dropped = 0;
+    int print;
+    size_t n;
+
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    n = strlen(msg);
+    while (n > 0 && (msg[n - 1] == '\n' || msg[n - 1] == '\r'))
+        msg[--n] = '\0';
+    pthread_mutex_lock(&srv->log_lock);
+    if (now - srv->log_window >= MHD_LOG_WINDOW) {
+        dropped = srv->log_dropped;
+        srv->log_dropped = 0;
+        srv->log_lines = 0;
+        srv->log_window = now;
+    }
+    if ((print = srv->log_lines < MHD_LOG_LINES))
+        srv->log_lines++;
+    else
+        srv->log_dropped++;
+    pthread_mutex_unlock(&srv->log_lock);
+    if (dropped)
+        fprintf(stderr, "cerebro serve: libmicrohttpd: %" PRIu64 " more messages not shown\n", dropped);
+    if (print)
+        fprintf(stderr, "cerebro serve: libmicrohttpd: %s\n", msg);
 }
 
 /* ---- start and stop ---------------------------------------------------------- */
@@ -563,8 +450,22 @@ struct MHD_Daemon *serve_http_start(server *srv, const char *host, uint16_t *por
     const union MHD_DaemonInfo *info;
     unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO | MHD_USE_ITC | MHD_USE_ERROR_LOG |
                      MHD_ALLOW_SUSPEND_RESUME;
+    struct MHD_OptionItem tls[] = {
+        {MHD_OPTION_HTTPS_MEM_CERT, 0, (void *)srv->tls_cert},
+        {MHD_OPTION_HTTPS_MEM_KEY, 0, (void *)srv->tls_key},
+        {MHD_OPTION_END, 0, NULL},
+    };
     int err;
 
+    if (srv->tls_cert) {
+        if (MHD_is_feature_supported(MHD_FEATURE_TLS) != MHD_YES) {
+            fprintf(stderr, "cerebro serve: this libmicrohttpd was built without TLS (GnuTLS)\n");
+            return NULL;
+        }
+        flags |= MHD_USE_TLS;
+    } else {
+        tls[0].option = MHD_OPTION_END;
+    }
     memset(&hints, 0, sizeof hints);
     hints.ai_family = AF_UNSPEC;
     hints.ai_socktype = SOCK_STREAM;
@@ -576,23 +477,46 @@ struct MHD_Daemon *serve_http_start(server *srv, const char *host, uint16_t *por
     }
     if (ai->ai_family == AF_INET6)
         flags |= MHD_USE_IPv6;
+    if (!(srv->guard = serve_guard_start(srv->head_timeout, srv->idle_timeout))) {
+        freeaddrinfo(ai);
+        fprintf(stderr, "cerebro serve: cannot start a thread\n");
+        return NULL;
+    }
+    errno = 0;
+    /* MHD's own limits: connections in all (sized from the descriptors the
+     * process may open), per client address (one client cannot take them
+     * all), inactivity (a client that stops reading or sending); the guard
+     * adds the deadlines for request heads. */
     d = MHD_start_daemon(flags, *port, NULL, NULL, on_request, srv,
+                         MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, srv,
                          MHD_OPTION_SOCK_ADDR, ai->ai_addr,
                          MHD_OPTION_THREAD_POOL_SIZE, threads,
                          MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)CONNECTION_MEMORY,
-                         MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)CONNECTION_TIMEOUT,
-                         MHD_OPTION_CONNECTION_LIMIT, (unsigned)CONNECTION_LIMIT,
+                         MHD_OPTION_CONNECTION_TIMEOUT, srv->idle_timeout,
+                         MHD_OPTION_CONNECTION_LIMIT, srv->max_connections,
+                         MHD_OPTION_PER_IP_CONNECTION_LIMIT, srv->max_per_client,
+                         MHD_OPTION_NOTIFY_CONNECTION, on_connection, srv,
                          MHD_OPTION_URI_LOG_CALLBACK, on_uri, srv,
                          MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv,
+                         MHD_OPTION_ARRAY, tls,
                          MHD_OPTION_END);
     freeaddrinfo(ai);
     if (!d) {
         fprintf(stderr, "cerebro serve: cannot listen on %s port %u: %s\n", host, (unsigned)*port,
-                errno ? strerror(errno) : "libmicrohttpd refused to start");
+                errno ? strerror(errno)
+                : srv->tls_cert ? "libmicrohttpd refused to start (is the TLS key the certificate's?)"
+                                : "libmicrohttpd refused to start");
+        serve_guard_stop(srv->guard);
+        srv->guard = NULL;
         return NULL;
     }
     if ((info = MHD_get_daemon_info(d, MHD_DAEMON_INFO_BIND_PORT)) && info->port)
         *port = info->port;
+    /* The cookie is named after the port: browsers keep cookies per host,
+     * not per port, and two servers on one machine must not mix them up.
+     * Published to the request threads, which answer 503 until then. */
+    snprintf(srv->cookie_name, sizeof srv->cookie_name, "cerebro_token_%u", (unsigned)*port);
+    __atomic_store_n(&srv->ready, 1, __ATOMIC_RELEASE);
     return d;
 }
 
@@ -612,6 +536,10 @@ void serve_http_stop(server *srv, struct MHD_Daemon *d, double grace)
     while (serve_atomic_load(&srv->in_flight) > 0 && cli_now() < until)
         nanosleep(&tick, NULL);
     MHD_stop_daemon(d);
+    if (srv->log_dropped) /* MHD's threads are gone: no lock needed */
+        fprintf(stderr, "cerebro serve: libmicrohttpd: %" PRIu64 " more messages not shown\n", srv->log_dropped);
+    serve_guard_stop(srv->guard);
+    srv->guard = NULL;
     if (listener != MHD_INVALID_SOCKET)
         close(listener);
 }

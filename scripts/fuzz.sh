@@ -13,7 +13,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 seconds=${CEREBRO_FUZZ_SECONDS:-30}
 parallel=${CEREBRO_FUZZ_JOBS:-1}
-all="fuzz_image fuzz_tokenizer fuzz_config fuzz_webp fuzz_gif fuzz_tiff fuzz_bmp fuzz_heif fuzz_jxl fuzz_raw"
+all="fuzz_image fuzz_tokenizer fuzz_config fuzz_webp fuzz_gif fuzz_tiff fuzz_bmp fuzz_heif fuzz_jxl fuzz_raw fuzz_http"
 fuzzers=${*:-$all}
 
 CC=clang CXX=clang++ cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCEREBRO_FUZZ=ON \

@@ -19,8 +19,10 @@ packages=(
   libssl-dev libsentencepiece-dev
   # video frames (lib/video) and the ffmpeg command that makes test videos
   libavformat-dev libavcodec-dev libswscale-dev libavutil-dev ffmpeg
-  # the search server (programs/: cerebro serve)
-  libmicrohttpd-dev
+  # the search server (programs/: cerebro serve; Debian's libmicrohttpd has
+  # TLS through GnuTLS); its TLS test makes a certificate with openssl and
+  # fetches with curl
+  libmicrohttpd-dev openssl curl
   # tests
   check lcov python3 python3-torch python3-torchvision python3-numpy python3-pil python3-pytest
   # importing SigLIP checkpoints and checking the C tokenizer against the reference

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs every test: installs dependencies, builds (warnings are errors), runs
 # CTest (unit, integration, Python), then the C unit tests again under
-# AddressSanitizer + UndefinedBehaviorSanitizer, then each libFuzzer target
+# AddressSanitizer + UndefinedBehaviorSanitizer, the server's tests and the
+# concurrent index test under ThreadSanitizer, then each libFuzzer target
 # for a bounded time. Safe to re-run; build trees are reused.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -26,6 +27,11 @@ cmake --build build-asan -j"$jobs"
 CEREBRO_SKIP_VITB32=1 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
   LSAN_OPTIONS=suppressions=$PWD/tests/fuzz/lsan.supp \
   UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 ctest --test-dir build-asan -L unit --output-on-failure -j"$jobs"
+
+# The server's tests and check_index under ThreadSanitizer (about 15 min of
+# build and tests on 2 cores).
+echo "== ThreadSanitizer build: server and concurrent index tests"
+bash scripts/tsan.sh
 
 # Each libFuzzer target for CEREBRO_FUZZ_SECONDS (default 30) after its seeds.
 CEREBRO_FUZZ_SECONDS=$fuzz_seconds bash scripts/fuzz.sh

@@ -31,6 +31,9 @@ SETUP_HINT = "run scripts/setup.sh (it installs chromium and ffmpeg, and runs `n
 BIRDS = ("flamingo.png", "owl.png", "penguin.png")
 START_SECONDS = 300  # loading libtorch and the model on a busy 2-core machine
 STOP_SECONDS = 60
+# The server requires an access token (CEREBRO_SERVE_TOKEN): the page is
+# tested as a person given the login link uses it, on the cookie it sets.
+TOKEN = "browser-test-token-5f0c2a9e"
 
 
 def fail(message: str) -> None:
@@ -154,6 +157,7 @@ def main() -> None:
     photos = make_collection(opts.images, work, ffmpeg)
     env = {k: v for k, v in os.environ.items() if not k.startswith("CEREBRO_")}
     env.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+    server_env = {**env, "CEREBRO_SERVE_TOKEN": TOKEN}
 
     started = time.monotonic()
     index = subprocess.run([str(opts.cerebro), "--db", str(work / "db"), "--model", str(opts.model), "index",
@@ -162,11 +166,11 @@ def main() -> None:
         fail(f"cerebro index: exit {index.returncode}\n{index.stdout}{index.stderr}")
     print(index.stdout.splitlines()[0], flush=True)
 
-    server = start_server(opts.cerebro, opts.model, work, photos, env)
+    server = start_server(opts.cerebro, opts.model, work, photos, server_env)
     print(f"server at {server.url} after {time.monotonic() - started:.1f} s", flush=True)
     opts.out.mkdir(parents=True, exist_ok=True)
     try:
-        test = subprocess.run([node, str(HERE / "test_browser.mjs"), server.url, str(opts.out)],
+        test = subprocess.run([node, str(HERE / "test_browser.mjs"), server.url, str(opts.out), TOKEN],
                               cwd=HERE, env={**env, "CEREBRO_CHROMIUM": str(CHROMIUM)}, timeout=900)
         alive = server.proc.poll() is None
     finally:

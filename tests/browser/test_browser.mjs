@@ -3,7 +3,10 @@
 // images (the birds under birds/) and a clip (videos/clip.webm) with the
 // bundled model and starts the server.
 //
-// usage: node test_browser.mjs SERVER_URL SCREENSHOT_DIR
+// usage: node test_browser.mjs SERVER_URL SCREENSHOT_DIR [TOKEN]
+// With TOKEN (the server's access token), the page is first opened with
+// /?token=TOKEN, as a person given the link would, and everything after runs
+// on the cookie that sets.
 
 import { mkdtempSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -13,9 +16,9 @@ import { join } from 'node:path';
 const require = createRequire(import.meta.url);
 const { chromium } = require('playwright-core');
 
-const [base, shots] = process.argv.slice(2);
+const [base, shots, token] = process.argv.slice(2);
 if (!base || !shots) {
-  console.error('usage: node test_browser.mjs SERVER_URL SCREENSHOT_DIR');
+  console.error('usage: node test_browser.mjs SERVER_URL SCREENSHOT_DIR [TOKEN]');
   process.exit(2);
 }
 const origin = new URL(base).origin;
@@ -118,7 +121,24 @@ async function typeSlowly(selector, text) {
   await page.keyboard.type(text, { delay: 200 });
 }
 
+// The access token: refused without it; /?token= sets a cookie no script
+// can read, and leaves an address without the token.
+async function login() {
+  const refused = await context.request.get(new URL('/api/stats', origin).href);
+  equal(refused.status(), 401, 'the API without the token');
+  await page.goto(new URL(`/?token=${encodeURIComponent(token)}`, origin).href);
+  equal(new URL(page.url()).href, new URL('/', origin).href, 'the address after login');
+  const cookies = await context.cookies(origin);
+  const cookie = cookies.find((c) => c.name === `cerebro_token_${new URL(origin).port}`);
+  expect(cookie, `no login cookie among ${JSON.stringify(cookies.map((c) => c.name))}`);
+  expect(cookie.httpOnly && cookie.sameSite === 'Strict' && cookie.path === '/',
+    `the login cookie is ${JSON.stringify(cookie)}`);
+  equal(await page.evaluate(() => document.cookie), '', 'document.cookie');
+  ok('logged in with /?token=: an HttpOnly, SameSite=Strict cookie');
+}
+
 async function run() {
+  if (token) await login();
   const stats = await api('/api/stats');
   equal(stats.files, FILES, '/api/stats files');
   expect(stats.items > FILES, `${stats.items} items: no video frames`);

@@ -60,15 +60,16 @@ class Reply:
 class Server:
     """A running `cerebro serve`; its access log goes to a file."""
 
-    def __init__(self, db: Path, roots: list[Path], log: Path, *extra: str) -> None:
+    def __init__(self, db: Path, roots: list[Path], log: Path, *extra: str, env: dict[str, str] | None = None,
+                 preexec_fn=None, listening: str = r"http://127\.0\.0\.1") -> None:
         self.log_path = log
         self.log = open(log, "wb")
         self.proc = subprocess.Popen(
             [str(PROGRAM), "--db", str(db), "--model", str(MODEL), "serve", "--port", "0", *extra,
              *map(str, roots)],
-            stdout=subprocess.PIPE, stderr=self.log, env=clean_env())
+            stdout=subprocess.PIPE, stderr=self.log, env=env or clean_env(), preexec_fn=preexec_fn)
         line = read_line(self.proc, 120)
-        m = re.fullmatch(r"listening on http://127\.0\.0\.1:(\d+)/\n", line)
+        m = re.fullmatch(rf"listening on {listening}:(\d+)/\n", line)
         assert m, f"unexpected first line {line!r}; log:\n{log.read_text()}"
         self.port = int(m.group(1))
 
@@ -177,7 +178,9 @@ def index() -> tuple[Path, Path]:
 @pytest.fixture(scope="module")
 def server(index: tuple[Path, Path]) -> Iterator[Server]:
     db, photos = index
-    s = Server(db, [photos], WORK / "main" / "server.log")
+    # The concurrency test opens 32 connections at once and a new one per
+    # request: more than the default 32 per client while closed ones drain.
+    s = Server(db, [photos], WORK / "main" / "server.log", "--max-per-client", "256")
     yield s
     assert s.stop() == 0, s.log_path.read_text()
 
@@ -486,7 +489,8 @@ def test_access_log(server: Server) -> None:
 
 def test_roots_vanished_files_and_shutdown() -> None:
     db, photos = make_index("second")
-    s = Server(db, [photos, photos / "birds"], WORK / "second" / "server.log", "--threads", "3")
+    s = Server(db, [photos, photos / "birds"], WORK / "second" / "server.log", "--threads", "3",
+               "--max-per-client", "64")
     try:
         items = by_path(s)
         # The deepest root holding a file names it.
