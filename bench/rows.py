@@ -26,7 +26,8 @@ def table(path: str) -> str:
              "|---|---|---|---|---:|---:|---:|"]
     with open(path, encoding="utf-8") as f:
         for row in f:
-            area, figure, unit, reference, ref_value, ours, ratio = row.rstrip("\n").split("\t")
+            area, figure, unit, reference, ref_value, ours, ratio = (
+                cell.replace("|", "\\|") for cell in row.rstrip("\n").split("\t"))
             lines.append(f"| {area} | {figure} | {unit} | {reference} | {float(ref_value):,.4g} | "
                          f"{float(ours):,.4g} | {float(ratio):.2f}x |")
     return "\n".join(lines)
