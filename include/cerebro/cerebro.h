@@ -340,9 +340,9 @@ CEREBRO_API cerebro_status cerebro_tokenizer_encode(const cerebro_tokenizer *tok
 typedef struct cerebro_model cerebro_model;
 
 typedef enum cerebro_precision {
-    CEREBRO_PRECISION_AUTO = 0, /**< bf16 where the CPU has AMX/AVX512-BF16 and, measured
-                                     at load, bf16 is faster for this model with embeddings
-                                     within cosine 0.999 of fp32's; else fp32 */
+    CEREBRO_PRECISION_AUTO = 0, /**< bf16 where the CPU has AMX/AVX512-BF16 and, checked at
+                                     load, the model's bf16 embeddings are within cosine
+                                     0.999 of fp32's on a probe; else fp32 */
     CEREBRO_PRECISION_FP32 = 1, /**< the reference */
     CEREBRO_PRECISION_BF16 = 2
 } cerebro_precision;

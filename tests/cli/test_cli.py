@@ -356,12 +356,18 @@ def interrupt_when_ready(proc: subprocess.Popen) -> None:
         seen += line
 
 
+MANY = 1500
+
+
 def test_interrupt(c: Cerebro, images: Path) -> None:
-    """Ctrl-C once: committed batches kept, a resumable stop. Twice: out at once."""
+    """Ctrl-C once: committed batches kept, a resumable stop. Twice: out at once.
+    Enough files that the run outlasts a commit interval (indexing commits
+    every 256 files or every second, and stops at a commit), so the Ctrl-C
+    lands in the middle of it."""
     many = c.work / "many"
     many.mkdir()
     sources = sorted(p for p in images.iterdir() if p.suffix in {".jpg", ".png"})
-    for i in range(120):
+    for i in range(MANY):
         shutil.copy(sources[i % len(sources)], many / f"{i:03d}{sources[i % len(sources)].suffix}")
     db = c.work / "many.cerebro"
 
@@ -377,11 +383,11 @@ def test_interrupt(c: Cerebro, images: Path) -> None:
     m = re.search(r"interrupted: (\d+) files indexed, run again to resume", err)
     expect(m is not None, err)
     done = int(m.group(1))
-    expect(done < 120 and summary(Run(0, out, err))[0] == done, f"{done}\n{out}")
+    expect(done < MANY and summary(Run(0, out, err))[0] == done, f"{done}\n{out}")
     vectors = json.loads(c.ok("info", "--json", "--db", str(db)).out)["vectors"]
     expect(vectors == done, f"{vectors} vectors kept, {done} reported")
     r = c.ok("--db", str(db), "index", "many")
-    expect(summary(r) == (120 - done, 0, done, 0, 0), f"resumed: {summary(r)}")
+    expect(summary(r) == (MANY - done, 0, done, 0, 0), f"resumed: {summary(r)}")
 
     # Twice: the second Ctrl-C kills it. Its stdout is a pipe filled to the
     # brim beforehand, so it cannot print its summary and exit before the
@@ -414,7 +420,7 @@ def test_interrupt(c: Cerebro, images: Path) -> None:
     expect(proc.returncode == -signal.SIGINT, f"second Ctrl-C: exit {proc.returncode}\n{rest[filler:]!r}{err}")
     expect(rest[filler:] == b"", f"printed after the second Ctrl-C: {rest[filler:]!r}")
     r = c.ok("--db", str(db), "index", "many")  # the store survived being killed
-    expect(summary(r)[0] + summary(r)[2] == 120 and summary(r)[4] == 0, r.out)
+    expect(summary(r)[0] + summary(r)[2] == MANY and summary(r)[4] == 0, r.out)
 
 
 def main(argv: list[str]) -> int:
