@@ -16,6 +16,17 @@
  *   bench_index query STORE MODEL [--queries N] [--k K]
  *       open the store (timed: a stale ANN is rebuilt), then text-query
  *       latency (encode + search + path lookup) and vector-search latency
+ *   bench_index fill STORE MODEL --vectors N [--uniform 1] [--seed S]
+ *                    [--chunk C] [--factory F] [--budget MB]
+ *       add N synthetic unit vectors of the model's dimension (clustered
+ *       around N/1000 centres as embeddings are, or uniform) with file
+ *       metadata through cerebro_index_add_embeddings, C per call (one
+ *       transaction each); paths /synthetic/s<seed>/dNNN/imgNNNNNNN.jpg
+ *   bench_index merge TARGET MODEL SRC... [--budget MB] [--factory F]
+ *       cerebro_index_merge of the SRC stores into TARGET: time, peak RSS
+ *
+ * Peak RSS (ru_maxrss) is printed with the RSS after the model was opened,
+ * so that the store's own share can be told from the model's.
  *
  * Each figure is one line "name value unit". */
 #define _GNU_SOURCE /* clock_gettime, nftw */
@@ -27,13 +38,18 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/resource.h>
 #include <time.h>
 
 #include "cerebro/cerebro.h"
+#include "index/clustered.h"
 
 typedef struct args {
     uint32_t threads, batch, repeat, queries, k;
     double seconds;
+    uint64_t vectors, seed, chunk, budget_mb;
+    int uniform;
+    const char *factory;
 } args;
 
 static double now(void)
@@ -64,6 +80,18 @@ static void parse(int argc, char **argv, int first, args *a)
             a->k = (uint32_t)atoi(argv[i + 1]);
         else if (strcmp(argv[i], "--seconds") == 0)
             a->seconds = atof(argv[i + 1]);
+        else if (strcmp(argv[i], "--vectors") == 0)
+            a->vectors = strtoull(argv[i + 1], NULL, 10);
+        else if (strcmp(argv[i], "--seed") == 0)
+            a->seed = strtoull(argv[i + 1], NULL, 10);
+        else if (strcmp(argv[i], "--chunk") == 0)
+            a->chunk = strtoull(argv[i + 1], NULL, 10);
+        else if (strcmp(argv[i], "--budget") == 0)
+            a->budget_mb = strtoull(argv[i + 1], NULL, 10);
+        else if (strcmp(argv[i], "--uniform") == 0)
+            a->uniform = atoi(argv[i + 1]);
+        else if (strcmp(argv[i], "--factory") == 0)
+            a->factory = argv[i + 1];
     }
 }
 
@@ -303,15 +331,128 @@ static int cmd_query(cerebro_model *m, const char *store, const args *a)
     return 0;
 }
 
+/* Current and peak resident memory, in MB. */
+static double rss_mb(void)
+{
+    long pages = 0, resident = 0;
+    FILE *f = fopen("/proc/self/statm", "r");
+    if (f) {
+        if (fscanf(f, "%ld %ld", &pages, &resident) != 2)
+            resident = 0;
+        fclose(f);
+    }
+    return (double)resident * 4096.0 / 1048576.0;
+}
+
+static double peak_rss_mb(void)
+{
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    return (double)ru.ru_maxrss / 1024.0;
+}
+
+static cerebro_status open_store(cerebro_model *m, const char *dir, const args *a, cerebro_index **idx)
+{
+    cerebro_index_options o;
+    cerebro_index_options_init(&o);
+    o.factory = a->factory;
+    o.memory_budget = a->budget_mb << 20;
+    return cerebro_index_open(idx, dir, m, &o);
+}
+
+static int cmd_fill(cerebro_model *m, const char *store, const args *a)
+{
+    uint32_t dim = cerebro_model_dim(m);
+    size_t chunk = a->chunk ? a->chunk : 100000, clusters = a->vectors / 1000 ? a->vectors / 1000 : 1;
+    float *x = malloc(chunk * dim * sizeof *x);
+    cerebro_embedding *items = calloc(chunk, sizeof *items);
+    char (*paths)[64] = malloc(chunk * sizeof *paths);
+    cerebro_index *idx = NULL;
+    cerebro_add_stats s;
+    cerebro_status st;
+    double base = rss_mb();
+
+    if (!x || !items || !paths)
+        return fail("fill", CEREBRO_E_NOMEM);
+    if ((st = open_store(m, store, a, &idx)) != CEREBRO_OK)
+        return fail(store, st);
+    double t0 = now(), gen = 0;
+    for (uint64_t done = 0; done < a->vectors; done += chunk) {
+        size_t n = a->vectors - done < chunk ? (size_t)(a->vectors - done) : chunk;
+        double g0 = now();
+        /* Held-out points of the same clusters: another point seed per chunk. */
+        if (clustered_vectors(x, n, dim, a->uniform ? 1 : clusters, a->uniform ? 1000.0f : 1.0f, 1,
+                              1000 + a->seed * 100000 + done / chunk) != 0)
+            return fail("fill", CEREBRO_E_NOMEM);
+        for (size_t i = 0; i < n; i++) {
+            uint64_t k = done + i;
+            snprintf(paths[i], sizeof paths[i], "/synthetic/s%llu/d%03llu/img%07llu.jpg",
+                     (unsigned long long)a->seed, (unsigned long long)(k / 1000), (unsigned long long)k);
+            cerebro_embedding e = {CEREBRO_EMBEDDING_VERSION, CEREBRO_ITEM_IMAGE, paths[i], x + i * dim, 1000,
+                                   (int64_t)k, {0}, 64, 48, -1.0, CEREBRO_OK, 0, NULL};
+            items[i] = e;
+        }
+        gen += now() - g0;
+        if ((st = cerebro_index_add_embeddings(idx, cerebro_model_id(m), dim, items, n, &s)) != CEREBRO_OK)
+            return fail("add_embeddings", st);
+    }
+    double t = now() - t0;
+    cerebro_index_stats is;
+    if ((st = cerebro_index_stats_get(idx, &is)) != CEREBRO_OK)
+        return fail("stats", st);
+    cerebro_index_free(idx);
+    printf("vectors %llu items\n", (unsigned long long)is.count);
+    printf("structure %s -\n", is.structure);
+    printf("fill_seconds %.3f s\n", t - gen);
+    printf("generate_seconds %.3f s\n", gen);
+    printf("fill_rate %.0f vectors/s\n", (double)a->vectors / (t - gen));
+    printf("rss_after_model %.0f MB\n", base);
+    printf("peak_rss %.0f MB\n", peak_rss_mb());
+    free(x);
+    free(items);
+    free(paths);
+    return 0;
+}
+
+static int cmd_merge(cerebro_model *m, const char *target, const char *const *srcs, size_t n, const args *a)
+{
+    cerebro_index *idx = NULL;
+    cerebro_add_stats s;
+    cerebro_index_stats is;
+    cerebro_status st;
+    double base = rss_mb();
+
+    if ((st = open_store(m, target, a, &idx)) != CEREBRO_OK)
+        return fail(target, st);
+    double t0 = now();
+    if ((st = cerebro_index_merge(idx, srcs, n, &s)) != CEREBRO_OK)
+        return fail("merge", st);
+    double t = now() - t0;
+    if ((st = cerebro_index_stats_get(idx, &is)) != CEREBRO_OK)
+        return fail("stats", st);
+    double t_close = now();
+    cerebro_index_free(idx);
+    printf("merged %llu files\n", (unsigned long long)s.added);
+    printf("structure %s -\n", is.structure);
+    printf("ann_memory %.0f MB\n", (double)is.memory_bytes / 1048576.0);
+    printf("recall_at_10 %.4f -\n", is.recall_at_10);
+    printf("merge_seconds %.3f s\n", t);
+    printf("merge_rate %.0f vectors/s\n", (double)s.added / t);
+    printf("close_seconds %.3f s\n", now() - t_close);
+    printf("rss_after_model %.0f MB\n", base);
+    printf("peak_rss %.0f MB\n", peak_rss_mb());
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
-    args a = {0, 32, 5, 200, 10, 5.0};
+    args a = {0, 32, 5, 200, 10, 5.0, 0, 0, 0, 0, 0, NULL};
     cerebro_model *m = NULL;
     cerebro_status st;
     int rc = 2;
 
     if (argc < 3) {
-        fprintf(stderr, "usage: bench_index add|encode|decode|rerun|query ... (see bench/bench_index.c)\n");
+        fprintf(stderr, "usage: bench_index add|encode|decode|rerun|query|fill|merge ... (see bench/bench_index.c)\n");
         return 2;
     }
     const char *cmd = argv[1];
@@ -319,7 +460,15 @@ int main(int argc, char **argv)
     const char *model = model_first ? argv[2] : argc > 3 ? argv[3] : NULL;
     if (!model)
         return 2;
-    parse(argc, argv, strcmp(cmd, "encode") == 0 ? 3 : strcmp(cmd, "query") == 0 || model_first ? 4 : 5, &a);
+    int first = strcmp(cmd, "encode") == 0 ? 3
+              : strcmp(cmd, "query") == 0 || strcmp(cmd, "fill") == 0 || model_first ? 4 : 5;
+    int n_srcs = 0;
+    if (strcmp(cmd, "merge") == 0) { /* TARGET MODEL SRC... [options] */
+        while (4 + n_srcs < argc && strncmp(argv[4 + n_srcs], "--", 2) != 0)
+            n_srcs++;
+        first = 4 + n_srcs;
+    }
+    parse(argc, argv, first, &a);
     if ((st = open_model(model, &a, &m)) != CEREBRO_OK)
         return fail(model, st);
     if (strcmp(cmd, "encode") == 0)
@@ -332,6 +481,10 @@ int main(int argc, char **argv)
         rc = cmd_rerun(m, argv[2], argv[4], &a);
     else if (strcmp(cmd, "query") == 0)
         rc = cmd_query(m, argv[2], &a);
+    else if (strcmp(cmd, "fill") == 0 && a.vectors > 0)
+        rc = cmd_fill(m, argv[2], &a);
+    else if (strcmp(cmd, "merge") == 0 && n_srcs > 0)
+        rc = cmd_merge(m, argv[2], (const char *const *)argv + 4, (size_t)n_srcs, &a);
     else
         fprintf(stderr, "bench_index: unknown command %s\n", cmd);
     cerebro_model_free(m);
