@@ -38,9 +38,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/resource.h>
 #include <time.h>
 
+#include "bench_common.h"
 #include "cerebro/cerebro.h"
 #include "index/clustered.h"
 
@@ -51,13 +51,6 @@ typedef struct args {
     int uniform;
     const char *factory;
 } args;
-
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
-}
 
 static int fail(const char *what, cerebro_status st)
 {
@@ -104,15 +97,9 @@ static cerebro_status open_model(const char *path, const args *a, cerebro_model 
     return cerebro_model_open(m, path, &o);
 }
 
-static int compare_doubles(const void *x, const void *y)
-{
-    double a = *(const double *)x, b = *(const double *)y;
-    return a < b ? -1 : a > b;
-}
-
 static double percentile(double *v, size_t n, double p)
 {
-    qsort(v, n, sizeof *v, compare_doubles);
+    qsort(v, n, sizeof *v, cmp_double);
     size_t i = (size_t)ceil(p / 100.0 * (double)n);
     return v[i ? i - 1 : 0];
 }
@@ -342,13 +329,6 @@ static double rss_mb(void)
         fclose(f);
     }
     return (double)resident * 4096.0 / 1048576.0;
-}
-
-static double peak_rss_mb(void)
-{
-    struct rusage ru;
-    getrusage(RUSAGE_SELF, &ru);
-    return (double)ru.ru_maxrss / 1024.0;
 }
 
 static cerebro_status open_store(cerebro_model *m, const char *dir, const args *a, cerebro_index **idx)
