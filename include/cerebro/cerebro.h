@@ -722,7 +722,9 @@ CEREBRO_API cerebro_status cerebro_index_pending(cerebro_index *index, const cha
 typedef struct cerebro_embedding {
     uint32_t version;     /**< CEREBRO_EMBEDDING_VERSION (the same in every item of a call) */
     uint32_t kind;        /**< cerebro_item_kind */
-    const char *path;     /**< the file; made absolute as cerebro_index_add() stores it */
+    const char *path;     /**< the file: an absolute path is stored as given (the file may
+                               be on another machine); a relative one is made absolute as
+                               cerebro_index_add() makes it */
     const float *vector;  /**< dim floats (normalised by the call); NULL for a failed file */
     int64_t size;         /**< file size in bytes, >= 0 */
     int64_t mtime_ns;     /**< modification time, nanoseconds since the epoch */
