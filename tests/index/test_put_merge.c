@@ -12,7 +12,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "cerebro/cerebro.h"
@@ -439,6 +441,86 @@ START_TEST(test_merge_refuses_other_models)
 }
 END_TEST
 
+/* A merge killed (SIGKILL) at a random moment keeps whole batches only, the
+ * store opens consistent, and the merge run again ends equal to the source. */
+START_TEST(test_merge_killed_resumes)
+{
+    const char *dir = scratch("merge-killed");
+    const char *id = cerebro_model_id(model);
+    enum { N = 20000 };
+    float *v = malloc((size_t)N * dim * sizeof *v);
+    cerebro_embedding *items = calloc(N, sizeof *items);
+    char(*names)[48] = malloc((size_t)N * sizeof *names);
+    char src[800], dst[800];
+
+    ck_assert(v && items && names);
+    for (int i = 0; i < N; i++) {
+        vector_for((uint32_t)i, v + (size_t)i * dim);
+        snprintf(names[i], sizeof names[i], "/data/big/img%05d.jpg", i);
+        items[i] = image_item(0, v + (size_t)i * dim, i + 1);
+        items[i].path = names[i];
+    }
+    cerebro_index *s = open_index(dir, "src", model);
+    OK(cerebro_index_add_embeddings(s, id, dim, items, N, NULL));
+    cerebro_index_free(s);
+    snprintf(src, sizeof src, "%s/src", dir);
+    snprintf(dst, sizeof dst, "%s/dst", dir);
+    const char *srcs[1] = {src};
+    pid_t child = fork();
+    ck_assert_int_ge(child, 0);
+    if (child == 0) {
+        cerebro_index *t = NULL;
+        if (cerebro_index_open(&t, dst, model, NULL) != CEREBRO_OK)
+            _exit(2);
+        _exit(cerebro_index_merge(t, srcs, 1, NULL) == CEREBRO_OK ? 0 : 1);
+    }
+    /* Killed as soon as the first batch is committed (or after 60 s). */
+    char db_path[900];
+    snprintf(db_path, sizeof db_path, "%s/cerebro.db", dst);
+    for (int tries = 0; tries < 60000; tries++) {
+        sqlite3 *db = NULL;
+        sqlite3_stmt *q = NULL;
+        int64_t committed = 0;
+        if (sqlite3_open_v2(db_path, &db, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK &&
+            sqlite3_prepare_v2(db, "SELECT COUNT(*) FROM files", -1, &q, NULL) == SQLITE_OK &&
+            sqlite3_step(q) == SQLITE_ROW)
+            committed = sqlite3_column_int64(q, 0);
+        sqlite3_finalize(q);
+        sqlite3_close(db);
+        if (committed > 0)
+            break;
+        usleep(1000);
+    }
+    kill(child, SIGKILL);
+    int status;
+    waitpid(child, &status, 0);
+    ck_assert(WIFSIGNALED(status) || (WIFEXITED(status) && WEXITSTATUS(status) == 0));
+
+    cerebro_index *t = NULL;
+    if (cerebro_index_open(&t, dst, model, NULL) == CEREBRO_OK) {
+        uint64_t files, failed, n = count_of(t, &files, &failed);
+        ck_assert_uint_eq(files, n); /* every file with its vector */
+        ck_assert_msg(n % 4096 == 0 || n == N, "%llu items: not whole batches", (unsigned long long)n);
+        printf("merge killed after %llu of %d files\n", (unsigned long long)n, N);
+        cerebro_add_stats st;
+        OK(cerebro_index_merge(t, srcs, 1, &st));
+        ck_assert_uint_eq(st.added, N - n);
+        ck_assert_uint_eq(st.skipped, n);
+        ck_assert_uint_eq(count_of(t, NULL, NULL), N);
+        cerebro_index_free(t);
+    } else {
+        ck_abort_msg("a killed merge left a store that does not open: %s", cerebro_last_error());
+    }
+    char *a = dump(dir, "src"), *b = dump(dir, "dst");
+    ck_assert_str_eq(a, b);
+    free(a);
+    free(b);
+    free(v);
+    free(items);
+    free(names);
+}
+END_TEST
+
 static void write_file(const char *path, const char *text)
 {
     FILE *f = fopen(path, "wb");
@@ -641,6 +723,7 @@ int main(void)
     tcase_add_test(tc, test_add_embeddings_refuses_before_writing);
     tcase_add_test(tc, test_merge_equals_union);
     tcase_add_test(tc, test_merge_refuses_other_models);
+    tcase_add_test(tc, test_merge_killed_resumes);
     tcase_add_test(tc, test_pending_lists_what_add_would_encode);
     tcase_add_test(tc, test_encode_metadata_matches_add);
     suite_add_tcase(s, tc);
