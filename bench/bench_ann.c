@@ -24,26 +24,14 @@
 #include <string.h>
 #include <time.h>
 
+#include "bench_common.h"
 #include "index/ann.h"
 #include "index/clustered.h"
-
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec + ts.tv_nsec * 1e-9;
-}
 
 static int fail(const char *what)
 {
     fprintf(stderr, "bench_ann: %s: %s\n", what, cerebro_last_error());
     return 1;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
 }
 
 typedef struct row {

@@ -16,6 +16,17 @@
  *   bench_index query STORE MODEL [--queries N] [--k K]
  *       open the store (timed: a stale ANN is rebuilt), then text-query
  *       latency (encode + search + path lookup) and vector-search latency
+ *   bench_index fill STORE MODEL --vectors N [--uniform 1] [--seed S]
+ *                    [--chunk C] [--factory F] [--budget MB]
+ *       add N synthetic unit vectors of the model's dimension (clustered
+ *       around N/1000 centres as embeddings are, or uniform) with file
+ *       metadata through cerebro_index_add_embeddings, C per call (one
+ *       transaction each); paths /synthetic/s<seed>/dNNN/imgNNNNNNN.jpg
+ *   bench_index merge TARGET MODEL SRC... [--budget MB] [--factory F]
+ *       cerebro_index_merge of the SRC stores into TARGET: time, peak RSS
+ *
+ * Peak RSS (ru_maxrss) is printed with the RSS after the model was opened,
+ * so that the store's own share can be told from the model's.
  *
  * Every command takes --precision fp32|bf16|auto for the model (default fp32).
  * add, encode and decode also print the CPU time they used per image (all
@@ -34,28 +45,18 @@
 #include <strings.h>
 #include <time.h>
 
+#include "bench_common.h"
 #include "cerebro/cerebro.h"
+#include "index/clustered.h"
 
 typedef struct args {
     uint32_t threads, batch, repeat, queries, k;
     uint32_t precision; /* cerebro_precision */
     double seconds;
+    uint64_t vectors, seed, chunk, budget_mb;
+    int uniform;
+    const char *factory;
 } args;
-
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
-}
-
-/* CPU seconds this process has used, every thread counted. */
-static double cpu_now(void)
-{
-    struct rusage u;
-    getrusage(RUSAGE_SELF, &u);
-    return (double)(u.ru_utime.tv_sec + u.ru_stime.tv_sec) + (u.ru_utime.tv_usec + u.ru_stime.tv_usec) * 1e-6;
-}
 
 static int fail(const char *what, cerebro_status st)
 {
@@ -82,6 +83,18 @@ static void parse(int argc, char **argv, int first, args *a)
             a->precision = strcmp(argv[i + 1], "bf16") == 0   ? CEREBRO_PRECISION_BF16
                            : strcmp(argv[i + 1], "auto") == 0 ? CEREBRO_PRECISION_AUTO
                                                               : CEREBRO_PRECISION_FP32;
+        else if (strcmp(argv[i], "--vectors") == 0)
+            a->vectors = strtoull(argv[i + 1], NULL, 10);
+        else if (strcmp(argv[i], "--seed") == 0)
+            a->seed = strtoull(argv[i + 1], NULL, 10);
+        else if (strcmp(argv[i], "--chunk") == 0)
+            a->chunk = strtoull(argv[i + 1], NULL, 10);
+        else if (strcmp(argv[i], "--budget") == 0)
+            a->budget_mb = strtoull(argv[i + 1], NULL, 10);
+        else if (strcmp(argv[i], "--uniform") == 0)
+            a->uniform = atoi(argv[i + 1]);
+        else if (strcmp(argv[i], "--factory") == 0)
+            a->factory = argv[i + 1];
     }
 }
 
@@ -94,15 +107,9 @@ static cerebro_status open_model(const char *path, const args *a, cerebro_model 
     return cerebro_model_open(m, path, &o);
 }
 
-static int compare_doubles(const void *x, const void *y)
-{
-    double a = *(const double *)x, b = *(const double *)y;
-    return a < b ? -1 : a > b;
-}
-
 static double percentile(double *v, size_t n, double p)
 {
-    qsort(v, n, sizeof *v, compare_doubles);
+    qsort(v, n, sizeof *v, cmp_double);
     size_t i = (size_t)ceil(p / 100.0 * (double)n);
     return v[i ? i - 1 : 0];
 }
@@ -122,12 +129,12 @@ static int cmd_add(cerebro_model *m, const char *store, const char *dir, const a
     cerebro_index *idx = NULL;
     cerebro_add_stats s;
     cerebro_status st;
-    double t0 = now(), c0 = cpu_now();
+    double t0 = now(), c0 = cpu_seconds();
 
     if ((st = cerebro_index_open(&idx, store, m, NULL)) != CEREBRO_OK)
         return fail(store, st);
     st = add(idx, dir, a, &s);
-    double t = now() - t0, c = cpu_now() - c0;
+    double t = now() - t0, c = cpu_seconds() - c0;
     cerebro_index_free(idx);
     if (st != CEREBRO_OK)
         return fail(dir, st);
@@ -156,14 +163,14 @@ static int cmd_encode(cerebro_model *m, const args *a)
         pixels[i] = (float)rand() / (float)RAND_MAX * 4.0f - 2.0f;
     if ((st = cerebro_model_encode_preprocessed(m, pixels, a->batch, out)) != CEREBRO_OK) /* warm-up */
         return fail("encode", st);
-    double t0 = now(), c0 = cpu_now();
+    double t0 = now(), c0 = cpu_seconds();
     while (now() - t0 < a->seconds) {
         if ((st = cerebro_model_encode_preprocessed(m, pixels, a->batch, out)) != CEREBRO_OK)
             return fail("encode", st);
         images += a->batch;
     }
     printf("encode_rate %.2f img/s\n", (double)images / (now() - t0));
-    printf("encode_cpu_ms %.4f ms/img\n", 1e3 * (cpu_now() - c0) / (double)(images ? images : 1));
+    printf("encode_cpu_ms %.4f ms/img\n", 1e3 * (cpu_seconds() - c0) / (double)(images ? images : 1));
     free(pixels);
     free(out);
     return 0;
@@ -219,13 +226,13 @@ static int cmd_decode(cerebro_model *m, const char *dir, const args *a)
     d.io.mode = CEREBRO_PREPROCESS_FAST;
     atomic_init(&d.next, 0);
     atomic_init(&d.failed, 0);
-    double t0 = now(), c0 = cpu_now();
+    double t0 = now(), c0 = cpu_seconds();
     for (uint32_t t = 0; t < threads && t < 64; t++)
         if (pthread_create(&tid[started], NULL, decode_worker, &d) == 0)
             started++;
     for (uint32_t t = 0; t < started; t++)
         pthread_join(tid[t], NULL);
-    double t = now() - t0, c = cpu_now() - c0;
+    double t = now() - t0, c = cpu_seconds() - c0;
     if (atomic_load(&d.failed))
         return fail(dir, CEREBRO_E_CORRUPT);
     printf("decode_rate %.2f img/s\n", (double)n_found / t);
@@ -324,15 +331,121 @@ static int cmd_query(cerebro_model *m, const char *store, const args *a)
     return 0;
 }
 
+/* Current and peak resident memory, in MB. */
+static double rss_mb(void)
+{
+    long pages = 0, resident = 0;
+    FILE *f = fopen("/proc/self/statm", "r");
+    if (f) {
+        if (fscanf(f, "%ld %ld", &pages, &resident) != 2)
+            resident = 0;
+        fclose(f);
+    }
+    return (double)resident * 4096.0 / 1048576.0;
+}
+
+static cerebro_status open_store(cerebro_model *m, const char *dir, const args *a, cerebro_index **idx)
+{
+    cerebro_index_options o;
+    cerebro_index_options_init(&o);
+    o.factory = a->factory;
+    o.memory_budget = a->budget_mb << 20;
+    return cerebro_index_open(idx, dir, m, &o);
+}
+
+static int cmd_fill(cerebro_model *m, const char *store, const args *a)
+{
+    uint32_t dim = cerebro_model_dim(m);
+    size_t chunk = a->chunk ? a->chunk : 100000, clusters = a->vectors / 1000 ? a->vectors / 1000 : 1;
+    float *x = malloc(chunk * dim * sizeof *x);
+    cerebro_embedding *items = calloc(chunk, sizeof *items);
+    char (*paths)[64] = malloc(chunk * sizeof *paths);
+    cerebro_index *idx = NULL;
+    cerebro_add_stats s;
+    cerebro_status st;
+    double base = rss_mb();
+
+    if (!x || !items || !paths)
+        return fail("fill", CEREBRO_E_NOMEM);
+    if ((st = open_store(m, store, a, &idx)) != CEREBRO_OK)
+        return fail(store, st);
+    double t0 = now(), gen = 0;
+    for (uint64_t done = 0; done < a->vectors; done += chunk) {
+        size_t n = a->vectors - done < chunk ? (size_t)(a->vectors - done) : chunk;
+        double g0 = now();
+        /* Held-out points of the same clusters: another point seed per chunk. */
+        if (clustered_vectors(x, n, dim, a->uniform ? 1 : clusters, a->uniform ? 1000.0f : 1.0f, 1,
+                              1000 + a->seed * 100000 + done / chunk) != 0)
+            return fail("fill", CEREBRO_E_NOMEM);
+        for (size_t i = 0; i < n; i++) {
+            uint64_t k = done + i;
+            snprintf(paths[i], sizeof paths[i], "/synthetic/s%llu/d%03llu/img%07llu.jpg",
+                     (unsigned long long)a->seed, (unsigned long long)(k / 1000), (unsigned long long)k);
+            cerebro_embedding e = {CEREBRO_EMBEDDING_VERSION, CEREBRO_ITEM_IMAGE, paths[i], x + i * dim, 1000,
+                                   (int64_t)k, {0}, 64, 48, -1.0, CEREBRO_OK, 0, NULL};
+            items[i] = e;
+        }
+        gen += now() - g0;
+        if ((st = cerebro_index_add_embeddings(idx, cerebro_model_id(m), dim, items, n, &s)) != CEREBRO_OK)
+            return fail("add_embeddings", st);
+    }
+    double t = now() - t0;
+    cerebro_index_stats is;
+    if ((st = cerebro_index_stats_get(idx, &is)) != CEREBRO_OK)
+        return fail("stats", st);
+    cerebro_index_free(idx);
+    printf("vectors %llu items\n", (unsigned long long)is.count);
+    printf("structure %s -\n", is.structure);
+    printf("fill_seconds %.3f s\n", t - gen);
+    printf("generate_seconds %.3f s\n", gen);
+    printf("fill_rate %.0f vectors/s\n", (double)a->vectors / (t - gen));
+    printf("rss_after_model %.0f MB\n", base);
+    printf("peak_rss %.0f MB\n", peak_rss_mb());
+    free(x);
+    free(items);
+    free(paths);
+    return 0;
+}
+
+static int cmd_merge(cerebro_model *m, const char *target, const char *const *srcs, size_t n, const args *a)
+{
+    cerebro_index *idx = NULL;
+    cerebro_add_stats s;
+    cerebro_index_stats is;
+    cerebro_status st;
+    double base = rss_mb();
+
+    if ((st = open_store(m, target, a, &idx)) != CEREBRO_OK)
+        return fail(target, st);
+    double t0 = now();
+    if ((st = cerebro_index_merge(idx, srcs, n, &s)) != CEREBRO_OK)
+        return fail("merge", st);
+    double t = now() - t0;
+    if ((st = cerebro_index_stats_get(idx, &is)) != CEREBRO_OK)
+        return fail("stats", st);
+    double t_close = now();
+    cerebro_index_free(idx);
+    printf("merged %llu files\n", (unsigned long long)s.added);
+    printf("structure %s -\n", is.structure);
+    printf("ann_memory %.0f MB\n", (double)is.memory_bytes / 1048576.0);
+    printf("recall_at_10 %.4f -\n", is.recall_at_10);
+    printf("merge_seconds %.3f s\n", t);
+    printf("merge_rate %.0f vectors/s\n", (double)s.added / t);
+    printf("close_seconds %.3f s\n", now() - t_close);
+    printf("rss_after_model %.0f MB\n", base);
+    printf("peak_rss %.0f MB\n", peak_rss_mb());
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
-    args a = {0, 32, 5, 200, 10, CEREBRO_PRECISION_FP32, 5.0};
+    args a = {0, 32, 5, 200, 10, CEREBRO_PRECISION_FP32, 5.0, 0, 0, 0, 0, 0, NULL};
     cerebro_model *m = NULL;
     cerebro_status st;
     int rc = 2;
 
     if (argc < 3) {
-        fprintf(stderr, "usage: bench_index add|encode|decode|rerun|query ... (see bench/bench_index.c)\n");
+        fprintf(stderr, "usage: bench_index add|encode|decode|rerun|query|fill|merge ... (see bench/bench_index.c)\n");
         return 2;
     }
     const char *cmd = argv[1];
@@ -340,7 +453,15 @@ int main(int argc, char **argv)
     const char *model = model_first ? argv[2] : argc > 3 ? argv[3] : NULL;
     if (!model)
         return 2;
-    parse(argc, argv, strcmp(cmd, "encode") == 0 ? 3 : strcmp(cmd, "query") == 0 || model_first ? 4 : 5, &a);
+    int first = strcmp(cmd, "encode") == 0 ? 3
+              : strcmp(cmd, "query") == 0 || strcmp(cmd, "fill") == 0 || model_first ? 4 : 5;
+    int n_srcs = 0;
+    if (strcmp(cmd, "merge") == 0) { /* TARGET MODEL SRC... [options] */
+        while (4 + n_srcs < argc && strncmp(argv[4 + n_srcs], "--", 2) != 0)
+            n_srcs++;
+        first = 4 + n_srcs;
+    }
+    parse(argc, argv, first, &a);
     if ((st = open_model(model, &a, &m)) != CEREBRO_OK)
         return fail(model, st);
     if (strcmp(cmd, "encode") == 0)
@@ -353,6 +474,10 @@ int main(int argc, char **argv)
         rc = cmd_rerun(m, argv[2], argv[4], &a);
     else if (strcmp(cmd, "query") == 0)
         rc = cmd_query(m, argv[2], &a);
+    else if (strcmp(cmd, "fill") == 0 && a.vectors > 0)
+        rc = cmd_fill(m, argv[2], &a);
+    else if (strcmp(cmd, "merge") == 0 && n_srcs > 0)
+        rc = cmd_merge(m, argv[2], (const char *const *)argv + 4, (size_t)n_srcs, &a);
     else
         fprintf(stderr, "bench_index: unknown command %s\n", cmd);
     cerebro_model_free(m);

@@ -25,12 +25,13 @@ bundle, same thread count, measured in one run. Not a test: it prints figures.
     bfloat16), vectors committed to SQLite and a FAISS IndexFlatIP written to
     disk (numpy when python3-faiss is missing).
 (b) Re-indexing an unchanged folder of 10,000 tiny files (tiny bundle).
-(c) Query latency at 100k vectors (tiny bundle): there is no public API to
-    insert raw vectors and encoding 100k images is too slow here, so the
-    store is created by libcerebro on an empty folder and then filled with
-    100k random unit vectors (clustered, then uniform) by SQL inserts into
-    files/items; libcerebro rebuilds the ANN from the vectors table when it
-    opens the store (timed, including its recall measurement).
+(c) Query latency at 100k vectors (tiny bundle): encoding 100k images is
+    too slow here, so the store is filled with 100k synthetic unit vectors
+    (clustered around 100 centres as embeddings are, then uniform) and their
+    file metadata through cerebro_index_add_embeddings (`bench_index fill`);
+    its ANN file is deleted, and libcerebro rebuilds the ANN from the
+    vectors table when it opens the store (timed, including its recall
+    measurement).
     Text latency = encode + ANN search + path lookup; vector latency leaves
     out the text encoder.
 
@@ -284,38 +285,15 @@ def part_b(args: argparse.Namespace, binary: Path) -> None:
     print(f"{'best of 5':<46}{figures['rerun_best']:>12.3f} s")
 
 
-def synthetic_vectors(kind: str, n: int, dim: int, rng: np.random.Generator) -> np.ndarray:
-    """Unit vectors: uniform on the sphere (no structure: the worst case for
-    IVF), or around 1,000 centres as real embeddings cluster."""
-    if kind == "uniform":
-        x = rng.standard_normal((n, dim)).astype(np.float32)
-    else:
-        centres = rng.standard_normal((1000, dim)).astype(np.float32)
-        centres /= np.linalg.norm(centres, axis=1, keepdims=True)
-        x = centres[rng.integers(0, 1000, n)] + rng.standard_normal((n, dim)).astype(np.float32) * 0.08
-    return x / np.linalg.norm(x, axis=1, keepdims=True)
-
-
 def part_c(args: argparse.Namespace, binary: Path) -> None:
     for kind in ("clustered", "uniform"):
-        store, empty = args.work / f"store-c-{kind}", args.work / "empty"
+        store = args.work / f"store-c-{kind}"
         shutil.rmtree(store, ignore_errors=True)
-        empty.mkdir(parents=True, exist_ok=True)
-        bench(binary, "add", str(store), str(args.tiny), str(empty), "--threads", str(args.threads))
-        db = sqlite3.connect(store / "cerebro.db")
-        dim = int(db.execute("SELECT value FROM meta WHERE key = 'dim'").fetchone()[0])
-        x = synthetic_vectors(kind, args.vectors, dim, np.random.default_rng(5))
-        now = int(time.time())
-        with db:
-            db.executemany("INSERT INTO files(id, path, size, mtime_ns, hash, width, height, status, indexed_at) "
-                           "VALUES(?, ?, 1000, 0, NULL, 64, 48, 0, ?)",
-                           ((i + 1, f"/synthetic/d{i // 1000:03d}/img{i:06d}.jpg", now)
-                            for i in range(args.vectors)))
-            db.executemany("INSERT INTO items(file_id, timestamp, vector) VALUES(?, -1, ?)",
-                           ((i + 1, x[i].tobytes()) for i in range(args.vectors)))
-            gen = int(db.execute("SELECT value FROM meta WHERE key = 'generation'").fetchone()[0])
-            db.execute("UPDATE meta SET value = ? WHERE key = 'generation'", (str(gen + 1),))
-        db.close()
+        # Synthetic unit vectors with file metadata, through the public
+        # cerebro_index_add_embeddings (bench_index fill); the ANN file is
+        # then deleted so that the open below rebuilds it (timed).
+        bench(binary, "fill", str(store), str(args.tiny), "--vectors", str(args.vectors),
+              "--uniform", "1" if kind == "uniform" else "0", "--chunk", str(args.vectors))
         for ann in store.glob("ann-*.faiss"):
             ann.unlink()
         figures = bench(binary, "query", str(store), str(args.tiny), "--threads", str(args.threads),

@@ -34,6 +34,8 @@ packages=(
   webp libheif-examples libavif-bin libjxl-tools libraw-bin imagemagick
   # browser test of the search page (headless chromium) and the server load bench
   chromium wrk
+  # distributed indexing (bindings/python/cerebro/distributed.py): Dask
+  python3-dask python3-distributed
   # training pipeline: plots, OpenMoji SVG rasterising
   python3-matplotlib librsvg2-bin
   # installing it: the Debian packages (cpack: dpkg-shlibdeps, file), the

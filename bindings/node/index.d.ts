@@ -41,6 +41,8 @@ export interface EncodeImagesOptions {
   /** Decode threads; 0: all online CPUs. */
   workers?: number;
   flat?: boolean;
+  /** Also return each file's width and height (sizes) and SHA-256 (hashes). */
+  metadata?: boolean;
 }
 
 export declare class Model {
@@ -64,9 +66,9 @@ export declare class Model {
    *  BMP, HEIC/AVIF, JPEG XL, camera RAW; told by the bytes, not the name). */
   preprocess(image: string | Uint8Array, options?: { mode?: PreprocessMode }): Float32Array;
   encodeImages(paths: string[], options?: EncodeImagesOptions & { flat?: false }):
-    Promise<{ vectors: Float32Array[]; errors: ImageError[] }>;
+    Promise<{ vectors: Float32Array[]; errors: ImageError[]; sizes?: Uint32Array; hashes?: Uint8Array }>;
   encodeImages(paths: string[], options: EncodeImagesOptions & { flat: true }):
-    Promise<{ vectors: Float32Array; errors: ImageError[] }>;
+    Promise<{ vectors: Float32Array; errors: ImageError[]; sizes?: Uint32Array; hashes?: Uint8Array }>;
   close(): void;
 }
 
@@ -152,6 +154,36 @@ export interface IndexStats {
   modelId: string;
 }
 
+export interface PendingFile {
+  path: string;
+  size: number;
+  mtimeNs: bigint;
+  kind: 'image' | 'video-frame';
+}
+
+export interface Pending {
+  files: PendingFile[];
+  errors: { path: string; status: number; code: string; message: string }[];
+  unchanged: number;
+}
+
+/** One precomputed item for Index.addEmbeddings(). */
+export interface Embedding {
+  path: string;
+  size: number;
+  mtimeNs: number | bigint;
+  /** SHA-256 of the file's bytes (32 bytes), or omitted. */
+  hash?: ArrayLike<number>;
+  width?: number;
+  height?: number;
+  kind?: 'image' | 'video-frame';
+  /** Seconds into a video (video frames). */
+  timestamp?: number | null;
+  /** A failed file: its status (negative) and message; its vector row is ignored. */
+  status?: number;
+  error?: string | null;
+}
+
 export declare class Index {
   constructor(dir: string, model: Model, options?: IndexOptions);
   static open(dir: string, model: Model, options?: IndexOptions): Promise<Index>;
@@ -159,6 +191,11 @@ export declare class Index {
   readonly model: Model;
   readonly closed: boolean;
   add(paths: string | string[], options?: AddOptions): Promise<AddStats>;
+  pending(paths: string | string[], options?: Pick<AddOptions, 'recurse' | 'hidden' | 'followSymlinks' | 'video'>):
+    Promise<Pending>;
+  addEmbeddings(items: Embedding[], vectors: Float32Array | number[], options?: { modelId?: string }):
+    Promise<AddStats>;
+  merge(dirs: string | string[]): Promise<AddStats>;
   remove(item: string | number | bigint): Promise<void>;
   search(query: Query, options?: SearchOptions): Promise<Hit[]>;
   similar(id: number | bigint, options?: SearchOptions): Promise<Hit[]>;

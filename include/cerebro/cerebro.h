@@ -405,7 +405,7 @@ CEREBRO_API cerebro_status cerebro_model_encode_preprocessed(const cerebro_model
 typedef void (*cerebro_item_error_fn)(void *user, size_t index, cerebro_status status,
                                       const char *message);
 
-#define CEREBRO_ENCODE_OPTIONS_VERSION 1
+#define CEREBRO_ENCODE_OPTIONS_VERSION 2
 typedef struct cerebro_encode_options {
     uint32_t version;               /**< CEREBRO_ENCODE_OPTIONS_VERSION */
     uint32_t mode;                  /**< cerebro_preprocess_mode (default FAST) */
@@ -413,10 +413,19 @@ typedef struct cerebro_encode_options {
     uint32_t n_workers;             /**< decode threads; 0 = online CPUs */
     cerebro_item_error_fn on_error; /**< may be NULL */
     void *user;                     /**< passed to on_error */
+    /** Version 2, cerebro_model_encode_image_files() only (may be NULL):
+     *  receives 2 values per file, the width and height of the image the
+     *  file holds (orientation applied, full size even when FAST decodes
+     *  less), as cerebro_index_add() stores them; 0, 0 for a failed file. */
+    uint32_t *sizes;
+    /** Version 2, cerebro_model_encode_image_files() only (may be NULL):
+     *  receives 32 bytes per file, the SHA-256 of its bytes (the content
+     *  hash cerebro_index_add() stores); zeros when it could not be read. */
+    uint8_t *hashes;
 } cerebro_encode_options;
 
 #define CEREBRO_ENCODE_OPTIONS_INIT \
-    {CEREBRO_ENCODE_OPTIONS_VERSION, CEREBRO_PREPROCESS_FAST, 0, 0, NULL, NULL}
+    {CEREBRO_ENCODE_OPTIONS_VERSION, CEREBRO_PREPROCESS_FAST, 0, 0, NULL, NULL, NULL, NULL}
 CEREBRO_API void cerebro_encode_options_init(cerebro_encode_options *opts);
 
 /** Decodes and encodes n image files into out[n * dim]. statuses[i] (array
@@ -686,6 +695,91 @@ typedef struct cerebro_index_stats {
 
 CEREBRO_API cerebro_status cerebro_index_stats_get(cerebro_index *index,
                                                    cerebro_index_stats *out);
+
+/* ------------------------------------------------------------------------ */
+/* Precomputed embeddings, store merge (distributed indexing)                 */
+/* ------------------------------------------------------------------------ */
+
+/** Calls fn for every file cerebro_index_add() would encode now: the files
+ *  and folders of `paths` walked with the same rules (flags: CEREBRO_ADD_*,
+ *  the file extensions listed at cerebro_index_add()) less the files the
+ *  store already has with the same size and mtime (indexed or recorded as
+ *  failed). fn gets the absolute path (the store's key), its size and mtime
+ *  in nanoseconds, the kind add would make of it (cerebro_item_kind: a video
+ *  file gives CEREBRO_ITEM_VIDEO_FRAME) and CEREBRO_OK; or, for something
+ *  that cannot be visited (an unreadable folder, a broken link, a missing
+ *  path), its status and message with size -1. A file reached through two
+ *  paths is reported once. fn returning non-zero stops the walk
+ *  (E_CANCELLED). *unchanged (may be NULL) receives how many files were
+ *  skipped as unchanged. Nothing is written; vanished files are not looked
+ *  for. Errors: E_INVALID, E_STORE, E_NOMEM, E_CANCELLED; when none of the
+ *  paths could be visited, the status of the last. Reads the committed
+ *  state; runs alongside writers and searches. Walk errors are reported
+ *  while walking, the files after the walk, in path order. */
+typedef int (*cerebro_pending_fn)(void *user, const char *path, int64_t size, int64_t mtime_ns,
+                                  uint32_t kind, cerebro_status status, const char *message);
+CEREBRO_API cerebro_status cerebro_index_pending(cerebro_index *index, const char *const *paths,
+                                                 size_t n, uint32_t flags, cerebro_pending_fn fn,
+                                                 void *user, uint64_t *unchanged);
+
+#define CEREBRO_EMBEDDING_VERSION 1
+/** One precomputed item for cerebro_index_add_embeddings(): a still image,
+ *  a frame of a video, or a file that could not be encoded. */
+typedef struct cerebro_embedding {
+    uint32_t version;     /**< CEREBRO_EMBEDDING_VERSION (the same in every item of a call) */
+    uint32_t kind;        /**< cerebro_item_kind */
+    const char *path;     /**< the file: an absolute path is stored as given (the file may
+                               be on another machine); a relative one is made absolute as
+                               cerebro_index_add() makes it */
+    const float *vector;  /**< dim floats (normalised by the call); NULL for a failed file */
+    int64_t size;         /**< file size in bytes, >= 0 */
+    int64_t mtime_ns;     /**< modification time, nanoseconds since the epoch */
+    uint8_t hash[32];     /**< SHA-256 of the file's bytes; all zero when unknown */
+    uint32_t width;       /**< image (frame) size in pixels */
+    uint32_t height;
+    double timestamp;     /**< video frame: seconds from the start (>= 0); image: -1 */
+    int32_t status;       /**< CEREBRO_OK, or the error the file failed with */
+    uint32_t reserved;    /**< must be 0 */
+    const char *error;    /**< failed file: its message (may be NULL) */
+} cerebro_embedding;
+
+/** Stores n precomputed items with their file metadata in one transaction,
+ *  as cerebro_index_add() would have stored them had it encoded the files
+ *  itself: items with the same path make one file (one item for an image
+ *  or a failed file, one per frame for a video); a path the store already
+ *  has is replaced, its old items removed. `model_id` and `dim` say what
+ *  made the vectors: both must match the index's model
+ *  (cerebro_model_id(), cerebro_model_dim()), else E_MISMATCH naming both
+ *  and nothing is written. Every item is checked before anything is
+ *  written: E_INVALID (naming the item) for a NULL or empty path, an
+ *  unknown version or kind, a vector missing, zero or not finite, an
+ *  image with more than one item, a failed file with a vector or a second
+ *  item, a negative size or a frame without a timestamp. stats (may be
+ *  NULL): added, updated (paths replaced), failed (failed files recorded),
+ *  frames. Committed with the ANN updated and saved, as one batch of
+ *  cerebro_index_add(): a killed process keeps all of it or none.
+ *  Serialised with other writers; searches go on. */
+CEREBRO_API cerebro_status cerebro_index_add_embeddings(cerebro_index *index, const char *model_id,
+                                                        uint32_t dim,
+                                                        const cerebro_embedding *items, size_t n,
+                                                        cerebro_add_stats *stats);
+
+/** Merges the stores in the n directories `dirs` (opened read-only, never
+ *  changed) into this one: every file row and its items are copied with
+ *  new ids. When a path is in both, the version with the newer mtime wins
+ *  (the store's own on a tie); the older one is counted in stats->skipped.
+ *  A store made with another model (or dimension, or store format) is
+ *  refused with E_MISMATCH naming both models before anything is written;
+ *  this index's own directory is E_INVALID. Committed in batches of files
+ *  like cerebro_index_add(): a killed merge keeps what it committed and,
+ *  run again, copies the rest (what it copied wins no tie). The ANN grows
+ *  with each batch and is restructured (see cerebro_index_options) and
+ *  written once at the end. stats (may be NULL): added, updated (paths
+ *  replaced by a newer version), skipped, failed (failed files copied),
+ *  frames. Errors: E_INVALID, E_NOT_FOUND (no store there), E_MISMATCH,
+ *  E_CORRUPT, E_STORE, E_IO, E_NOMEM. Serialised with other writers. */
+CEREBRO_API cerebro_status cerebro_index_merge(cerebro_index *index, const char *const *dirs,
+                                               size_t n, cerebro_add_stats *stats);
 
 #ifdef __cplusplus
 }

@@ -930,7 +930,7 @@ static cerebro_status check_add_options(const cerebro_add_options *o)
 /* Re-chooses the structure when the collection crossed a size threshold
  * (the factory part: the search parameter is the tuner's), else retunes it
  * when the collection changed enough since it was tuned. */
-static cerebro_status restructure(cerebro_index *idx)
+cerebro_status cb_index_restructure(cerebro_index *idx)
 {
     char want[128];
     const char *have;
@@ -1029,7 +1029,7 @@ static cerebro_status run_add(add_job *j, const char *const *paths, size_t n)
     cerebro_status saved = st;
     if (st == CEREBRO_OK || st == CEREBRO_E_CANCELLED) {
         /* What was committed is kept and persisted, cancelled or not. */
-        cerebro_status s2 = restructure(idx);
+        cerebro_status s2 = cb_index_restructure(idx);
         if (s2 == CEREBRO_OK)
             s2 = cb_index_save_ann(idx);
         if (st == CEREBRO_OK)

@@ -79,6 +79,11 @@ cerebro_status cb_index_rebuild_ann(cerebro_index *idx, sqlite3 *db);
  * parameter. Caller holds write_lock, not state_lock. */
 cerebro_status cb_index_retune_ann(cerebro_index *idx, int force);
 
+/* Re-chooses the ANN structure when the collection crossed a size
+ * threshold of the automatic choice, else retunes it when the collection
+ * changed enough since it was tuned (add.c). Caller holds write_lock. */
+cerebro_status cb_index_restructure(cerebro_index *idx);
+
 /* Writes the ANN file for the current generation if it is newer than the
  * one on disk, and deletes older files. Caller holds write_lock. */
 cerebro_status cb_index_save_ann(cerebro_index *idx);

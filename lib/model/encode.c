@@ -7,6 +7,8 @@
 #include <string.h>
 
 #include "core/core.h"
+#include "core/sha256.h"
+#include "image/image.h"
 #include "model/model.h"
 #include "model/pipeline.h"
 
@@ -149,17 +151,52 @@ typedef struct files_job {
     const char *const *paths;
     const cerebro_image_options *iopts;
     const cerebro_encode_options *opts;
+    const cb_decode_params *params; /* set when sizes or hashes are wanted */
     uint32_t dim;
     float *out;
     cerebro_status *statuses;
 } files_job;
 
+/* Read, hash, decode and preprocess one file, keeping its size and hash
+ * (encode options version 2): the bytes are read once, as
+ * cerebro_index_add() reads them, so that the metadata matches its own. */
+static cerebro_status prepare_with_metadata(files_job *job, size_t i, const char *path, float *tensor)
+{
+    uint8_t *data = NULL;
+    size_t size = 0;
+    cerebro_image *img = NULL;
+    cerebro_status st = cb_read_file(path, job->iopts->max_file_bytes, &data, &size);
+
+    if (st == CEREBRO_OK && job->opts->hashes &&
+        (st = cb_sha256(data, size, job->opts->hashes + 32 * i)) != CEREBRO_OK)
+        cb_error_prefix(path);
+    if (st == CEREBRO_OK)
+        st = cb_image_decode(data, size, path, job->params, &img);
+    free(data);
+    if (st != CEREBRO_OK)
+        return st;
+    if (job->opts->sizes) {
+        job->opts->sizes[2 * i] = img->full_width;
+        job->opts->sizes[2 * i + 1] = img->full_height;
+    }
+    if ((st = cerebro_image_preprocess(img, job->iopts, tensor)) != CEREBRO_OK)
+        cb_error_prefix(path);
+    cerebro_image_free(img);
+    return st;
+}
+
 static cerebro_status prepare_file(void *user, size_t i, float *tensor, char *msg, size_t cap)
 {
     files_job *job = user;
     const char *path = job->paths[i];
-    cerebro_status st = path ? cerebro_image_preprocess_file(path, job->iopts, tensor)
-                             : cb_fail(CEREBRO_E_INVALID, "paths[%zu] is NULL", i);
+    cerebro_status st;
+
+    if (!path)
+        st = cb_fail(CEREBRO_E_INVALID, "paths[%zu] is NULL", i);
+    else if (job->params)
+        st = prepare_with_metadata(job, i, path, tensor);
+    else
+        st = cerebro_image_preprocess_file(path, job->iopts, tensor);
     if (st != CEREBRO_OK)
         snprintf(msg, cap, "%s", cerebro_last_error());
     return st;
@@ -197,6 +234,7 @@ cerebro_status cerebro_model_encode_image_files(const cerebro_model *m, const ch
 {
     cerebro_encode_options defaults;
     cerebro_image_options iopts;
+    cb_decode_params params;
     cerebro_status st;
 
     if (!m || (!paths && n) || (!out && n))
@@ -209,7 +247,16 @@ cerebro_status cerebro_model_encode_image_files(const cerebro_model *m, const ch
         return st;
     cerebro_model_image_options(m, &iopts);
     iopts.mode = opts->mode;
-    files_job job = {paths, &iopts, opts, m->config.embed_dim, out, statuses};
+    int metadata = opts->version >= 2 && (opts->sizes || opts->hashes);
+    if (metadata) {
+        if (opts->sizes)
+            memset(opts->sizes, 0, 2 * n * sizeof *opts->sizes);
+        if (opts->hashes)
+            memset(opts->hashes, 0, 32 * n);
+        if ((st = cb_decode_params_from(&iopts, opts->mode == CEREBRO_PREPROCESS_FAST, &params)) != CEREBRO_OK)
+            return st;
+    }
+    files_job job = {paths, &iopts, opts, metadata ? &params : NULL, m->config.embed_dim, out, statuses};
     cb_pipeline p = {m,
                      n,
                      opts->batch_size ? opts->batch_size : DEFAULT_IMAGE_BATCH,

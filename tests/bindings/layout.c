@@ -49,6 +49,7 @@ int main(void)
     FIELD(cerebro_encode_options, version); FIELD(cerebro_encode_options, mode);
     FIELD(cerebro_encode_options, batch_size); FIELD(cerebro_encode_options, n_workers);
     FIELD(cerebro_encode_options, on_error); FIELD(cerebro_encode_options, user);
+    FIELD(cerebro_encode_options, sizes); FIELD(cerebro_encode_options, hashes);
     END();
     BEGIN(cerebro_index_options);
     FIELD(cerebro_index_options, version); FIELD(cerebro_index_options, flags);
@@ -92,6 +93,15 @@ int main(void)
     FIELD(cerebro_index_stats, failed); FIELD(cerebro_index_stats, memory_bytes);
     FIELD(cerebro_index_stats, recall_at_10); FIELD(cerebro_index_stats, structure);
     FIELD(cerebro_index_stats, model_id);
+    END();
+    BEGIN(cerebro_embedding);
+    FIELD(cerebro_embedding, version); FIELD(cerebro_embedding, kind);
+    FIELD(cerebro_embedding, path); FIELD(cerebro_embedding, vector);
+    FIELD(cerebro_embedding, size); FIELD(cerebro_embedding, mtime_ns);
+    FIELD(cerebro_embedding, hash); FIELD(cerebro_embedding, width);
+    FIELD(cerebro_embedding, height); FIELD(cerebro_embedding, timestamp);
+    FIELD(cerebro_embedding, status); FIELD(cerebro_embedding, reserved);
+    FIELD(cerebro_embedding, error);
     END();
     printf("\n},\n\"constants\": {\n");
     constant("CEREBRO_VERSION_MAJOR", CEREBRO_VERSION_MAJOR, 0);

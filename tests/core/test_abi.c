@@ -35,13 +35,15 @@ START_TEST(test_layout_snapshot)
     ABI_OFFSET(cerebro_model_options, precision, 8);
     ABI_OFFSET(cerebro_model_options, reserved, 12);
     ABI_OFFSET(cerebro_model_options, vocab_path, 16);
-    ABI_SIZE(cerebro_encode_options, 32);
+    ABI_SIZE(cerebro_encode_options, 48);
     ABI_OFFSET(cerebro_encode_options, version, 0);
     ABI_OFFSET(cerebro_encode_options, mode, 4);
     ABI_OFFSET(cerebro_encode_options, batch_size, 8);
     ABI_OFFSET(cerebro_encode_options, n_workers, 12);
     ABI_OFFSET(cerebro_encode_options, on_error, 16);
     ABI_OFFSET(cerebro_encode_options, user, 24);
+    ABI_OFFSET(cerebro_encode_options, sizes, 32);
+    ABI_OFFSET(cerebro_encode_options, hashes, 40);
     ABI_SIZE(cerebro_index_options, 32);
     ABI_OFFSET(cerebro_index_options, version, 0);
     ABI_OFFSET(cerebro_index_options, flags, 4);
@@ -103,6 +105,20 @@ START_TEST(test_layout_snapshot)
     ABI_OFFSET(cerebro_index_stats, recall_at_10, 40);
     ABI_OFFSET(cerebro_index_stats, structure, 48);
     ABI_OFFSET(cerebro_index_stats, model_id, 112);
+    ABI_SIZE(cerebro_embedding, 104);
+    ABI_OFFSET(cerebro_embedding, version, 0);
+    ABI_OFFSET(cerebro_embedding, kind, 4);
+    ABI_OFFSET(cerebro_embedding, path, 8);
+    ABI_OFFSET(cerebro_embedding, vector, 16);
+    ABI_OFFSET(cerebro_embedding, size, 24);
+    ABI_OFFSET(cerebro_embedding, mtime_ns, 32);
+    ABI_OFFSET(cerebro_embedding, hash, 40);
+    ABI_OFFSET(cerebro_embedding, width, 72);
+    ABI_OFFSET(cerebro_embedding, height, 76);
+    ABI_OFFSET(cerebro_embedding, timestamp, 80);
+    ABI_OFFSET(cerebro_embedding, status, 88);
+    ABI_OFFSET(cerebro_embedding, reserved, 92);
+    ABI_OFFSET(cerebro_embedding, error, 96);
     /* Enum values written into uint32_t option fields stay fixed too. */
     ck_assert_int_eq(CEREBRO_PREPROCESS_EXACT, 0);
     ck_assert_int_eq(CEREBRO_PREPROCESS_FAST, 1);

@@ -99,7 +99,7 @@ T.cerebro_item_error_fn = koffi.proto(
   'void cerebro_item_error_fn(void *user, size_t index, cerebro_status status, const char *message)');
 T.cerebro_encode_options = koffi.struct('cerebro_encode_options', {
   version: 'uint32_t', mode: 'uint32_t', batch_size: 'uint32_t', n_workers: 'uint32_t',
-  on_error: 'cerebro_item_error_fn *', user: 'void *',
+  on_error: 'cerebro_item_error_fn *', user: 'void *', sizes: 'uint32_t *', hashes: 'uint8_t *',
 });
 T.cerebro_index_options = koffi.struct('cerebro_index_options', {
   version: 'uint32_t', flags: 'uint32_t', factory: 'const char *', memory_budget: 'uint64_t',
@@ -135,10 +135,20 @@ T.cerebro_index_stats = koffi.struct('cerebro_index_stats', {
   model_id: koffi.array('char', 72, 'String'),
 });
 
+T.cerebro_embedding = koffi.struct('cerebro_embedding', {
+  version: 'uint32_t', kind: 'uint32_t', path: 'const char *', vector: 'const float *',
+  size: 'int64_t', mtime_ns: 'int64_t', hash: koffi.array('uint8_t', 32, 'Array'), width: 'uint32_t',
+  height: 'uint32_t', timestamp: 'double', status: 'int32_t', reserved: 'uint32_t',
+  error: 'const char *',
+});
+T.cerebro_pending_fn = koffi.proto(
+  'int cerebro_pending_fn(void *user, const char *path, int64_t size, int64_t mtime_ns, uint32_t kind, cerebro_status status, const char *message)');
+
 /** Every struct by its C name, for the layout test. */
 const STRUCTS = ['cerebro_image_options', 'cerebro_model_options', 'cerebro_encode_options',
                  'cerebro_index_options', 'cerebro_progress', 'cerebro_add_options',
-                 'cerebro_add_stats', 'cerebro_search_options', 'cerebro_hit', 'cerebro_index_stats'];
+                 'cerebro_add_stats', 'cerebro_search_options', 'cerebro_hit', 'cerebro_index_stats',
+                 'cerebro_embedding'];
 
 const CONSTANTS = Object.freeze({
   PREPROCESS: { exact: 0, fast: 1 },
@@ -146,6 +156,7 @@ const CONSTANTS = Object.freeze({
   INDEX_CREATE: 0x1, INDEX_READONLY: 0x2,
   ADD_NO_RECURSE: 0x1, ADD_HIDDEN: 0x2, ADD_FOLLOW_SYMLINKS: 0x4, ADD_NO_VIDEO: 0x8,
   ITEM_IMAGE: 0, ITEM_VIDEO_FRAME: 1,
+  EMBEDDING_VERSION: 1,
   MAX_K: 10000,
 });
 
@@ -214,6 +225,9 @@ const PROTOTYPES = [
   'void cerebro_results_free(cerebro_results *results)',
   'cerebro_status cerebro_index_stats_get(cerebro_index *index, _Inout_ cerebro_index_stats *out)',
   'cerebro_status cerebro_index_refresh(cerebro_index *index, _Out_ int *changed)',
+  'cerebro_status cerebro_index_pending(cerebro_index *index, const char **paths, size_t n, uint32_t flags, cerebro_pending_fn *fn, void *user, _Out_ uint64_t *unchanged)',
+  'cerebro_status cerebro_index_add_embeddings(cerebro_index *index, const char *model_id, uint32_t dim, const cerebro_embedding *items, size_t n, _Out_ cerebro_add_stats *stats)',
+  'cerebro_status cerebro_index_merge(cerebro_index *index, const char **dirs, size_t n, _Out_ cerebro_add_stats *stats)',
 ];
 
 /** Loads the library once per thread (main thread or worker) and binds the

@@ -72,11 +72,14 @@ class Model {
 
   /** Encodes image files in a worker thread. Resolves to {vectors, errors}:
    *  vectors as encodeText returns them (failed files give zero rows),
-   *  errors [{index, path, status, code, message}]. */
-  async encodeImages(paths, { mode = 'fast', batchSize = 0, workers = 0, flat = false } = {}) {
-    const { vectors, errors } = await this.#h.use((m) => pool.run('encodeImages', [
-      m, this.dim, list(paths, 'paths'), { mode, batchSize, workers }]));
-    return { vectors: flat ? vectors : rows(vectors, this.dim), errors };
+   *  errors [{index, path, status, code, message}]. With metadata: also
+   *  sizes (Uint32Array: width, height per file, as Index.add stores them)
+   *  and hashes (Uint8Array: the SHA-256 of each file's bytes, 32 per file). */
+  async encodeImages(paths, { mode = 'fast', batchSize = 0, workers = 0, flat = false,
+                              metadata = false } = {}) {
+    const out = await this.#h.use((m) => pool.run('encodeImages', [
+      m, this.dim, list(paths, 'paths'), { mode, batchSize, workers, metadata }]));
+    return { ...out, vectors: flat ? out.vectors : rows(out.vectors, this.dim) };
   }
 
   /** Frees the model (once every Index using it is closed). Idempotent. */

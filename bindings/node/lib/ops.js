@@ -145,7 +145,8 @@ function asBytes(data) {
   throw new TypeError('expected a path (string) or encoded image bytes (Uint8Array, Buffer)');
 }
 
-function encodeImages(model, dim, paths, { mode: m = 'fast', batchSize = 0, workers = 0 } = {}) {
+function encodeImages(model, dim, paths, { mode: m = 'fast', batchSize = 0, workers = 0,
+                                           metadata = false } = {}) {
   const f = fn();
   paths.forEach((p, i) => noNul(p, `paths[${i}]`));
   const out = new Float32Array(paths.length * dim);
@@ -162,6 +163,11 @@ function encodeImages(model, dim, paths, { mode: m = 'fast', batchSize = 0, work
     messages.set(Number(index), message || '');
   }, koffi.pointer(T.cerebro_item_error_fn));
   opts.on_error = onError;
+  // With metadata: each file's width and height and the SHA-256 of its bytes.
+  const sizes = metadata ? new Uint32Array(paths.length * 2) : null;
+  const hashes = metadata ? new Uint8Array(paths.length * 32) : null;
+  opts.sizes = sizes;
+  opts.hashes = hashes;
   try {
     check(f, f.cerebro_model_encode_image_files(model, paths, paths.length, opts, out, statuses));
   } finally {
@@ -174,7 +180,7 @@ function encodeImages(model, dim, paths, { mode: m = 'fast', batchSize = 0, work
                     message: messages.get(i) || '' });
     }
   });
-  return { vectors: out, errors };
+  return metadata ? { vectors: out, errors, sizes, hashes } : { vectors: out, errors };
 }
 
 // ---- index -------------------------------------------------------------------
@@ -200,10 +206,7 @@ function indexAdd(index, paths, options, onProgress) {
   paths.forEach((p, i) => noNul(p, `paths[${i}]`));
   const opts = {};
   f.cerebro_add_options_init(opts);
-  opts.flags = (o.recurse === false ? CONSTANTS.ADD_NO_RECURSE : 0) |
-               (o.hidden ? CONSTANTS.ADD_HIDDEN : 0) |
-               (o.followSymlinks ? CONSTANTS.ADD_FOLLOW_SYMLINKS : 0) |
-               (o.video === false ? CONSTANTS.ADD_NO_VIDEO : 0);
+  opts.flags = addFlags(o);
   opts.mode = mode(o.mode);
   opts.batch_size = o.batchSize || 0;
   opts.commit_every = o.commitEvery || 0;
@@ -230,8 +233,81 @@ function indexAdd(index, paths, options, onProgress) {
   } finally {
     if (cb) koffi.unregister(cb);
   }
+  return addStats(stats);
+}
+
+function addFlags(o) {
+  return (o.recurse === false ? CONSTANTS.ADD_NO_RECURSE : 0) |
+         (o.hidden ? CONSTANTS.ADD_HIDDEN : 0) |
+         (o.followSymlinks ? CONSTANTS.ADD_FOLLOW_SYMLINKS : 0) |
+         (o.video === false ? CONSTANTS.ADD_NO_VIDEO : 0);
+}
+
+function addStats(stats) {
   return { added: Number(stats.added), updated: Number(stats.updated), skipped: Number(stats.skipped),
            removed: Number(stats.removed), failed: Number(stats.failed), frames: Number(stats.frames) };
+}
+
+/** What indexAdd would encode now: {files: [{path, size, mtimeNs, kind}],
+ *  errors: [{path, status, code, message}], unchanged}. */
+function indexPending(index, paths, options) {
+  const f = fn();
+  paths.forEach((p, i) => noNul(p, `paths[${i}]`));
+  const files = [];
+  const errors = [];
+  const cb = koffi.register((user, path, size, mtimeNs, kind, status, message) => {
+    if (status !== Status.OK) {
+      errors.push({ path, status, code: statusCode(status), message: message || '' });
+    } else {
+      files.push({ path, size: Number(size), mtimeNs: BigInt(mtimeNs),
+                   kind: kind === CONSTANTS.ITEM_VIDEO_FRAME ? 'video-frame' : 'image' });
+    }
+    return 0;
+  }, koffi.pointer(T.cerebro_pending_fn));
+  const unchanged = [0];
+  try {
+    check(f, f.cerebro_index_pending(index, paths, paths.length, addFlags(options || {}), cb, null,
+                                     unchanged));
+  } finally {
+    koffi.unregister(cb);
+  }
+  return { files, errors, unchanged: Number(unchanged[0]) };
+}
+
+/** items: [{path, size, mtimeNs, hash?, width?, height?, kind?, timestamp?,
+ *  status?, error?}], vectors: Float32Array of items.length * dim (a failed
+ *  item's row is ignored). */
+function indexAddEmbeddings(index, modelId, dim, items, vectors) {
+  const f = fn();
+  const v = Float32Array.from(vectors);
+  if (v.length !== items.length * dim) {
+    throw invalid(`vectors: expected ${items.length} x ${dim} floats, got ${v.length}`);
+  }
+  const raw = items.map((it, i) => {
+    const hash = it.hash ? Array.from(it.hash) : new Array(32).fill(0);
+    if (hash.length !== 32) throw invalid(`items[${i}].hash: expected 32 bytes, got ${hash.length}`);
+    const status = it.status || 0;
+    return {
+      version: CONSTANTS.EMBEDDING_VERSION,
+      kind: it.kind === 'video-frame' ? CONSTANTS.ITEM_VIDEO_FRAME : CONSTANTS.ITEM_IMAGE,
+      path: noNul(it.path, `items[${i}].path`),
+      vector: status === 0 ? v.subarray(i * dim, (i + 1) * dim) : null,
+      size: it.size, mtime_ns: it.mtimeNs, hash, width: it.width || 0, height: it.height || 0,
+      timestamp: it.timestamp === undefined || it.timestamp === null ? -1 : it.timestamp,
+      status, reserved: 0, error: it.error || null,
+    };
+  });
+  const stats = {};
+  check(f, f.cerebro_index_add_embeddings(index, noNul(modelId, 'modelId'), dim, raw, raw.length, stats));
+  return addStats(stats);
+}
+
+function indexMerge(index, dirs) {
+  const f = fn();
+  dirs.forEach((d, i) => noNul(d, `dirs[${i}]`));
+  const stats = {};
+  check(f, f.cerebro_index_merge(index, dirs, dirs.length, stats));
+  return addStats(stats);
 }
 
 function indexRemove(index, item) {
@@ -331,5 +407,5 @@ function refresh(index) {
 
 module.exports = {
   ANSWER, fn, useLibrary, loadedPath, modelOpen, modelInfo, tokenize, encodeText, encodeTokens, preprocess, encodeImages,
-  indexOpen, indexAdd, indexRemove, search, get, vector, stats, refresh,
+  indexOpen, indexAdd, indexPending, indexAddEmbeddings, indexMerge, indexRemove, search, get, vector, stats, refresh,
 };

@@ -64,6 +64,31 @@ class Index {
     return this.#run('indexAdd', [list, rest], progress);
   }
 
+  /** What add(paths, options) would encode now: the files found with add's
+   *  rules less those the store has unchanged. Resolves to {files: [{path,
+   *  size, mtimeNs (BigInt), kind}], errors: [{path, status, code, message}],
+   *  unchanged}. Nothing is written. */
+  async pending(paths, options = {}) {
+    return this.#run('indexPending', [Array.isArray(paths) ? paths : [paths], options]);
+  }
+
+  /** Stores precomputed vectors (vectors: items.length * dim floats, one row
+   *  per item) with their files' metadata in one transaction: items [{path,
+   *  size, mtimeNs, hash (32 bytes), width, height, kind, timestamp, status,
+   *  error}]; the same path twice is the frames of a video; a stored path is
+   *  replaced. modelId (default this index's model) and the dimension must
+   *  be the store's, else CEREBRO_E_MISMATCH. */
+  async addEmbeddings(items, vectors, { modelId = this.model.id } = {}) {
+    return this.#run('indexAddEmbeddings', [modelId, this.model.dim, items, vectors]);
+  }
+
+  /** Copies other stores of the same model into this one (newer mtime wins
+   *  on a path in both); another model's store rejects with
+   *  CEREBRO_E_MISMATCH before anything is written. */
+  async merge(dirs) {
+    return this.#run('indexMerge', [Array.isArray(dirs) ? dirs : [dirs]]);
+  }
+
   /** Removes an item by id (number / bigint) or a file by path. */
   async remove(item) {
     return this.#run('indexRemove', [item]);

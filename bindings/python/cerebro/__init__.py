@@ -15,16 +15,18 @@ from . import _lib
 from .errors import (CancelledError, CorruptError, Error, FormatError, InternalError,
                      InvalidError, IoError, LibraryError, LimitError, MismatchError, ModelError,
                      NoMemoryError, NotFoundError, Status, StoreError, UnsupportedError)
-from .index import AddStats, Hit, Index, IndexStats, Progress
+from .index import (AddStats, Embedding, Hit, Index, IndexStats, Pending, PendingFile, Progress,
+                    WalkError)
 from .model import ImageError, Model
 
 __version__ = f"{_lib.VERSION_MAJOR}.{_lib.VERSION_MINOR}.{_lib.VERSION_PATCH}"
 
 __all__ = [
-    "AddStats", "CancelledError", "CorruptError", "Error", "FormatError", "Hit", "ImageError",
-    "Index", "IndexStats", "InternalError", "InvalidError", "IoError", "LibraryError",
-    "LimitError", "MismatchError", "Model", "ModelError", "NoMemoryError", "NotFoundError",
-    "Progress", "Status", "StoreError", "UnsupportedError", "library_path", "library_version",
+    "AddStats", "CancelledError", "CorruptError", "Embedding", "Error", "FormatError", "Hit",
+    "ImageError", "Index", "IndexStats", "InternalError", "InvalidError", "IoError",
+    "LibraryError", "LimitError", "MismatchError", "Model", "ModelError", "NoMemoryError",
+    "NotFoundError", "Pending", "PendingFile", "Progress", "Status", "StoreError",
+    "UnsupportedError", "WalkError", "library_path", "library_version",
 ]
 
 

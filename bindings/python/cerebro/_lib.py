@@ -66,7 +66,8 @@ ITEM_ERROR_FN = CFUNCTYPE(None, c_void_p, c_size_t, c_int, c_char_p)
 
 class EncodeOptions(Structure):
     _fields_ = [("version", c_uint32), ("mode", c_uint32), ("batch_size", c_uint32),
-                ("n_workers", c_uint32), ("on_error", ITEM_ERROR_FN), ("user", c_void_p)]
+                ("n_workers", c_uint32), ("on_error", ITEM_ERROR_FN), ("user", c_void_p),
+                ("sizes", POINTER(c_uint32)), ("hashes", POINTER(c_uint8))]
 
 
 class IndexOptions(Structure):
@@ -113,13 +114,25 @@ class IndexStats(Structure):
                 ("recall_at_10", c_double), ("structure", c_char * 64), ("model_id", c_char * 72)]
 
 
+class Embedding(Structure):
+    _fields_ = [("version", c_uint32), ("kind", c_uint32), ("path", c_char_p),
+                ("vector", POINTER(c_float)), ("size", c_int64), ("mtime_ns", c_int64),
+                ("hash", c_uint8 * 32), ("width", c_uint32), ("height", c_uint32),
+                ("timestamp", c_double), ("status", c_int32), ("reserved", c_uint32),
+                ("error", c_char_p)]
+
+
+EMBEDDING_VERSION = 1
+
+PENDING_FN = CFUNCTYPE(c_int, c_void_p, c_char_p, c_int64, c_int64, c_uint32, c_int, c_char_p)
+
 #: Every struct by its C name, for the layout test.
 STRUCTS: dict[str, type[Structure]] = {
     "cerebro_image_options": ImageOptions, "cerebro_model_options": ModelOptions,
     "cerebro_encode_options": EncodeOptions, "cerebro_index_options": IndexOptions,
     "cerebro_progress": Progress, "cerebro_add_options": AddOptions,
     "cerebro_add_stats": AddStats, "cerebro_search_options": SearchOptions,
-    "cerebro_hit": Hit, "cerebro_index_stats": IndexStats,
+    "cerebro_hit": Hit, "cerebro_index_stats": IndexStats, "cerebro_embedding": Embedding,
 }
 
 # Flags and enums (values fixed by the header).
@@ -212,6 +225,11 @@ _PROTOTYPES: dict[str, tuple[object, list[object]]] = {
     "cerebro_results_free": (None, [_P(ResultsHandle)]),
     "cerebro_index_stats_get": (_status, [_P(IndexHandle), _P(IndexStats)]),
     "cerebro_index_refresh": (_status, [_P(IndexHandle), _P(c_int)]),
+    "cerebro_index_pending": (_status, [_P(IndexHandle), _P(c_char_p), c_size_t, c_uint32,
+                                        PENDING_FN, c_void_p, _P(c_uint64)]),
+    "cerebro_index_add_embeddings": (_status, [_P(IndexHandle), c_char_p, c_uint32, _P(Embedding),
+                                               c_size_t, _P(AddStats)]),
+    "cerebro_index_merge": (_status, [_P(IndexHandle), _P(c_char_p), c_size_t, _P(AddStats)]),
 }
 
 # ---- loading -----------------------------------------------------------------

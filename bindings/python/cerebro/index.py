@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Sequence
-from ctypes import c_int, POINTER, byref, c_char_p, c_float
+import ctypes
+from ctypes import c_int, POINTER, byref, c_char_p, c_float, c_uint64
 from dataclasses import dataclass
 from typing import Any, Optional, Union
 
@@ -73,11 +74,63 @@ class IndexStats:
     model_id: str
 
 
+@dataclass(frozen=True)
+class PendingFile:
+    """A file Index.pending() found that the store does not have unchanged:
+    the store's key (absolute path), size, mtime in nanoseconds, and kind
+    ("image" or "video-frame", what Index.add() would make of it)."""
+
+    path: str
+    size: int
+    mtime_ns: int
+    kind: str = "image"
+
+
+@dataclass(frozen=True)
+class WalkError:
+    """Something Index.pending() could not visit, as Index.add() reports it."""
+
+    path: str
+    status: Status | int
+    message: str
+
+
+@dataclass(frozen=True)
+class Pending:
+    files: list[PendingFile]
+    errors: list[WalkError]
+    unchanged: int
+
+
+@dataclass(frozen=True)
+class Embedding:
+    """One precomputed item for Index.add_embeddings(): its row of `vectors`
+    is the vector (ignored for a failed file: status != OK). hash: the
+    SHA-256 of the file's bytes (32 bytes) or None; timestamp: seconds into
+    a video for kind "video-frame", else None."""
+
+    path: str
+    size: int
+    mtime_ns: int
+    hash: Optional[bytes] = None
+    width: int = 0
+    height: int = 0
+    kind: str = "image"
+    timestamp: Optional[float] = None
+    status: Status | int = Status.OK
+    error: Optional[str] = None
+
+
 ProgressCallback = Callable[[Progress], Optional[bool]]
 
 
 def _text(raw: bytes | None) -> str:
     return os.fsdecode(raw) if raw is not None else ""
+
+
+def ctypes_float_at(address: int) -> Any:
+    """A float* to the given address (a row of a numpy array kept alive by the caller)."""
+    return ctypes.cast(address, POINTER(c_float))
 
 
 class Index(Owner):
@@ -163,6 +216,99 @@ class Index(Owner):
             if raised:
                 raise raised[0]
             _lib.check(st)
+        return AddStats(stats.added, stats.updated, stats.skipped, stats.removed, stats.failed,
+                        stats.frames)
+
+    def pending(self, paths: Sequence[PathLike] | PathLike, recurse: bool = True,
+                hidden: bool = False, follow_symlinks: bool = False, video: bool = True) -> Pending:
+        """What add(paths) would encode now: the files found with add's rules
+        less those the store has with the same size and mtime, the paths
+        that could not be visited, and how many files were unchanged.
+        Nothing is written."""
+        if isinstance(paths, (str, bytes, os.PathLike)):
+            paths = [paths]
+        raw = [_lib.fspath(p) for p in paths]
+        flags = ((0 if recurse else _lib.ADD_NO_RECURSE) | (_lib.ADD_HIDDEN if hidden else 0)
+                 | (_lib.ADD_FOLLOW_SYMLINKS if follow_symlinks else 0)
+                 | (0 if video else _lib.ADD_NO_VIDEO))
+        files: list[PendingFile] = []
+        errors: list[WalkError] = []
+
+        def on_file(_user: object, path: bytes, size: int, mtime_ns: int, kind: int, status: int,
+                    message: bytes | None) -> int:
+            if status != Status.OK:
+                errors.append(WalkError(_text(path), status_of(status), _text(message)))
+            else:
+                files.append(PendingFile(_text(path), size, mtime_ns,
+                                         "video-frame" if kind == _lib.ITEM_VIDEO_FRAME else "image"))
+            return 0
+
+        unchanged = c_uint64(0)
+        arr = (c_char_p * max(len(raw), 1))(*raw)
+        with self._handle.use() as ix:
+            st = self._lib.cerebro_index_pending(ix, arr, len(raw), flags, _lib.PENDING_FN(on_file),
+                                                 None, byref(unchanged))
+            _lib.check(st)
+        return Pending(files, errors, unchanged.value)
+
+    def add_embeddings(self, items: Sequence[Embedding], vectors: np.ndarray,
+                       model_id: str | None = None) -> AddStats:
+        """Stores precomputed vectors (float32 [len(items), dim], one row per
+        item) with their files' metadata in one transaction; items with the
+        same path are the frames of one video; a path already stored is
+        replaced. model_id: the model that made the vectors (default: this
+        index's model); it and the vectors' dimension must be the store's,
+        else MismatchError."""
+        vecs = np.ascontiguousarray(vectors, dtype=np.float32)
+        if vecs.ndim != 2 or vecs.shape[0] != len(items):
+            raise error_for(Status.E_INVALID, f"vectors: expected [{len(items)}, dim], got shape "
+                            f"{vecs.shape}")
+        arr = (_lib.Embedding * max(len(items), 1))()
+        keep: list[bytes] = []
+        base = vecs.ctypes.data
+        row = vecs.shape[1] * 4
+        for i, it in enumerate(items):
+            e = arr[i]
+            e.version = _lib.EMBEDDING_VERSION
+            e.kind = _lib.ITEM_VIDEO_FRAME if it.kind == "video-frame" else _lib.ITEM_IMAGE
+            path = _lib.fspath(it.path)
+            keep.append(path)
+            e.path = path
+            e.size, e.mtime_ns = it.size, it.mtime_ns
+            if it.hash is not None:
+                if len(it.hash) != 32:
+                    raise error_for(Status.E_INVALID, f"{it.path}: hash of {len(it.hash)} bytes; "
+                                    "expected a 32-byte SHA-256")
+                e.hash[:] = list(it.hash)
+            e.width, e.height = it.width, it.height
+            e.timestamp = -1.0 if it.timestamp is None else it.timestamp
+            e.status = int(it.status)
+            if it.status == Status.OK:
+                e.vector = ctypes_float_at(base + i * row)
+            elif it.error is not None:
+                msg = it.error.encode("utf-8", "replace")
+                keep.append(msg)
+                e.error = msg
+        stats = _lib.AddStats()
+        mid = (model_id if model_id is not None else self.model.id).encode()
+        with self._handle.use() as ix:
+            _lib.check(self._lib.cerebro_index_add_embeddings(ix, mid, vecs.shape[1], arr, len(items),
+                                                              byref(stats)))
+        return AddStats(stats.added, stats.updated, stats.skipped, stats.removed, stats.failed,
+                        stats.frames)
+
+    def merge(self, dirs: Sequence[PathLike] | PathLike) -> AddStats:
+        """Copies the stores in `dirs` (same model, opened read-only) into this
+        one; on a path in both, the newer mtime wins (this store's on a tie:
+        stats.skipped). Another model's store raises MismatchError before
+        anything is written."""
+        if isinstance(dirs, (str, bytes, os.PathLike)):
+            dirs = [dirs]
+        raw = [_lib.fspath(d) for d in dirs]
+        arr = (c_char_p * max(len(raw), 1))(*raw)
+        stats = _lib.AddStats()
+        with self._handle.use() as ix:
+            _lib.check(self._lib.cerebro_index_merge(ix, arr, len(raw), byref(stats)))
         return AddStats(stats.added, stats.updated, stats.skipped, stats.removed, stats.failed,
                         stats.frames)
 

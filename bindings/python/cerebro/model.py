@@ -212,10 +212,13 @@ class Model(Owner):
         return out
 
     def encode_images(self, images: Sequence[PathLike], mode: str = "fast", batch_size: int = 0,
-                      workers: int = 0) -> tuple[np.ndarray, list[ImageError]]:
+                      workers: int = 0, sizes: np.ndarray | None = None,
+                      hashes: np.ndarray | None = None) -> tuple[np.ndarray, list[ImageError]]:
         """Embeddings of image files in any format libcerebro reads, float32
         [n, dim], and the files that failed (their rows are zero; the batch
-        goes on)."""
+        goes on). sizes (uint32 [n, 2]) and hashes (uint8 [n, 32]), when
+        given, receive each file's width and height (orientation applied,
+        full size) and the SHA-256 of its bytes, as Index.add() stores them."""
         if isinstance(images, (str, bytes, os.PathLike)):
             raise TypeError("encode_images takes a sequence of paths; wrap one path in a list")
         raw = [_lib.fspath(p) for p in images]
@@ -228,6 +231,16 @@ class Model(Owner):
             messages[index] = (message or b"").decode("utf-8", "replace")
 
         opts = self._encode_options(mode, batch_size, workers, _lib.ITEM_ERROR_FN(on_error))
+        for name, out_arr, dtype, width in (("sizes", sizes, np.uint32, 2),
+                                            ("hashes", hashes, np.uint8, 32)):
+            if out_arr is None:
+                continue
+            if (out_arr.dtype != dtype or out_arr.shape != (len(raw), width)
+                    or not out_arr.flags.c_contiguous or not out_arr.flags.writeable):
+                raise error_for(Status.E_INVALID, f"{name}: expected a writable C-contiguous "
+                                f"{np.dtype(dtype).name} array of shape ({len(raw)}, {width})")
+            setattr(opts, name, out_arr.ctypes.data_as(POINTER(_lib.c_uint32 if width == 2
+                                                               else _lib.c_uint8)))
         statuses = np.zeros(len(raw), dtype=np.intc)
         arr = (c_char_p * len(raw))(*raw)
         with self._handle.use() as m:
