@@ -459,19 +459,12 @@ static cerebro_status batch_sql_prepare(sqlite3 *db, batch_sql *b)
 {
     cerebro_status st;
     memset(b, 0, sizeof *b);
-    if ((st = cb_sql_prepare(db, "SELECT id FROM items WHERE file_id = ?", &b->old_items)) ||
-        (st = cb_sql_prepare(db, "DELETE FROM items WHERE file_id = ?", &b->del_items)) ||
+    if ((st = cb_sql_prepare(db, CB_SQL_OLD_ITEMS, &b->old_items)) ||
+        (st = cb_sql_prepare(db, CB_SQL_DEL_ITEMS, &b->del_items)) ||
         (st = cb_sql_prepare(db, SQL_UPDATE_META, &b->update_meta)) ||
-        (st = cb_sql_prepare(db,
-                             "UPDATE files SET size = ?2, mtime_ns = ?3, hash = ?4, width = ?5, height = ?6, "
-                             "status = ?7, error = ?8, indexed_at = ?9, kind = ?10 WHERE id = ?1",
-                             &b->update_file)) ||
-        (st = cb_sql_prepare(db,
-                             "INSERT INTO files(path, size, mtime_ns, hash, width, height, status, error, "
-                             "indexed_at, kind) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
-                             &b->insert_file)) ||
-        (st = cb_sql_prepare(db, "INSERT INTO items(file_id, timestamp, vector) VALUES(?, ?, ?)",
-                             &b->insert_item)))
+        (st = cb_sql_prepare(db, CB_SQL_UPDATE_FILE, &b->update_file)) ||
+        (st = cb_sql_prepare(db, CB_SQL_INSERT_FILE, &b->insert_file)) ||
+        (st = cb_sql_prepare(db, CB_SQL_INSERT_ITEM, &b->insert_item)))
         return st;
     return CEREBRO_OK;
 }

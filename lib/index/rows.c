@@ -38,18 +38,11 @@ cerebro_status cb_rows_begin(cerebro_index *idx, int keep_vectors, cb_rows *r)
     if ((st = cb_sql_exec(db, "BEGIN IMMEDIATE")) != CEREBRO_OK)
         return st;
     if ((st = cb_sql_prepare(db, "SELECT id, mtime_ns FROM files WHERE path = ?", &r->find)) ||
-        (st = cb_sql_prepare(db, "SELECT id FROM items WHERE file_id = ?", &r->old_items)) ||
-        (st = cb_sql_prepare(db, "DELETE FROM items WHERE file_id = ?", &r->del_items)) ||
-        (st = cb_sql_prepare(db,
-                             "UPDATE files SET size = ?2, mtime_ns = ?3, hash = ?4, width = ?5, height = ?6, "
-                             "status = ?7, error = ?8, indexed_at = ?9, kind = ?10 WHERE id = ?1",
-                             &r->update_file)) ||
-        (st = cb_sql_prepare(db,
-                             "INSERT INTO files(path, size, mtime_ns, hash, width, height, status, error, "
-                             "indexed_at, kind) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
-                             &r->insert_file)) ||
-        (st = cb_sql_prepare(db, "INSERT INTO items(file_id, timestamp, vector) VALUES(?, ?, ?)",
-                             &r->insert_item))) {
+        (st = cb_sql_prepare(db, CB_SQL_OLD_ITEMS, &r->old_items)) ||
+        (st = cb_sql_prepare(db, CB_SQL_DEL_ITEMS, &r->del_items)) ||
+        (st = cb_sql_prepare(db, CB_SQL_UPDATE_FILE, &r->update_file)) ||
+        (st = cb_sql_prepare(db, CB_SQL_INSERT_FILE, &r->insert_file)) ||
+        (st = cb_sql_prepare(db, CB_SQL_INSERT_ITEM, &r->insert_item))) {
         cb_rows_abort(r);
         return st;
     }

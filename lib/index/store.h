@@ -14,6 +14,18 @@
 #define CB_STORE_FORMAT_VERSION 1
 #define CB_READ_POOL 8
 
+/* The statements that write a file's row and its items: cerebro_index_add
+ * (add.c) and the stores' copy and put paths (rows.c) share them. */
+#define CB_SQL_OLD_ITEMS "SELECT id FROM items WHERE file_id = ?"
+#define CB_SQL_DEL_ITEMS "DELETE FROM items WHERE file_id = ?"
+#define CB_SQL_UPDATE_FILE                                                                         \
+    "UPDATE files SET size = ?2, mtime_ns = ?3, hash = ?4, width = ?5, height = ?6, status = ?7, " \
+    "error = ?8, indexed_at = ?9, kind = ?10 WHERE id = ?1"
+#define CB_SQL_INSERT_FILE                                                                       \
+    "INSERT INTO files(path, size, mtime_ns, hash, width, height, status, error, indexed_at, kind) " \
+    "VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)"
+#define CB_SQL_INSERT_ITEM "INSERT INTO items(file_id, timestamp, vector) VALUES(?, ?, ?)"
+
 struct cerebro_index {
     char *dir;
     const cerebro_model *model;
