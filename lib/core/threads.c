@@ -24,7 +24,7 @@ static struct {
     set_fn omp_set;
     get_fn blas_get;
     set_fn blas_set;
-    int short_spin; /* 2: passive, 1: a short spin, 0: libgomp's default */
+    int wait; /* libgomp waits 2: passively, 1: after a short spin, 0: after its default spin */
     pthread_mutex_t blas_lock;
     int blas_holders, blas_before;
 } rt = {.blas_lock = PTHREAD_MUTEX_INITIALIZER};
@@ -56,19 +56,19 @@ static void rt_init(void)
         rt.omp_get = NULL, rt.omp_set = NULL;
     if (!rt.blas_get || !rt.blas_set)
         rt.blas_get = NULL, rt.blas_set = NULL;
-    rt.short_spin = wait_policy();
+    rt.wait = wait_policy();
 }
 
 int cb_omp_passive(void)
 {
     pthread_once(&rt_once, rt_init);
-    return rt.short_spin == 2;
+    return rt.wait == 2;
 }
 
 int cb_omp_short_spin(void)
 {
     pthread_once(&rt_once, rt_init);
-    return rt.short_spin > 0;
+    return rt.wait > 0;
 }
 
 int cb_omp_hold(int n)

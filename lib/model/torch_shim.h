@@ -18,8 +18,9 @@ typedef struct cb_torch cb_torch;
  * cerebro/merges.txt and cerebro/spm.model when present (*config, *merges,
  * *spm: malloc'd, NUL-terminated, NULL when absent). Fails with E_FORMAT if
  * encode_image or encode_text is missing. Sizes libtorch's intra-op pool
- * and OpenBLAS's to n_threads (process-wide); each call then picks which of
- * the two runs on them (see ThreadScope in torch_shim.cpp). */
+ * and OpenBLAS's to n_threads (process-wide); a batch is then split over
+ * n_threads threads and a single input runs on the calling thread or the
+ * OpenMP team (the top of torch_shim.cpp says when). */
 cerebro_status cb_torch_load(const char *path, uint32_t n_threads, cb_torch **out, char **config,
                              char **merges, size_t *merges_len, char **spm, size_t *spm_len);
 
