@@ -338,10 +338,11 @@ def catches_sigint(proc: subprocess.Popen) -> bool:
     return m is not None and (int(m.group(1), 16) >> (signal.SIGINT - 1)) & 1 == 1
 
 
-def interrupt_when_ready(proc: subprocess.Popen) -> None:
+def interrupt_when_ready(proc: subprocess.Popen) -> str:
     """Ctrl-C once `cerebro index` catches it (the handler goes in after the
     index is open; a Ctrl-C before would just kill it), then wait until it
-    says it is stopping."""
+    says it is stopping. Returns the stderr read so far: what follows must be
+    read through the same file object (its buffer may already hold it)."""
     assert proc.stderr is not None
     deadline = time.monotonic() + 300
     while not catches_sigint(proc):
@@ -354,6 +355,7 @@ def interrupt_when_ready(proc: subprocess.Popen) -> None:
         line = proc.stderr.readline()
         expect(line != "", f"no acknowledgement of the first Ctrl-C: {seen}")
         seen += line
+    return seen
 
 
 MANY = 1500
@@ -377,8 +379,11 @@ def test_interrupt(c: Cerebro, images: Path) -> None:
                                 stderr=subprocess.PIPE, text=True)
 
     proc = start(1, subprocess.PIPE)
-    interrupt_when_ready(proc)
-    out, err = proc.communicate(timeout=300)
+    err = interrupt_when_ready(proc)
+    assert proc.stdout is not None and proc.stderr is not None
+    err += proc.stderr.read()  # not communicate(): it would skip what readline() buffered
+    out = proc.stdout.read()
+    proc.wait(timeout=300)
     expect(proc.returncode == 130, f"exit {proc.returncode}\n{out}{err}")
     m = re.search(r"interrupted: (\d+) files indexed, run again to resume", err)
     expect(m is not None, err)
