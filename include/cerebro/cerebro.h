@@ -618,16 +618,26 @@ CEREBRO_API cerebro_status cerebro_index_remove_id(cerebro_index *index, int64_t
 
 #define CEREBRO_MAX_K 10000
 
-#define CEREBRO_SEARCH_OPTIONS_VERSION 1
+/** The default minimum relevance (cerebro_search_options.min_relevance), chosen
+ *  by measurement on the default model's validation data (models/MODEL_CARD.md,
+ *  "Relevance cutoff"). */
+#define CEREBRO_MIN_RELEVANCE_DEFAULT 4.0f
+
+#define CEREBRO_SEARCH_OPTIONS_VERSION 2
 typedef struct cerebro_search_options {
-    uint32_t version;   /**< CEREBRO_SEARCH_OPTIONS_VERSION */
+    uint32_t version;   /**< CEREBRO_SEARCH_OPTIONS_VERSION (1: no min_relevance) */
     uint32_t k;         /**< results wanted, 1..CEREBRO_MAX_K (0 = 10) */
     const char *prefix; /**< only paths starting with this (stored paths are absolute; a
                              relative prefix is made absolute against the current
                              directory); NULL = all. Applied inside the k-NN search. */
+    float min_relevance; /**< (version 2) drop hits whose relevance
+                             (cerebro_results_relevance) is below this; 0 or less keeps
+                             every hit. Default CEREBRO_MIN_RELEVANCE_DEFAULT. A store of
+                             fewer than 50 items has no relevance: nothing is dropped. */
 } cerebro_search_options;
 
-#define CEREBRO_SEARCH_OPTIONS_INIT {CEREBRO_SEARCH_OPTIONS_VERSION, 10, NULL}
+#define CEREBRO_SEARCH_OPTIONS_INIT \
+    {CEREBRO_SEARCH_OPTIONS_VERSION, 10, NULL, CEREBRO_MIN_RELEVANCE_DEFAULT}
 CEREBRO_API void cerebro_search_options_init(cerebro_search_options *opts);
 
 /** What an indexed item is (cerebro_hit.kind). */
@@ -676,6 +686,14 @@ CEREBRO_API size_t cerebro_results_count(const cerebro_results *results);
 /** Copies hit i into *hit (its path stays owned by `results`). */
 CEREBRO_API cerebro_status cerebro_results_get(const cerebro_results *results, size_t i,
                                                cerebro_hit *hit);
+/** Relevance of hit i: how many standard deviations its score stands above
+ *  the mean of the same query's scores over the whole store (every item of a
+ *  store of up to 4,096 items, a uniform sample of 4,096 in a larger one).
+ *  Scores mean different things for different queries; relevance does not:
+ *  a nonsense query's best hit stands where the best of as many random
+ *  scores would (about 3 to 4 in a store of thousands), a real match above.
+ *  NAN when the store has fewer than 50 items, or i is out of range. */
+CEREBRO_API float cerebro_results_relevance(const cerebro_results *results, size_t i);
 CEREBRO_API void cerebro_results_free(cerebro_results *results);
 
 typedef struct cerebro_index_stats {

@@ -441,6 +441,8 @@ cerebro_status cerebro_index_open(cerebro_index **out, const char *dir, const ce
     pthread_mutex_init(&idx->write_lock, NULL);
     pthread_mutex_init(&idx->pool_lock, NULL);
     pthread_rwlock_init(&idx->state_lock, NULL);
+    pthread_rwlock_init(&idx->bg_lock, NULL);
+    idx->bg_generation = -1;
     idx->model = model;
     idx->dim = cerebro_model_dim(model);
     idx->readonly = readonly;
@@ -475,6 +477,8 @@ void cerebro_index_free(cerebro_index *idx)
         sqlite3_close(idx->pool[i]);
     sqlite3_close(idx->db);
     pthread_rwlock_destroy(&idx->state_lock);
+    cb_background_free(idx);
+    pthread_rwlock_destroy(&idx->bg_lock);
     pthread_mutex_destroy(&idx->pool_lock);
     pthread_mutex_destroy(&idx->write_lock);
     free(idx->dir);

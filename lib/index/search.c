@@ -1,5 +1,6 @@
 /* k-NN search by text, image, vector or item, and the results handle. */
 #include <limits.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,6 +15,7 @@
 struct cerebro_results {
     size_t n;
     cerebro_hit *hits;
+    float *relevance; /* per hit; NULL: none computed (all NAN) */
     char *strings; /* the hits' paths, NUL-separated */
 };
 
@@ -32,11 +34,19 @@ cerebro_status cerebro_results_get(const cerebro_results *r, size_t i, cerebro_h
     return CEREBRO_OK;
 }
 
+float cerebro_results_relevance(const cerebro_results *r, size_t i)
+{
+    if (!r || i >= r->n || !r->relevance)
+        return NAN;
+    return r->relevance[i];
+}
+
 void cerebro_results_free(cerebro_results *r)
 {
     if (!r)
         return;
     free(r->hits);
+    free(r->relevance);
     free(r->strings);
     free(r);
 }
@@ -107,6 +117,8 @@ static cerebro_status check_search_options(const cerebro_search_options *o, uint
     if (o->version < 1 || o->version > CEREBRO_SEARCH_OPTIONS_VERSION)
         return cb_fail(CEREBRO_E_INVALID, "search options: unknown version %u", o->version);
     *k = o->k ? o->k : 10;
+    if (o->version >= 2 && isnan(o->min_relevance))
+        return cb_fail(CEREBRO_E_INVALID, "search options: min_relevance is not a number");
     if (*k > CEREBRO_MAX_K)
         return cb_fail(CEREBRO_E_LIMIT, "search: k = %u is over the limit of %d", *k, CEREBRO_MAX_K);
     return CEREBRO_OK;
@@ -187,6 +199,36 @@ static char *prefix_key(const char *prefix)
     return out;
 }
 
+/* Gives every hit its relevance (relevance.c) and, when min > 0, drops the
+ * hits below it. Hits of a store too small to have a background keep NAN
+ * and are never dropped. */
+static cerebro_status apply_relevance(cerebro_index *idx, sqlite3 *db, const float *query, float min,
+                                      cerebro_results *r)
+{
+    float *scores;
+    cerebro_status st;
+    size_t kept = 0;
+
+    if (r->n == 0)
+        return CEREBRO_OK;
+    if (!(r->relevance = malloc(r->n * sizeof *r->relevance)) || !(scores = malloc(r->n * sizeof *scores)))
+        return cb_fail(CEREBRO_E_NOMEM, "search: out of memory");
+    for (size_t i = 0; i < r->n; i++)
+        scores[i] = r->hits[i].score;
+    st = cb_relevance(idx, db, query, scores, r->n, r->relevance);
+    free(scores);
+    if (st != CEREBRO_OK || !(min > 0))
+        return st;
+    for (size_t i = 0; i < r->n; i++) {
+        if (r->relevance[i] < min) /* false for NAN */
+            continue;
+        r->hits[kept] = r->hits[i];
+        r->relevance[kept++] = r->relevance[i];
+    }
+    r->n = kept;
+    return CEREBRO_OK;
+}
+
 /* Searches with a normalised query vector. exclude: an item id to leave out
  * (search by id), or -1. */
 static cerebro_status search(cerebro_index *idx, const float *query, const cerebro_search_options *opts,
@@ -231,14 +273,20 @@ static cerebro_status search(cerebro_index *idx, const float *query, const cereb
         else if ((st = cb_ann_search(idx->ann, query, 1, want, opts->prefix ? &filter : NULL, scores,
                                      ids)) == CEREBRO_OK)
             st = cb_results_lookup(db, ids, scores, want, exclude, out);
+        /* Searching by id asked for one extra hit; drop it if the item
+         * itself was not among them. */
+        if (st == CEREBRO_OK && (*out)->n > k)
+            (*out)->n = k;
+        if (st == CEREBRO_OK)
+            st = apply_relevance(idx, db, query, opts->version >= 2 ? opts->min_relevance : 0, *out);
+        if (st != CEREBRO_OK) {
+            cerebro_results_free(*out);
+            *out = NULL;
+        }
     }
     sqlite3_exec(db, "COMMIT", NULL, NULL, NULL);
     pthread_rwlock_unlock(&idx->state_lock);
     cb_index_reader_done(idx, db);
-    /* Searching by id asked for one extra hit; drop it if the item itself
-     * was not among them. */
-    if (st == CEREBRO_OK && (*out)->n > k)
-        (*out)->n = k;
 done:
     free(allowed);
     free(ids);

@@ -45,6 +45,15 @@ struct cerebro_index {
     int64_t generation;      /* of the committed state the ANN reflects */
     int64_t saved_generation;/* of the ANN file on disk */
 
+    /* Background of search scores (relevance.c): stored vectors (all of a
+     * small store, a sample of a large one) against which a query's scores
+     * are standardised. Drawn lazily by the first search that needs it. */
+    pthread_rwlock_t bg_lock;
+    int64_t bg_generation;   /* state it was drawn from; -1: none yet */
+    uint64_t bg_store_n;     /* items in the store then */
+    size_t bg_n;             /* vectors in bg_x */
+    float *bg_x;             /* bg_n * dim */
+
     pthread_mutex_t pool_lock; /* idle read-only connections */
     sqlite3 *pool[CB_READ_POOL];
     int pool_n;
@@ -62,6 +71,18 @@ void cb_sql_rollback(sqlite3 *db);
 
 /* Opens the database file of dir (creating the schema unless readonly). */
 cerebro_status cb_store_open_db(const char *dir, int readonly, int create, sqlite3 **out);
+
+/* Fills relevance[0..n) for hits with these scores against the query's
+ * background (relevance.c): (score - mean) / sd of the query's scores over
+ * the store's vectors, all of them up to CB_BACKGROUND_SAMPLE items, a
+ * uniform sample beyond. NAN when the store has fewer than
+ * CB_BACKGROUND_MIN items. The caller holds state_lock for reading and an
+ * open read transaction on db. */
+#define CB_BACKGROUND_SAMPLE 4096
+#define CB_BACKGROUND_MIN 50
+cerebro_status cb_relevance(cerebro_index *idx, sqlite3 *db, const float *query, const float *scores,
+                            size_t n, float *relevance);
+void cb_background_free(cerebro_index *idx);
 
 /* meta table access (value copied into buf; *found 0 when absent). */
 cerebro_status cb_meta_get(sqlite3 *db, const char *key, char *buf, size_t cap, int *found);

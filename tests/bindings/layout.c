@@ -80,7 +80,7 @@ int main(void)
     END();
     BEGIN(cerebro_search_options);
     FIELD(cerebro_search_options, version); FIELD(cerebro_search_options, k);
-    FIELD(cerebro_search_options, prefix);
+    FIELD(cerebro_search_options, prefix); FIELD(cerebro_search_options, min_relevance);
     END();
     BEGIN(cerebro_hit);
     FIELD(cerebro_hit, id); FIELD(cerebro_hit, score); FIELD(cerebro_hit, width);

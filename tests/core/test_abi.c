@@ -83,10 +83,11 @@ START_TEST(test_layout_snapshot)
     ABI_OFFSET(cerebro_add_stats, removed, 32);
     ABI_OFFSET(cerebro_add_stats, failed, 40);
     ABI_OFFSET(cerebro_add_stats, frames, 48);
-    ABI_SIZE(cerebro_search_options, 16);
+    ABI_SIZE(cerebro_search_options, 24);
     ABI_OFFSET(cerebro_search_options, version, 0);
     ABI_OFFSET(cerebro_search_options, k, 4);
     ABI_OFFSET(cerebro_search_options, prefix, 8);
+    ABI_OFFSET(cerebro_search_options, min_relevance, 16);
     ABI_SIZE(cerebro_hit, 40);
     ABI_OFFSET(cerebro_hit, id, 0);
     ABI_OFFSET(cerebro_hit, score, 8);

@@ -245,6 +245,7 @@ static cerebro_search_options search_opts(uint32_t k, const char *prefix)
     cerebro_search_options_init(&o);
     o.k = k;
     o.prefix = prefix;
+    o.min_relevance = 0; /* every hit: these tests check the k-NN search itself */
     return o;
 }
 
@@ -665,6 +666,127 @@ START_TEST(test_refresh)
     ck_assert_int_eq(cerebro_index_refresh(NULL, &changed), CEREBRO_E_INVALID);
     cerebro_index_free(r);
     cerebro_index_free(w);
+    cerebro_model_free(m);
+    free(q);
+}
+END_TEST
+
+/* ---- relevance ------------------------------------------------------------ */
+
+/* Relevance is the standard score of a hit's score among the same query's
+ * scores over every stored vector (a store under 4,096 items: exact), the
+ * cutoff drops exactly the hits below it, a store under 50 items has none. */
+START_TEST(test_relevance)
+{
+    const char *root = scratch("relevance"), *photos = join(root, "photos");
+    cerebro_model *m = open_model("tiny.pt");
+    uint32_t dim = cerebro_model_dim(m);
+    float *q = malloc(dim * sizeof *q);
+    cerebro_results *r = NULL;
+    cerebro_search_options o;
+
+    fill_folder(join(photos, "small"), 12, 900);
+    cerebro_index *idx = open_index(join(root, "store"), m, CEREBRO_INDEX_CREATE);
+    add_one(idx, join(photos, "small"), 0);
+    /* Too few items for a background: NAN, and a cutoff drops nothing. */
+    seeded_vector(q, dim, 1);
+    cerebro_search_options_init(&o);
+    ck_assert_int_eq(o.version, 2);
+    ck_assert_float_eq(o.min_relevance, CEREBRO_MIN_RELEVANCE_DEFAULT);
+    o.k = 5;
+    o.min_relevance = 100;
+    OK(cerebro_index_search_vector(idx, q, &o, &r));
+    ck_assert_uint_eq(cerebro_results_count(r), 5);
+    ck_assert(isnan(cerebro_results_relevance(r, 0)));
+    cerebro_results_free(r);
+
+    fill_folder(join(photos, "more"), 60, 1000);
+    add_one(idx, photos, 0);
+    ck_assert_uint_eq(item_count(idx), 72);
+    for (uint32_t seed = 0; seed < 6; seed++) {
+        /* Text and vector queries; all 72 scores give the expected values. */
+        cerebro_status st;
+        o.k = 72;
+        o.min_relevance = 0;
+        if (seed % 2) {
+            seeded_vector(q, dim, seed);
+            normalize(q, dim);
+            st = cerebro_index_search_vector(idx, q, &o, &r);
+        } else {
+            const char *texts[] = {"a red square", "zxqv blorp", "a photo of a dog"};
+            st = cerebro_index_search_text(idx, texts[seed / 2], &o, &r);
+        }
+        OK(st);
+        size_t n = cerebro_results_count(r);
+        ck_assert_uint_eq(n, 72);
+        double sum = 0, sq = 0;
+        for (size_t i = 0; i < n; i++) {
+            cerebro_hit h;
+            OK(cerebro_results_get(r, i, &h));
+            sum += h.score;
+        }
+        double mean = sum / (double)n;
+        for (size_t i = 0; i < n; i++) {
+            cerebro_hit h;
+            OK(cerebro_results_get(r, i, &h));
+            sq += (h.score - mean) * (h.score - mean);
+        }
+        double sd = sqrt(sq / (double)n);
+        float rel[72];
+        for (size_t i = 0; i < n; i++) {
+            cerebro_hit h;
+            OK(cerebro_results_get(r, i, &h));
+            rel[i] = cerebro_results_relevance(r, i);
+            ck_assert_msg(fabs(rel[i] - (h.score - mean) / sd) < 1e-3, "hit %zu: relevance %g, expected %g",
+                          i, rel[i], (h.score - mean) / sd);
+        }
+        ck_assert(isnan(cerebro_results_relevance(r, n)));
+        cerebro_results_free(r);
+        /* A cutoff between hits 2 and 3 keeps exactly three, with the same
+         * relevance; a version-1 caller gets no cutoff. */
+        o.k = 10;
+        o.min_relevance = (rel[2] + rel[3]) / 2;
+        if (rel[2] - rel[3] > 1e-3f) {
+            OK(seed % 2 ? cerebro_index_search_vector(idx, q, &o, &r)
+                        : cerebro_index_search_text(idx, seed / 2 == 0 ? "a red square"
+                                                        : seed / 2 == 1 ? "zxqv blorp" : "a photo of a dog",
+                                                    &o, &r));
+            ck_assert_uint_eq(cerebro_results_count(r), 3);
+            ck_assert_float_eq_tol(cerebro_results_relevance(r, 2), rel[2], 1e-4);
+            cerebro_results_free(r);
+        }
+        o.version = 1;
+        o.min_relevance = 1000;
+        OK(cerebro_index_search_vector(idx, q, &o, &r));
+        ck_assert_uint_eq(cerebro_results_count(r), 10);
+        cerebro_results_free(r);
+        o.version = 2;
+    }
+    /* Removing items redraws the background: relevance follows the store. */
+    OK(cerebro_index_remove_path(idx, join(photos, "more/img000.jpg")));
+    o.k = 71;
+    o.min_relevance = 0;
+    OK(cerebro_index_search_vector(idx, q, &o, &r));
+    ck_assert_uint_eq(cerebro_results_count(r), 71);
+    double sum = 0, sq = 0;
+    cerebro_hit h;
+    for (size_t i = 0; i < 71; i++) {
+        OK(cerebro_results_get(r, i, &h));
+        sum += h.score;
+    }
+    for (size_t i = 0; i < 71; i++) {
+        OK(cerebro_results_get(r, i, &h));
+        sq += (h.score - sum / 71) * (h.score - sum / 71);
+    }
+    OK(cerebro_results_get(r, 0, &h));
+    ck_assert_float_eq_tol(cerebro_results_relevance(r, 0), (h.score - sum / 71) / sqrt(sq / 71), 1e-3);
+    cerebro_results_free(r);
+    /* A NaN threshold is an error, not a silent "keep all". */
+    o.min_relevance = NAN;
+    ck_assert_int_eq(cerebro_index_search_vector(idx, q, &o, &r), CEREBRO_E_INVALID);
+    ck_assert_ptr_null(r);
+    ck_assert_ptr_nonnull(strstr(cerebro_last_error(), "min_relevance"));
+    cerebro_index_free(idx);
     cerebro_model_free(m);
     free(q);
 }
@@ -1287,6 +1409,7 @@ static void *race_search(void *arg)
         cerebro_search_options o;
         cerebro_search_options_init(&o);
         o.k = 1 + round % 12;
+        o.min_relevance = 0; /* every hit: the count is what this checks */
         if (cerebro_index_stats_get(rc->idx, &before) != CEREBRO_OK) {
             snprintf(rc->error, sizeof rc->error, "stats: %s", cerebro_last_error());
             break;
@@ -1316,6 +1439,15 @@ static void *race_search(void *arg)
             if (hit.score > last + 1e-6f)
                 snprintf(rc->error, sizeof rc->error, "scores not sorted: %g after %g", hit.score, last);
             last = hit.score;
+            /* Relevance is drawn from the state the search began on (the
+             * background is redrawn as the store grows): present once the
+             * store has 50 items, in the order of the scores. */
+            float rel = cerebro_results_relevance(r, i);
+            if (before.count >= 50 && isnan(rel))
+                snprintf(rc->error, sizeof rc->error, "no relevance with %llu items",
+                         (unsigned long long)before.count);
+            else if (i > 0 && rel > cerebro_results_relevance(r, i - 1) + 1e-4f)
+                snprintf(rc->error, sizeof rc->error, "relevance not sorted");
             if (access(hit.path, F_OK) != 0)
                 snprintf(rc->error, sizeof rc->error, "hit %s does not exist", hit.path);
             else if (cerebro_index_get(rc->idx, hit.id, &g) != CEREBRO_OK ||
@@ -1782,6 +1914,7 @@ static Suite *index_suite(void)
     tcase_add_test(tc, test_search_kinds);
     tcase_add_test(tc, test_k_limits);
     tcase_add_test(tc, test_prefix);
+    tcase_add_test(tc, test_relevance);
     tcase_add_test(tc, test_refresh);
     tcase_add_test(tc, test_incremental);
     tcase_add_test(tc, test_overlapping_roots);

@@ -15,6 +15,7 @@ COMMANDS = {
     "export": "write a bundle from a training checkpoint",
     "evaluate": "emoji retrieval and CIFAR-6 zero-shot metrics, report and plots",
     "pipeline": "pretrain -> (pseudolabel -> finetune) x3 -> export -> evaluate, resumable",
+    "relevance": "measure the relevance cutoff on validation data, choose its default",
 }
 
 

@@ -39,6 +39,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Dict, Iterable, List, Optional, Sequence, Set
 
+from .captions import WordNetCaptions, enrich, wordnet_reader
 from .manifest import Record, write_json, write_manifest
 from .paths import CIFAR10_HELP, CIFAR10_SHA256, cifar10_source, default_data_dir
 
@@ -179,19 +180,22 @@ def emoji_records(package: Path, style: str, heldout: Set[str], training: bool
             continue
         captions = emoji_captions(entry)
         base = {"source": source, "licence": LICENCES[source], "id": code}
+        group = {"group": f"emoji:{code}"}
         if not training:
             records.append({"image": str(images / entry["image"]), "captions": captions[:1],
                             "heldout": code in heldout, "subcategory": entry["subcategory"],
                             **base})
             continue
-        records.append({"image": str(images / entry["image"]), "captions": captions, **base})
+        records.append({"image": str(images / entry["image"]), "captions": captions, **base,
+                        **group})
         for tones, variant in (entry.get("skin_variations") or {}).items():
             if not variant.get(f"has_img_{style}", True) or not (images / variant["image"]).is_file():
                 continue
             tone = ", ".join(f"{SKIN_TONES.get(t, t)} skin tone" for t in tones.split("-"))
             records.append({"image": str(images / variant["image"]),
                             "captions": [f"{c}: {tone}" for c in captions[:2]] + captions[2:],
-                            **base, "id": normal_code(variant["unified"])})
+                            **base, "id": normal_code(variant["unified"]),
+                            "group": "emoji:" + normal_code(variant["unified"])})
     return records
 
 
@@ -228,7 +232,7 @@ def openmoji_records(package: Path, out_dir: Path, heldout: Set[str], workers: i
             captions.append(f"{name}, {', '.join(tags[:8])}")
         captions.append(f"{name}, {words(entry.get('subgroups', ''))}")
         records.append({"image": str(png), "captions": captions, "source": "openmoji",
-                        "licence": LICENCES["openmoji"], "id": code})
+                        "licence": LICENCES["openmoji"], "id": code, "group": f"emoji:{code}"})
     print(f"data: rasterising {len(jobs)} OpenMoji SVGs with rsvg-convert", flush=True)
     with ThreadPoolExecutor(workers) as pool:
         list(pool.map(lambda job: rasterise(*job), jobs))
@@ -272,7 +276,7 @@ def tuxpaint_records(package: Path) -> List[Record]:
                 captions.append(first.rstrip(".").lower())
         captions += [name, f"{name}, {folders}"]
         records.append({"image": str(png), "captions": [c for c in captions if c],
-                        "source": "tuxpaint", "licence": LICENCES["tuxpaint"],
+                        "source": "tuxpaint", "licence": LICENCES["tuxpaint"], "name": name,
                         "id": str(png.relative_to(root))})
     return records
 
@@ -403,6 +407,17 @@ def build(data_dir: Path, cifar10: Optional[Path], seed_per_class: int = 50, val
     manifests = data_dir / "manifests"
     counts: Dict[str, int] = {}
     heldout: Set[str] = set()
+    wordnet_source = wordnet_reader(data_dir)
+    wordnet = WordNetCaptions(wordnet_source) if wordnet_source is not None else None
+    if wordnet is None:
+        print("data: warning: WordNet (Debian's wordnet-base) not found; no `wordnet` "
+              "captions", flush=True)
+
+    def emoji_name(record: Record) -> str:
+        return record["captions"][0].split(":")[0]
+
+    def named(records: List[Record], name_of=emoji_name) -> List[Record]:
+        return enrich(records, name_of, wordnet)
     if sources & {"google", "twitter", "openmoji"}:
         google = extracted(npm_pack(GOOGLE_EMOJI, downloads), extract, "emoji-datasource-google")
         base = json.loads((google / "package" / "emoji.json").read_text(encoding="utf-8"))
@@ -411,7 +426,8 @@ def build(data_dir: Path, cifar10: Optional[Path], seed_per_class: int = 50, val
         write_json(manifests / "vocabulary.json", animal_vocabulary(google))
         if "google" in sources:
             counts["google-emoji"] = write_manifest(
-                manifests / "google-emoji.jsonl", emoji_records(google, "google", heldout, True))
+                manifests / "google-emoji.jsonl",
+                named(emoji_records(google, "google", heldout, True)))
     if "twitter" in sources:
         twitter = extracted(npm_pack(TWITTER_EMOJI, downloads), extract,
                             "emoji-datasource-twitter")
@@ -421,14 +437,17 @@ def build(data_dir: Path, cifar10: Optional[Path], seed_per_class: int = 50, val
         openmoji = extracted(npm_pack(OPENMOJI, downloads), extract, "openmoji")
         counts["openmoji"] = write_manifest(
             manifests / "openmoji.jsonl",
-            openmoji_records(openmoji, data_dir / "images" / "openmoji", heldout, workers))
+            named(openmoji_records(openmoji, data_dir / "images" / "openmoji", heldout,
+                                   workers)))
     if "tuxpaint" in sources:
         tux = extracted(apt_download(TUXPAINT, downloads), extract, TUXPAINT)
-        counts["tuxpaint"] = write_manifest(manifests / "tuxpaint.jsonl", tuxpaint_records(tux))
+        counts["tuxpaint"] = write_manifest(manifests / "tuxpaint.jsonl",
+                                            named(tuxpaint_records(tux), lambda r: r["name"]))
     if "openclipart" in sources:
         clip = extracted(apt_download(OPENCLIPART, downloads), extract, OPENCLIPART)
         counts["openclipart"] = write_manifest(manifests / "openclipart.jsonl",
-                                               openclipart_records(clip))
+                                               named(openclipart_records(clip),
+                                                     lambda r: r["captions"][0]))
     if "cifar" in sources:
         files = cifar_files(cifar10_source(cifar10), data_dir / "images" / "cifar10")
         splits = cifar_splits(files, seed_per_class, val_per_class, vehicles_per_class)

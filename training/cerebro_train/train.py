@@ -91,16 +91,22 @@ def manifest_label(text: str) -> str:
     return path.name + (f"*{repeat}" if repeat != 1 else "")
 
 
-def group_id(record: Dict[str, Any], table: Dict[str, int], fallback: int) -> int:
+def group_id(record: Dict[str, Any], table: Dict[str, int], fallback: int,
+             ungroup: Sequence[str] = ()) -> int:
+    """The record's group number; records without a group, or whose group starts with
+    one of the `ungroup` prefixes (e.g. "emoji:"), are each a group of their own."""
     group = record.get("group")
-    if group is None:
+    if group is None or any(group.startswith(prefix) for prefix in ungroup):
         return UNGROUPED + fallback
     return table.setdefault(group, len(table))
 
 
 def load_stream(manifests: Sequence[str], arch: Dict[str, Any], share: float,
                 cache_dir: Path, group_table: Dict[str, int], first_id: int,
-                merges: str = "", workers: int = 2) -> Stream:
+                merges: str = "", workers: int = 2, caption_fields: Sequence[str] = (),
+                ungroup: Sequence[str] = ()) -> Stream:
+    """caption_fields: record fields whose captions join `captions` (captions.py's
+    `typed`, `wordnet`); ungroup: group prefixes treated as no group."""
     tokenizer = tokenizer_for(arch["vocab_size"], merges)
     size, context = arch["image_resolution"], arch["context_length"]
     pixels, captions, groups, order, offsets = [], [], [], [], [0]
@@ -114,8 +120,11 @@ def load_stream(manifests: Sequence[str], arch: Dict[str, Any], share: float,
             if not record.get("captions"):
                 raise ValueError(f"{path}: record {record.get('id', record['image'])} "
                                  "has no captions")
-            captions.append(encode(tokenizer, record["captions"], context))
-            groups.append(group_id(record, group_table, first_id + len(groups)))
+            texts = list(record["captions"])
+            for field in caption_fields:
+                texts += [t for t in record.get(field) or [] if t not in texts]
+            captions.append(encode(tokenizer, texts, context))
+            groups.append(group_id(record, group_table, first_id + len(groups), ungroup))
         base = offsets[-1]
         order.extend(list(range(base, base + len(records))) * repeat)
         offsets.append(base + len(records))
@@ -306,6 +315,8 @@ class TrainConfig:
     threads: int
     stop_after: int = 0
     deterministic: bool = False
+    caption_fields: Tuple[str, ...] = ()
+    ungroup: Tuple[str, ...] = ()
 
 
 def config_from_args(args: argparse.Namespace) -> TrainConfig:
@@ -318,7 +329,9 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
         precision=args.precision, augment=not args.no_augment,
         checkpoint_every=args.checkpoint_every, log_every=args.log_every,
         cache_dir=args.cache_dir or (args.data_dir / "cache"), merges=args.merges or "",
-        threads=args.threads, stop_after=args.stop_after)
+        threads=args.threads, stop_after=args.stop_after,
+        caption_fields=tuple(f for f in args.caption_fields.split(",") if f),
+        ungroup=tuple(g for g in args.ungroup.split(",") if g))
 
 
 def initial_model(cfg: TrainConfig) -> Tuple[nn.Module, Dict[str, Any]]:
@@ -374,10 +387,12 @@ def train_process(rank: int, world: int, cfg: TrainConfig, port: int) -> Dict[st
         return {"step": step, "resumed_complete": True}
 
     group_table: Dict[str, int] = {}
-    streams = [load_stream(cfg.manifests, arch, 1.0, cfg.cache_dir, group_table, 0, cfg.merges)]
+    streams = [load_stream(cfg.manifests, arch, 1.0, cfg.cache_dir, group_table, 0, cfg.merges,
+                           caption_fields=cfg.caption_fields, ungroup=cfg.ungroup)]
     if cfg.extra_manifests and cfg.extra_share > 0:
         streams.append(load_stream(cfg.extra_manifests, arch, cfg.extra_share, cfg.cache_dir,
-                                   group_table, len(streams[0]), cfg.merges))
+                                   group_table, len(streams[0]), cfg.merges,
+                                   caption_fields=cfg.caption_fields, ungroup=cfg.ungroup))
 
     ddp: nn.Module = model
     if world > 1:
@@ -389,7 +404,8 @@ def train_process(rank: int, world: int, cfg: TrainConfig, port: int) -> Dict[st
             "extra": [manifest_label(m) for m in cfg.extra_manifests],
             "extra_share": cfg.extra_share, "precision": cfg.precision, "world": world,
             "init": f"{Path(cfg.init).parent.name}/{Path(cfg.init).name}" if cfg.init else None,
-            "samples": [len(s) for s in streams]}
+            "samples": [len(s) for s in streams],
+            "caption_fields": list(cfg.caption_fields), "ungroup": list(cfg.ungroup)}
     if rank == 0:
         print(f"train: {run.name}: {archs.count_parameters(model):,} parameters, "
               f"streams {[len(s) for s in streams]}, {cfg.steps} steps x {cfg.batch}",
@@ -485,6 +501,11 @@ def add_common_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--merges", default="", help="CLIP BPE merges (default: shared data)")
     parser.add_argument("--threads", type=int, default=os.cpu_count() or 1)
     parser.add_argument("--nproc", type=int, default=1, help="data-parallel processes (gloo)")
+    parser.add_argument("--caption-fields", default="",
+                        help="extra caption fields of the manifests to train on, e.g. "
+                        "typed,wordnet (captions.py)")
+    parser.add_argument("--ungroup", default="",
+                        help="comma-separated group prefixes to ignore (e.g. emoji:)")
     parser.add_argument("--stop-after", type=int, default=0,
                         help="stop (checkpointed) after this step; rerun to resume")
 
