@@ -36,8 +36,9 @@ packages=(
   chromium wrk
   # distributed indexing (bindings/python/cerebro/distributed.py): Dask
   python3-dask python3-distributed
-  # training pipeline: plots, OpenMoji SVG rasterising
-  python3-matplotlib librsvg2-bin
+  # training pipeline: plots, OpenMoji SVG rasterising, WordNet captions
+  # (training/cerebro_train/captions.py reads wordnet-base with nltk)
+  python3-matplotlib librsvg2-bin wordnet-base python3-nltk
   # installing it: the Debian packages (cpack: dpkg-shlibdeps, file), the
   # Python package (pip into a venv, offline with Debian's setuptools)
   dpkg-dev file python3-venv python3-pip python3-setuptools python3-wheel
