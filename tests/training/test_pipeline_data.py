@@ -131,3 +131,45 @@ def test_manifest_paths_are_relative_to_the_manifest(tmp_path: Path) -> None:
     line = json.loads((tmp_path / "manifests" / "m.jsonl").read_text())
     assert line["image"] == "../images/a.png"
     assert read_manifest(tmp_path / "manifests" / "m.jsonl")[0]["image"] == str(image)
+
+
+def test_emoji_records_are_grouped_by_code_point(tmp_path: Path) -> None:
+    entries = [emoji_entry("cat face", "1F431", 1),
+               emoji_entry("waving hand", "1F44B", 2, skin_variations={
+                   "1F3FB": {"unified": "1F44B-1F3FB", "image": "1f44b-1f3fb.png"}})]
+    package = fake_emoji_package(tmp_path / "google", "google", entries)
+    train = builders.emoji_records(package, "google", set(), training=True)
+    assert [r["group"] for r in train] == ["emoji:1F431", "emoji:1F44B", "emoji:1F44B-1F3FB"]
+
+
+def test_typed_captions_are_what_people_type() -> None:
+    from cerebro_train.captions import plain_name, typed_captions
+    assert typed_captions("cat face") == ["a cat", "a photo of a cat", "a picture of a cat"]
+    assert typed_captions("Owl, 2") == ["an owl", "a photo of an owl", "a picture of an owl"]
+    assert plain_name("face") == "face" and typed_captions("123") == []
+
+
+def test_wordnet_captions_pick_the_concrete_sense(tmp_path: Path) -> None:
+    # Debian's wordnet-base (scripts/setup.sh installs it); nltk reads it through the
+    # folder of links + generated lexnames that wordnet_reader builds.
+    from cerebro_train.captions import WordNetCaptions, enrich, wordnet_reader
+    reader = wordnet_reader(tmp_path)
+    assert reader is not None, "wordnet-base is not installed (scripts/setup.sh)"
+    assert (tmp_path / "wordnet" / "lexnames").read_text().count("\n") == 45
+    words = WordNetCaptions(reader)
+    assert words("automobile")[:1] == ["a car"]
+    assert words("tiger") == ["a big cat"]          # the animal, not "a fierce person"
+    assert words("cat face")[-1] == "a feline"      # head noun after dropping "face"
+    assert words("pilot") == []                     # a person first: no guess
+    assert words("grinning face") == []
+    records = enrich([{"captions": ["tabby cat"]}], lambda r: r["captions"][0], words)
+    assert records[0]["typed"][0] == "a tabby cat" and "a domestic cat" in records[0]["wordnet"]
+
+
+def test_training_streams_take_extra_captions_and_drop_groups(tmp_path: Path) -> None:
+    from cerebro_train.train import UNGROUPED, group_id
+    table: dict = {}
+    record = {"group": "emoji:1F431"}
+    assert group_id(record, table, 7) == 0
+    assert group_id(record, table, 8, ungroup=("emoji:",)) == UNGROUPED + 8
+    assert group_id({"group": "cifar:cat"}, table, 9, ungroup=("emoji:",)) == 1

@@ -7,7 +7,8 @@ Metrics of one bundle:
 - Emoji retrieval, text -> image: every Twitter-style base emoji (a style never trained
   on) is the gallery, its name ("grinning face") the query; R@1/5/10 over all queries
   (`twitter_r@k`) and over the queries of the held-out emoji, which no training source
-  contained in any style (`heldout_r@k`).
+  contained in any style (`heldout_r@k`), and with the query as people type it, "a
+  strawberry" (`twitter_typed_r@k`).
 - CIFAR-6 zero-shot: accuracy on the validation photos of bird cat deer dog frog horse
   with the prompts "a photo of a {class}." (`cifar6_acc`) and with the mean of the ten
   training templates (`cifar6_acc_ensemble`).
@@ -31,6 +32,7 @@ import numpy as np
 import torch
 
 from .bundle import load_bundle
+from .captions import typed_captions
 from .data import ANIMALS, class_captions, prompt
 from .images import cached_pixels, normalise
 from .manifest import read_json, read_manifest, write_json
@@ -124,6 +126,11 @@ def evaluate_bundle(bundle: Path, data_dir: Path, backend: str = "torch", thread
     for k, hit in hits.items():
         metrics[f"twitter_r@{k}"] = round(float(hit.mean()), 4)
         metrics[f"heldout_r@{k}"] = round(float(hit[heldout].mean()), 4) if heldout.any() else None
+    # What people type: "a strawberry" for the emoji named "strawberry" (captions.py).
+    typed = recall_at(encoder.texts([typed_captions(r["captions"][0].split(":")[0])[0]
+                                     for r in emoji]) @ gallery.T)
+    for k, hit in typed.items():
+        metrics[f"twitter_typed_r@{k}"] = round(float(hit.mean()), 4)
     metrics["twitter_gallery"] = len(emoji)
     metrics["heldout_queries"] = int(heldout.sum())
 
@@ -147,7 +154,8 @@ def evaluate_bundle(bundle: Path, data_dir: Path, backend: str = "torch", thread
 
 METRICS = [("cifar6_acc", "CIFAR-6 val acc"), ("cifar6_acc_ensemble", "CIFAR-6 (10 prompts)"),
            ("twitter_r@1", "Twitter R@1"), ("twitter_r@5", "Twitter R@5"),
-           ("twitter_r@10", "Twitter R@10"), ("heldout_r@10", "held-out R@10")]
+           ("twitter_r@10", "Twitter R@10"), ("heldout_r@10", "held-out R@10"),
+           ("twitter_typed_r@10", "typed \"a X\" R@10")]
 
 
 def stage_rows(run: Path) -> List[Dict[str, Any]]:
