@@ -296,7 +296,6 @@ static char *results_key(const server *srv, const char *what, const search_query
 static int search_params(request *r, struct MHD_Connection *c, search_query *sq, enum MHD_Result *ret)
 {
     const char *min = serve_param(r, "min");
-    cerebro_search_options so;
     double v;
     int bad;
 
@@ -304,8 +303,7 @@ static int search_params(request *r, struct MHD_Connection *c, search_query *sq,
         *ret = serve_send_error(r, c, MHD_HTTP_BAD_REQUEST, "k must be a number from 1 to %d", SERVE_MAX_K);
         return -1;
     }
-    cerebro_search_options_init(&so);
-    sq->min = so.min_relevance;
+    sq->min = r->srv->min_relevance;
     if (min && cli_parse_double(min, 0, CLI_MAX_MIN_RELEVANCE, &v) != 0) {
         *ret = serve_send_error(r, c, MHD_HTTP_BAD_REQUEST,
                                 "min (the minimum relevance) must be a number from 0 to %g; 0 keeps every hit",

@@ -675,6 +675,16 @@ def test_relevance_and_min() -> None:
         assert s.api(f"/api/similar/{frog['id']}?min=100")["count"] == 0
         assert s.api(f"/api/similar/{frog['id']}")["min"] == pytest.approx(default)
         assert s.api(f"/api/item/{frog['id']}")["relevance"] is None
+        every = search(s, "a frog", k="200", min="0")["results"]
+    finally:
+        assert s.stop() == 0, s.log_path.read_text()
+    # --min-relevance: the server's own default min.
+    s = Server(db, [photos], WORK / "relevance" / "server2.log", "--min-relevance", "1.5")
+    try:
+        j = search(s, "a frog")
+        assert j["min"] == 1.5
+        assert [h["id"] for h in j["results"]] == [h["id"] for h in every if h["relevance"] >= 1.5][:24]
+        assert search(s, "a frog", min="0")["count"] == 24
     finally:
         assert s.stop() == 0, s.log_path.read_text()
 
@@ -687,7 +697,9 @@ def test_command_line() -> None:
     assert h.returncode == 0 and h.stdout.startswith("usage: cerebro serve") and "ROOT" in h.stdout
     assert run("help", "serve").stdout == h.stdout
     assert "serve" in run("--help").stdout
-    for args in (["--port", "70000"], ["--port", "x"], ["--threads", "0"], ["--bogus"], ["--cache", "0"]):
+    assert re.search(r"--min-relevance X .*\n.*\(default [0-9.]+, as", h.stdout), h.stdout
+    for args in (["--port", "70000"], ["--port", "x"], ["--threads", "0"], ["--bogus"], ["--cache", "0"],
+                 ["--min-relevance", "-1"], ["--min-relevance", "nan"], ["--min-relevance", "101"]):
         r = run("serve", *args)
         assert r.returncode == 2 and "--help" in r.stderr, (args, r.stderr)
     r = run("--db", str(WORK / "main" / "db"), "serve", str(WORK / "no-such-folder"))
