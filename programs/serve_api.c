@@ -240,13 +240,16 @@ static const char *prefix_param(const request *r, int *bad)
 }
 
 /* The hits as the end of an answer, `"count":n,"results":[...]`, into a
- * malloc'd *text. 0 on success. */
-static int render_hits(const server *srv, const gathered *g, char **text, size_t *len)
+ * malloc'd *text, after `"best_relevance":x,` when best is a number. 0 on
+ * success. */
+static int render_hits(const server *srv, const gathered *g, float best, char **text, size_t *len)
 {
     FILE *f = open_memstream(text, len);
 
     if (!f)
         return -1;
+    if (!isnan(best))
+        fprintf(f, "\"best_relevance\":%.2f,", (double)best);
     fprintf(f, "\"count\":%zu,\"results\":[", g->n);
     for (size_t i = 0; i < g->n; i++) {
         if (i)
@@ -268,8 +271,22 @@ static cerebro_status search_rendered(server *srv, const char *rkey, const float
 {
     gathered g;
     cerebro_status st = search_rooted(srv, vec, id, sq, &g);
+    float best = NAN;
 
-    if (st == CEREBRO_OK && render_hits(srv, &g, hits, len) != 0)
+    /* Nothing relevant enough: how relevant the best hit was tells "no
+     * close match" from "nothing there" (an empty prefix, an index too small
+     * for a relevance: NAN). */
+    if (st == CEREBRO_OK && g.n == 0 && sq->min > 0) {
+        search_query all = *sq;
+        gathered top;
+        all.k = 1;
+        all.min = 0;
+        st = search_rooted(srv, vec, id, &all, &top);
+        if (st == CEREBRO_OK && top.n > 0)
+            best = top.hits[0].relevance;
+        gathered_free(&top);
+    }
+    if (st == CEREBRO_OK && render_hits(srv, &g, best, hits, len) != 0)
         st = CEREBRO_E_NOMEM;
     gathered_free(&g);
     if (st == CEREBRO_OK && rkey)

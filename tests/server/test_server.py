@@ -668,6 +668,11 @@ def test_relevance_and_min() -> None:
             assert [h["id"] for h in j["results"]] == [h["id"] for h in hits if h["relevance"] >= default][:24]
             none = search(s, q, min="100")
             assert none["min"] == 100 and none["count"] == 0 and none["results"] == [], none
+            # Nothing left: how relevant the best hit was ("no close match").
+            assert none["best_relevance"] == pytest.approx(rels[0], abs=0.011), (none, rels[0])
+            assert ("best_relevance" in j) == (j["count"] == 0) and "best_relevance" not in every
+            nowhere = search(s, q, prefix="nothing-here")
+            assert nowhere["count"] == 0 and "best_relevance" not in nowhere, nowhere
         frog = next(h for h in search(s, "a frog", k="200", min="0")["results"] if h["path"] == "frog.png")
         near = s.api(f"/api/similar/{frog['id']}?k=5&min=0")
         assert near["min"] == 0 and near["count"] == 5 and all(isinstance(h["relevance"], float)
