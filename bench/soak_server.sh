@@ -51,7 +51,7 @@ serve_start
 unset CEREBRO_SERVE_TOKEN
 
 api() { curl -sS -H "Authorization: Bearer $token" "$url${1#/}"; }
-ids=$(api "/api/search?q=anything&k=200" | grep -o '"id":[0-9]*' | cut -d: -f2 | paste -sd, -)
+ids=$(api "/api/search?q=anything&k=200&min=0" | grep -o '"id":[0-9]*' | cut -d: -f2 | paste -sd, -)
 [ -n "$ids" ] || { echo "soak_server: the index has no items" >&2; exit 1; }
 fds() { find "/proc/$pid/fd" -mindepth 1 -maxdepth 1 | wc -l; }
 threads_of() { awk '/^Threads/ {print $2}' "/proc/$pid/status"; }

@@ -121,12 +121,26 @@ int cli_usage(const cli *c, const char *fmt, ...)
     return CLI_USAGE;
 }
 
+void cli_print_help(const char *help, FILE *f)
+{
+    const char *at;
+    cerebro_search_options so;
+
+    cerebro_search_options_init(&so);
+    while ((at = strstr(help, CLI_MIN_RELEVANCE_TOKEN))) {
+        fwrite(help, 1, (size_t)(at - help), f);
+        fprintf(f, "%g", (double)so.min_relevance);
+        help = at + strlen(CLI_MIN_RELEVANCE_TOKEN);
+    }
+    fputs(help, f);
+}
+
 int cli_common_option(cli *c, int opt, const char *arg)
 {
     switch (opt) {
     case OPT_DB: c->db = arg; return CLI_CONTINUE;
     case OPT_MODEL: c->model_arg = arg; return CLI_CONTINUE;
-    case OPT_HELP: fputs(c->help, stdout); return CLI_OK;
+    case OPT_HELP: cli_print_help(c->help, stdout); return CLI_OK;
     default: /* getopt already said what was wrong */
         fprintf(stderr, "Try 'cerebro %s --help'.\n", c->command);
         return CLI_USAGE;
@@ -409,7 +423,7 @@ int main(int argc, char **argv)
         }
         if (!(cmd = find_command(argv[optind + 1])))
             return cli_usage(&c, "no such command: '%s'", argv[optind + 1]);
-        fputs(cmd->help, stdout);
+        cli_print_help(cmd->help, stdout);
         return CLI_OK;
     }
     if (!(cmd = find_command(argv[optind])))

@@ -17,7 +17,16 @@ enum { CLI_OK = 0, CLI_ERROR = 1, CLI_USAGE = 2, CLI_INTERRUPTED = 130 };
 
 /* Option codes shared by every subcommand (long options only). */
 enum { OPT_DB = 256, OPT_MODEL, OPT_HELP, OPT_JSON, OPT_PREFIX, OPT_ID, OPT_FACTORY, OPT_HIDDEN,
-       OPT_FOLLOW, OPT_NO_RECURSE, OPT_EXACT, OPT_BATCH, OPT_RECALL_TARGET };
+       OPT_FOLLOW, OPT_NO_RECURSE, OPT_EXACT, OPT_BATCH, OPT_RECALL_TARGET, OPT_MIN_RELEVANCE };
+
+/* The largest minimum relevance the CLI and the server take: far above any
+ * hit's (a store's own vector stands about sqrt(dim) above the rest). */
+#define CLI_MAX_MIN_RELEVANCE 100.0
+
+/* Help texts write the library's default minimum relevance as this token;
+ * cli_print_help() puts the number in its place. */
+#define CLI_MIN_RELEVANCE_TOKEN "@MIN_RELEVANCE@"
+void cli_print_help(const char *help, FILE *f);
 
 #define CLI_COMMON_OPTIONS                                                                  \
     {"db", required_argument, NULL, OPT_DB}, {"model", required_argument, NULL, OPT_MODEL}, \
@@ -85,6 +94,9 @@ int cli_usage(const cli *c, const char *fmt, ...)
 
 /* Parses a decimal integer in [lo, hi]; 0 on success. */
 int cli_parse_u64(const char *s, uint64_t lo, uint64_t hi, uint64_t *out);
+
+/* Parses a decimal number in [lo, hi] (not inf, nan or hex); 0 on success. */
+int cli_parse_double(const char *s, double lo, double hi, double *out);
 
 /* Length of the valid UTF-8 sequence at s (NUL-terminated), or 0. */
 size_t cli_utf8_length(const unsigned char *s);

@@ -110,17 +110,6 @@ static void keep_failure(index_run *r, const char *path, const char *message)
         r->n_failed++;
 }
 
-/* A decimal number in [lo, hi]; 0 on success. */
-static int parse_seconds(const char *s, double lo, double hi, double *out)
-{
-    char *end;
-    double v = strtod(s, &end);
-    if (end == s || *end || !(v >= lo && v <= hi))
-        return -1;
-    *out = v;
-    return 0;
-}
-
 static void format_duration(double s, char *buf, size_t cap)
 {
     unsigned long t = (unsigned long)(s + 0.5);
@@ -307,7 +296,7 @@ int cli_index(cli *c, int argc, char **argv)
             break;
         case OPT_NO_VIDEO: ao.flags |= CEREBRO_ADD_NO_VIDEO; break;
         case OPT_FRAME_INTERVAL:
-            if (parse_seconds(optarg, 0.01, 86400, &x) != 0)
+            if (cli_parse_double(optarg, 0.01, 86400, &x) != 0)
                 return cli_usage(c, "--frame-interval takes seconds from 0.01 to 86400, not '%s'", optarg);
             ao.frame_interval = x;
             break;
@@ -318,7 +307,7 @@ int cli_index(cli *c, int argc, char **argv)
             break;
         case OPT_SCENE:
         case OPT_DEDUP:
-            if (parse_seconds(optarg, 0.0001, 1, &x) != 0)
+            if (cli_parse_double(optarg, 0.0001, 1, &x) != 0)
                 return cli_usage(c, "--%s takes a number in (0, 1], not '%s'",
                                  opt == OPT_SCENE ? "scene-threshold" : "dedup-threshold", optarg);
             if (opt == OPT_SCENE)
@@ -327,7 +316,7 @@ int cli_index(cli *c, int argc, char **argv)
                 ao.dedup_threshold = (float)x;
             break;
         case OPT_TIME_LIMIT:
-            if (parse_seconds(optarg, 0.001, 86400, &x) != 0)
+            if (cli_parse_double(optarg, 0.001, 86400, &x) != 0)
                 return cli_usage(c, "--time-limit takes seconds from 0.001 to 86400, not '%s'", optarg);
             ao.file_time_limit = x;
             break;

@@ -40,7 +40,7 @@
 
 enum { OPT_HOST = 512, OPT_PORT, OPT_THREADS, OPT_MODEL_THREADS, OPT_CACHE, OPT_RESULT_CACHE,
        OPT_THUMB_CACHE, OPT_QUIET, OPT_REFRESH, OPT_TOKEN_FILE, OPT_NO_AUTH, OPT_TLS_CERT, OPT_TLS_KEY,
-       OPT_PER_CLIENT, OPT_HEAD_TIMEOUT, OPT_IDLE_TIMEOUT };
+       OPT_PER_CLIENT, OPT_HEAD_TIMEOUT, OPT_IDLE_TIMEOUT, OPT_SERVE_MIN_RELEVANCE };
 
 const char cli_help_serve[] =
     "usage: cerebro serve [OPTIONS] [ROOT...]\n"
@@ -60,6 +60,9 @@ const char cli_help_serve[] =
     "Files are only ever served by the id of an indexed item, never by a path\n"
     "taken from a request. What `cerebro index` adds, changes or removes while\n"
     "the server runs is searched within --refresh seconds after that run ends.\n"
+    "Search and similar answers leave out hits less relevant than the min\n"
+    "parameter (default: --min-relevance); each hit carries its \"relevance\"\n"
+    "(null in an index of fewer than 50 items, which has none).\n"
     "/api/image/ID sends JPEG, PNG, GIF, WebP, AVIF and BMP files as they are\n"
     "and the formats browsers do not show (HEIC/HEIF, TIFF, JPEG XL, camera\n"
     "RAW) as JPEG, decoded upright (at most 100 megapixels).\n"
@@ -100,6 +103,9 @@ const char cli_help_serve[] =
     "                   (default 10)\n"
     "  --idle-timeout S seconds a kept-alive connection may wait for its next\n"
     "                   request, or a client stall mid-transfer (default 30)\n"
+    "  --min-relevance X  the min of searches that give none, and so of the web\n"
+    "                   page: hits less relevant are left out (default " CLI_MIN_RELEVANCE_TOKEN ", as\n"
+    "                   in cerebro search; 0 keeps every hit)\n"
     "  --quiet          no access log\n" CLI_COMMON_HELP;
 
 typedef struct serve_options {
@@ -109,6 +115,7 @@ typedef struct serve_options {
     const char *token_file, *tls_cert, *tls_key;
     int no_auth;
     uint64_t per_client, head_timeout, idle_timeout;
+    double min_relevance;
 } serve_options;
 
 static int serve_option(cli *c, serve_options *o, int opt, const char *arg)
@@ -143,6 +150,11 @@ static int serve_option(cli *c, serve_options *o, int opt, const char *arg)
         return cli_parse_u64(arg, 0, 86400, &o->refresh) == 0
                    ? CLI_CONTINUE
                    : cli_usage(c, "--refresh must be a number of seconds from 0 to 86400, not '%s'", arg);
+    case OPT_SERVE_MIN_RELEVANCE:
+        return cli_parse_double(arg, 0, CLI_MAX_MIN_RELEVANCE, &o->min_relevance) == 0
+                   ? CLI_CONTINUE
+                   : cli_usage(c, "--min-relevance must be a number from 0 to %g, not '%s'",
+                               CLI_MAX_MIN_RELEVANCE, arg);
     case OPT_QUIET: o->quiet = 1; return CLI_CONTINUE;
     case OPT_TOKEN_FILE: o->token_file = arg; return CLI_CONTINUE;
     case OPT_NO_AUTH: o->no_auth = 1; return CLI_CONTINUE;
@@ -388,6 +400,7 @@ int cli_serve(cli *c, int argc, char **argv)
         {"thumb-cache", required_argument, NULL, OPT_THUMB_CACHE},
         {"quiet", no_argument, NULL, OPT_QUIET},
         {"refresh", required_argument, NULL, OPT_REFRESH},
+        {"min-relevance", required_argument, NULL, OPT_SERVE_MIN_RELEVANCE},
         {"token-file", required_argument, NULL, OPT_TOKEN_FILE},
         {"no-auth", no_argument, NULL, OPT_NO_AUTH},
         {"tls-cert", required_argument, NULL, OPT_TLS_CERT},
@@ -399,11 +412,14 @@ int cli_serve(cli *c, int argc, char **argv)
     long cpus = sysconf(_SC_NPROCESSORS_ONLN);
     serve_options o = {"127.0.0.1", DEFAULT_PORT, cpus > 2 ? (uint64_t)cpus : 2, 1, DEFAULT_QUERY_CACHE,
                        DEFAULT_QUERY_CACHE, DEFAULT_THUMB_CACHE_MB, DEFAULT_REFRESH, 0, NULL, NULL, NULL, 0,
-                       DEFAULT_PER_CLIENT, DEFAULT_HEAD_TIMEOUT, DEFAULT_IDLE_TIMEOUT};
+                       DEFAULT_PER_CLIENT, DEFAULT_HEAD_TIMEOUT, DEFAULT_IDLE_TIMEOUT, 0};
     char *token = NULL;
     server srv;
     int opt, stop_fd = -1, rc = CLI_CONTINUE;
+    cerebro_search_options so;
 
+    cerebro_search_options_init(&so);
+    o.min_relevance = so.min_relevance; /* the library's, not a number of ours */
     memset(&srv, 0, sizeof srv);
     pthread_mutex_init(&srv.log_lock, NULL);
     while (rc == CLI_CONTINUE && (opt = getopt_long(argc, argv, "", longopts, NULL)) != -1)
@@ -443,6 +459,7 @@ int cli_serve(cli *c, int argc, char **argv)
     srv.dim = cerebro_model_dim(c->model);
     srv.started = cli_now();
     srv.quiet = o.quiet;
+    srv.min_relevance = (float)o.min_relevance;
     srv.queries = serve_lru_new((size_t)o.cache, SIZE_MAX);
     /* A zero budget still needs a map: one that keeps nothing. */
     srv.results = serve_lru_new(o.result_cache ? (size_t)o.result_cache : 1,

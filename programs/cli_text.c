@@ -6,6 +6,7 @@
 
 #include <errno.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "cerebro_cli.h"
 
@@ -19,6 +20,21 @@ int cli_parse_u64(const char *s, uint64_t lo, uint64_t hi, uint64_t *out)
     errno = 0;
     v = strtoull(s, &end, 10);
     if (errno || *end || v < lo || v > hi)
+        return -1;
+    *out = v;
+    return 0;
+}
+
+int cli_parse_double(const char *s, double lo, double hi, double *out)
+{
+    char *end;
+    double v;
+
+    /* strtod would also take leading blanks, "inf", "nan" and hex. */
+    if (!s || !((*s >= '0' && *s <= '9') || *s == '.' || *s == '-' || *s == '+') || strpbrk(s, "xXnN"))
+        return -1;
+    v = strtod(s, &end);
+    if (end == s || *end || !(v >= lo && v <= hi))
         return -1;
     *out = v;
     return 0;

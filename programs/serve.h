@@ -173,6 +173,7 @@ typedef struct server {
     uint64_t in_flight;     /* requests begun and not completed (atomic) */
     uint64_t epoch;         /* index states taken up since start (atomic) */
     int quiet;              /* no access log */
+    float min_relevance;    /* the search APIs' min when a request gives none */
 } server;
 
 /* One request, from its first line to its completion. */

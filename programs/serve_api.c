@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -42,7 +43,9 @@ static const char *shown_path(const server *srv, const char *path)
     return best;
 }
 
-static void write_hit(FILE *f, const server *srv, const cerebro_hit *h)
+/* relevance: NAN (null) when the index has none (under 50 items, or an item
+ * looked up by id). */
+static void write_hit(FILE *f, const server *srv, const cerebro_hit *h, float relevance)
 {
     fprintf(f, "{\"id\":%" PRId64 ",\"score\":%.4f,\"path\":", h->id, (double)h->score);
     serve_json_string(f, shown_path(srv, h->path));
@@ -51,8 +54,11 @@ static void write_hit(FILE *f, const server *srv, const cerebro_hit *h)
         fprintf(f, "%.3f,\"kind\":\"frame\"", h->timestamp);
     else
         fputs("null,\"kind\":\"image\"", f);
-    fprintf(f, ",\"thumb\":\"/api/thumb/%" PRId64 "\",\"image\":\"/api/image/%" PRId64 "\"}", h->id,
-            h->id);
+    fprintf(f, ",\"thumb\":\"/api/thumb/%" PRId64 "\",\"image\":\"/api/image/%" PRId64 "\"", h->id, h->id);
+    if (isnan(relevance))
+        fputs(",\"relevance\":null}", f);
+    else
+        fprintf(f, ",\"relevance\":%.2f}", (double)relevance);
 }
 
 /* A JSON body under construction (open_memstream). */
@@ -102,11 +108,26 @@ static enum MHD_Result status_error(request *r, struct MHD_Connection *c, cerebr
 
 /* ---- searching under the roots ------------------------------------------------ */
 
+/* What a search request asks besides its query: k hits at least min
+ * relevant (cerebro_search_options.min_relevance), under prefix (NULL:
+ * everywhere; relative to each root). */
+typedef struct search_query {
+    uint64_t k;
+    float min;
+    const char *prefix;
+} search_query;
+
+/* A hit and its relevance (NAN: none). */
+typedef struct rated_hit {
+    cerebro_hit h;
+    float relevance;
+} rated_hit;
+
 /* Hits gathered from one search per root (or one search without prefix). */
 typedef struct gathered {
     cerebro_results *res[64];
     size_t n_res;
-    cerebro_hit *hits;
+    rated_hit *hits;
     size_t n, cap;
 } gathered;
 
@@ -119,7 +140,7 @@ static void gathered_free(gathered *g)
 
 static int by_score(const void *a, const void *b)
 {
-    const cerebro_hit *x = a, *y = b;
+    const cerebro_hit *x = &((const rated_hit *)a)->h, *y = &((const rated_hit *)b)->h;
     if (x->score != y->score)
         return x->score < y->score ? 1 : -1;
     return x->id < y->id ? -1 : x->id > y->id;
@@ -130,15 +151,15 @@ static cerebro_status gather(gathered *g, cerebro_results *res)
     size_t n = cerebro_results_count(res);
     g->res[g->n_res++] = res;
     if (g->n + n > g->cap) {
-        cerebro_hit *grown = realloc(g->hits, (g->n + n) * sizeof *grown);
+        rated_hit *grown = realloc(g->hits, (g->n + n) * sizeof *grown);
         if (!grown)
             return CEREBRO_E_NOMEM;
         g->hits = grown;
         g->cap = g->n + n;
     }
     for (size_t i = 0; i < n; i++)
-        if (cerebro_results_get(res, i, &g->hits[g->n]) == CEREBRO_OK)
-            g->n++;
+        if (cerebro_results_get(res, i, &g->hits[g->n].h) == CEREBRO_OK)
+            g->hits[g->n++].relevance = cerebro_results_relevance(res, i);
     return CEREBRO_OK;
 }
 
@@ -158,18 +179,21 @@ static char *rooted_prefix(const char *root, const char *prefix)
     return p;
 }
 
-/* Searches by vector (id < 0) or by item id, k hits, under `prefix`
- * relative to each root (merged by score), or everywhere. */
-static cerebro_status search_rooted(server *srv, const float *vec, int64_t id, uint32_t k,
-                                    const char *prefix, gathered *g)
+/* Searches by vector (id < 0) or by item id, k hits at least min relevant,
+ * under `prefix` relative to each root (merged by score), or everywhere. */
+static cerebro_status search_rooted(server *srv, const float *vec, int64_t id, const search_query *sq,
+                                    gathered *g)
 {
     cerebro_search_options so;
+    const char *prefix = sq->prefix;
     size_t n_searches = prefix ? srv->n_roots : 1;
     cerebro_status st = CEREBRO_OK;
+    uint32_t k = (uint32_t)sq->k;
 
     memset(g, 0, sizeof *g);
     cerebro_search_options_init(&so);
     so.k = k;
+    so.min_relevance = sq->min;
     for (size_t i = 0; i < n_searches && i < sizeof g->res / sizeof g->res[0] && st == CEREBRO_OK; i++) {
         cerebro_results *res = NULL;
         char *p = prefix ? rooted_prefix(srv->roots[i], prefix) : NULL;
@@ -188,7 +212,7 @@ static cerebro_status search_rooted(server *srv, const float *vec, int64_t id, u
         size_t kept = 1;
         qsort(g->hits, g->n, sizeof *g->hits, by_score);
         for (size_t i = 1; i < g->n; i++)
-            if (g->hits[i].id != g->hits[kept - 1].id)
+            if (g->hits[i].h.id != g->hits[kept - 1].h.id)
                 g->hits[kept++] = g->hits[i];
         g->n = kept;
     }
@@ -216,18 +240,21 @@ static const char *prefix_param(const request *r, int *bad)
 }
 
 /* The hits as the end of an answer, `"count":n,"results":[...]`, into a
- * malloc'd *text. 0 on success. */
-static int render_hits(const server *srv, const gathered *g, char **text, size_t *len)
+ * malloc'd *text, after `"best_relevance":x,` when best is a number. 0 on
+ * success. */
+static int render_hits(const server *srv, const gathered *g, float best, char **text, size_t *len)
 {
     FILE *f = open_memstream(text, len);
 
     if (!f)
         return -1;
+    if (!isnan(best))
+        fprintf(f, "\"best_relevance\":%.2f,", (double)best);
     fprintf(f, "\"count\":%zu,\"results\":[", g->n);
     for (size_t i = 0; i < g->n; i++) {
         if (i)
             fputc(',', f);
-        write_hit(f, srv, &g->hits[i]);
+        write_hit(f, srv, &g->hits[i].h, g->hits[i].relevance);
     }
     fputc(']', f);
     if (fclose(f) != 0) {
@@ -240,12 +267,26 @@ static int render_hits(const server *srv, const gathered *g, char **text, size_t
 /* Searches by vector (id < 0) or by id: the rendered hits into *hits
  * (malloc'd), stored in the results cache under rkey (may be NULL). */
 static cerebro_status search_rendered(server *srv, const char *rkey, const float *vec, int64_t id,
-                                      uint32_t k, const char *prefix, char **hits, size_t *len)
+                                      const search_query *sq, char **hits, size_t *len)
 {
     gathered g;
-    cerebro_status st = search_rooted(srv, vec, id, k, prefix, &g);
+    cerebro_status st = search_rooted(srv, vec, id, sq, &g);
+    float best = NAN;
 
-    if (st == CEREBRO_OK && render_hits(srv, &g, hits, len) != 0)
+    /* Nothing relevant enough: how relevant the best hit was tells "no
+     * close match" from "nothing there" (an empty prefix, an index too small
+     * for a relevance: NAN). */
+    if (st == CEREBRO_OK && g.n == 0 && sq->min > 0) {
+        search_query all = *sq;
+        gathered top;
+        all.k = 1;
+        all.min = 0;
+        st = search_rooted(srv, vec, id, &all, &top);
+        if (st == CEREBRO_OK && top.n > 0)
+            best = top.hits[0].relevance;
+        gathered_free(&top);
+    }
+    if (st == CEREBRO_OK && render_hits(srv, &g, best, hits, len) != 0)
         st = CEREBRO_E_NOMEM;
     gathered_free(&g);
     if (st == CEREBRO_OK && rkey)
@@ -254,32 +295,41 @@ static cerebro_status search_rendered(server *srv, const char *rkey, const float
 }
 
 /* A results cache key: the index state searched (answers cached before
- * the index changed are never found again), what is searched for, k and
- * the prefix. */
-static char *results_key(const server *srv, const char *what, uint64_t k, const char *prefix)
+ * the index changed are never found again), what is searched for, k, the
+ * minimum relevance and the prefix. */
+static char *results_key(const server *srv, const char *what, const search_query *sq)
 {
-    size_t n = strlen(what) + (prefix ? strlen(prefix) : 0) + 56;
+    size_t n = strlen(what) + (sq->prefix ? strlen(sq->prefix) : 0) + 96;
     char *key = malloc(n);
     uint64_t epoch = __atomic_load_n(&srv->epoch, __ATOMIC_ACQUIRE);
 
     if (key)
-        snprintf(key, n, "%" PRIu64 "|%s|%" PRIu64 "|%s", epoch, what, k, prefix ? prefix : "");
+        snprintf(key, n, "%" PRIu64 "|%s|%" PRIu64 "|%a|%s", epoch, what, sq->k, (double)sq->min,
+                 sq->prefix ? sq->prefix : "");
     return key;
 }
 
-/* Sends head (the answer's first members, an open body), took_ms and the
- * rendered hits. */
-/* k and prefix, shared by search and similar; -1 with an error sent. */
-static int search_params(request *r, struct MHD_Connection *c, uint64_t *k, const char **prefix,
-                         enum MHD_Result *ret)
+/* k, min and prefix, shared by search and similar; -1 with an error sent. */
+static int search_params(request *r, struct MHD_Connection *c, search_query *sq, enum MHD_Result *ret)
 {
+    const char *min = serve_param(r, "min");
+    double v;
     int bad;
 
-    if (int_param(r, "k", 1, SERVE_MAX_K, SERVE_DEFAULT_K, k) != 0) {
+    if (int_param(r, "k", 1, SERVE_MAX_K, SERVE_DEFAULT_K, &sq->k) != 0) {
         *ret = serve_send_error(r, c, MHD_HTTP_BAD_REQUEST, "k must be a number from 1 to %d", SERVE_MAX_K);
         return -1;
     }
-    *prefix = prefix_param(r, &bad);
+    sq->min = r->srv->min_relevance;
+    if (min && cli_parse_double(min, 0, CLI_MAX_MIN_RELEVANCE, &v) != 0) {
+        *ret = serve_send_error(r, c, MHD_HTTP_BAD_REQUEST,
+                                "min (the minimum relevance) must be a number from 0 to %g; 0 keeps every hit",
+                                CLI_MAX_MIN_RELEVANCE);
+        return -1;
+    }
+    if (min)
+        sq->min = (float)v;
+    sq->prefix = prefix_param(r, &bad);
     if (bad) {
         *ret = serve_send_error(r, c, MHD_HTTP_BAD_REQUEST, "prefix must not contain '..'");
         return -1;
@@ -287,6 +337,18 @@ static int search_params(request *r, struct MHD_Connection *c, uint64_t *k, cons
     return 0;
 }
 
+/* The members every search answer shares after its own: k, min, prefix. */
+static void write_search_params(FILE *f, const search_query *sq)
+{
+    fprintf(f, ",\"k\":%" PRIu64 ",\"min\":%g", sq->k, (double)sq->min);
+    if (sq->prefix) {
+        fputs(",\"prefix\":", f);
+        serve_json_string(f, sq->prefix);
+    }
+}
+
+/* Sends head (the answer's first members, an open body), took_ms and the
+ * rendered hits. */
 static enum MHD_Result send_hits(request *r, struct MHD_Connection *c, body *b, const char *hits,
                                  size_t len, double started)
 {
@@ -350,10 +412,10 @@ static cerebro_status embed_query(server *srv, const char *key, const char *text
 
 /* Runs the search for q (the results cache, else the embedding cache or
  * the model, then the index) into rendered hits. */
-static cerebro_status search_text(server *srv, const char *q, uint64_t k, const char *prefix,
-                                  char **hits, size_t *len, int *cached)
+static cerebro_status search_text(server *srv, const char *q, const search_query *sq, char **hits,
+                                  size_t *len, int *cached)
 {
-    char *key = query_key(srv, q), *rkey = key ? results_key(srv, key, k, prefix) : NULL;
+    char *key = query_key(srv, q), *rkey = key ? results_key(srv, key, sq) : NULL;
     float *vec = NULL;
     cerebro_status st;
 
@@ -363,7 +425,7 @@ static cerebro_status search_text(server *srv, const char *q, uint64_t k, const 
     } else if (!(vec = malloc(srv->dim * sizeof *vec))) {
         st = CEREBRO_E_NOMEM;
     } else if ((st = embed_query(srv, key, q, vec, cached)) == CEREBRO_OK) {
-        st = search_rendered(srv, rkey, vec, -1, (uint32_t)k, prefix, hits, len);
+        st = search_rendered(srv, rkey, vec, -1, sq, hits, len);
     }
     free(vec);
     free(rkey);
@@ -374,8 +436,8 @@ static cerebro_status search_text(server *srv, const char *q, uint64_t k, const 
 static enum MHD_Result api_search(request *r, struct MHD_Connection *c)
 {
     double started = cli_now();
-    const char *q = serve_param(r, "q"), *prefix;
-    uint64_t k;
+    const char *q = serve_param(r, "q");
+    search_query sq;
     char *hits = NULL;
     size_t len = 0;
     body b;
@@ -388,9 +450,9 @@ static enum MHD_Result api_search(request *r, struct MHD_Connection *c)
     if (strlen(q) > SERVE_MAX_QUERY)
         return serve_send_error(r, c, MHD_HTTP_BAD_REQUEST, "q is %zu bytes long; the limit is %d",
                                 strlen(q), SERVE_MAX_QUERY);
-    if (search_params(r, c, &k, &prefix, &ret) != 0)
+    if (search_params(r, c, &sq, &ret) != 0)
         return ret;
-    st = search_text(r->srv, q, k, prefix, &hits, &len, &cached);
+    st = search_text(r->srv, q, &sq, &hits, &len, &cached);
     if (st == CEREBRO_E_INVALID)
         ret = serve_send_error(r, c, MHD_HTTP_BAD_REQUEST, "%s", cerebro_last_error());
     else if (st != CEREBRO_OK || body_open(&b) != 0)
@@ -398,11 +460,8 @@ static enum MHD_Result api_search(request *r, struct MHD_Connection *c)
     else {
         fputs("{\"query\":", b.f);
         serve_json_string(b.f, q);
-        fprintf(b.f, ",\"k\":%" PRIu64 ",\"cached\":%s", k, cached ? "true" : "false");
-        if (prefix) {
-            fputs(",\"prefix\":", b.f);
-            serve_json_string(b.f, prefix);
-        }
+        fprintf(b.f, ",\"cached\":%s", cached ? "true" : "false");
+        write_search_params(b.f, &sq);
         ret = send_hits(r, c, &b, hits, len, started);
     }
     free(hits);
@@ -415,8 +474,7 @@ static enum MHD_Result api_similar(request *r, struct MHD_Connection *c, const c
 {
     double started = cli_now();
     int64_t id;
-    uint64_t k;
-    const char *prefix;
+    search_query sq;
     char what[32], *rkey, *hits = NULL;
     size_t len = 0;
     body b;
@@ -425,17 +483,18 @@ static enum MHD_Result api_similar(request *r, struct MHD_Connection *c, const c
 
     if (serve_parse_id(tail, &id) != 0)
         return serve_send_error(r, c, MHD_HTTP_NOT_FOUND, "no item '%.40s': ids are numbers", tail);
-    if (search_params(r, c, &k, &prefix, &ret) != 0)
+    if (search_params(r, c, &sq, &ret) != 0)
         return ret;
     snprintf(what, sizeof what, "s:%" PRId64, id);
-    rkey = results_key(r->srv, what, k, prefix);
+    rkey = results_key(r->srv, what, &sq);
     if (!rkey || !serve_lru_get(r->srv->results, rkey, (void **)&hits, &len))
-        st = search_rendered(r->srv, rkey, NULL, id, (uint32_t)k, prefix, &hits, &len);
+        st = search_rendered(r->srv, rkey, NULL, id, &sq, &hits, &len);
     free(rkey);
     if (st != CEREBRO_OK || body_open(&b) != 0) {
         ret = status_error(r, c, st != CEREBRO_OK ? st : CEREBRO_E_NOMEM);
     } else {
-        fprintf(b.f, "{\"id\":%" PRId64 ",\"k\":%" PRIu64, id, k);
+        fprintf(b.f, "{\"id\":%" PRId64, id);
+        write_search_params(b.f, &sq);
         ret = send_hits(r, c, &b, hits, len, started);
     }
     free(hits);
@@ -476,7 +535,7 @@ static enum MHD_Result api_item(request *r, struct MHD_Connection *c, const char
         cerebro_results_free(res);
         return serve_send_error(r, c, MHD_HTTP_SERVICE_UNAVAILABLE, "out of memory");
     }
-    write_hit(b.f, r->srv, &hit);
+    write_hit(b.f, r->srv, &hit, NAN);
     cerebro_results_free(res);
     return body_send(r, c, &b);
 }

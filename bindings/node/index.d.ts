@@ -130,11 +130,17 @@ export interface Hit {
   /** Seconds into a video; null for still images. */
   timestamp: number | null;
   kind: 'image' | 'video-frame';
+  /** Standard score of the hit's score against the query's scores over the store (comparable
+   *  across queries); NaN when the store has fewer than 50 items, and for get(). */
+  relevance: number;
 }
 
 export interface SearchOptions {
   k?: number;
   prefix?: string | null;
+  /** Drop hits whose relevance is below this; null / absent: defaultMinRelevance(); 0 keeps
+   *  every hit. */
+  minRelevance?: number | null;
 }
 
 /** A string is text; bytes are an encoded image (any format libcerebro reads); a Float32Array or
@@ -208,5 +214,7 @@ export declare class Index {
 }
 
 export declare function libraryVersion(): string;
+/** The library's default cutoff of search() and similar() (CEREBRO_MIN_RELEVANCE_DEFAULT). */
+export declare function defaultMinRelevance(): number;
 export declare function libraryPath(): string;
 export declare const bindingsVersion: string;

@@ -20,7 +20,12 @@ function libraryPath() {
   return ops.loadedPath();
 }
 
+/** The library's default cutoff of Index.search() (CEREBRO_MIN_RELEVANCE_DEFAULT). */
+function defaultMinRelevance() {
+  return ops.defaultMinRelevance();
+}
+
 module.exports = {
-  Model, Index, CerebroError, Status, statusCode, libraryVersion, libraryPath,
+  Model, Index, CerebroError, Status, statusCode, libraryVersion, libraryPath, defaultMinRelevance,
   bindingsVersion: `${VERSION.major}.${VERSION.minor}.${VERSION.patch}`,
 };

@@ -21,6 +21,7 @@ const ui = {
   empty: document.getElementById('empty'),
   results: document.getElementById('results'),
   more: document.getElementById('more'),
+  all: document.getElementById('all'),
   about: document.getElementById('about'),
   detail: document.getElementById('detail'),
   detailMedia: document.getElementById('detail-media'),
@@ -32,7 +33,9 @@ const ui = {
 
 const state = {
   stats: null,       // the last /api/stats answer
-  view: null,        // what the grid shows: {mode: 'search', text, prefix} or {mode: 'similar', item}
+  // What the grid shows: {mode: 'search', text, prefix, all} or {mode: 'similar', item, all};
+  // all: every hit, not only those the server's minimum relevance keeps (min=0).
+  view: null,
   k: PAGE_SIZE,
   hits: [],
   shown: null,       // the view whose results the grid holds
@@ -72,6 +75,17 @@ function label(hit, name = baseName(hit.path)) {
 
 function score(value) {
   return typeof value === 'number' ? value.toFixed(3) : '';
+}
+
+// The hit's relevance (standard deviations above the query's mean score over
+// the index), or '' when the index is too small to have one (null).
+function relevance(hit) {
+  return typeof hit.relevance === 'number' ? hit.relevance.toFixed(1) : '';
+}
+
+function scoreLine(hit) {
+  const rel = relevance(hit);
+  return `score ${score(hit.score)}${rel ? `, relevance ${rel}` : ''}`;
 }
 
 function milliseconds(value) {
@@ -175,6 +189,7 @@ function clearMessages() {
   ui.error.textContent = '';
   ui.empty.hidden = true;
   ui.empty.textContent = '';
+  ui.all.hidden = true;
 }
 
 function showIdle() {
@@ -224,12 +239,44 @@ function showResults(body, roundTrip, describe) {
   state.focusAfter = null;
   const count = plural(results.length, 'result', 'results');
   setStatus(`${count} ${describe} in ${latency(body, roundTrip)}`);
-  if (results.length === 0) {
+  // The server left out the hits below its minimum relevance (min > 0); with
+  // none left, best_relevance says how relevant the best one was.
+  const cut = typeof body.min === 'number' && body.min > 0;
+  if (results.length === 0 && typeof body.best_relevance === 'number') {
+    showNoCloseMatch(describe, body.best_relevance, body.min);
+  } else if (results.length === 0) {
     showEmpty(state.stats && state.stats.items === 0
       ? 'Nothing is indexed yet. Run “cerebro index FOLDER” and reload this page.'
       : `No results ${describe}.`);
   }
   ui.more.hidden = !(results.length >= state.k && state.k < MAX_RESULTS);
+  // Fewer than asked for, and ranked by relevance: the cutoff may have hidden some.
+  ui.all.hidden = !(cut && results.length > 0 && results.length < state.k &&
+    results.some((h) => typeof h.relevance === 'number'));
+}
+
+// Nothing relevant enough: says so, with a way to see the best hits anyway.
+function showNoCloseMatch(describe, best, min) {
+  const button = document.createElement('button');
+  button.type = 'button';
+  button.id = 'show-all';
+  button.textContent = 'Show all results anyway';
+  button.addEventListener('click', showAll);
+  const text = document.createElement('p');
+  text.textContent = `No close match ${describe}.`;
+  const why = document.createElement('p');
+  why.className = 'why';
+  why.textContent = `The best result is ${best.toFixed(1)} standard deviations above the average; ` +
+    `this page shows those above ${min}.`;
+  ui.empty.replaceChildren(text, why, button);
+  ui.empty.hidden = false;
+}
+
+// The same query again, without the minimum relevance.
+function showAll() {
+  const view = state.view;
+  if (!view) return;
+  if (view.mode === 'similar') similar(view.item, true, true); else searchNow(true, true);
 }
 
 function card(hit, index) {
@@ -240,8 +287,8 @@ function card(hit, index) {
   button.dataset.index = String(index);
   button.dataset.id = String(hit.id);
   button.tabIndex = index === state.active ? 0 : -1;
-  button.title = `${label(hit, hit.path)}\nscore ${score(hit.score)}`;
-  button.setAttribute('aria-label', `${label(hit, hit.path)}, score ${score(hit.score)}`);
+  button.title = `${label(hit, hit.path)}\n${scoreLine(hit)}`;
+  button.setAttribute('aria-label', `${label(hit, hit.path)}, ${scoreLine(hit)}`);
 
   const img = document.createElement('img');
   img.className = 'thumb';
@@ -302,7 +349,7 @@ function columns() {
 // ---- searching ------------------------------------------------------------
 
 function sameView(a, b) {
-  if (!a || !b || a.mode !== b.mode) return false;
+  if (!a || !b || a.mode !== b.mode || a.all !== b.all) return false;
   return a.mode === 'search' ? a.text === b.text && a.prefix === b.prefix : a.item.id === b.item.id;
 }
 
@@ -314,6 +361,7 @@ function syncURL(view, push) {
   } else if (view && view.mode === 'similar') {
     params.set('like', String(view.item.id));
   }
+  if (view && view.all) params.set('all', '1');
   const query = params.toString();
   const url = query ? `?${query}` : location.pathname;
   if (url === location.search || (!query && !location.search)) return;
@@ -326,7 +374,9 @@ function newView() {
   state.focusAfter = null;
 }
 
-function searchNow(force = false) {
+// all: every hit (min=0); left out, kept from the view shown while the text
+// and folder stay the same, else off (a new query gets the server's cutoff).
+function searchNow(force = false, all = undefined) {
   clearTimeout(state.timer);
   const text = ui.q.value.trim();
   const prefix = ui.prefix.value.trim();
@@ -336,13 +386,16 @@ function searchNow(force = false) {
     showIdle();
     return;
   }
-  const view = { mode: 'search', text, prefix };
+  const shown = state.view;
+  const same = shown && shown.mode === 'search' && shown.text === text && shown.prefix === prefix;
+  const view = { mode: 'search', text, prefix, all: all ?? Boolean(same && shown.all) };
   if (!force && sameView(view, state.view)) return;
   if (!sameView(view, state.view)) newView();
   state.view = view;
-  syncURL(view, false);
+  syncURL(view, all === true && !(same && shown.all));
   const params = new URLSearchParams({ q: text, k: String(state.k) });
   if (prefix) params.set('prefix', prefix);
+  if (view.all) params.set('min', '0');
   const where = prefix ? ` under “${prefix}”` : '';
   request(`/api/search?${params}`, (body) => body.query === text,
     (body, roundTrip) => showResults(body, roundTrip, `for “${text}”${where}`));
@@ -353,13 +406,14 @@ function scheduleSearch() {
   state.timer = setTimeout(() => searchNow(), DEBOUNCE_MS);
 }
 
-function similar(item, push = true) {
+function similar(item, push = true, all = false) {
   clearTimeout(state.timer);
-  const view = { mode: 'similar', item };
+  const view = { mode: 'similar', item, all };
   if (!sameView(view, state.view)) newView();
   state.view = view;
   syncURL(view, push);
-  request(`/api/similar/${encodeURIComponent(item.id)}?k=${state.k}`, (body) => body.id === item.id,
+  const min = all ? '&min=0' : '';
+  request(`/api/similar/${encodeURIComponent(item.id)}?k=${state.k}${min}`, (body) => body.id === item.id,
     (body, roundTrip) => showResults(body, roundTrip, `like ${label(item, item.path)}`));
 }
 
@@ -368,18 +422,19 @@ function showMore() {
   const view = state.view;
   if (!view) return;
   state.focusAfter = state.hits.length;
-  if (view.mode === 'similar') similar(view.item, false); else searchNow(true);
+  if (view.mode === 'similar') similar(view.item, false, view.all); else searchNow(true);
 }
 
-// Restores what the address names: ?q=TEXT[&prefix=P] or ?like=ID.
+// Restores what the address names: ?q=TEXT[&prefix=P] or ?like=ID, and &all=1.
 function fromURL() {
   const params = new URLSearchParams(location.search);
   const like = params.get('like');
+  const all = params.get('all') === '1';
   if (like !== null && /^\d+$/.test(like)) {
     cancel();
     const seq = state.seq; // typing while the item loads wins
     getJSON(`/api/item/${like}`).then((item) => {
-      if (seq === state.seq) similar(item, false);
+      if (seq === state.seq) similar(item, false, all);
     }, (err) => {
       if (seq === state.seq) showError(err.message);
     });
@@ -388,7 +443,7 @@ function fromURL() {
   ui.q.value = params.get('q') ?? '';
   ui.prefix.value = params.get('prefix') ?? '';
   state.view = null;
-  searchNow(true);
+  searchNow(true, all);
 }
 
 // ---- the detail view ------------------------------------------------------
@@ -432,6 +487,7 @@ function openDetail(index) {
   ui.detailMedia.replaceChildren(media(hit));
   ui.detailTitle.textContent = label(hit, hit.path);
   const facts = [fact('Score', score(hit.score))];
+  if (relevance(hit)) facts.push(fact('Relevance', relevance(hit)));
   if (hit.width && hit.height) facts.push(fact('Size', `${hit.width} × ${hit.height}`));
   facts.push(fact('Kind', isFrame(hit) ? 'video frame' : 'image'));
   if (isFrame(hit)) facts.push(fact('Time', clock(hit.timestamp)));
@@ -478,6 +534,7 @@ ui.form.addEventListener('submit', (event) => {
   searchNow(true);
 });
 ui.more.addEventListener('click', showMore);
+ui.all.addEventListener('click', showAll);
 
 ui.results.addEventListener('click', (event) => {
   const button = event.target.closest('.card');

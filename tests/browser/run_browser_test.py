@@ -4,8 +4,10 @@
 Indexes the sample images and a clip made of two of them with the bundled
 model, starts `cerebro serve` on a free loopback port (--port 0), runs
 test_browser.mjs (playwright-core driving Debian's headless chromium) against
-it, and stops the server with SIGTERM. Fails, never skips, when node,
-chromium, playwright-core or ffmpeg is missing.
+it, and stops the server with SIGTERM. A second index, the samples among 50
+synthetic patterns (enough items for a relevance), is served beside it with
+--min-relevance RELEVANCE_MIN for the page's "no close match". Fails, never
+skips, when node, chromium, playwright-core or ffmpeg is missing.
 
 usage: run_browser_test.py --cerebro PROGRAM --model MODEL --images DIR --work DIR --out DIR [--node NODE]
 """
@@ -34,6 +36,12 @@ STOP_SECONDS = 60
 # The server requires an access token (CEREBRO_SERVE_TOKEN): the page is
 # tested as a person given the login link uses it, on the cookie it sets.
 TOKEN = "browser-test-token-5f0c2a9e"
+# The second server's cutoff: between the best relevance of a nonsense query
+# and of a real one on that index (models/default.pt 858b50ae: "asdf qwerty"
+# 1.6, "a flamingo" 3.0, the giraffe next at 2.4). The browser test checks
+# that it still lies between.
+RELEVANCE_MIN = "2.5"
+PATTERNS = 50
 
 
 def fail(message: str) -> None:
@@ -80,6 +88,40 @@ def make_collection(images: Path, work: Path, ffmpeg: str) -> Path:
     return photos
 
 
+def make_patterns(images: Path, work: Path) -> Path:
+    """work/patterns: the 8 samples and PATTERNS seeded synthetic pictures
+    (noise, flat colours, gradients, checkerboards, blocks): an index of more
+    than 50 items, where hits have a relevance."""
+    import numpy as np
+    from PIL import Image
+
+    folder = work / "patterns"
+    folder.mkdir(parents=True)
+    for p in images.iterdir():
+        if p.suffix in (".jpg", ".png"):
+            shutil.copy(p, folder / p.name)
+    rng = np.random.default_rng(1)
+    yy, xx = np.mgrid[:64, :64]
+    for i in range(PATTERNS):
+        kind = i % 5
+        if kind == 0:
+            a = rng.integers(0, 256, (64, 64, 3), dtype=np.uint8)
+        elif kind == 1:
+            a = np.full((64, 64, 3), rng.integers(0, 256, 3), dtype=np.uint8)
+        elif kind == 2:
+            x = np.linspace(0, 1, 64)[None, :, None]
+            c0, c1 = rng.integers(0, 256, 3), rng.integers(0, 256, 3)
+            a = (c0 * (1 - x) + c1 * x).repeat(64, 0).astype(np.uint8)
+        elif kind == 3:
+            n = 64 // rng.integers(2, 9)
+            a = np.where(((yy // n + xx // n) % 2)[..., None], rng.integers(0, 256, 3),
+                         rng.integers(0, 256, 3)).astype(np.uint8)
+        else:
+            a = rng.integers(0, 256, (8, 8, 3), dtype=np.uint8).repeat(8, 0).repeat(8, 1)
+        Image.fromarray(a).save(folder / f"pattern{i:02d}.png")
+    return folder
+
+
 class Server:
     """`cerebro serve` in the background; its stdout is watched for the ready line."""
 
@@ -124,11 +166,12 @@ class Server:
         return self.proc.returncode
 
 
-def start_server(program: Path, model: Path, work: Path, photos: Path, env: dict[str, str]) -> Server:
+def start_server(program: Path, model: Path, work: Path, photos: Path, env: dict[str, str], db: str = "db",
+                 *extra: str) -> Server:
     # Port 0: the server binds a free port and names it in its ready line.
-    args = [str(program), "--db", str(work / "db"), "--model", str(model),
-            "serve", "--host", "127.0.0.1", "--port", "0", str(photos)]
-    server = Server(args, work, work / "server.log", env)
+    args = [str(program), "--db", str(work / db), "--model", str(model),
+            "serve", "--host", "127.0.0.1", "--port", "0", *extra, str(photos)]
+    server = Server(args, work, work / f"server-{db}.log", env)
     if not server.wait_ready(START_SECONDS):
         rc = server.stop()
         fail(f"the server did not start (exit {rc}):\n{' '.join(args)}\n{server.output()}")
@@ -165,18 +208,32 @@ def main() -> None:
     if index.returncode != 0 or not index.stdout.startswith("indexed 9,") or "video frames" not in index.stdout:
         fail(f"cerebro index: exit {index.returncode}\n{index.stdout}{index.stderr}")
     print(index.stdout.splitlines()[0], flush=True)
+    patterns = make_patterns(opts.images, work)
+    index = subprocess.run([str(opts.cerebro), "--db", str(work / "patterns-db"), "--model", str(opts.model),
+                            "index", str(patterns)], cwd=work, env=env, capture_output=True, text=True, timeout=600)
+    if index.returncode != 0 or not index.stdout.startswith(f"indexed {PATTERNS + 8},"):
+        fail(f"cerebro index (patterns): exit {index.returncode}\n{index.stdout}{index.stderr}")
 
     server = start_server(opts.cerebro, opts.model, work, photos, server_env)
-    print(f"server at {server.url} after {time.monotonic() - started:.1f} s", flush=True)
+    try:
+        relevant = start_server(opts.cerebro, opts.model, work, patterns, server_env, "patterns-db",
+                                "--min-relevance", RELEVANCE_MIN)
+    except SystemExit:
+        server.stop()
+        raise
+    print(f"servers at {server.url} and {relevant.url} after {time.monotonic() - started:.1f} s", flush=True)
     opts.out.mkdir(parents=True, exist_ok=True)
     try:
-        test = subprocess.run([node, str(HERE / "test_browser.mjs"), server.url, str(opts.out), TOKEN],
-                              cwd=HERE, env={**env, "CEREBRO_CHROMIUM": str(CHROMIUM)}, timeout=900)
-        alive = server.proc.poll() is None
+        test = subprocess.run([node, str(HERE / "test_browser.mjs"), server.url, str(opts.out), TOKEN,
+                               relevant.url], cwd=HERE, env={**env, "CEREBRO_CHROMIUM": str(CHROMIUM)}, timeout=900)
+        alive = server.proc.poll() is None and relevant.proc.poll() is None
     finally:
         rc = server.stop()
+        rc_relevant = relevant.stop()
     if not alive:
-        fail(f"the server exited during the browser test:\n{server.output()}")
+        fail(f"a server exited during the browser test:\n{server.output()}\n{relevant.output()}")
+    if rc_relevant != 0:
+        fail(f"the second server exited with {rc_relevant} on SIGTERM, expected 0:\n{relevant.output()[-4000:]}")
     if test.returncode != 0:
         fail(f"the browser test failed (exit {test.returncode}); server output:\n{server.output()[-4000:]}")
     if rc is None:

@@ -3,10 +3,12 @@
 // images (the birds under birds/) and a clip (videos/clip.webm) with the
 // bundled model and starts the server.
 //
-// usage: node test_browser.mjs SERVER_URL SCREENSHOT_DIR [TOKEN]
+// usage: node test_browser.mjs SERVER_URL SCREENSHOT_DIR [TOKEN [RELEVANCE_URL]]
 // With TOKEN (the server's access token), the page is first opened with
 // /?token=TOKEN, as a person given the link would, and everything after runs
-// on the cookie that sets.
+// on the cookie that sets. RELEVANCE_URL: a second server (same token) on an
+// index of over 50 items, where hits have a relevance and its minimum
+// (--min-relevance) leaves out the hits of a nonsense query.
 
 import { mkdtempSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -16,12 +18,13 @@ import { join } from 'node:path';
 const require = createRequire(import.meta.url);
 const { chromium } = require('playwright-core');
 
-const [base, shots, token] = process.argv.slice(2);
+const [base, shots, token, relevanceBase] = process.argv.slice(2);
 if (!base || !shots) {
   console.error('usage: node test_browser.mjs SERVER_URL SCREENSHOT_DIR [TOKEN]');
   process.exit(2);
 }
 const origin = new URL(base).origin;
+const relevanceOrigin = relevanceBase ? new URL(relevanceBase).origin : null;
 rmSync(join(shots, 'failure.png'), { force: true }); // from an earlier run
 
 // The bundled model is small: on the sample images it ranks these right, by a
@@ -74,7 +77,7 @@ let expectHttpErrors = false;
 context.on('request', (req) => {
   const url = new URL(req.url());
   if (url.protocol === 'data:') return;
-  if (url.origin !== origin) outside.push(req.url());
+  if (url.origin !== origin && url.origin !== relevanceOrigin) outside.push(req.url());
   if (url.pathname === '/api/search') searches.push(url.searchParams.get('q'));
 });
 context.on('response', (res) => {
@@ -84,8 +87,8 @@ context.on('response', (res) => {
 page.on('pageerror', (err) => pageErrors.push(err.message));
 
 // The API's own answer, for comparing the page with.
-async function api(path) {
-  const res = await context.request.get(new URL(path, origin).href);
+async function api(path, server = origin) {
+  const res = await context.request.get(new URL(path, server).href);
   expect(res.ok(), `GET ${path}: HTTP ${res.status()}`);
   return res.json();
 }
@@ -394,11 +397,62 @@ async function run() {
   await page.screenshot({ path: join(shots, 'search-dark-narrow.png') });
   ok(`2 columns at 380 px (${cols} at 1100 px); dark colours follow the system (${light} -> ${dark})`);
 
+  if (relevanceOrigin) await noCloseMatch();
+
   // ---- nothing from outside, nothing broken -------------------------------------
   equal(outside, [], 'requests outside the server');
   equal(httpErrors, [], 'unexpected HTTP errors');
   equal(pageErrors, [], 'uncaught errors in the page');
   ok(`all ${searches.length} search requests and every other one went to ${origin}; no HTTP or script errors`);
+}
+
+// On the second server: a real query shows its relevant hits, a nonsense
+// query "no close match", and "Show all results anyway" its best hits.
+async function noCloseMatch() {
+  const baseName = (path) => path.split('/').pop(); // that index has no birds/
+  const REAL = FLAMINGO;
+  const NONSENSE = 'asdf qwerty';
+  const at = (path) => api(path, relevanceOrigin);
+  const q = (text, extra = '') => `/api/search?q=${encodeURIComponent(text)}&k=48${extra}`;
+  await page.goto(new URL(`/?token=${encodeURIComponent(token)}`, relevanceOrigin).href);
+  const stats = await at('/api/stats');
+  expect(stats.items >= 50, `${stats.items} items: too few for a relevance`);
+  const real = await at(q(REAL.query));
+  const realAll = await at(q(REAL.query, '&min=0'));
+  const junkAll = await at(q(NONSENSE, '&min=0'));
+  const min = real.min;
+  expect(min > 0 && junkAll.results[0].relevance < min && min <= realAll.results[0].relevance,
+    `the model no longer puts the cutoff ${min} between "${NONSENSE}" (best relevance ` +
+    `${junkAll.results[0].relevance}) and "${REAL.query}" (${realAll.results[0].relevance}): ` +
+    'measure again and set RELEVANCE_MIN in run_browser_test.py');
+  equal(real.results[0].path, baseName(REAL.path), `the top relevant hit for "${REAL.query}"`);
+  expect(real.results.every((h) => h.relevance >= min), `hits below ${min}: ${JSON.stringify(real.results)}`);
+
+  await typeSlowly('#q', REAL.query);
+  await waitStatus(`${real.results.length} result${real.results.length === 1 ? '' : 's'} for “${REAL.query}”`);
+  equal(await cardIds(), real.results.map((h) => h.id), `cards for "${REAL.query}" above relevance ${min}`);
+  const title = await page.locator('#results .card').first().getAttribute('title');
+  expect(title.includes(`relevance ${real.results[0].relevance.toFixed(1)}`), `the card's title: ${title}`);
+  expect(await page.isHidden('#empty'), 'the empty state shows beside relevant hits');
+  ok(`"${REAL.query}" typed on an index of ${stats.items} items shows the ${real.results.length} hit(s) ` +
+     `at least ${min} relevant (of ${realAll.results.length})`);
+
+  await typeSlowly('#q', NONSENSE);
+  await waitStatus(`0 results for “${NONSENSE}”`);
+  equal(await cardIds(), [], `cards for "${NONSENSE}"`);
+  const empty = (await page.textContent('#empty')).trim();
+  expect(await page.isVisible('#empty') && empty.startsWith(`No close match for “${NONSENSE}”`),
+    `the empty state: ${empty}`);
+  await page.screenshot({ path: join(shots, 'no-close-match.png') });
+  await page.click('#show-all');
+  await waitStatus(`${junkAll.results.length} results for “${NONSENSE}”`);
+  equal(await cardIds(), junkAll.results.map((h) => h.id), `cards for "${NONSENSE}" shown anyway`);
+  equal(new URL(page.url()).searchParams.get('all'), '1', 'the address of "show all"');
+  await page.goBack();
+  await waitStatus(`0 results for “${NONSENSE}”`);
+  expect((await page.textContent('#empty')).includes('No close match'), 'Back to the cutoff');
+  ok(`"${NONSENSE}" shows "No close match" (best relevance ${junkAll.results[0].relevance} < ${min}); ` +
+     `"Show all results anyway" shows its ${junkAll.results.length} best, Back returns; no-close-match.png saved`);
 }
 
 let failed = false;

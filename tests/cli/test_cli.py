@@ -15,9 +15,11 @@ import os
 import re
 import shutil
 import signal
+import struct
 import subprocess
 import sys
 import time
+import zlib
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -158,7 +160,8 @@ def test_search(c: Cerebro, photos: Path) -> None:
     hits = c.search("search", "a lion resting", "-k", "5")
     expect(len(hits) == 5, f"{len(hits)} hits")
     for h in hits:
-        expect(set(h) == {"path", "score", "id", "timestamp"} and h["timestamp"] is None, str(h))
+        expect(set(h) == {"path", "score", "id", "timestamp", "relevance"} and h["timestamp"] is None, str(h))
+        expect(h["relevance"] is None, f"9 items are too few for a relevance: {h}")
         expect(h["path"].startswith(str(photos) + "/") and Path(h["path"]).is_file(), h["path"])
         expect(isinstance(h["id"], int) and -1.0001 <= h["score"] <= 1.0001, str(h))
     expect([h["score"] for h in hits] == sorted((h["score"] for h in hits), reverse=True), "best first")
@@ -170,6 +173,82 @@ def test_search(c: Cerebro, photos: Path) -> None:
            "\n".join(text))
     long_ok = c.search("search", "a" * 1000, "-k", "1")
     expect(len(long_ok) == 1, "1000 bytes of text are allowed")
+    # Too few items for a relevance: no cutoff, whatever it is.
+    expect(len(c.search("search", "animals", "-k", "4", "--min-relevance", "100")) == 4, "no cutoff under 50 items")
+
+
+def write_noise_png(path: Path, seed: int, size: int = 24) -> None:
+    """An RGB PNG of seeded noise (a distinct image per seed)."""
+    state = seed * 2654435761 % 2**32 or 1
+    rows = bytearray()
+    for _ in range(size):
+        rows.append(0)
+        for _ in range(size * 3):
+            state = state * 1103515245 + 12345 & 0x7FFFFFFF
+            rows.append(state >> 16 & 0xFF)
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", size, size, 8, 2, 0, 0, 0))
+                     + chunk(b"IDAT", zlib.compress(bytes(rows))) + chunk(b"IEND", b""))
+
+
+def test_relevance(c: Cerebro, images: Path) -> None:
+    """An index of 65 items: every hit has a relevance, the standard score of
+    its score among the query's scores over the index, and --min-relevance
+    (default: the library's, named in --help) leaves out the hits below it."""
+    crowd = c.work / "crowd"
+    crowd.mkdir()
+    for i in range(60):
+        write_noise_png(crowd / f"noise{i:02d}.png", i)
+    for name in ["elephant.jpg", "giraffe.jpg", "lion.jpg", "tiger.jpg", "frog.png"]:
+        shutil.copy(images / name, crowd / name)
+    db = ["--db", "crowd.cerebro"]
+    expect(summary(c.ok(*db, "--model", str(c.model), "index", "crowd"))[0] == 65, "65 items indexed")
+    m = re.search(r"--min-relevance X\n.*\(default ([0-9.]+)\)", c.ok("search", "--help").out)
+    expect(m is not None, "search --help names the default minimum relevance")
+    default = float(m.group(1))
+    expect(default > 0, f"default {default}")
+    expect(f"(default {m.group(1)})" in c.ok("similar", "--help").out, "similar --help: the same default")
+
+    for query in ["a lion resting", "zxqv blorp"]:
+        every = c.search(*db, "search", query, "-k", "100", "--min-relevance", "0")
+        expect(len(every) == 65 and all(h["relevance"] is not None for h in every), f"{query}: {every[:2]}")
+        scores = [h["score"] for h in every]
+        mean = sum(scores) / len(scores)
+        sd = (sum((s - mean) ** 2 for s in scores) / len(scores)) ** 0.5
+        for h in every:
+            expect(abs(h["relevance"] - (h["score"] - mean) / sd) < 0.01, f"{query}: {h}, mean {mean}, sd {sd}")
+        rels = [h["relevance"] for h in every]
+        for cut in [default, (rels[0] + rels[1]) / 2, (rels[3] + rels[4]) / 2]:
+            got = c.search(*db, "search", query, "-k", "10", "--min-relevance", f"{cut:.4f}")
+            want = [h["id"] for h in every if h["relevance"] >= round(cut, 4)][:10]
+            expect([h["id"] for h in got] == want, f"{query} cut at {cut}: {got} but want {want}")
+        by_default = c.search(*db, "search", query)
+        expect([h["id"] for h in by_default] == [h["id"] for h in every if h["relevance"] >= default][:10],
+               f"{query}: the default cutoff is {default}: {by_default}")
+        text = c.ok(*db, "search", query, "-k", "3", "--min-relevance", "0").out.splitlines()
+        expect(len(text) == 3 and all(re.fullmatch(r"-?\d\.\d{3}  crowd/\S+  \(id \d+, relevance -?\d+\.\d\)", t)
+                                      for t in text), "\n".join(text))
+        # Nothing left: exit 0, nothing on stdout, the best relevance on stderr.
+        for args in [("--json",), ()]:
+            r = c.ok(*db, "search", query, "--min-relevance", "100", *args)
+            m = re.fullmatch(r"no close match \(best relevance (-?\d+\.\d) < 100; --min-relevance 0 shows all\)\n",
+                             r.err)
+            expect(r.out == "" and m is not None, f"{query} {args}: {r.out!r} {r.err!r}")
+            expect(abs(float(m.group(1)) - rels[0]) <= 0.051, f"{m.group(1)} is not the best, {rels[0]}")
+
+    lion = c.search(*db, "similar", "crowd/lion.jpg", "-k", "3", "--min-relevance", "0")
+    expect(Path(lion[0]["path"]).name == "lion.jpg" and lion[0]["relevance"] == max(h["relevance"] for h in lion),
+           str(lion))
+    r = c.ok(*db, "similar", "--id", str(lion[0]["id"]), "--min-relevance", "100")
+    expect(r.out == "" and r.err.startswith("no close match (best relevance "), r.err)
+    r = c.ok(*db, "search", "x", "--min-relevance", "100", "--prefix", "nowhere/")
+    expect(r.out == "" and r.err == "no results under that prefix\n", r.err)
+    for bad in ["-1", "101", "nan", "inf", "four", "", " 4", "0x10"]:
+        r = c.fails(2, *db, "search", "x", "--min-relevance", bad)
+        expect("--min-relevance must be a number from 0 to 100" in r.err and f"'{bad}'" in r.err, f"{bad!r}: {r.err}")
 
 
 def test_prefix(c: Cerebro, photos: Path) -> None:
@@ -442,6 +521,7 @@ def main(argv: list[str]) -> int:
         ("search", lambda: test_search(c, photos)),
         ("prefix", lambda: test_prefix(c, photos)),
         ("similar", lambda: test_similar(c, photos)),
+        ("relevance", lambda: test_relevance(c, images)),
         ("remove and update", lambda: test_remove_and_update(c, photos)),
         ("same-size edits", lambda: test_same_size_edits(c, images)),
         ("all files failed", lambda: test_all_failed(c, images)),

@@ -115,7 +115,7 @@ def assert_same_store(got: Path, want: Path) -> None:
             cerebro.Index(want, m, readonly=True) as wi:
         for q in QUERIES:
             text = m.encode_text([q])[0]
-            g, w = gi.search(q, k=10), wi.search(q, k=10)
+            g, w = gi.search(q, k=10, min_relevance=0), wi.search(q, k=10, min_relevance=0)
             score = {p: float(np.dot(text, v)) for p, v in b.items()}
             assert len(g) == len(w) == 10, q
             for i, (hg, hw) in enumerate(zip(g, w)):

@@ -57,6 +57,7 @@ static cerebro_status search(cerebro_index *idx, const cerebro_model *model, uin
 
     cerebro_search_options_init(&o);
     o.k = k;
+    o.min_relevance = 0; /* compared run against run: the k nearest, however poor */
     if (strncmp(query, "text:", 5) == 0) {
         st = cerebro_index_search_text(idx, query + 5, &o, &r);
     } else if (strncmp(query, "vector:", 7) == 0) {

@@ -238,6 +238,7 @@ static void assert_finds(cerebro_index *idx, const char *src, int i)
     snprintf(path, sizeof path, "%s/img%03d.jpg", src, i);
     cerebro_search_options_init(&o);
     o.k = 3;
+    o.min_relevance = 0; /* the k-NN mechanics, not the relevance cutoff */
     OK(cerebro_index_search_image_file(idx, path, &o, &r));
     ck_assert_uint_ge(cerebro_results_count(r), 1);
     OK(cerebro_results_get(r, 0, &hit));

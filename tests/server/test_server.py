@@ -43,7 +43,7 @@ VIDEOS = Path(os.environ["CEREBRO_VIDEO_MEDIA"])
 # each one's best hit, checked with `cerebro search`.
 KNOWN = {"a frog": "frog.png", "a flamingo": "birds/flamingo.png", "a penguin": "birds/penguin.png",
          "an owl": "birds/owl.png"}
-HIT_KEYS = {"id", "score", "path", "width", "height", "timestamp", "kind", "thumb", "image"}
+HIT_KEYS = {"id", "score", "path", "width", "height", "timestamp", "kind", "thumb", "image", "relevance"}
 
 
 @dataclass
@@ -222,6 +222,9 @@ def test_search_fields_and_relative_paths(server: Server, index: tuple[Path, Pat
     assert scores == pytest.approx([h["score"] for h in cli], abs=5e-5 + 1e-6)
     everything = search(server, "a frog")
     assert everything["k"] == 24 and everything["count"] == 8
+    # Eight items are too few for a relevance: null, and no cutoff.
+    assert all(h["relevance"] is None for h in everything["results"])
+    assert search(server, "zxqv blorp", min="100")["count"] == 8
 
 
 def test_known_answers(server: Server) -> None:
@@ -282,6 +285,7 @@ def test_item_and_stats(server: Server, index: tuple[Path, Path]) -> None:
     items = by_path(server)
     owl = server.api(f"/api/item/{items['birds/owl.png']['id']}")
     assert set(owl) == HIT_KEYS and owl["path"] == "birds/owl.png" and owl["score"] == 1.0
+    assert owl["relevance"] is None
     assert server.get("/api/item/123456").status == 404
     s = server.api("/api/stats")
     assert (s["items"], s["files"], s["failed"], s["dim"], s["structure"]) == (8, 8, 0, 128, "Flat")
@@ -396,6 +400,11 @@ def test_bad_parameters(server: Server) -> None:
     }
     for path, what in cases.items():
         assert_error(server.get(path), 400, what)
+    for bad in ["abc", "-1", "100.5", "101", "nan", "inf", "", "%204", "0x10", "4,5"]:
+        for path in (f"/api/search?q=x&min={bad}", f"/api/similar/1?min={bad}"):
+            r = server.get(path)
+            assert_error(r, 400, f"min={bad}")
+            assert "min (the minimum relevance) must be a number from 0 to 100" in r.json()["error"], r.body
     assert server.get("/api/search?q=" + "%C3%A9" * 256).status == 200  # exactly 512 bytes
     assert search(server, "café")["query"] == "café"
 
@@ -620,6 +629,71 @@ def test_video_frames() -> None:
         assert s.stop() == 0, s.log_path.read_text()
 
 
+def default_min_relevance() -> float:
+    """The library's default cutoff, as `cerebro search --help` names it."""
+    out = subprocess.run([str(PROGRAM), "search", "--help"], capture_output=True, text=True, timeout=120).stdout
+    m = re.search(r"--min-relevance X\n.*\(default ([0-9.]+)\)", out)
+    assert m, out
+    return float(m.group(1))
+
+
+def test_relevance_and_min() -> None:
+    """An index of 58 items (the samples and 50 noise pictures): every hit
+    has its relevance; min (default: the library's) leaves out the hits
+    below it, and the answer says which min it used."""
+    db, photos = make_index("relevance")
+    rng = np.random.default_rng(5)
+    for i in range(50):
+        Image.fromarray(rng.integers(0, 256, (32, 32, 3), dtype=np.uint8)).save(photos / f"noise{i:02d}.png")
+    r = subprocess.run([str(PROGRAM), "--db", str(db), "--model", str(MODEL), "index", str(photos)],
+                       capture_output=True, text=True, env=clean_env(), timeout=600)
+    assert r.returncode == 0 and "indexed 50," in r.stdout, r.stdout + r.stderr
+    default = default_min_relevance()
+    s = Server(db, [photos], WORK / "relevance" / "server.log")
+    try:
+        for q in ["a frog", "zxqv blorp"]:
+            every = search(s, q, k="200", min="0")
+            assert every["min"] == 0 and every["count"] == 58, every
+            hits = every["results"]
+            scores = np.array([h["score"] for h in hits])
+            want = (scores - scores.mean()) / scores.std()
+            assert [h["relevance"] for h in hits] == pytest.approx(want, abs=0.03), q
+            rels = [h["relevance"] for h in hits]
+            for cut in (default, (rels[0] + rels[1]) / 2, (rels[5] + rels[6]) / 2):
+                j = search(s, q, k="10", min=f"{cut:.4f}")
+                assert j["min"] == pytest.approx(cut, abs=1e-4)
+                assert [h["id"] for h in j["results"]] == [h["id"] for h in hits if h["relevance"] >= cut][:10]
+            j = search(s, q)
+            assert j["min"] == pytest.approx(default) and j["k"] == 24
+            assert [h["id"] for h in j["results"]] == [h["id"] for h in hits if h["relevance"] >= default][:24]
+            none = search(s, q, min="100")
+            assert none["min"] == 100 and none["count"] == 0 and none["results"] == [], none
+            # Nothing left: how relevant the best hit was ("no close match").
+            assert none["best_relevance"] == pytest.approx(rels[0], abs=0.011), (none, rels[0])
+            assert ("best_relevance" in j) == (j["count"] == 0) and "best_relevance" not in every
+            nowhere = search(s, q, prefix="nothing-here")
+            assert nowhere["count"] == 0 and "best_relevance" not in nowhere, nowhere
+        frog = next(h for h in search(s, "a frog", k="200", min="0")["results"] if h["path"] == "frog.png")
+        near = s.api(f"/api/similar/{frog['id']}?k=5&min=0")
+        assert near["min"] == 0 and near["count"] == 5 and all(isinstance(h["relevance"], float)
+                                                              for h in near["results"])
+        assert s.api(f"/api/similar/{frog['id']}?min=100")["count"] == 0
+        assert s.api(f"/api/similar/{frog['id']}")["min"] == pytest.approx(default)
+        assert s.api(f"/api/item/{frog['id']}")["relevance"] is None
+        every = search(s, "a frog", k="200", min="0")["results"]
+    finally:
+        assert s.stop() == 0, s.log_path.read_text()
+    # --min-relevance: the server's own default min.
+    s = Server(db, [photos], WORK / "relevance" / "server2.log", "--min-relevance", "1.5")
+    try:
+        j = search(s, "a frog")
+        assert j["min"] == 1.5
+        assert [h["id"] for h in j["results"]] == [h["id"] for h in every if h["relevance"] >= 1.5][:24]
+        assert search(s, "a frog", min="0")["count"] == 24
+    finally:
+        assert s.stop() == 0, s.log_path.read_text()
+
+
 def test_command_line() -> None:
     def run(*args: str) -> subprocess.CompletedProcess:
         return subprocess.run([str(PROGRAM), *args], capture_output=True, text=True, env=clean_env(), timeout=120)
@@ -628,7 +702,9 @@ def test_command_line() -> None:
     assert h.returncode == 0 and h.stdout.startswith("usage: cerebro serve") and "ROOT" in h.stdout
     assert run("help", "serve").stdout == h.stdout
     assert "serve" in run("--help").stdout
-    for args in (["--port", "70000"], ["--port", "x"], ["--threads", "0"], ["--bogus"], ["--cache", "0"]):
+    assert re.search(r"--min-relevance X .*\n.*\(default [0-9.]+, as", h.stdout), h.stdout
+    for args in (["--port", "70000"], ["--port", "x"], ["--threads", "0"], ["--bogus"], ["--cache", "0"],
+                 ["--min-relevance", "-1"], ["--min-relevance", "nan"], ["--min-relevance", "101"]):
         r = run("serve", *args)
         assert r.returncode == 2 and "--help" in r.stderr, (args, r.stderr)
     r = run("--db", str(WORK / "main" / "db"), "serve", str(WORK / "no-such-folder"))

@@ -123,7 +123,7 @@ T.cerebro_add_stats = koffi.struct('cerebro_add_stats', {
   skipped: 'uint64_t', removed: 'uint64_t', failed: 'uint64_t', frames: 'uint64_t',
 });
 T.cerebro_search_options = koffi.struct('cerebro_search_options', {
-  version: 'uint32_t', k: 'uint32_t', prefix: 'const char *',
+  version: 'uint32_t', k: 'uint32_t', prefix: 'const char *', min_relevance: 'float',
 });
 T.cerebro_hit = koffi.struct('cerebro_hit', {
   id: 'int64_t', score: 'float', width: 'uint32_t', height: 'uint32_t', kind: 'uint32_t',
@@ -222,6 +222,7 @@ const PROTOTYPES = [
   'cerebro_status cerebro_index_get_vector(cerebro_index *index, int64_t id, _Out_ float *out)',
   'size_t cerebro_results_count(const cerebro_results *results)',
   'cerebro_status cerebro_results_get(const cerebro_results *results, size_t i, _Out_ cerebro_hit *hit)',
+  'float cerebro_results_relevance(const cerebro_results *results, size_t i)',
   'void cerebro_results_free(cerebro_results *results)',
   'cerebro_status cerebro_index_stats_get(cerebro_index *index, _Inout_ cerebro_index_stats *out)',
   'cerebro_status cerebro_index_refresh(cerebro_index *index, _Out_ int *changed)',

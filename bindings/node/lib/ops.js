@@ -319,7 +319,8 @@ function indexRemove(index, item) {
   }
 }
 
-function searchOptions(k = 10, prefix = null) {
+/** minRelevance: null / undefined = the library's default, 0 or less keeps every hit. */
+function searchOptions(k = 10, prefix = null, minRelevance = null) {
   const f = fn();
   if (!Number.isInteger(k) || k < 1 || k > CONSTANTS.MAX_K) {
     throw new CerebroError(`k=${k}: must be 1..${CONSTANTS.MAX_K}`, Status.E_LIMIT);
@@ -328,13 +329,26 @@ function searchOptions(k = 10, prefix = null) {
   f.cerebro_search_options_init(opts);
   opts.k = k;
   opts.prefix = prefix === null || prefix === undefined ? null : noNul(prefix, 'prefix');
+  if (minRelevance !== null && minRelevance !== undefined) {
+    if (typeof minRelevance !== 'number' || Number.isNaN(minRelevance)) {
+      throw invalid(`minRelevance=${String(minRelevance)}: must be a number`);
+    }
+    opts.min_relevance = minRelevance;
+  }
   return opts;
 }
 
+/** The library's default cutoff (CEREBRO_MIN_RELEVANCE_DEFAULT). */
+function defaultMinRelevance() {
+  const opts = {};
+  fn().cerebro_search_options_init(opts);
+  return opts.min_relevance;
+}
+
 /** query: {text} | {image: path} | {data: Uint8Array} | {vector: Float32Array} | {id} */
-function search(index, dim, query, { k = 10, prefix = null } = {}) {
+function search(index, dim, query, { k = 10, prefix = null, minRelevance = null } = {}) {
   const f = fn();
-  const opts = searchOptions(k, prefix);
+  const opts = searchOptions(k, prefix, minRelevance);
   const out = [null];
   let st;
   if (query.text !== undefined) {
@@ -381,7 +395,8 @@ function hits(results) {
       check(f, f.cerebro_results_get(results, i, h));
       list.push({ id: h.id, score: h.score, path: h.path, width: h.width, height: h.height,
                   timestamp: h.timestamp < 0 ? null : h.timestamp,
-                  kind: h.kind === CONSTANTS.ITEM_VIDEO_FRAME ? 'video-frame' : 'image' });
+                  kind: h.kind === CONSTANTS.ITEM_VIDEO_FRAME ? 'video-frame' : 'image',
+                  relevance: f.cerebro_results_relevance(results, i) });
     }
     return list;
   } finally {
@@ -408,4 +423,5 @@ function refresh(index) {
 module.exports = {
   ANSWER, fn, useLibrary, loadedPath, modelOpen, modelInfo, tokenize, encodeText, encodeTokens, preprocess, encodeImages,
   indexOpen, indexAdd, indexPending, indexAddEmbeddings, indexMerge, indexRemove, search, get, vector, stats, refresh,
+  defaultMinRelevance,
 };

@@ -94,14 +94,16 @@ class Index {
     return this.#run('indexRemove', [item]);
   }
 
-  /** Hits [{id, score, path, width, height, timestamp}] best first. */
-  async search(q, { k = 10, prefix = null } = {}) {
-    return this.#run('search', [this.model.dim, query(q), { k, prefix }]);
+  /** Hits [{id, score, path, width, height, timestamp, kind, relevance}] best
+   *  first. minRelevance: drop hits whose relevance is below it (null: the
+   *  library's default, defaultMinRelevance(); 0 keeps every hit). */
+  async search(q, { k = 10, prefix = null, minRelevance = null } = {}) {
+    return this.#run('search', [this.model.dim, query(q), { k, prefix, minRelevance }]);
   }
 
-  /** Neighbours of an indexed item, itself excluded. */
-  async similar(id, { k = 10, prefix = null } = {}) {
-    return this.#run('search', [this.model.dim, { id }, { k, prefix }]);
+  /** Neighbours of an indexed item, itself excluded; minRelevance as in search(). */
+  async similar(id, { k = 10, prefix = null, minRelevance = null } = {}) {
+    return this.#run('search', [this.model.dim, { id }, { k, prefix, minRelevance }]);
   }
 
   async get(id) {

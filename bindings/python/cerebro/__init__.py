@@ -11,6 +11,8 @@ bindings were written for.
 
 from __future__ import annotations
 
+import ctypes
+
 from . import _lib
 from .errors import (CancelledError, CorruptError, Error, FormatError, InternalError,
                      InvalidError, IoError, LibraryError, LimitError, MismatchError, ModelError,
@@ -26,13 +28,22 @@ __all__ = [
     "ImageError", "Index", "IndexStats", "InternalError", "InvalidError", "IoError",
     "LibraryError", "LimitError", "MismatchError", "Model", "ModelError", "NoMemoryError",
     "NotFoundError", "Pending", "PendingFile", "Progress", "Status", "StoreError",
-    "UnsupportedError", "WalkError", "library_path", "library_version",
+    "UnsupportedError", "WalkError", "default_min_relevance", "library_path", "library_version",
 ]
 
 
 def library_version() -> str:
     """Version string of the loaded libcerebro, e.g. "0.1.0"."""
     return _lib.lib().cerebro_version_string().decode()
+
+
+def default_min_relevance() -> float:
+    """The loaded library's default cutoff (CEREBRO_MIN_RELEVANCE_DEFAULT):
+    what Index.search() applies when min_relevance is None."""
+    lib = _lib.lib()
+    opts = _lib.SearchOptions()
+    lib.cerebro_search_options_init(ctypes.byref(opts))
+    return float(opts.min_relevance)
 
 
 def library_path() -> str:

@@ -100,7 +100,8 @@ class AddStats(Structure):
 
 
 class SearchOptions(Structure):
-    _fields_ = [("version", c_uint32), ("k", c_uint32), ("prefix", c_char_p)]
+    _fields_ = [("version", c_uint32), ("k", c_uint32), ("prefix", c_char_p),
+                ("min_relevance", c_float)]
 
 
 class Hit(Structure):
@@ -222,6 +223,7 @@ _PROTOTYPES: dict[str, tuple[object, list[object]]] = {
     "cerebro_index_get_vector": (_status, [_P(IndexHandle), c_int64, _P(c_float)]),
     "cerebro_results_count": (c_size_t, [_P(ResultsHandle)]),
     "cerebro_results_get": (_status, [_P(ResultsHandle), c_size_t, _P(Hit)]),
+    "cerebro_results_relevance": (c_float, [_P(ResultsHandle), c_size_t]),
     "cerebro_results_free": (None, [_P(ResultsHandle)]),
     "cerebro_index_stats_get": (_status, [_P(IndexHandle), _P(IndexStats)]),
     "cerebro_index_refresh": (_status, [_P(IndexHandle), _P(c_int)]),

@@ -4,11 +4,12 @@ the library."""
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Callable, Sequence
 import ctypes
 from ctypes import c_int, POINTER, byref, c_char_p, c_float, c_uint64
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Optional, Union
 
 import numpy as np
@@ -24,7 +25,10 @@ Query = Union[str, "os.PathLike[str]", bytes, bytearray, memoryview, np.ndarray,
 @dataclass(frozen=True)
 class Hit:
     """One search result. timestamp: seconds into a video, None for stills;
-    kind: "image" or "video-frame"."""
+    kind: "image" or "video-frame". relevance: how many standard deviations
+    the score stands above the query's mean score over the store (comparable
+    across queries, unlike score); math.nan when the store has fewer than 50
+    items, and for Index.get(); not compared by ==."""
 
     id: int
     score: float
@@ -33,6 +37,7 @@ class Hit:
     height: int
     timestamp: Optional[float]
     kind: str = "image"
+    relevance: float = field(default=math.nan, compare=False)
 
 
 @dataclass(frozen=True)
@@ -322,12 +327,16 @@ class Index(Owner):
 
     # ---- reading ------------------------------------------------------------
 
-    def search(self, query: Query, k: int = 10, prefix: PathLike | None = None) -> list[Hit]:
+    def search(self, query: Query, k: int = 10, prefix: PathLike | None = None,
+               min_relevance: float | None = None) -> list[Hit]:
         """The k best matches for a query: str is text, a pathlib.Path (any
         os.PathLike) is an image file, bytes are an encoded image (either in
         any format libcerebro reads, told by the bytes), a numpy
-        array or float sequence is an embedding of the model's dim."""
-        opts, _keep = self._search_options(k, prefix)
+        array or float sequence is an embedding of the model's dim.
+        min_relevance: drop hits whose Hit.relevance is below it (None: the
+        library's default, cerebro.default_min_relevance(); 0 or less: keep
+        every hit), so a query nothing matches returns []."""
+        opts, _keep = self._search_options(k, prefix, min_relevance)
         out = POINTER(_lib.ResultsHandle)()
         with self._handle.use() as ix:
             if isinstance(query, str):
@@ -348,9 +357,11 @@ class Index(Owner):
             _lib.check(st)
         return self._hits(out)
 
-    def similar(self, id: int, k: int = 10, prefix: PathLike | None = None) -> list[Hit]:
-        """Neighbours of an indexed item ("more like this"), itself excluded."""
-        opts, _keep = self._search_options(k, prefix)
+    def similar(self, id: int, k: int = 10, prefix: PathLike | None = None,
+                min_relevance: float | None = None) -> list[Hit]:
+        """Neighbours of an indexed item ("more like this"), itself excluded;
+        min_relevance as in search()."""
+        opts, _keep = self._search_options(k, prefix, min_relevance)
         out = POINTER(_lib.ResultsHandle)()
         with self._handle.use() as ix:
             _lib.check(self._lib.cerebro_index_search_id(ix, int(id), byref(opts), byref(out)))
@@ -399,12 +410,18 @@ class Index(Owner):
             raise error_for(Status.E_INVALID, "query text contains a NUL character")
         return raw
 
-    def _search_options(self, k: int, prefix: PathLike | None) -> tuple[_lib.SearchOptions, Any]:
+    def _search_options(self, k: int, prefix: PathLike | None,
+                        min_relevance: float | None) -> tuple[_lib.SearchOptions, Any]:
         opts = _lib.SearchOptions()
         self._lib.cerebro_search_options_init(byref(opts))
         if not 1 <= k <= _lib.MAX_K:
             raise error_for(Status.E_LIMIT, f"k={k}: must be 1..{_lib.MAX_K}")
         opts.k = k
+        if min_relevance is not None:
+            if isinstance(min_relevance, bool) or not isinstance(min_relevance, (int, float, np.number)) \
+                    or math.isnan(min_relevance):
+                raise error_for(Status.E_INVALID, f"min_relevance={min_relevance!r}: must be a number")
+            opts.min_relevance = float(min_relevance)
         raw = _lib.fspath(prefix) if prefix is not None else None
         opts.prefix = raw
         return opts, raw
@@ -418,7 +435,8 @@ class Index(Owner):
                 _lib.check(self._lib.cerebro_results_get(results, i, byref(hit)))
                 hits.append(Hit(hit.id, hit.score, _text(hit.path), hit.width, hit.height,
                                 None if hit.timestamp < 0 else hit.timestamp,
-                                "video-frame" if hit.kind == _lib.ITEM_VIDEO_FRAME else "image"))
+                                "video-frame" if hit.kind == _lib.ITEM_VIDEO_FRAME else "image",
+                                self._lib.cerebro_results_relevance(results, i)))
             return hits
         finally:
             self._lib.cerebro_results_free(results)

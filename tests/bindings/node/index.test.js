@@ -7,7 +7,7 @@ const path = require('node:path');
 const test = require('node:test');
 const { PACKAGE, fixtures, maxAbsDiff, photos, tmpdir } = require('./helpers');
 
-const { Index, Model } = require(PACKAGE);
+const { Index, Model, defaultMinRelevance } = require(PACKAGE);
 
 let model;
 test.before(() => { model = new Model(path.join(fixtures(), 'tiny.pt'), { precision: 'fp32' }); });
@@ -146,6 +146,86 @@ indexTest('concurrent searches agree', async (index, root) => {
   for (const run of runs) {
     assert.deepEqual(run.map((hits) => hits.map((h) => h.id)), want.map((hits) => hits.map((h) => h.id)));
   }
+});
+
+/** A store of n seeded random unit vectors (files v<i>.jpg that need not exist). */
+async function randomStore(t, n = 200) {
+  let seed = 12345;
+  const uniform = () => { seed = (seed * 1103515245 + 12345) % 2147483648; return (seed + 1) / 2147483649; };
+  const vecs = [];
+  for (let i = 0; i < n; i++) {
+    const v = Float32Array.from({ length: model.dim },
+                                () => Math.sqrt(-2 * Math.log(uniform())) * Math.cos(2 * Math.PI * uniform()));
+    const norm = Math.hypot(...v);
+    vecs.push(v.map((x) => x / norm));
+  }
+  const dir = path.join(tmpdir(t), 'random');
+  const index = await Index.open(dir, model);
+  const items = vecs.map((_, i) => ({ path: path.join(dir, `v${i}.jpg`), size: 1, mtimeNs: 1n }));
+  const flat = new Float32Array(n * model.dim);
+  vecs.forEach((v, i) => flat.set(v, i * model.dim));
+  assert.equal((await index.addEmbeddings(items, flat)).added, n);
+  return { index, vecs };
+}
+
+test('relevance: the standard score of each hit', async (t) => {
+  const { index, vecs } = await randomStore(t);
+  try {
+    const q = vecs[3].map((x, d) => x + 0.5 * vecs[4][d]);
+    const dot = (a, b) => a.reduce((s, x, d) => s + x * b[d], 0);
+    const norm = Math.hypot(...q);
+    const scores = vecs.map((v) => dot(v, q) / norm);
+    const mean = scores.reduce((a, b) => a + b) / scores.length;
+    const sd = Math.sqrt(scores.reduce((a, s) => a + (s - mean) ** 2, 0) / scores.length);
+    const hits = await index.search(q, { k: vecs.length, minRelevance: 0 });
+    assert.equal(hits.length, vecs.length);
+    assert.equal(path.basename(hits[0].path), 'v3.jpg');
+    for (const h of hits) {
+      const i = Number(path.basename(h.path).slice(1, -4));
+      assert.ok(Math.abs(h.relevance - (scores[i] - mean) / sd) < 1e-3, `${h.path}: ${h.relevance}`);
+    }
+    assert.ok(hits[0].relevance > 5 && hits.at(-1).relevance < 5);
+    const near = await index.similar(hits[0].id, { k: 3, minRelevance: 0 });
+    assert.equal(near.length, 3);
+    assert.ok(near.every((h) => !Number.isNaN(h.relevance)));
+  } finally {
+    await index.close();
+  }
+});
+
+test('minRelevance cuts hits; the default is the library\'s', async (t) => {
+  const { index, vecs } = await randomStore(t);
+  try {
+    const def = defaultMinRelevance();
+    assert.ok(def > 0);
+    for (const q of [vecs[0], vecs[1].map((x, d) => x + vecs[2][d]), new Float32Array(model.dim).fill(1)]) {
+      const every = await index.search(q, { k: 20, minRelevance: 0 });
+      assert.equal(every.length, 20);
+      const rels = every.map((h) => h.relevance);
+      for (const cut of [def, (rels[0] + rels[1]) / 2, rels[5]]) {
+        const kept = await index.search(q, { k: 20, minRelevance: cut });
+        assert.deepEqual(kept.map((h) => h.id), every.filter((h) => h.relevance >= cut).map((h) => h.id));
+      }
+      assert.deepEqual((await index.search(q, { k: 20 })).map((h) => h.id),
+                       (await index.search(q, { k: 20, minRelevance: def })).map((h) => h.id));
+      assert.deepEqual(await index.search(q, { k: 20, minRelevance: 1000 }), []);
+    }
+    const [top] = await index.search(vecs[9], { k: 5 });
+    assert.equal(path.basename(top.path), 'v9.jpg');
+    assert.deepEqual(await index.similar(top.id, { k: 5, minRelevance: 1000 }), []);
+    await assert.rejects(index.search(vecs[0], { minRelevance: NaN }), (e) => e.code === 'CEREBRO_E_INVALID');
+    await assert.rejects(index.search(vecs[0], { minRelevance: '4' }), /minRelevance/);
+  } finally {
+    await index.close();
+  }
+});
+
+indexTest('a small store has no relevance and no cutoff', async (index, root) => {
+  await index.add([root]);
+  const hits = await index.search('zxqv blorp', { k: 4, minRelevance: 1000 });
+  assert.equal(hits.length, 4);
+  assert.ok(hits.every((h) => Number.isNaN(h.relevance)));
+  assert.ok(Number.isNaN((await index.get(hits[0].id)).relevance));
 });
 
 test('Index wants a Model', () => {

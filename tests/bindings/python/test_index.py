@@ -196,3 +196,66 @@ def test_concurrent_searches_agree(model: cerebro.Model, folder: Path, index_dir
 def test_index_wants_a_model(tmp_path: Path) -> None:
     with pytest.raises(TypeError, match="cerebro.Model"):
         cerebro.Index(tmp_path / "ix", "tiny.pt")  # type: ignore[arg-type]
+
+
+# ---- relevance --------------------------------------------------------------
+
+def random_store(model: cerebro.Model, path: Path, n: int = 200) -> np.ndarray:
+    """A store of n random unit vectors (files v<i>.jpg that need not exist)."""
+    rng = np.random.default_rng(7)
+    vecs = rng.standard_normal((n, model.dim)).astype(np.float32)
+    vecs /= np.linalg.norm(vecs, axis=1, keepdims=True)
+    items = [cerebro.Embedding(str(path / f"v{i}.jpg"), 1, 1) for i in range(n)]
+    with cerebro.Index(path, model) as ix:
+        assert ix.add_embeddings(items, vecs).added == n
+    return vecs
+
+
+def test_relevance_is_the_standard_score(model: cerebro.Model, index_dir: Path) -> None:
+    vecs = random_store(model, index_dir)
+    query = vecs[3] + 0.5 * vecs[4]
+    scores = vecs @ (query / np.linalg.norm(query))
+    with cerebro.Index(index_dir, model) as ix:
+        hits = ix.search(query, k=len(vecs), min_relevance=0)
+        assert len(hits) == len(vecs) and Path(hits[0].path).name == "v3.jpg"
+        want = (scores - scores.mean()) / scores.std()
+        got = {Path(h.path).name: h.relevance for h in hits}
+        np.testing.assert_allclose([got[f"v{i}.jpg"] for i in range(len(vecs))], want, atol=1e-3)
+        assert hits[0].relevance > 5 > hits[-1].relevance
+        # similar() has relevance too, against the item's own vector.
+        near = ix.similar(hits[0].id, k=3, min_relevance=0)
+        assert len(near) == 3 and all(h.relevance == h.relevance for h in near)
+
+
+def test_min_relevance_cuts_hits(model: cerebro.Model, index_dir: Path) -> None:
+    vecs = random_store(model, index_dir)
+    default = cerebro.default_min_relevance()
+    assert default > 0
+    with cerebro.Index(index_dir, model) as ix:
+        for query in (vecs[0], vecs[1] + vecs[2], np.ones(model.dim, dtype=np.float32)):
+            every = ix.search(query, k=20, min_relevance=0)
+            assert len(every) == 20  # 0 keeps k
+            rels = [h.relevance for h in every]
+            assert rels == sorted(rels, reverse=True)
+            for cut in (default, (rels[0] + rels[1]) / 2, rels[5]):
+                kept = ix.search(query, k=20, min_relevance=cut)
+                assert [h.id for h in kept] == [h.id for h in every if h.relevance >= cut], cut
+            assert [h.id for h in ix.search(query, k=20)] == \
+                [h.id for h in ix.search(query, k=20, min_relevance=default)]
+            assert ix.search(query, k=20, min_relevance=1000) == []
+            assert len(ix.search(query, k=20, min_relevance=-1)) == 20
+        # A vector of the store stands far out; the default keeps it.
+        assert Path(ix.search(vecs[9], k=5)[0].path).name == "v9.jpg"
+        assert ix.similar(ix.search(vecs[9], k=1)[0].id, k=5, min_relevance=1000) == []
+        with pytest.raises(cerebro.InvalidError, match="min_relevance"):
+            ix.search(vecs[0], min_relevance=float("nan"))
+        with pytest.raises(cerebro.InvalidError, match="min_relevance"):
+            ix.search(vecs[0], min_relevance="4")  # type: ignore[arg-type]
+
+
+def test_small_store_has_no_relevance(model: cerebro.Model, folder: Path, index_dir: Path) -> None:
+    with cerebro.Index(index_dir, model) as ix:
+        ix.add([folder])
+        hits = ix.search("zxqv blorp", k=4, min_relevance=1000)
+        assert len(hits) == 4 and all(np.isnan(h.relevance) for h in hits)
+        assert np.isnan(ix.get(hits[0].id).relevance)
