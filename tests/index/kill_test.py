@@ -18,6 +18,7 @@ usage: kill_test.py --tool index_tool --model tiny.pt --work DIR
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import random
 import shutil
@@ -102,6 +103,11 @@ def same_results(got: list[tuple[float, str]], want: list[tuple[float, str]], wh
                 raise Failure(f"{what}: {p}: score {s} vs {want_score[p]}")
         elif abs(s - cut) > TOL:
             raise Failure(f"{what}: {p} ({s}) is not among the uninterrupted run's hits")
+
+
+def has_schema(store: Path) -> bool:
+    with contextlib.closing(sqlite3.connect(f"file:{store / 'cerebro.db'}?mode=ro", uri=True)) as db:
+        return db.execute("SELECT COUNT(*) FROM sqlite_master WHERE name = 'items'").fetchone()[0] == 1
 
 
 def check_consistency(store: Path, dim: int, image_set: set[str]) -> int:
@@ -213,6 +219,12 @@ def main(argv: list[str]) -> int:
             kills += 1
             if not (store / "cerebro.db").exists():
                 print(f"trial {trial}: killed at {delay:.2f} s before the store existed", flush=True)
+                continue
+            if not has_schema(store):
+                # SQLite creates the file before the schema's transaction commits; a kill
+                # in between leaves an empty database, which the next run fills in.
+                print(f"trial {trial}: killed at {delay:.2f} s before the schema was committed",
+                      flush=True)
                 continue
             landed += 1
             items = check_consistency(store, dim, image_set)
