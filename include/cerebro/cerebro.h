@@ -621,7 +621,7 @@ CEREBRO_API cerebro_status cerebro_index_remove_id(cerebro_index *index, int64_t
 /** The default minimum relevance (cerebro_search_options.min_relevance), chosen
  *  by measurement on the default model's validation data (models/MODEL_CARD.md,
  *  "Relevance cutoff"). */
-#define CEREBRO_MIN_RELEVANCE_DEFAULT 4.0f
+#define CEREBRO_MIN_RELEVANCE_DEFAULT 3.4f
 
 #define CEREBRO_SEARCH_OPTIONS_VERSION 2
 typedef struct cerebro_search_options {

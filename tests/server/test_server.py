@@ -806,5 +806,5 @@ def test_format_search(formats: FormatIndex) -> None:
     find their picture in its new format."""
     names = {Path(FORMAT_SOURCES[f]).stem + FORMATS[f][0] for f in FORMAT_SOURCES}
     assert set(formats.items) == names, formats.report
-    hits = search(formats.server, "a frog", k="1")["results"]
-    assert hits[0]["path"] == "frog.webp", hits
+    hits = search(formats.server, "a penguin", k="1")["results"]
+    assert hits[0]["path"] == "penguin.heic", hits
