@@ -673,6 +673,24 @@ END_TEST
 
 /* ---- relevance ------------------------------------------------------------ */
 
+/* What relevance hit i of r should be when r holds every item of the store:
+ * the standard score of its score among all n scores. */
+static double standard_score(const cerebro_results *r, size_t n, size_t i)
+{
+    double sum = 0, sq = 0;
+    cerebro_hit h;
+    for (size_t j = 0; j < n; j++) {
+        OK(cerebro_results_get(r, j, &h));
+        sum += h.score;
+    }
+    for (size_t j = 0; j < n; j++) {
+        OK(cerebro_results_get(r, j, &h));
+        sq += (h.score - sum / (double)n) * (h.score - sum / (double)n);
+    }
+    OK(cerebro_results_get(r, i, &h));
+    return (h.score - sum / (double)n) / sqrt(sq / (double)n);
+}
+
 /* Relevance is the standard score of a hit's score among the same query's
  * scores over every stored vector (a store under 4,096 items: exact), the
  * cutoff drops exactly the hits below it, a store under 50 items has none. */
@@ -719,26 +737,11 @@ START_TEST(test_relevance)
         OK(st);
         size_t n = cerebro_results_count(r);
         ck_assert_uint_eq(n, 72);
-        double sum = 0, sq = 0;
-        for (size_t i = 0; i < n; i++) {
-            cerebro_hit h;
-            OK(cerebro_results_get(r, i, &h));
-            sum += h.score;
-        }
-        double mean = sum / (double)n;
-        for (size_t i = 0; i < n; i++) {
-            cerebro_hit h;
-            OK(cerebro_results_get(r, i, &h));
-            sq += (h.score - mean) * (h.score - mean);
-        }
-        double sd = sqrt(sq / (double)n);
         float rel[72];
         for (size_t i = 0; i < n; i++) {
-            cerebro_hit h;
-            OK(cerebro_results_get(r, i, &h));
             rel[i] = cerebro_results_relevance(r, i);
-            ck_assert_msg(fabs(rel[i] - (h.score - mean) / sd) < 1e-3, "hit %zu: relevance %g, expected %g",
-                          i, rel[i], (h.score - mean) / sd);
+            ck_assert_msg(fabs(rel[i] - standard_score(r, n, i)) < 1e-3, "hit %zu: relevance %g, expected %g",
+                          i, rel[i], standard_score(r, n, i));
         }
         ck_assert(isnan(cerebro_results_relevance(r, n)));
         cerebro_results_free(r);
@@ -768,18 +771,7 @@ START_TEST(test_relevance)
     o.min_relevance = 0;
     OK(cerebro_index_search_vector(idx, q, &o, &r));
     ck_assert_uint_eq(cerebro_results_count(r), 71);
-    double sum = 0, sq = 0;
-    cerebro_hit h;
-    for (size_t i = 0; i < 71; i++) {
-        OK(cerebro_results_get(r, i, &h));
-        sum += h.score;
-    }
-    for (size_t i = 0; i < 71; i++) {
-        OK(cerebro_results_get(r, i, &h));
-        sq += (h.score - sum / 71) * (h.score - sum / 71);
-    }
-    OK(cerebro_results_get(r, 0, &h));
-    ck_assert_float_eq_tol(cerebro_results_relevance(r, 0), (h.score - sum / 71) / sqrt(sq / 71), 1e-3);
+    ck_assert_float_eq_tol(cerebro_results_relevance(r, 0), standard_score(r, 71, 0), 1e-3);
     cerebro_results_free(r);
     /* A NaN threshold is an error, not a silent "keep all". */
     o.min_relevance = NAN;
