@@ -129,15 +129,14 @@ static cerebro_status refresh(cerebro_index *idx, sqlite3 *db, uint64_t items)
     return CEREBRO_OK;
 }
 
-cerebro_status cb_relevance(cerebro_index *idx, sqlite3 *db, const float *query, const float *scores,
-                            size_t n, float *relevance)
+cerebro_status cb_background(cerebro_index *idx, sqlite3 *db, const float *query, double *mean_out,
+                             double *sd_out)
 {
     uint64_t items = cb_ann_count(idx->ann);
     cerebro_status st = CEREBRO_OK;
 
-    for (size_t i = 0; i < n; i++)
-        relevance[i] = NAN;
-    if (n == 0 || items < CB_BACKGROUND_MIN)
+    *mean_out = *sd_out = 0;
+    if (items < CB_BACKGROUND_MIN)
         return CEREBRO_OK;
     pthread_rwlock_rdlock(&idx->bg_lock);
     while (!background_fresh(idx, items)) {
@@ -164,9 +163,9 @@ cerebro_status cb_relevance(cerebro_index *idx, sqlite3 *db, const float *query,
     }
     pthread_rwlock_unlock(&idx->bg_lock);
     double sd = m >= CB_BACKGROUND_MIN ? sqrt(m2 / (double)m) : 0;
-    if (!(sd > 1e-6))
-        return CEREBRO_OK; /* every item alike: nothing stands out */
-    for (size_t i = 0; i < n; i++)
-        relevance[i] = (float)((scores[i] - mean) / sd);
+    if (sd > 1e-6) { /* else every item alike: nothing stands out */
+        *mean_out = mean;
+        *sd_out = sd;
+    }
     return CEREBRO_OK;
 }

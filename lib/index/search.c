@@ -205,20 +205,20 @@ static char *prefix_key(const char *prefix)
 static cerebro_status apply_relevance(cerebro_index *idx, sqlite3 *db, const float *query, float min,
                                       cerebro_results *r)
 {
-    float *scores;
+    double mean, sd;
     cerebro_status st;
     size_t kept = 0;
 
     if (r->n == 0)
         return CEREBRO_OK;
-    if (!(r->relevance = malloc(r->n * sizeof *r->relevance)) || !(scores = malloc(r->n * sizeof *scores)))
+    if (!(r->relevance = malloc(r->n * sizeof *r->relevance)))
         return cb_fail(CEREBRO_E_NOMEM, "search: out of memory");
-    for (size_t i = 0; i < r->n; i++)
-        scores[i] = r->hits[i].score;
-    st = cb_relevance(idx, db, query, scores, r->n, r->relevance);
-    free(scores);
-    if (st != CEREBRO_OK || !(min > 0))
+    if ((st = cb_background(idx, db, query, &mean, &sd)) != CEREBRO_OK)
         return st;
+    for (size_t i = 0; i < r->n; i++)
+        r->relevance[i] = sd > 0 ? (float)((r->hits[i].score - mean) / sd) : NAN;
+    if (!(min > 0))
+        return CEREBRO_OK;
     for (size_t i = 0; i < r->n; i++) {
         if (r->relevance[i] < min) /* false for NAN */
             continue;

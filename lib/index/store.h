@@ -72,16 +72,15 @@ void cb_sql_rollback(sqlite3 *db);
 /* Opens the database file of dir (creating the schema unless readonly). */
 cerebro_status cb_store_open_db(const char *dir, int readonly, int create, sqlite3 **out);
 
-/* Fills relevance[0..n) for hits with these scores against the query's
- * background (relevance.c): (score - mean) / sd of the query's scores over
- * the store's vectors, all of them up to CB_BACKGROUND_SAMPLE items, a
- * uniform sample beyond. NAN when the store has fewer than
- * CB_BACKGROUND_MIN items. The caller holds state_lock for reading and an
- * open read transaction on db. */
+/* The query's background (relevance.c): mean and sd of its scores over the
+ * store's vectors, all of them up to CB_BACKGROUND_SAMPLE items, a uniform
+ * sample beyond; a hit's relevance is (score - mean) / sd. *sd is 0 when
+ * there is none (fewer than CB_BACKGROUND_MIN items, or all alike). The
+ * caller holds state_lock for reading and an open read transaction on db. */
 #define CB_BACKGROUND_SAMPLE 4096
 #define CB_BACKGROUND_MIN 50
-cerebro_status cb_relevance(cerebro_index *idx, sqlite3 *db, const float *query, const float *scores,
-                            size_t n, float *relevance);
+cerebro_status cb_background(cerebro_index *idx, sqlite3 *db, const float *query, double *mean,
+                             double *sd);
 void cb_background_free(cerebro_index *idx);
 
 /* meta table access (value copied into buf; *found 0 when absent). */
