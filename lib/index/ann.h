@@ -65,6 +65,10 @@ const char *cb_ann_structure(const cb_ann *ann);
 uint64_t cb_ann_memory(const cb_ann *ann);
 /* 1 for exact structures (recall is 1 by construction). */
 int cb_ann_is_exact(const cb_ann *ann);
+/* 1 for an IVF structure with uncompressed vectors whose nprobe is more
+ * than half of its lists, when an exact structure over the same vectors fits
+ * memory_budget (0: no limit): exact search is then the faster one. */
+int cb_ann_exact_is_faster(const cb_ann *ann, uint64_t memory_budget);
 
 /* recall@10 of this index against exact search over the same vectors:
  * x/ids are all n stored vectors; a seeded sample of `queries` of them

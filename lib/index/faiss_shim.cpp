@@ -895,6 +895,21 @@ extern "C" int cb_ann_is_exact(const cb_ann *ann)
     return ann && ann->idmap && dynamic_cast<const faiss::IndexFlat *>(ann->idmap->index) ? 1 : 0;
 }
 
+// An IVF list scan costs about twice an exact scan per vector (lists lie
+// apart in memory, each keeps its own heap): on 100k uniform 512-d vectors,
+// IVF512,Flat tuned to nprobe 411 took 46 ms a query against 28 ms exact
+// (bench/run-all.sh). So once tuning needs more than half of the lists,
+// exact search is faster and exact.
+extern "C" int cb_ann_exact_is_faster(const cb_ann *ann, uint64_t memory_budget)
+{
+    if (!ann || !dynamic_cast<const faiss::IndexIVFFlat *>(ann->ivf))
+        return 0;
+    uint64_t n = static_cast<uint64_t>(ann->index->ntotal), dim = static_cast<uint64_t>(ann->index->d);
+    if (memory_budget && n && memory_budget / n < 4 * dim + kIdMapBytes)
+        return 0;
+    return 2 * ann->ivf->nprobe > ann->ivf->nlist;
+}
+
 namespace {
 
 // The sample recall is measured on: `nq` stored vectors chosen by a seeded

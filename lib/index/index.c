@@ -141,6 +141,40 @@ static void tune_or_measure(cerebro_index *idx, cb_ann *ann, const float *x, con
     cb_meta_set(idx->db, "tuned_count", buf);
 }
 
+/* An automatic structure whose tuning asks for more than half of its IVF
+ * lists is replaced by exact search over the same vectors (faster, and
+ * recall 1). The store records the structure it stands for ("exact_for"),
+ * so that cb_index_restructure keeps it until the automatic choice changes.
+ * Returns the structure to keep; `ann` is freed when replaced. */
+static cb_ann *exact_if_faster(cerebro_index *idx, cb_ann *ann, const float *x, const int64_t *ids, size_t n)
+{
+    cb_ann *flat = NULL;
+    char buf[64];
+    if (idx->factory[0] || idx->readonly || !cb_ann_exact_is_faster(ann, idx->memory_budget) ||
+        cb_ann_build(idx->dim, "Flat", 0, x, ids, n, &flat) != CEREBRO_OK)
+        return ann;
+    cb_meta_set(idx->db, "exact_for", cb_ann_structure(ann));
+    cb_meta_set(idx->db, "tuned", "");
+    snprintf(buf, sizeof buf, "%zu", n);
+    cb_meta_set(idx->db, "tuned_count", buf);
+    store_recall(idx, 1.0);
+    cb_ann_free(ann);
+    return flat;
+}
+
+/* 1 when `have` is the exact structure standing for the automatic choice
+ * `want` (exact_if_faster), compared by their factory parts. */
+int cb_index_exact_stands_for(cerebro_index *idx, const char *have, const char *want)
+{
+    char buf[256];
+    int found = 0;
+    size_t len = strcspn(want, "|");
+    if (strcmp(have, "Flat") != 0 ||
+        cb_meta_get(idx->db, "exact_for", buf, sizeof buf, &found) != CEREBRO_OK || !found)
+        return 0;
+    return strncmp(buf, want, len) == 0 && (buf[len] == '\0' || buf[len] == '|');
+}
+
 cerebro_status cb_index_rebuild_ann(cerebro_index *idx, sqlite3 *db)
 {
     size_t n = 0;
@@ -152,8 +186,10 @@ cerebro_status cb_index_rebuild_ann(cerebro_index *idx, sqlite3 *db)
     if (st == CEREBRO_OK)
         st = cb_ann_build(idx->dim, idx->factory[0] ? idx->factory : NULL, idx->memory_budget, x, ids,
                           n, &ann);
-    if (st == CEREBRO_OK)
+    if (st == CEREBRO_OK) {
         tune_or_measure(idx, ann, x, ids, n);
+        ann = exact_if_faster(idx, ann, x, ids, n);
+    }
     free(x);
     free(ids);
     if (st != CEREBRO_OK)
@@ -191,7 +227,8 @@ cerebro_status cb_index_retune_ann(cerebro_index *idx, int force)
     pthread_rwlock_wrlock(&idx->state_lock);
     if (n == cb_ann_count(idx->ann)) {
         tune_or_measure(idx, idx->ann, x, ids, n);
-        idx->saved_generation = -1; /* the file keeps the parameter */
+        idx->ann = exact_if_faster(idx, idx->ann, x, ids, n);
+        idx->saved_generation = -1; /* the file keeps the parameter (or the structure) */
     }
     pthread_rwlock_unlock(&idx->state_lock);
     free(x);

@@ -102,6 +102,10 @@ cerebro_status cb_index_commit(cerebro_index *idx, const int64_t *old_ids, size_
  * automatic choice) and records recall for approximate structures.
  * Caller holds state_lock exclusively (or is opening). */
 cerebro_status cb_index_rebuild_ann(cerebro_index *idx, sqlite3 *db);
+/* 1 when `have` is the exact structure the store chose in place of the
+ * automatic structure `want`, whose tuning needed more than half of its IVF
+ * lists (recorded as meta "exact_for"). The caller is the writer. */
+int cb_index_exact_stands_for(cerebro_index *idx, const char *have, const char *want);
 
 /* Tunes the ANN's search parameter to idx->recall_target again (see
  * cb_ann_tune) when `force`, or when the collection grew or shrank by more

@@ -310,6 +310,52 @@ START_TEST(test_recall_target_reached)
 }
 END_TEST
 
+/* 100,000 uniform random vectors: the automatic IVF512 needs more than half
+ * of its lists for a recall target of 0.99 (at 0.95 it needs 228 of them on
+ * these 64-d vectors), so the store searches exactly instead
+ * (faster, recall 1) and records the structure it stands for; the next add
+ * keeps it instead of rebuilding. A factory string is used as given. */
+START_TEST(test_exact_when_ivf_needs_most_lists)
+{
+    const char *dir = scratch("exact");
+    const char *index_dir = two_photo_index(dir);
+    char photos[2048], src[2048], dst[2100], stands_for[256];
+    const char *folders[] = {photos};
+    cerebro_index *idx = NULL;
+    cerebro_add_stats stats;
+    cerebro_index_stats s;
+    store_random_vectors(index_dir, 100000, 5, 93);
+
+    s = open_stats(index_dir, NULL, 0.99, CEREBRO_INDEX_CREATE);
+    ck_assert_str_eq(s.structure, "Flat");
+    ck_assert_double_eq(s.recall_at_10, 1.0);
+    snprintf(stands_for, sizeof stands_for, "%s", store_meta(index_dir, "exact_for"));
+    ck_assert_msg(strncmp(stands_for, "IVF512,Flat|nprobe=", 19) == 0, "exact_for: %s", stands_for);
+    ck_assert_uint_gt(strtoul(stands_for + 19, NULL, 10), 256);
+    ck_assert_str_eq(store_meta(index_dir, "tuned_count"), "100002");
+
+    /* One more file: the automatic choice is still IVF512, which the exact
+     * structure stands for: nothing is rebuilt or retuned. */
+    snprintf(photos, sizeof photos, "%s/photos", dir);
+    snprintf(src, sizeof src, "%s/photos/photo2.jpg", fixtures());
+    snprintf(dst, sizeof dst, "%s/photo2.jpg", photos);
+    copy_file(src, dst);
+    OK(cerebro_index_open(&idx, index_dir, model, NULL));
+    OK(cerebro_index_add(idx, folders, 1, NULL, &stats));
+    ck_assert_uint_eq(stats.added, 1);
+    OK(cerebro_index_stats_get(idx, &s));
+    ck_assert_str_eq(s.structure, "Flat");
+    ck_assert_uint_eq(s.count, 100003);
+    cerebro_index_free(idx);
+    ck_assert_str_eq(store_meta(index_dir, "tuned_count"), "100002");
+
+    /* Named by the caller: kept as IVF, tuned past half of its lists. */
+    s = open_stats(index_dir, "IVF512,Flat", 0, CEREBRO_INDEX_CREATE);
+    ck_assert_uint_gt(nprobe_of(&s), 256);
+    ck_assert_double_ge(s.recall_at_10, 0.99);
+}
+END_TEST
+
 START_TEST(test_index_folder_is_a_file)
 {
     const char *dir = scratch("file");
@@ -495,6 +541,7 @@ int main(void)
     tcase_add_test(tc, test_bad_index_options);
     tcase_add_test(tc, test_bad_recall_target);
     tcase_add_test(tc, test_recall_target_reached);
+    tcase_add_test(tc, test_exact_when_ivf_needs_most_lists);
     tcase_add_test(tc, test_index_folder_is_a_file);
     tcase_add_test(tc, test_store_is_not_sqlite);
     tcase_add_test(tc, test_store_of_another_format);
