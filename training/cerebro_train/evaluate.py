@@ -241,8 +241,9 @@ def plot_run(run: Path, rows: List[Dict[str, Any]]) -> List[Path]:
     for key, title in METRICS + [("pseudo_kept_acc", "pseudo-labels kept: correct")]:
         fig, ax = plt.subplots(figsize=(5, 3.5))
         for arm, marker in (("pipeline", "o-"), ("control", "s--")):
-            points = [(r["round"], r[key]) for r in rows
-                      if r["arm"] in (arm, "shared") and r.get(key) is not None]
+            # Round 0 is the last pretraining stage (a restart's, where there is one).
+            points = sorted({r["round"]: r[key] for r in rows
+                             if r["arm"] in (arm, "shared") and r.get(key) is not None}.items())
             if points:
                 ax.plot([p[0] for p in points], [100 * p[1] for p in points], marker, label=arm)
         ax.set_xlabel("round (0 = after pretraining)")

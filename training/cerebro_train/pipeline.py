@@ -7,6 +7,8 @@ Stages (each a folder under --run, each skipped when already complete, so rerunn
 the same command after an interruption continues where it stopped):
 
     pretrain              random init -> contrastive training on the captioned data
+    pretrain2             (--restart-steps > 0) a second cosine cycle from pretrain's
+                          weights, a warm restart at --restart-lr (SGDR)
     round1..roundN        pseudo-label the unlabelled pool with the previous stage's
                           bundle through libcerebro -> fine-tune (pseudo-labels are
                           --pseudo-share of every batch, the rest original pairs)
@@ -45,6 +47,7 @@ TRAIN_MANIFESTS = ("google-emoji*4,openmoji*3,tuxpaint*2,openclipart,cifar-vehic
 # Arguments that change what a stage computes: resuming a run with other values would
 # silently mix two recipes, so the pipeline refuses instead.
 RECIPE_ARGS = ("train_manifests", "seed_repeat", "preset", "arch", "rounds", "pretrain_steps",
+               "restart_steps", "restart_lr",
                "round_steps", "batch", "lr", "finetune_lr", "final_lr", "warmup",
                "finetune_warmup", "weight_decay", "seed", "precision", "pseudo_share",
                "fraction", "threshold", "margin", "pool_limit", "merges", "extra_captions",
@@ -61,15 +64,19 @@ class Stage:
     pseudo: bool
 
 
-def plan(rounds: int, pretrain_steps: int, round_steps: int, control: bool) -> List[Stage]:
+def plan(rounds: int, pretrain_steps: int, round_steps: int, control: bool,
+         restart_steps: int = 0) -> List[Stage]:
     stages = [Stage("pretrain", "shared", 0, pretrain_steps, None, False)]
+    if restart_steps > 0:
+        stages.append(Stage("pretrain2", "shared", 0, restart_steps, "pretrain", False))
+    base = stages[-1].name
     for r in range(1, rounds + 1):
         stages.append(Stage(f"round{r}", "pipeline", r, round_steps,
-                            "pretrain" if r == 1 else f"round{r - 1}", True))
+                            base if r == 1 else f"round{r - 1}", True))
     if control:
         for r in range(1, rounds + 1):
             stages.append(Stage(f"control{r}", "control", r, round_steps,
-                                "pretrain" if r == 1 else f"control{r - 1}", False))
+                                base if r == 1 else f"control{r - 1}", False))
     return stages
 
 
@@ -97,7 +104,8 @@ class Pipeline:
         if args.seed_repeat > 1:
             self.train_manifests = [m + f"*{args.seed_repeat}" if m.endswith("cifar-seed.jsonl")
                                     else m for m in self.train_manifests]
-        self.stages = plan(args.rounds, args.pretrain_steps, args.round_steps, not args.no_control)
+        self.stages = plan(args.rounds, args.pretrain_steps, args.round_steps, not args.no_control,
+                           args.restart_steps)
         self.state_path = self.run / "pipeline.json"
 
     def check_inputs(self) -> None:
@@ -134,14 +142,17 @@ class Pipeline:
     def train_config(self, stage: Stage, pseudo: List[str]) -> TrainConfig:
         a = self.args
         init = self.run / stage.init / CHECKPOINT if stage.init else None
+        if stage.arm == "shared":   # pretraining: a cosine cycle from scratch or a restart
+            lr, warmup = (a.lr if stage.init is None else a.restart_lr), a.warmup
+        else:
+            lr, warmup = a.finetune_lr, a.finetune_warmup
         return TrainConfig(
             run=self.run / stage.name, manifests=self.train_manifests, extra_manifests=pseudo,
             extra_share=a.pseudo_share if pseudo else 0.0, preset=a.preset,
             arch=json.loads(a.arch) if a.arch else None, init=init, steps=stage.steps,
-            batch=a.batch, lr=a.lr if stage.init is None else a.finetune_lr,
-            final_lr=a.final_lr, warmup=a.warmup if stage.init is None else a.finetune_warmup,
+            batch=a.batch, lr=lr, final_lr=a.final_lr, warmup=warmup,
             weight_decay=a.weight_decay, clip=1.0, seed=a.seed + stage.round * 1000 +
-            (500 if stage.arm == "control" else 0),
+            (500 if stage.arm == "control" else 0) + (100 if stage.name == "pretrain2" else 0),
             precision=a.precision, augment=True, checkpoint_every=a.checkpoint_every,
             log_every=a.log_every, cache_dir=self.data / "cache", merges=a.merges,
             threads=a.threads,
@@ -251,6 +262,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--arch", default="", help="architecture JSON (overrides --preset)")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--pretrain-steps", type=int, default=18000)
+    parser.add_argument("--restart-steps", type=int, default=12000,
+                        help="a second pretraining cycle (warm restart) of this many steps "
+                        "from the first cycle's weights; 0: none")
+    parser.add_argument("--restart-lr", type=float, default=4e-4,
+                        help="peak learning rate of the second pretraining cycle")
     parser.add_argument("--round-steps", type=int, default=200)
     parser.add_argument("--batch", type=int, default=128)
     parser.add_argument("--lr", type=float, default=8e-4)
