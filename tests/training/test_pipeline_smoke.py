@@ -26,6 +26,7 @@ from conftest import TRAINING
 
 ROUNDS = 3
 PRETRAIN_STEPS = 30
+RESTART_STEPS = 10
 ROUND_STEPS = 6
 
 
@@ -33,7 +34,8 @@ def pipeline_command(data: Path, run: Path, install: Path) -> list:
     return [sys.executable, "-m", "cerebro_train", "pipeline", "--run", str(run),
             "--data-dir", str(data), "--train-manifests", "synthetic-shapes,cifar-seed",
             "--preset", "tiny", "--name", "smoke", "--rounds", str(ROUNDS),
-            "--pretrain-steps", str(PRETRAIN_STEPS), "--round-steps", str(ROUND_STEPS),
+            "--pretrain-steps", str(PRETRAIN_STEPS), "--restart-steps", str(RESTART_STEPS),
+            "--restart-lr", "1e-3", "--round-steps", str(ROUND_STEPS),
             "--batch", "32", "--lr", "3e-3", "--finetune-lr", "1e-3", "--warmup", "3",
             "--finetune-warmup", "1", "--seed-repeat", "2", "--pool-limit", "0",
             "--checkpoint-every", "10", "--log-every", "2", "--threads", "1",
@@ -62,16 +64,23 @@ def losses(log: Path) -> list:
 
 def test_every_stage_completes_and_loss_falls(smoke) -> None:
     _, run, _, _ = smoke
-    names = ["pretrain"] + [f"round{r}" for r in range(1, ROUNDS + 1)] + \
+    names = ["pretrain", "pretrain2"] + [f"round{r}" for r in range(1, ROUNDS + 1)] + \
         [f"control{r}" for r in range(1, ROUNDS + 1)]
+    steps = {"pretrain": PRETRAIN_STEPS, "pretrain2": RESTART_STEPS}
     for name in names:
         stage = run / name
-        assert torch.load(stage / "checkpoint.pt")["step"] == \
-            (PRETRAIN_STEPS if name == "pretrain" else ROUND_STEPS), name
+        assert torch.load(stage / "checkpoint.pt")["step"] == steps.get(name, ROUND_STEPS), name
         assert (stage / "bundle.pt").is_file() and (stage / "eval.json").is_file(), name
     pretrain = losses(run / "pretrain" / "log.jsonl")
     assert len(pretrain) == PRETRAIN_STEPS // 2
     assert np.mean(pretrain[-3:]) < 0.8 * np.mean(pretrain[:2]), pretrain
+    # The restart starts from the first cycle's weights, not from random ones,
+    # and both arms start from the restart.
+    restart = losses(run / "pretrain2" / "log.jsonl")
+    assert np.mean(restart[:2]) < 0.8 * np.mean(pretrain[:2]), (pretrain, restart)
+    inits = {s["name"]: s["init"] for s in read_json(run / "pipeline.json")["stages"]}
+    assert inits["pretrain2"] == "pretrain"
+    assert inits["round1"] == inits["control1"] == "pretrain2"
 
 
 def test_pseudo_labels_come_with_a_report(smoke) -> None:
@@ -93,7 +102,7 @@ def test_pseudo_labels_come_with_a_report(smoke) -> None:
 def test_report_table_and_plots(smoke) -> None:
     _, run, _, _ = smoke
     report = read_json(run / "report.json")
-    assert [row["stage"] for row in report["stages"]][:2] == ["pretrain", "round1"]
+    assert [row["stage"] for row in report["stages"]][:3] == ["pretrain", "pretrain2", "round1"]
     for row in report["stages"]:
         # The stage's own evaluation, a share of its validation images.
         evaluation = read_json(run / row["stage"] / "eval.json")
