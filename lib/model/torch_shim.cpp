@@ -4,10 +4,16 @@
 #include <ATen/Parallel.h>
 #include <torch/script.h>
 
+#include <unistd.h>
+
 #include <algorithm>
+#include <condition_variable>
 #include <cstdlib>
 #include <cstring>
+#include <deque>
+#include <functional>
 #include <memory>
+#include <mutex>
 #include <new>
 #include <string>
 #include <thread>
@@ -16,10 +22,127 @@
 #include "core/core.h"
 #include "model/torch_shim.h"
 
+// Threads that encode the parts of split batches (below), started at the
+// first split and kept for the model's life: a thread made per part paid
+// its first pass into libtorch (thread-local state, oneDNN scratchpads) on
+// every batch. A caller runs its first part itself, then any of its parts
+// no worker has taken yet, so concurrent callers never queue behind each
+// other. After fork() the child's copy has no threads, and libtorch refuses
+// new threads in a forked child (its thread pool is invalid there:
+// "Invalid thread pool!"), so the child's callers run every part themselves.
+class Workers {
+public:
+    explicit Workers(size_t n) : n_(n), pid_(getpid()) {}
+    ~Workers() { stop(); }
+    Workers(const Workers &) = delete;
+    Workers &operator=(const Workers &) = delete;
+
+    // Calls part(i) for every i in [0, parts), each once; returns when all
+    // have returned. part must not throw.
+    void run(size_t parts, const std::function<void(size_t)> &part)
+    {
+        Call call{&part, 1, parts, 0, {}};
+        std::unique_lock<std::mutex> lock(mutex_);
+        start_locked();
+        if (parts > 1) {
+            queue_.push_back(&call);
+            work_.notify_all();
+        }
+        lock.unlock();
+        part(0);
+        lock.lock();
+        while (call.next < call.parts) {
+            size_t i = take_locked(&call);
+            lock.unlock();
+            part(i);
+            lock.lock();
+            call.done++;
+        }
+        call.finished.wait(lock, [&] { return call.done == call.parts - 1; });
+    }
+
+private:
+    struct Call {
+        const std::function<void(size_t)> *part;
+        size_t next, parts, done; // parts handed out (0 is the caller's), of them finished
+        std::condition_variable finished;
+    };
+
+    // The next part of `call`, which is in the queue; drops it from the
+    // queue once every part is handed out.
+    size_t take_locked(Call *call)
+    {
+        size_t i = call->next++;
+        if (call->next == call->parts)
+            queue_.erase(std::find(queue_.begin(), queue_.end(), call));
+        return i;
+    }
+
+    void start_locked()
+    {
+        if (pid_ != getpid()) {
+            // A fork()ed child (before or after the parent started its
+            // workers): theirs do not exist here, and libtorch would fail in
+            // new ones.
+            (void)threads_.release();
+            queue_.clear();
+            n_ = 0;
+            pid_ = getpid();
+        }
+        if (threads_)
+            return;
+        threads_ = std::make_unique<std::vector<std::thread>>();
+        for (size_t i = 0; i < n_; i++)
+            threads_->emplace_back([this] { loop(); });
+    }
+
+    void loop()
+    {
+        std::unique_lock<std::mutex> lock(mutex_);
+        for (;;) {
+            work_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
+            if (stopping_)
+                return;
+            Call *call = queue_.front();
+            size_t i = take_locked(call);
+            lock.unlock();
+            (*call->part)(i);
+            lock.lock();
+            if (++call->done == call->parts - 1)
+                call->finished.notify_one();
+        }
+    }
+
+    void stop()
+    {
+        if (!threads_ || pid_ != getpid()) {
+            (void)threads_.release(); // none started, or the parent's
+            return;
+        }
+        {
+            std::lock_guard<std::mutex> lock(mutex_);
+            stopping_ = true;
+        }
+        work_.notify_all();
+        for (auto &t : *threads_)
+            t.join();
+        threads_.reset();
+    }
+
+    size_t n_;
+    std::mutex mutex_;
+    std::condition_variable work_;
+    std::deque<Call *> queue_;
+    std::unique_ptr<std::vector<std::thread>> threads_;
+    pid_t pid_; // the process whose workers these are
+    bool stopping_ = false;
+};
+
 struct cb_torch {
     torch::jit::Module module;
     bool bf16 = false;
     int threads = 1;
+    std::unique_ptr<Workers> workers; // threads - 1 of them, when threads > 1
 };
 
 // Threads (docs/threads.md has the measurements). libtorch runs fp32 GEMMs
@@ -122,6 +245,8 @@ extern "C" cerebro_status cb_torch_load(const char *path, uint32_t n_threads, cb
                                         {"cerebro/spm.model", kAbsent}};
         auto t = std::make_unique<cb_torch>();
         t->threads = threads;
+        if (threads > 1)
+            t->workers = std::make_unique<Workers>(static_cast<size_t>(threads - 1));
         t->module = torch::jit::load(path, torch::kCPU, extra);
         t->module.eval();
         for (const char *m : {"encode_image", "encode_text"}) {
@@ -218,12 +343,7 @@ static cerebro_status run_split(const cb_torch *t, const char *method, const tor
             message[i] = cerebro_last_error();
     };
     BlasHold blas;
-    std::vector<std::thread> workers;
-    for (size_t i = 1; i < parts; i++)
-        workers.emplace_back(part, i);
-    part(0);
-    for (auto &w : workers)
-        w.join();
+    t->workers->run(parts, part);
     for (size_t i = 0; i < parts; i++)
         if (status[i] != CEREBRO_OK)
             return cb_fail(status[i], "%s", message[i].c_str());

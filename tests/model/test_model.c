@@ -11,6 +11,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "cerebro/cerebro.h"
 
@@ -400,6 +403,68 @@ START_TEST(test_concurrent_encode)
 }
 END_TEST
 
+/* Encodes n images in a forked child into `out` (shared with the parent);
+ * returns the child's exit status: 0 when it encoded. */
+static int encode_in_child(const cerebro_model *m, const float *pixels, size_t n, float *out)
+{
+    fflush(stdout);
+    fflush(stderr);
+    pid_t child = fork();
+    ck_assert_int_ge(child, 0);
+    if (child == 0) {
+        alarm(120); /* a hang fails the test instead of stalling it */
+        if (cerebro_model_encode_preprocessed(m, pixels, n, out) != CEREBRO_OK) {
+            fprintf(stderr, "forked child: %s\n", cerebro_last_error());
+            _exit(1);
+        }
+        _exit(0);
+    }
+    int status = 0;
+    ck_assert_int_eq(waitpid(child, &status, 0), child);
+    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + (WIFSIGNALED(status) ? WTERMSIG(status) : 0);
+}
+
+/* A batch split over threads runs on worker threads the model keeps. A
+ * process that forks, before or after using them, gets a child without
+ * those threads (libtorch allows it no new ones): the child encodes on its
+ * calling thread instead of failing or hanging, with the same result, and
+ * the parent's workers still serve the parent. Both precisions; four
+ * threads, so three workers. */
+START_TEST(test_encode_after_fork)
+{
+    for (uint32_t precision = CEREBRO_PRECISION_FP32; precision <= CEREBRO_PRECISION_BF16; precision++) {
+        cerebro_model_options o;
+        cerebro_model *m = NULL;
+        cerebro_model_options_init(&o);
+        o.precision = precision;
+        o.n_threads = 4;
+        ck_assert_int_eq(cerebro_model_open(&m, path_of("tiny.pt"), &o), CEREBRO_OK);
+        uint32_t dim = cerebro_model_dim(m);
+        cerebro_image_options io;
+        ck_assert_int_eq(cerebro_model_image_options(m, &io), CEREBRO_OK);
+        size_t per = cerebro_image_tensor_size(&io), bytes = 6 * dim * sizeof(float);
+        float *pixels = malloc(6 * per * sizeof *pixels), *first = malloc(bytes), *again = malloc(bytes);
+        float *shared = mmap(NULL, 2 * bytes, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+        ck_assert_ptr_ne(shared, MAP_FAILED);
+        for (size_t i = 0; i < 6 * per; i++)
+            pixels[i] = (float)((i * 2654435761u) % 1000) / 250.0f - 2.0f;
+        /* Forked before the parent's first batch, then after it. */
+        ck_assert_int_eq(encode_in_child(m, pixels, 6, shared), 0);
+        ck_assert_int_eq(cerebro_model_encode_preprocessed(m, pixels, 6, first), CEREBRO_OK);
+        ck_assert_int_eq(encode_in_child(m, pixels, 6, shared + 6 * dim), 0);
+        ck_assert_double_le(max_abs_diff(first, shared, 6 * dim), 1e-6);
+        ck_assert_double_le(max_abs_diff(first, shared + 6 * dim, 6 * dim), 1e-6);
+        ck_assert_int_eq(cerebro_model_encode_preprocessed(m, pixels, 6, again), CEREBRO_OK);
+        ck_assert_double_le(max_abs_diff(first, again, 6 * dim), 1e-6);
+        munmap(shared, 2 * bytes);
+        free(pixels);
+        free(first);
+        free(again);
+        cerebro_model_free(m);
+    }
+}
+END_TEST
+
 typedef struct error_log {
     int calls;
     size_t index[8];
@@ -608,6 +673,7 @@ int main(int argc, char **argv)
         tcase_add_test(tc, test_text_through_tokenizer);
         tcase_add_test(tc, test_bf16_tiny);
         tcase_add_test(tc, test_concurrent_encode);
+        tcase_add_test(tc, test_encode_after_fork);
         tcase_add_test(tc, test_fast_vs_exact_tiny);
         tcase_add_test(tc, test_batch_with_bad_files);
         tcase_add_test(tc, test_open_errors);
