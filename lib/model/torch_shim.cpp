@@ -7,6 +7,8 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <cstdlib>
 #include <cstring>
@@ -138,11 +140,55 @@ private:
     bool stopping_ = false;
 };
 
+// Single bf16 texts (search queries) when libgomp spins for its default
+// time (no GOMP_SPINCOUNT or OMP_WAIT_POLICY was set): on an idle machine the
+// OpenMP team of n_threads encodes one about 1.7 times as fast as one thread
+// (bench/bench_model.py), on a busy one several times slower (its workers
+// spin away their time slices at every barrier). So the model times both
+// and keeps the faster: the mean of each choice's recent lone calls, with
+// every 16th lone call trying the other so that a change of load shows. A
+// call while another encode runs in this process takes one thread and is
+// not counted. Texts only: a text's embedding does not depend on the thread
+// count; an image's changes in its last bf16 bits.
+class TeamChoice {
+public:
+    // 1: use the team for this call; 0: one thread.
+    bool pick()
+    {
+        std::lock_guard<std::mutex> lock(mutex_);
+        bool team;
+        if (cost_[1] == 0 || cost_[0] == 0)
+            team = cost_[1] == 0;
+        else
+            team = cost_[1] <= cost_[0];
+        if (++calls_ % kExplore == 0)
+            team = !team;
+        return team;
+    }
+    void record(bool team, double seconds)
+    {
+        std::lock_guard<std::mutex> lock(mutex_);
+        double &c = cost_[team ? 1 : 0];
+        c = c == 0 ? seconds : c + kWeight * (seconds - c);
+    }
+
+private:
+    static constexpr uint32_t kExplore = 16;
+    static constexpr double kWeight = 0.25;
+    std::mutex mutex_;
+    double cost_[2] = {0, 0}; // seconds per call: one thread, the team (0: not yet timed)
+    uint32_t calls_ = 0;
+};
+
+// Encodes running in this process (all models): a lone call may use the team.
+static std::atomic<int> g_encoding{0};
+
 struct cb_torch {
     torch::jit::Module module;
     bool bf16 = false;
     int threads = 1;
     std::unique_ptr<Workers> workers; // threads - 1 of them, when threads > 1
+    mutable TeamChoice team;          // single bf16 texts under libgomp's default spin
 };
 
 // Threads (docs/threads.md has the measurements). libtorch runs fp32 GEMMs
@@ -156,7 +202,9 @@ struct cb_torch {
 //   thread: nothing spins, nothing synchronises per operator;
 // - a single input runs its OpenMP part on the calling thread alone,
 //   except bf16 under a short spin and fp32 under a passive policy, which
-//   use the team of n_threads (fp32 GEMMs then on OpenBLAS's pool).
+//   use the team of n_threads (fp32 GEMMs then on OpenBLAS's pool), and a
+//   single bf16 text under the default spin, which takes whichever of the
+//   two has been faster lately (TeamChoice).
 // The OpenMP count is the calling thread's own and is put back afterwards,
 // so FAISS and the caller's other OpenMP work keep theirs.
 // OpenMP threads for a call on a single input.
@@ -354,8 +402,22 @@ static cerebro_status run_split(const cb_torch *t, const char *method, const tor
 static cerebro_status encode(const cb_torch *t, const char *method, const torch::Tensor &input, size_t n,
                              uint32_t dim, float *out)
 {
+    struct Count {
+        int others = g_encoding.fetch_add(1);
+        ~Count() { g_encoding.fetch_sub(1); }
+    } count;
     if (n >= 2 && t->threads >= 2)
         return run_split(t, method, input, n, dim, out);
+    if (t->bf16 && t->threads >= 2 && !cb_omp_short_spin() && input.scalar_type() == torch::kLong) {
+        if (count.others > 0)
+            return run(t, method, input, n, dim, out, 1);
+        bool team = t->team.pick();
+        auto start = std::chrono::steady_clock::now();
+        cerebro_status st = run(t, method, input, n, dim, out, team ? t->threads : 1);
+        if (st == CEREBRO_OK)
+            t->team.record(team, std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+        return st;
+    }
     return run(t, method, input, n, dim, out);
 }
 

@@ -403,6 +403,33 @@ START_TEST(test_concurrent_encode)
 }
 END_TEST
 
+/* A single bf16 text under libgomp's default spin runs on the OpenMP team
+ * or on one thread, whichever has been faster lately (the first call takes
+ * the team, the second one thread, every 16th the other choice): the
+ * embedding must not depend on which. */
+START_TEST(test_bf16_text_same_on_any_thread_count)
+{
+    static const char *const text[] = {"a photo of a dog on the beach"};
+    cerebro_model_options o;
+    cerebro_model *m = NULL;
+    cerebro_model_options_init(&o);
+    o.precision = CEREBRO_PRECISION_BF16;
+    o.n_threads = 2;
+    ck_assert_int_eq(cerebro_model_open(&m, path_of("tiny.pt"), &o), CEREBRO_OK);
+    uint32_t dim = cerebro_model_dim(m);
+    float *first = malloc(dim * sizeof *first), *again = malloc(dim * sizeof *again);
+    ck_assert_int_eq(cerebro_model_encode_text(m, text, 1, first), CEREBRO_OK);
+    for (int i = 0; i < 40; i++) {
+        ck_assert_int_eq(cerebro_model_encode_text(m, text, 1, again), CEREBRO_OK);
+        ck_assert_msg(memcmp(first, again, dim * sizeof *first) == 0, "call %d: embedding differs by %g", i + 2,
+                      max_abs_diff(first, again, dim));
+    }
+    free(first);
+    free(again);
+    cerebro_model_free(m);
+}
+END_TEST
+
 /* Encodes n images in a forked child into `out` (shared with the parent);
  * returns the child's exit status: 0 when it encoded. */
 static int encode_in_child(const cerebro_model *m, const float *pixels, size_t n, float *out)
@@ -674,6 +701,7 @@ int main(int argc, char **argv)
         tcase_add_test(tc, test_bf16_tiny);
         tcase_add_test(tc, test_concurrent_encode);
         tcase_add_test(tc, test_encode_after_fork);
+        tcase_add_test(tc, test_bf16_text_same_on_any_thread_count);
         tcase_add_test(tc, test_fast_vs_exact_tiny);
         tcase_add_test(tc, test_batch_with_bad_files);
         tcase_add_test(tc, test_open_errors);
