@@ -146,7 +146,8 @@ private:
 // (bench/bench_model.py), on a busy one several times slower (its workers
 // spin away their time slices at every barrier). So the model times both
 // and keeps the faster: the mean of each choice's recent lone calls, with
-// every 16th lone call trying the other so that a change of load shows. A
+// one lone call in 16 (at random) trying the other so that a change of
+// load shows. A
 // call while another encode runs in this process takes one thread and is
 // not counted. Texts only: a text's embedding does not depend on the thread
 // count; an image's changes in its last bf16 bits.
@@ -157,17 +158,26 @@ public:
     {
         std::lock_guard<std::mutex> lock(mutex_);
         bool team;
-        if (cost_[1] == 0 || cost_[0] == 0)
-            team = cost_[1] == 0;
-        else
-            team = cost_[1] <= cost_[0];
-        if (++calls_ % kExplore == 0)
+        if (seen_[1] < 2 || seen_[0] < 2)
+            return seen_[1] < 2; // each choice's first call (warm-up) and one timed call
+        team = cost_[1] <= cost_[0];
+        // A pseudo-random one call in kExplore, not every kExplore-th: a
+        // caller cycling through kExplore (or a divisor of it) kinds of query
+        // would otherwise time the other choice on one kind only.
+        state_ ^= state_ << 13;
+        state_ ^= state_ >> 7;
+        state_ ^= state_ << 17;
+        if (state_ % kExplore == 0)
             team = !team;
         return team;
     }
     void record(bool team, double seconds)
     {
         std::lock_guard<std::mutex> lock(mutex_);
+        // The first call of each choice starts its threads and prepares its
+        // kernels: not what the next ones cost.
+        if (seen_[team ? 1 : 0]++ == 0)
+            return;
         double &c = cost_[team ? 1 : 0];
         c = c == 0 ? seconds : c + kWeight * (seconds - c);
     }
@@ -177,7 +187,8 @@ private:
     static constexpr double kWeight = 0.25;
     std::mutex mutex_;
     double cost_[2] = {0, 0}; // seconds per call: one thread, the team (0: not yet timed)
-    uint32_t calls_ = 0;
+    uint32_t seen_[2] = {0, 0}; // calls recorded of each
+    uint64_t state_ = 0x9e3779b97f4a7c15ull; // xorshift64
 };
 
 // Encodes running in this process (all models): a lone call may use the team.

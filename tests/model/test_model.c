@@ -404,9 +404,9 @@ START_TEST(test_concurrent_encode)
 END_TEST
 
 /* A single bf16 text under libgomp's default spin runs on the OpenMP team
- * or on one thread, whichever has been faster lately (the first call takes
- * the team, the second one thread, every 16th the other choice): the
- * embedding must not depend on which. */
+ * or on one thread, whichever has been faster lately (the first two calls
+ * take the team, the next two one thread, then one call in 16 the other
+ * choice): the embedding must not depend on which. */
 START_TEST(test_bf16_text_same_on_any_thread_count)
 {
     static const char *const text[] = {"a photo of a dog on the beach"};
