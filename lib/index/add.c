@@ -933,9 +933,7 @@ cerebro_status cb_index_restructure(cerebro_index *idx)
         pthread_rwlock_wrlock(&idx->state_lock);
         cb_ann_choose(cb_ann_count(idx->ann), idx->dim, idx->memory_budget, want, sizeof want);
         have = cb_ann_structure(idx->ann);
-        size_t len = strcspn(want, "|");
-        same = (strncmp(want, have, len) == 0 && (have[len] == '\0' || have[len] == '|')) ||
-               cb_index_exact_stands_for(idx, have, want);
+        same = cb_structure_same_factory(want, have) || cb_index_exact_stands_for(idx, have, want);
         if (!same) {
             st = cb_index_rebuild_ann(idx, idx->db);
             rebuilt = st == CEREBRO_OK;

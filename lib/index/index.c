@@ -162,17 +162,20 @@ static cb_ann *exact_if_faster(cerebro_index *idx, cb_ann *ann, const float *x, 
     return flat;
 }
 
-/* 1 when `have` is the exact structure standing for the automatic choice
- * `want` (exact_if_faster), compared by their factory parts. */
+int cb_structure_same_factory(const char *a, const char *b)
+{
+    size_t len = strcspn(a, "|");
+    return strncmp(a, b, len) == 0 && (b[len] == '\0' || b[len] == '|');
+}
+
 int cb_index_exact_stands_for(cerebro_index *idx, const char *have, const char *want)
 {
     char buf[256];
     int found = 0;
-    size_t len = strcspn(want, "|");
     if (strcmp(have, "Flat") != 0 ||
         cb_meta_get(idx->db, "exact_for", buf, sizeof buf, &found) != CEREBRO_OK || !found)
         return 0;
-    return strncmp(buf, want, len) == 0 && (buf[len] == '\0' || buf[len] == '|');
+    return cb_structure_same_factory(want, buf);
 }
 
 cerebro_status cb_index_rebuild_ann(cerebro_index *idx, sqlite3 *db)

@@ -102,6 +102,9 @@ cerebro_status cb_index_commit(cerebro_index *idx, const int64_t *old_ids, size_
  * automatic choice) and records recall for approximate structures.
  * Caller holds state_lock exclusively (or is opening). */
 cerebro_status cb_index_rebuild_ann(cerebro_index *idx, sqlite3 *db);
+/* 1 when two structure strings ("IVF512,Flat|nprobe=37") name the same
+ * factory part, whatever their search parameters. */
+int cb_structure_same_factory(const char *a, const char *b);
 /* 1 when `have` is the exact structure the store chose in place of the
  * automatic structure `want`, whose tuning needed more than half of its IVF
  * lists (recorded as meta "exact_for"). The caller is the writer. */

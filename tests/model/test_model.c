@@ -129,15 +129,22 @@ static double cosine(const float *a, const float *b, size_t n)
     return ab / sqrt(aa * bb);
 }
 
-static cerebro_model *open_model(const char *file, uint32_t precision)
+/* n_threads 0: every online CPU. */
+static cerebro_model *open_model_threads(const char *file, uint32_t precision, uint32_t n_threads)
 {
     cerebro_model_options o;
     cerebro_model *m = NULL;
     cerebro_model_options_init(&o);
     o.precision = precision;
+    o.n_threads = n_threads;
     cerebro_status st = cerebro_model_open(&m, path_of(file), &o);
     ck_assert_msg(st == CEREBRO_OK, "open %s: %s", file, cerebro_last_error());
     return m;
+}
+
+static cerebro_model *open_model(const char *file, uint32_t precision)
+{
+    return open_model_threads(file, precision, 0);
 }
 
 static void to_int32(const int64_t *src, int32_t *dst, size_t n)
@@ -410,12 +417,7 @@ END_TEST
 START_TEST(test_bf16_text_same_on_any_thread_count)
 {
     static const char *const text[] = {"a photo of a dog on the beach"};
-    cerebro_model_options o;
-    cerebro_model *m = NULL;
-    cerebro_model_options_init(&o);
-    o.precision = CEREBRO_PRECISION_BF16;
-    o.n_threads = 2;
-    ck_assert_int_eq(cerebro_model_open(&m, path_of("tiny.pt"), &o), CEREBRO_OK);
+    cerebro_model *m = open_model_threads("tiny.pt", CEREBRO_PRECISION_BF16, 2);
     uint32_t dim = cerebro_model_dim(m);
     float *first = malloc(dim * sizeof *first), *again = malloc(dim * sizeof *again);
     ck_assert_int_eq(cerebro_model_encode_text(m, text, 1, first), CEREBRO_OK);
@@ -460,12 +462,7 @@ static int encode_in_child(const cerebro_model *m, const float *pixels, size_t n
 START_TEST(test_encode_after_fork)
 {
     for (uint32_t precision = CEREBRO_PRECISION_FP32; precision <= CEREBRO_PRECISION_BF16; precision++) {
-        cerebro_model_options o;
-        cerebro_model *m = NULL;
-        cerebro_model_options_init(&o);
-        o.precision = precision;
-        o.n_threads = 4;
-        ck_assert_int_eq(cerebro_model_open(&m, path_of("tiny.pt"), &o), CEREBRO_OK);
+        cerebro_model *m = open_model_threads("tiny.pt", precision, 4);
         uint32_t dim = cerebro_model_dim(m);
         cerebro_image_options io;
         ck_assert_int_eq(cerebro_model_image_options(m, &io), CEREBRO_OK);
