@@ -140,55 +140,56 @@ private:
     bool stopping_ = false;
 };
 
-// Single bf16 texts (search queries) when libgomp spins for its default
-// time (no GOMP_SPINCOUNT or OMP_WAIT_POLICY was set): on an idle machine the
-// OpenMP team of n_threads encodes one about 1.7 times as fast as one thread
-// (bench/bench_model.py), on a busy one several times slower (its workers
-// spin away their time slices at every barrier). So the model times both
-// and keeps the faster: the mean of each choice's recent lone calls, with
-// one lone call in 16 (at random) trying the other so that a change of
-// load shows. A
+// Single texts (search queries): bf16 when libgomp spins for its default
+// time (no GOMP_SPINCOUNT or OMP_WAIT_POLICY was set), and fp32, whose GEMMs
+// run on OpenBLAS's pool. On an idle machine the team of n_threads (bf16:
+// OpenMP; fp32: OpenBLAS) encodes one about 1.5-1.8 times as fast as one
+// thread (bench/bench_model.py), on a busy one several times slower (idle
+// workers spin away their time slices; fp32 fell to a tenth). So the model
+// times both and keeps the faster: the mean of each choice's recent lone calls, with
+// the other tried again whenever the calls since its last try took 16 times
+// its cost, so that a change of load shows at a bounded price. A
 // call while another encode runs in this process takes one thread and is
 // not counted. Texts only: a text's embedding does not depend on the thread
-// count; an image's changes in its last bf16 bits.
+// count; a bf16 image's changes in its last bits.
 class TeamChoice {
 public:
     // 1: use the team for this call; 0: one thread.
     bool pick()
     {
         std::lock_guard<std::mutex> lock(mutex_);
-        bool team;
-        if (seen_[1] < 2 || seen_[0] < 2)
-            return seen_[1] < 2; // each choice's first call (warm-up) and one timed call
-        team = cost_[1] <= cost_[0];
-        // A pseudo-random one call in kExplore, not every kExplore-th: a
-        // caller cycling through kExplore (or a divisor of it) kinds of query
-        // would otherwise time the other choice on one kind only.
-        state_ ^= state_ << 13;
-        state_ ^= state_ >> 7;
-        state_ ^= state_ << 17;
-        if (state_ % kExplore == 0)
-            team = !team;
-        return team;
+        // One thread first, then the team once: on a busy machine a team
+        // call can take a second, so it is not tried twice before it has
+        // been compared.
+        if (seen_[0] == 0 || seen_[1] == 0)
+            return seen_[0] != 0;
+        bool best = cost_[1] <= cost_[0];
+        // Try the other choice once the calls since the last try have taken
+        // kBudget times what it costs: trying costs at most 1/kBudget of the
+        // time however much slower it is (ten times, on a busy machine).
+        if (since_ >= kBudget * cost_[best ? 0 : 1]) {
+            since_ = 0;
+            return !best;
+        }
+        return best;
     }
     void record(bool team, double seconds)
     {
         std::lock_guard<std::mutex> lock(mutex_);
-        // The first call of each choice starts its threads and prepares its
-        // kernels: not what the next ones cost.
-        if (seen_[team ? 1 : 0]++ == 0)
-            return;
+        since_ += seconds;
+        // A choice's first call also starts its threads and prepares its
+        // kernels, so its second call replaces that figure outright.
         double &c = cost_[team ? 1 : 0];
-        c = c == 0 ? seconds : c + kWeight * (seconds - c);
+        c = seen_[team ? 1 : 0]++ < 2 ? seconds : c + kWeight * (seconds - c);
     }
 
 private:
-    static constexpr uint32_t kExplore = 16;
+    static constexpr double kBudget = 16;
     static constexpr double kWeight = 0.25;
     std::mutex mutex_;
-    double cost_[2] = {0, 0}; // seconds per call: one thread, the team (0: not yet timed)
+    double cost_[2] = {0, 0};   // seconds per call: one thread, the team
     uint32_t seen_[2] = {0, 0}; // calls recorded of each
-    uint64_t state_ = 0x9e3779b97f4a7c15ull; // xorshift64
+    double since_ = 0;          // seconds of recorded calls since the other choice was tried
 };
 
 // Encodes running in this process (all models): a lone call may use the team.
@@ -199,7 +200,7 @@ struct cb_torch {
     bool bf16 = false;
     int threads = 1;
     std::unique_ptr<Workers> workers; // threads - 1 of them, when threads > 1
-    mutable TeamChoice team;          // single bf16 texts under libgomp's default spin
+    mutable TeamChoice team;          // single texts (bf16: under libgomp's default spin)
 };
 
 // Threads (docs/threads.md has the measurements). libtorch runs fp32 GEMMs
@@ -419,13 +420,21 @@ static cerebro_status encode(const cb_torch *t, const char *method, const torch:
     } count;
     if (n >= 2 && t->threads >= 2)
         return run_split(t, method, input, n, dim, out);
-    if (t->bf16 && t->threads >= 2 && !cb_omp_short_spin() && input.scalar_type() == torch::kLong) {
-        if (count.others > 0)
-            return run(t, method, input, n, dim, out, 1);
-        bool team = t->team.pick();
+    // A single text: bf16 under the default spin chooses between the OpenMP
+    // team and one thread, fp32 between OpenBLAS's pool and one thread (its
+    // threads wait by spinning too: short fp32 queries fell from 61 to 1.6 a
+    // second on a busy machine, against 15 on one thread).
+    if (t->threads >= 2 && input.scalar_type() == torch::kLong && (!t->bf16 || !cb_omp_short_spin())) {
+        bool team = count.others == 0 && t->team.pick();
         auto start = std::chrono::steady_clock::now();
-        cerebro_status st = run(t, method, input, n, dim, out, team ? t->threads : 1);
-        if (st == CEREBRO_OK)
+        cerebro_status st;
+        if (team) {
+            st = run(t, method, input, n, dim, out, t->bf16 ? t->threads : 0);
+        } else {
+            BlasHold blas;
+            st = run(t, method, input, n, dim, out, 1);
+        }
+        if (st == CEREBRO_OK && count.others == 0)
             t->team.record(team, std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
         return st;
     }

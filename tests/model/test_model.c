@@ -410,25 +410,29 @@ START_TEST(test_concurrent_encode)
 }
 END_TEST
 
-/* A single bf16 text under libgomp's default spin runs on the OpenMP team
- * or on one thread, whichever has been faster lately (the first two calls
- * take the team, the next two one thread, then one call in 16 the other
- * choice): the embedding must not depend on which. */
-START_TEST(test_bf16_text_same_on_any_thread_count)
+/* A single text runs on the team of n_threads (bf16 under libgomp's
+ * default spin: OpenMP's; fp32: OpenBLAS's) or on one thread, whichever has
+ * been faster lately (the first call takes one thread, the second the team,
+ * then the other choice now and then): the embedding must not
+ * depend on which. Both precisions. */
+START_TEST(test_text_same_on_any_thread_count)
 {
     static const char *const text[] = {"a photo of a dog on the beach"};
-    cerebro_model *m = open_model_threads("tiny.pt", CEREBRO_PRECISION_BF16, 2);
-    uint32_t dim = cerebro_model_dim(m);
-    float *first = malloc(dim * sizeof *first), *again = malloc(dim * sizeof *again);
-    ck_assert_int_eq(cerebro_model_encode_text(m, text, 1, first), CEREBRO_OK);
-    for (int i = 0; i < 40; i++) {
-        ck_assert_int_eq(cerebro_model_encode_text(m, text, 1, again), CEREBRO_OK);
-        ck_assert_msg(memcmp(first, again, dim * sizeof *first) == 0, "call %d: embedding differs by %g", i + 2,
-                      max_abs_diff(first, again, dim));
+    for (uint32_t precision = CEREBRO_PRECISION_FP32; precision <= CEREBRO_PRECISION_BF16; precision++) {
+        cerebro_model *m = open_model_threads("tiny.pt", precision, 2);
+        uint32_t dim = cerebro_model_dim(m);
+        float *first = malloc(dim * sizeof *first), *again = malloc(dim * sizeof *again);
+        ck_assert_int_eq(cerebro_model_encode_text(m, text, 1, first), CEREBRO_OK);
+        for (int i = 0; i < 40; i++) {
+            ck_assert_int_eq(cerebro_model_encode_text(m, text, 1, again), CEREBRO_OK);
+            ck_assert_msg(memcmp(first, again, dim * sizeof *first) == 0,
+                          "precision %u, call %d: embedding differs by %g", precision, i + 2,
+                          max_abs_diff(first, again, dim));
+        }
+        free(first);
+        free(again);
+        cerebro_model_free(m);
     }
-    free(first);
-    free(again);
-    cerebro_model_free(m);
 }
 END_TEST
 
@@ -698,7 +702,7 @@ int main(int argc, char **argv)
         tcase_add_test(tc, test_bf16_tiny);
         tcase_add_test(tc, test_concurrent_encode);
         tcase_add_test(tc, test_encode_after_fork);
-        tcase_add_test(tc, test_bf16_text_same_on_any_thread_count);
+        tcase_add_test(tc, test_text_same_on_any_thread_count);
         tcase_add_test(tc, test_fast_vs_exact_tiny);
         tcase_add_test(tc, test_batch_with_bad_files);
         tcase_add_test(tc, test_open_errors);
