@@ -214,9 +214,10 @@ struct cb_torch {
 //   thread: nothing spins, nothing synchronises per operator;
 // - a single input runs its OpenMP part on the calling thread alone,
 //   except bf16 under a short spin and fp32 under a passive policy, which
-//   use the team of n_threads (fp32 GEMMs then on OpenBLAS's pool), and a
-//   single bf16 text under the default spin, which takes whichever of the
-//   two has been faster lately (TeamChoice).
+//   use the team of n_threads (fp32 GEMMs then on OpenBLAS's pool); a
+//   single text (bf16 under the default spin, and fp32 whatever the policy)
+//   takes the team or one thread, whichever has been faster lately
+//   (TeamChoice).
 // The OpenMP count is the calling thread's own and is put back afterwards,
 // so FAISS and the caller's other OpenMP work keep theirs.
 // OpenMP threads for a call on a single input.
