@@ -48,7 +48,10 @@ public:
         start_locked();
         if (parts > 1) {
             queue_.push_back(&call);
-            work_.notify_all();
+            if (parts > 2)
+                work_.notify_all();
+            else
+                work_.notify_one();
         }
         lock.unlock();
         part(0);
@@ -426,7 +429,8 @@ static cerebro_status encode(const cb_torch *t, const char *method, const torch:
     // threads wait by spinning too: short fp32 queries fell from 61 to 1.6 a
     // second on a busy machine, against 15 on one thread).
     if (t->threads >= 2 && input.scalar_type() == torch::kLong && (!t->bf16 || !cb_omp_short_spin())) {
-        bool team = count.others == 0 && t->team.pick();
+        const bool lone = count.others == 0; // only lone calls are timed
+        bool team = lone && t->team.pick();
         auto start = std::chrono::steady_clock::now();
         cerebro_status st;
         if (team) {
@@ -435,7 +439,7 @@ static cerebro_status encode(const cb_torch *t, const char *method, const torch:
             BlasHold blas;
             st = run(t, method, input, n, dim, out, 1);
         }
-        if (st == CEREBRO_OK && count.others == 0)
+        if (st == CEREBRO_OK && lone)
             t->team.record(team, std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
         return st;
     }
