@@ -93,17 +93,10 @@ def parse_figures(text: str) -> dict:
     return figures
 
 
-# What the cerebro command and the Python and Node bindings set before
-# libgomp loads (docs/threads.md); a C program linking the library gets
-# libgomp's default unless its user sets it.
-BINDINGS_ENV = {"GOMP_SPINCOUNT": "3000"}
-
-
-def c_bench(binary: Path, bundle: Path, threads: int, batch: int, seconds: float, precision: str,
-            env_extra: dict | None = None) -> dict:
+def c_bench(binary: Path, bundle: Path, threads: int, batch: int, seconds: float, precision: str) -> dict:
     result = subprocess.run([str(binary), str(bundle), "--threads", str(threads), "--batch", str(batch),
                              "--seconds", str(seconds), "--precision", precision],
-                            check=True, capture_output=True, text=True, env=clean_env(**(env_extra or {})))
+                            check=True, capture_output=True, text=True, env=clean_env())
     return parse_figures(result.stdout)
 
 
@@ -167,8 +160,6 @@ def main() -> int:
                         py_bench(bundle, setup, args.threads, args.batch, args.seconds, precision))
                 runs.setdefault(("libcerebro", precision), []).append(
                     c_bench(binary, bundle, args.threads, args.batch, args.seconds, precision))
-                runs.setdefault(("bindings", precision), []).append(
-                    c_bench(binary, bundle, args.threads, args.batch, args.seconds, precision, BINDINGS_ENV))
             runs.setdefault(("libcerebro", "auto"), []).append(
                 c_bench(binary, bundle, args.threads, args.batch, args.seconds / 2, "auto"))
 
@@ -177,22 +168,20 @@ def main() -> int:
 
         print(f"bundle {bundle.name}, {args.threads} threads, image batch {args.batch}, "
               f"{args.seconds:g} s per figure, median of {args.rounds} interleaved rounds, load average "
-              f"{os.getloadavg()[0]:.1f} at the end; C: libcerebro with no thread variable set; "
-              f"CLI/bind.: with the GOMP_SPINCOUNT=3000 that the cerebro command and the bindings set")
+              f"{os.getloadavg()[0]:.1f} at the end; libcerebro: no thread variable set (as the C library, "
+              f"the cerebro command and the bindings run)")
         head = "".join(f"{name:>11}" for name in REFERENCES)
-        print(f"{'figure':<24}{head}{'best':>11}{'C':>9}{'ratio':>7}{'CLI/bind.':>11}{'ratio':>7}")
+        print(f"{'figure':<24}{head}{'best':>11}{'libcerebro':>12}{'ratio':>7}")
         for precision in ("fp32", "bf16"):
             for key, unit in FIGURES:
                 refs = [fig(setup, precision, key) for setup in REFERENCES]
                 ours = fig("libcerebro", precision, key)
-                bind = fig("bindings", precision, key)
                 cells = "".join(f"{v:>11.1f}" for v in refs)
                 print(f"{key + ' ' + precision + ' (' + unit + ')':<24}{cells}{max(refs):>11.1f}"
-                      f"{ours:>9.1f}{ours / max(refs):>7.2f}{bind:>11.1f}{bind / max(refs):>7.2f}")
+                      f"{ours:>12.1f}{ours / max(refs):>7.2f}")
                 best = max(REFERENCES, key=lambda s: fig(s, precision, key))
-                for who, value in (("C, no variable set", ours), ("CLI/bindings", bind)):
-                    record("model", f"{bundle.stem} {key} {precision}, {args.threads} threads, {who}", unit,
-                           f"PyTorch ({best}, best of 3 set-ups)", max(refs), value)
+                record("model", f"{bundle.stem} {key} {precision}, {args.threads} threads, no variable set", unit,
+                       f"PyTorch ({best}, best of 3 set-ups)", max(refs), ours)
         auto = runs[("libcerebro", "auto")]
         chosen = sum(r["bf16"] for r in auto)
         speed = fig("libcerebro", "bf16", "image_encode") / fig("libcerebro", "fp32", "image_encode")

@@ -31,7 +31,6 @@ serve_start() {
   cerebro=$build/programs/cerebro
   [ -x "$cerebro" ] || { echo "$name: no $cerebro (build the cerebro-cli target, or pass --build)" >&2; exit 1; }
   command -v wrk > /dev/null || { echo "$name: wrk is not installed" >&2; exit 1; }
-  export OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-PASSIVE}
 
   tmp=$(mktemp -d)
   access_log=${access_log:-$tmp/access.log}

@@ -67,23 +67,6 @@ static const command commands[] = {
     {"serve", cli_serve, cli_help_serve},
 };
 
-/* libgomp reads its wait policy once, when it loads, before any code of
- * ours runs (an ELF preinit function cannot help either: libc resets the
- * environment after it). Its default, spinning about 300,000 times after
- * every parallel region, costs bf16 encoding 5-10x on a machine busy with
- * other work (docs/threads.md). So the long-running commands start again,
- * once, with a short spin, unless the user chose a policy. The quick ones
- * (search, info...) are not worth loading libtorch twice. */
-#define CLI_SPINCOUNT "3000"
-
-static void restart_with_short_spin(char **argv)
-{
-    if (getenv("OMP_WAIT_POLICY") || getenv("GOMP_SPINCOUNT") || setenv("GOMP_SPINCOUNT", CLI_SPINCOUNT, 1) != 0)
-        return;
-    execv("/proc/self/exe", argv);
-    unsetenv("GOMP_SPINCOUNT"); /* no /proc: go on as we are */
-}
-
 static const command *find_command(const char *name)
 {
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
@@ -384,12 +367,6 @@ int main(int argc, char **argv)
     const command *cmd;
     int opt, rc;
 
-    for (int i = 1; i < argc && strcmp(argv[i], "--") != 0; i++) {
-        if (strcmp(argv[i], "index") == 0 || strcmp(argv[i], "serve") == 0) {
-            restart_with_short_spin(argv);
-            break;
-        }
-    }
     argv[0] = (char *)"cerebro";
     memset(&c, 0, sizeof c);
     c.help = program_help;

@@ -30,8 +30,6 @@ cmake --build build -j"$(nproc)" --target cerebro-cli cerebro-preprocess
 cerebro=build/programs/cerebro
 db=build/demo/gallery.cerebro
 model=models/default.pt
-# libtorch and FAISS use OpenMP; spinning idle threads only slow a shared machine.
-export OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-PASSIVE}
 
 echo "== preprocess one image into the model's input tensor"
 build/examples/cerebro-preprocess --fast examples/images/tiger.jpg

@@ -39,7 +39,7 @@ uint32_t cb_online_cpus(void);
  * any holder runs, the size before restored when the last one leaves.
  * cb_omp_passive: libgomp was told to wait passively (OMP_WAIT_POLICY=PASSIVE
  * or GOMP_SPINCOUNT=0); cb_omp_short_spin: that or GOMP_SPINCOUNT <=
- * CB_OMP_SHORT_SPIN (what the cerebro command and the bindings set). */
+ * CB_OMP_SHORT_SPIN (set by the user). */
 #define CB_OMP_SHORT_SPIN 10000
 int cb_omp_hold(int n);
 void cb_omp_restore(int before);
@@ -48,6 +48,13 @@ void cb_blas_hold_one(void);
 void cb_blas_release(void);
 int cb_omp_passive(void);
 int cb_omp_short_spin(void);
+
+/* Online CPUs minus the threads runnable on the machine now, the caller's
+ * own included (/proc/loadavg): negative when tasks wait for a CPU,
+ * CB_CPUS_UNKNOWN without /proc. A sample of one instant, for deciding
+ * whether a thread team would find free cores, never for correctness. */
+#define CB_CPUS_UNKNOWN 0x7fff
+int cb_cpus_free(void);
 
 /* Seconds on the monotonic clock (for deadlines and durations). */
 double cb_now(void);

@@ -9,10 +9,13 @@
  * they spin, an OpenBLAS GEMM that runs on its own threads shares the cores
  * with them, and fp32 inference loses half its speed. */
 #include <dlfcn.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
 #include <strings.h>
+#include <unistd.h>
 
 #include "core/core.h"
 
@@ -124,4 +127,32 @@ void cb_blas_release(void)
     if (--rt.blas_holders == 0 && rt.blas_before != 1)
         rt.blas_set(rt.blas_before);
     pthread_mutex_unlock(&rt.blas_lock);
+}
+
+/* /proc/loadavg's fourth field is "R/T": R scheduling entities runnable
+ * now (the caller's own thread among them), T in all. One short read. */
+int cb_cpus_free(void)
+{
+    char buf[128];
+    ssize_t len;
+    int fd = open("/proc/loadavg", O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return CB_CPUS_UNKNOWN;
+    len = read(fd, buf, sizeof buf - 1);
+    close(fd);
+    if (len <= 0)
+        return CB_CPUS_UNKNOWN;
+    buf[len] = '\0';
+    const char *p = buf;
+    for (int field = 0; field < 3; field++) { /* skip the three load averages */
+        p = strchr(p, ' ');
+        if (!p)
+            return CB_CPUS_UNKNOWN;
+        p++;
+    }
+    char *end;
+    long running = strtol(p, &end, 10);
+    if (end == p || *end != '/' || running < 1 || running > 1000000)
+        return CB_CPUS_UNKNOWN;
+    return (int)cb_online_cpus() - (int)running;
 }

@@ -157,24 +157,37 @@ private:
 // count; a bf16 image's changes in its last bits.
 class TeamChoice {
 public:
-    // 1: use the team for this call; 0: one thread.
-    bool pick()
+    // 1: use the team of `threads` for this call; 0: one thread.
+    bool pick(int threads)
     {
         std::lock_guard<std::mutex> lock(mutex_);
-        // One thread first, then the team once: on a busy machine a team
-        // call can take a second, so it is not tried twice before it has
-        // been compared.
-        if (seen_[0] == 0 || seen_[1] == 0)
-            return seen_[0] != 0;
-        bool best = cost_[1] <= cost_[0];
-        // Try the other choice once the calls since the last try have taken
-        // kBudget times what it costs: trying costs at most 1/kBudget of the
-        // time however much slower it is (ten times, on a busy machine).
-        if (since_ >= kBudget * cost_[best ? 0 : 1]) {
-            since_ = 0;
-            return !best;
+        if (seen_[0] == 0)
+            return false; // one thread first
+        // Then the team once: on a busy machine a team call can take a
+        // second, so it is not tried twice before it has been compared.
+        // After that, try the other choice once the calls since the last
+        // try have taken kBudget times what it costs: trying costs at most
+        // 1/kBudget of the time however much slower it is (ten times, on a
+        // busy machine).
+        bool best = seen_[1] != 0 && cost_[1] <= cost_[0];
+        bool due = seen_[1] == 0 ? !postponed_ || since_ >= kBudget * cost_[0]
+                                 : since_ >= kBudget * cost_[best ? 0 : 1];
+        if (!due)
+            return best;
+        since_ = 0;
+        // A try is made only where it can change the choice, judged by a
+        // sample of the machine (one read of /proc/loadavg, only when a try
+        // is due): the team when its members would find free CPUs, one
+        // thread when they would not. A team that waits for a CPU waits at
+        // every operator for the member the scheduler left out (a second a
+        // query, fp32 on this busy machine); one thread is slower on free
+        // CPUs. A try not made waits for the next budget.
+        bool cpus_free = cb_cpus_free() >= threads - 1;
+        if (best == cpus_free) {
+            postponed_ = true;
+            return best;
         }
-        return best;
+        return !best;
     }
     void record(bool team, double seconds)
     {
@@ -193,6 +206,7 @@ private:
     double cost_[2] = {0, 0};   // seconds per call: one thread, the team
     uint32_t seen_[2] = {0, 0}; // calls recorded of each
     double since_ = 0;          // seconds of recorded calls since the other choice was tried
+    bool postponed_ = false;    // a try was due and not made
 };
 
 // Encodes running in this process (all models): a lone call may use the team.
@@ -430,7 +444,7 @@ static cerebro_status encode(const cb_torch *t, const char *method, const torch:
     // second on a busy machine, against 15 on one thread).
     if (t->threads >= 2 && input.scalar_type() == torch::kLong && (!t->bf16 || !cb_omp_short_spin())) {
         const bool lone = count.others == 0; // only lone calls are timed
-        bool team = lone && t->team.pick();
+        bool team = lone && t->team.pick(t->threads);
         auto start = std::chrono::steady_clock::now();
         cerebro_status st;
         if (team) {

@@ -1,6 +1,9 @@
 /* Internal core helpers: SHA-256 against FIPS 180-4 vectors, whole-file
  * reading limits, error prefixing. */
 #include <check.h>
+#include <pthread.h>
+#include <sched.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -133,6 +136,44 @@ START_TEST(test_mul_size)
 }
 END_TEST
 
+/* Threads that stay runnable until told to stop. */
+static atomic_int spin_stop, spin_started;
+
+static void *spinner(void *arg)
+{
+    (void)arg;
+    atomic_fetch_add(&spin_started, 1);
+    while (!atomic_load(&spin_stop))
+        ;
+    return NULL;
+}
+
+START_TEST(test_cpus_free_counts_runnable_threads)
+{
+    enum { SPINNERS = 3 };
+    pthread_t tid[SPINNERS];
+    int online = (int)cb_online_cpus();
+
+    /* The caller itself is runnable while it reads. */
+    int idle = cb_cpus_free();
+    ck_assert_int_ne(idle, CB_CPUS_UNKNOWN); /* Linux has /proc/loadavg */
+    ck_assert_int_le(idle, online - 1);
+    atomic_store(&spin_stop, 0);
+    atomic_store(&spin_started, 0);
+    for (int i = 0; i < SPINNERS; i++)
+        ck_assert_int_eq(pthread_create(&tid[i], NULL, spinner, NULL), 0);
+    while (atomic_load(&spin_started) < SPINNERS)
+        sched_yield();
+    int busy = cb_cpus_free();
+    atomic_store(&spin_stop, 1);
+    for (int i = 0; i < SPINNERS; i++)
+        pthread_join(tid[i], NULL);
+    /* Whatever else the machine runs, the spinners and the caller wait for
+     * or hold a CPU. */
+    ck_assert_int_le(busy, online - 1 - SPINNERS);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("core-internal");
@@ -142,6 +183,7 @@ int main(void)
     tcase_add_test(tc, test_read_file);
     tcase_add_test(tc, test_error_prefix);
     tcase_add_test(tc, test_mul_size);
+    tcase_add_test(tc, test_cpus_free_counts_runnable_threads);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);

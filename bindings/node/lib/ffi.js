@@ -24,25 +24,7 @@ function candidates() {
   return found;
 }
 
-// libgomp reads its wait policy once, when it loads; its default spin after
-// every parallel region costs bf16 encoding 5-10x on a busy machine
-// (docs/threads.md). Unless the user chose a policy or an OpenMP runtime is
-// already loaded, libcerebro's libgomp starts with a short spin: the same
-// setting the cerebro command uses.
-const SPINCOUNT = '3000';
-
-function shortSpin() {
-  if ('OMP_WAIT_POLICY' in process.env || 'GOMP_SPINCOUNT' in process.env) return;
-  try {
-    if (fs.readFileSync('/proc/self/maps', 'utf8').includes('libgomp')) return;
-  } catch (e) {
-    return;
-  }
-  process.env.GOMP_SPINCOUNT = SPINCOUNT;
-}
-
 function open(explicit) {
-  shortSpin();
   const tried = [];
   for (const [origin, name] of explicit ? [['worker', explicit]] : candidates()) {
     let lib;

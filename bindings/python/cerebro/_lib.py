@@ -255,28 +255,7 @@ def _candidates() -> list[tuple[str, str]]:
     return found
 
 
-# libgomp reads its wait policy once, when it loads; its default spin after
-# every parallel region costs bf16 encoding 5-10x on a busy machine
-# (docs/threads.md). Unless the user chose a policy, or an OpenMP runtime is
-# already loaded (torch imported first), libcerebro's libgomp starts with a
-# short spin: the same setting the cerebro command uses.
-SPINCOUNT = "3000"
-
-
-def _short_spin() -> None:
-    if "OMP_WAIT_POLICY" in os.environ or "GOMP_SPINCOUNT" in os.environ:
-        return
-    try:
-        with open("/proc/self/maps", encoding="utf-8", errors="replace") as maps:
-            if any("libgomp" in line for line in maps):
-                return
-    except OSError:
-        return
-    os.environ["GOMP_SPINCOUNT"] = SPINCOUNT
-
-
 def _open() -> ctypes.CDLL:
-    _short_spin()
     tried = []
     for origin, name in _candidates():
         try:
