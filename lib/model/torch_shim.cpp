@@ -175,15 +175,16 @@ public:
         if (!due)
             return best;
         since_ = 0;
-        // A try is made only where it can change the choice, judged by a
+        // A try is made only where it could change the choice, judged by a
         // sample of the machine (one read of /proc/loadavg, only when a try
-        // is due): the team when its members would find free CPUs, one
-        // thread when they would not. A team that waits for a CPU waits at
-        // every operator for the member the scheduler left out (a second a
-        // query, fp32 on this busy machine); one thread is slower on free
-        // CPUs. A try not made waits for the next budget.
-        bool cpus_free = cb_cpus_free() >= threads - 1;
-        if (best == cpus_free) {
+        // is due): the team's when its members would find free CPUs, one
+        // thread's when they would not. A team that waits for a CPU waits
+        // at every operator for the member the scheduler left out (a second
+        // a query, fp32 on this busy machine); while CPUs are free the
+        // team's own figure, kept up by its calls, stands. A try not made
+        // waits for the next budget; without /proc every try is made.
+        const int cpus = cb_cpus_free();
+        if (cpus != CB_CPUS_UNKNOWN && best == (cpus >= threads - 1)) {
             postponed_ = true;
             return best;
         }
