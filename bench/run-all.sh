@@ -6,8 +6,8 @@
 #
 #   bash bench/run-all.sh [--build DIR] [--quick] [--out FILE.md] [--only LIST]
 #
-# --quick   shorter measurements and smaller sets (about 15 minutes on 2
-#           cores instead of about 45); figures are noisier
+# --quick   shorter measurements and smaller sets (about 8 minutes on 2 idle
+#           cores instead of about 13, measured 2026-12-06); figures are noisier
 # --out     also write the table, with the machine it came from, as Markdown
 #           (what the README's Benchmarks section shows)
 # --only    comma-separated subset of: preprocess,thumbnail,tokenizer,model,
