@@ -15,6 +15,7 @@
 #include <deque>
 #include <functional>
 #include <memory>
+#include <limits>
 #include <mutex>
 #include <new>
 #include <string>
@@ -169,10 +170,11 @@ public:
         // try have taken kBudget times what it costs: trying costs at most
         // 1/kBudget of the time however much slower it is (ten times, on a
         // busy machine).
+        // Before the team's first call its cost is unknown: one thread's
+        // stands in (since_ starts unbounded, so that first try is due at once).
         bool best = seen_[1] != 0 && cost_[1] <= cost_[0];
-        bool due = seen_[1] == 0 ? !postponed_ || since_ >= kBudget * cost_[0]
-                                 : since_ >= kBudget * cost_[best ? 0 : 1];
-        if (!due)
+        double other = seen_[1] == 0 ? cost_[0] : cost_[best ? 0 : 1];
+        if (since_ < kBudget * other)
             return best;
         since_ = 0;
         // A try is made only where it could change the choice, judged by a
@@ -184,10 +186,8 @@ public:
         // team's own figure, kept up by its calls, stands. A try not made
         // waits for the next budget; without /proc every try is made.
         const int cpus = cb_cpus_free();
-        if (cpus != CB_CPUS_UNKNOWN && best == (cpus >= threads - 1)) {
-            postponed_ = true;
+        if (cpus != CB_CPUS_UNKNOWN && best == (cpus >= threads - 1))
             return best;
-        }
         return !best;
     }
     void record(bool team, double seconds)
@@ -206,8 +206,7 @@ private:
     std::mutex mutex_;
     double cost_[2] = {0, 0};   // seconds per call: one thread, the team
     uint32_t seen_[2] = {0, 0}; // calls recorded of each
-    double since_ = 0;          // seconds of recorded calls since the other choice was tried
-    bool postponed_ = false;    // a try was due and not made
+    double since_ = std::numeric_limits<double>::infinity(); // seconds of recorded calls since a try was due
 };
 
 // Encodes running in this process (all models): a lone call may use the team.
