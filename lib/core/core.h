@@ -51,10 +51,13 @@ int cb_omp_short_spin(void);
 
 /* Online CPUs minus the threads runnable on the machine now, the caller's
  * own included (/proc/loadavg): negative when tasks wait for a CPU,
- * CB_CPUS_UNKNOWN without /proc. A sample of one instant, for deciding
- * whether a thread team would find free cores, never for correctness. */
+ * CB_CPUS_UNKNOWN without /proc. Up to `spinners` other runnable threads
+ * of this process are not counted: a thread team's members, which spin
+ * between the team's calls and would otherwise count against it. A sample
+ * of one instant, for deciding whether a thread team would find free
+ * cores, never for correctness. */
 #define CB_CPUS_UNKNOWN 0x7fff
-int cb_cpus_free(void);
+int cb_cpus_free(int spinners);
 
 /* Seconds on the monotonic clock (for deadlines and durations). */
 double cb_now(void);

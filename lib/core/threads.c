@@ -8,13 +8,16 @@
  * OMP_WAIT_POLICY=PASSIVE was in the environment when libgomp loaded. While
  * they spin, an OpenBLAS GEMM that runs on its own threads shares the cores
  * with them, and fp32 inference loses half its speed. */
+#include <dirent.h>
 #include <dlfcn.h>
 #include <fcntl.h>
 #include <pthread.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "core/core.h"
@@ -129,9 +132,43 @@ void cb_blas_release(void)
     pthread_mutex_unlock(&rt.blas_lock);
 }
 
+/* Threads of this process other than the caller that are runnable now
+ * (state R in /proc/self/task/TID/stat), counting stops at `limit`. */
+static int own_runnable(int limit)
+{
+    const long self = syscall(SYS_gettid);
+    int found = 0;
+    DIR *dir = opendir("/proc/self/task");
+    if (!dir)
+        return 0;
+    struct dirent *e;
+    while (found < limit && (e = readdir(dir)) != NULL) {
+        char *end, path[64], buf[512];
+        long tid = strtol(e->d_name, &end, 10);
+        if (end == e->d_name || *end != '\0' || tid == self)
+            continue;
+        snprintf(path, sizeof path, "/proc/self/task/%ld/stat", tid);
+        int fd = open(path, O_RDONLY | O_CLOEXEC);
+        if (fd < 0)
+            continue; /* the thread has ended */
+        ssize_t len = read(fd, buf, sizeof buf - 1);
+        close(fd);
+        if (len <= 0)
+            continue;
+        buf[len] = '\0';
+        /* "tid (comm) S ...": comm may hold anything, the state follows the last ')'. */
+        const char *paren = strrchr(buf, ')');
+        if (paren && paren[1] == ' ' && paren[2] == 'R')
+            found++;
+    }
+    closedir(dir);
+    return found;
+}
+
 /* /proc/loadavg's fourth field is "R/T": R scheduling entities runnable
- * now (the caller's own thread among them), T in all. One short read. */
-int cb_cpus_free(void)
+ * now (the caller's own thread among them), T in all. One short read, and
+ * the process's own threads are looked at only when they could matter. */
+int cb_cpus_free(int spinners)
 {
     char buf[128];
     ssize_t len;
@@ -154,5 +191,8 @@ int cb_cpus_free(void)
     long running = strtol(p, &end, 10);
     if (end == p || *end != '/' || running < 1 || running > 1000000)
         return CB_CPUS_UNKNOWN;
-    return (int)cb_online_cpus() - (int)running;
+    int free_cpus = (int)cb_online_cpus() - (int)running;
+    if (spinners > 0 && running > 1)
+        free_cpus += own_runnable(spinners < running - 1 ? spinners : (int)(running - 1));
+    return free_cpus;
 }

@@ -155,7 +155,7 @@ START_TEST(test_cpus_free_counts_runnable_threads)
     int online = (int)cb_online_cpus();
 
     /* The caller itself is runnable while it reads. */
-    int idle = cb_cpus_free();
+    int idle = cb_cpus_free(0);
     ck_assert_int_ne(idle, CB_CPUS_UNKNOWN); /* Linux has /proc/loadavg */
     ck_assert_int_le(idle, online - 1);
     atomic_store(&spin_stop, 0);
@@ -164,13 +164,29 @@ START_TEST(test_cpus_free_counts_runnable_threads)
         ck_assert_int_eq(pthread_create(&tid[i], NULL, spinner, NULL), 0);
     while (atomic_load(&spin_started) < SPINNERS)
         sched_yield();
-    int busy = cb_cpus_free();
+    int busy = cb_cpus_free(0);
+    /* A team's own spinning members are not load: up to `spinners` of the
+     * process's runnable threads are left out, and no more. Other processes
+     * may change the machine's count between two reads, so each pair is
+     * read a few times; the spinners stay runnable throughout. */
+    int all_left_out = 0, one_left_out = 0;
+    for (int i = 0; i < 50 && !(all_left_out && one_left_out); i++) {
+        int counted = cb_cpus_free(0), three = cb_cpus_free(SPINNERS), one = cb_cpus_free(1);
+        int again = cb_cpus_free(0);
+        if (counted != again)
+            continue;
+        all_left_out |= three - counted == SPINNERS;
+        one_left_out |= one - counted == 1;
+    }
     atomic_store(&spin_stop, 1);
     for (int i = 0; i < SPINNERS; i++)
         pthread_join(tid[i], NULL);
     /* Whatever else the machine runs, the spinners and the caller wait for
      * or hold a CPU. */
     ck_assert_int_le(busy, online - 1 - SPINNERS);
+    ck_assert_msg(all_left_out, "cb_cpus_free(%d) did not leave out this process's %d spinners", SPINNERS,
+                  SPINNERS);
+    ck_assert_msg(one_left_out, "cb_cpus_free(1) did not leave out exactly one spinner");
 }
 END_TEST
 
