@@ -166,8 +166,9 @@ static int own_runnable(int limit)
 }
 
 /* /proc/loadavg's fourth field is "R/T": R scheduling entities runnable
- * now (the caller's own thread among them), T in all. One short read, and
- * the process's own threads are looked at only when they could matter. */
+ * now (the caller's own thread among them), T in all. One short read,
+ * then, when `spinners` asks and anything besides the caller runs, one
+ * read per thread of this process (a few dozen microseconds). */
 int cb_cpus_free(int spinners)
 {
     char buf[128];
