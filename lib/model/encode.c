@@ -32,11 +32,17 @@ void cb_normalize_rows(float *v, size_t n, uint32_t dim)
 cerebro_status cb_model_encode_pixels(const cerebro_model *m, const float *pixels, size_t n,
                                       size_t batch, float *out)
 {
+    return cb_model_encode_pixels_on(m, pixels, n, batch, 0, out);
+}
+
+cerebro_status cb_model_encode_pixels_on(const cerebro_model *m, const float *pixels, size_t n,
+                                         size_t batch, int alone, float *out)
+{
     uint32_t dim = m->config.embed_dim, s = m->config.image_size;
     size_t per = (size_t)3 * s * s;
     for (size_t i = 0; i < n; i += batch) {
         size_t k = n - i < batch ? n - i : batch;
-        cerebro_status st = cb_torch_encode_image(m->torch, pixels + i * per, k, s, dim, out + i * dim);
+        cerebro_status st = cb_torch_encode_image(m->torch, pixels + i * per, k, s, dim, out + i * dim, alone);
         if (st != CEREBRO_OK)
             return st;
         cb_normalize_rows(out + i * dim, k, dim);

@@ -163,7 +163,7 @@ static cerebro_status probe(cerebro_model *m, const char *path)
     float *pixels = calloc(3 * s * s, sizeof *pixels), *out = malloc(dim * sizeof *out);
     if (!pixels || !out)
         st = cb_fail(CEREBRO_E_NOMEM, "%s: out of memory", path);
-    else if ((st = cb_torch_encode_image(m->torch, pixels, 1, (uint32_t)s, dim, out)) != CEREBRO_OK)
+    else if ((st = cb_torch_encode_image(m->torch, pixels, 1, (uint32_t)s, dim, out, 0)) != CEREBRO_OK)
         cb_error_prefix(path);
     free(pixels);
     free(out);
@@ -277,6 +277,7 @@ cerebro_status cerebro_model_open(cerebro_model **out, const char *path,
     cb_sha256_hex(digest, m->id);
 
     threads = opts->n_threads ? opts->n_threads : cb_online_cpus();
+    m->threads = threads ? threads : 1;
     st = cb_torch_load(path, threads, &m->torch, &config, &merges, &merges_len, &spm, &spm_len);
     if (st == CEREBRO_E_MODEL)
         st = CEREBRO_E_FORMAT; /* libtorch could not read it: not a TorchScript archive */

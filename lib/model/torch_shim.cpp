@@ -432,14 +432,19 @@ static cerebro_status run_split(const cb_torch *t, const char *method, const tor
     return CEREBRO_OK;
 }
 
-// One forward pass, split when the batch and the thread count allow.
+// One forward pass, split when the batch and the thread count allow (not
+// when the caller asks for its calling thread alone).
 static cerebro_status encode(const cb_torch *t, const char *method, const torch::Tensor &input, size_t n,
-                             uint32_t dim, float *out)
+                             uint32_t dim, float *out, bool alone = false)
 {
     struct Count {
         int others = g_encoding.fetch_add(1);
         ~Count() { g_encoding.fetch_sub(1); }
     } count;
+    if (alone && t->threads >= 2) {
+        BlasHold blas;
+        return run(t, method, input, n, dim, out, 1);
+    }
     if (n >= 2 && t->threads >= 2)
         return run_split(t, method, input, n, dim, out);
     // A single text: bf16 under the default spin chooses between the OpenMP
@@ -465,12 +470,12 @@ static cerebro_status encode(const cb_torch *t, const char *method, const torch:
 }
 
 extern "C" cerebro_status cb_torch_encode_image(const cb_torch *t, const float *pixels, size_t n,
-                                                uint32_t size, uint32_t dim, float *out)
+                                                uint32_t size, uint32_t dim, float *out, int alone)
 {
     return guarded("encode_image", [&]() -> cerebro_status {
         auto input = torch::from_blob(const_cast<float *>(pixels),
                                       {static_cast<int64_t>(n), 3, size, size}, torch::kFloat);
-        return encode(t, "encode_image", input, n, dim, out);
+        return encode(t, "encode_image", input, n, dim, out, alone != 0);
     });
 }
 

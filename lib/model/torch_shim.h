@@ -33,9 +33,12 @@ cerebro_status cb_torch_extra_file(const char *path, const char *name, char **da
 cerebro_status cb_torch_to_bf16(cb_torch *t);
 
 /* pixels: n x 3 x size x size float32; out: n x dim (not normalised).
- * E_MISMATCH if the module's output is not [n, dim]. Thread-safe. */
+ * alone: run on the calling thread only (OpenMP and OpenBLAS at one
+ * thread), for a caller whose other threads keep the cores busy; 0: the
+ * model's own rule (a batch split over its threads). E_MISMATCH if the
+ * module's output is not [n, dim]. Thread-safe. */
 cerebro_status cb_torch_encode_image(const cb_torch *t, const float *pixels, size_t n, uint32_t size,
-                                     uint32_t dim, float *out);
+                                     uint32_t dim, float *out, int alone);
 
 /* tokens: n x length int64; out: n x dim (not normalised). Thread-safe. */
 cerebro_status cb_torch_encode_text(const cb_torch *t, const int64_t *tokens, size_t n,
