@@ -592,6 +592,56 @@ START_TEST(test_batch_with_bad_files)
 }
 END_TEST
 
+/* A long batch through the pipeline on two model threads and two decode
+ * threads: with the tiny bundle decoding is the slower stage, so most
+ * batches run on the calling thread alone beside the decoders
+ * (lib/model/pipeline.c), the first on both threads. A file's row must
+ * not depend on which way its batch ran, and in fp32 must equal the file
+ * encoded on its own. */
+START_TEST(test_pipeline_rows_match_single_encodes)
+{
+    enum { N = 160, PHOTOS = 4 };
+    for (int bf16 = 0; bf16 < 2; bf16++) {
+        cerebro_model *m = open_model_threads("tiny.pt", bf16 ? CEREBRO_PRECISION_BF16 : CEREBRO_PRECISION_FP32, 2);
+        uint32_t dim = cerebro_model_dim(m);
+        float *out = malloc((size_t)N * dim * sizeof *out), *one = malloc((size_t)PHOTOS * dim * sizeof *one);
+        const char *paths[N], *photo[PHOTOS];
+        char names[PHOTOS][32];
+        cerebro_status st[N];
+        for (int k = 0; k < PHOTOS; k++) {
+            snprintf(names[k], sizeof names[k], "photos/photo%d.jpg", k);
+            photo[k] = strdup(path_of(names[k]));
+        }
+        for (int i = 0; i < N; i++)
+            paths[i] = photo[i % PHOTOS];
+        cerebro_encode_options o;
+        cerebro_encode_options_init(&o);
+        o.batch_size = 8;
+        o.n_workers = 2;
+        ck_assert_int_eq(cerebro_model_encode_image_files(m, paths, N, &o, out, st), CEREBRO_OK);
+        for (int k = 0; k < PHOTOS; k++)
+            ck_assert_int_eq(cerebro_model_encode_image_files(m, &photo[k], 1, &o, one + k * dim, NULL),
+                             CEREBRO_OK);
+        for (int i = 0; i < N; i++) {
+            ck_assert_int_eq(st[i], CEREBRO_OK);
+            /* The first batch ran on both threads; later ones mostly alone. */
+            double batch = max_abs_diff(out + (size_t)(i % PHOTOS) * dim, out + (size_t)i * dim, dim);
+            ck_assert_msg(batch <= 1e-6, "%s row %d: %g from the same file in the first batch",
+                          bf16 ? "bf16" : "fp32", i, batch);
+            /* bf16 rows depend on the batch's size in their last bits (a
+             * lone image differs by up to 5e-3 here); fp32 rows do not. */
+            if (!bf16)
+                ck_assert_double_le(max_abs_diff(one + (i % PHOTOS) * dim, out + (size_t)i * dim, dim), 1e-5);
+        }
+        for (int k = 0; k < PHOTOS; k++)
+            free((void *)photo[k]);
+        free(out);
+        free(one);
+        cerebro_model_free(m);
+    }
+}
+END_TEST
+
 static void expect_open_error(const char *file, cerebro_status want, const char *phrase)
 {
     cerebro_model *m = (cerebro_model *)1;
@@ -705,6 +755,7 @@ int main(int argc, char **argv)
         tcase_add_test(tc, test_text_same_on_any_thread_count);
         tcase_add_test(tc, test_fast_vs_exact_tiny);
         tcase_add_test(tc, test_batch_with_bad_files);
+        tcase_add_test(tc, test_pipeline_rows_match_single_encodes);
         tcase_add_test(tc, test_open_errors);
         tcase_add_test(tc, test_openai_style_checkpoint);
         tcase_add_test(tc, test_openblas_loaded);
