@@ -18,7 +18,8 @@ bundle, same thread count, measured in one run. Not a test: it prints figures.
       store: walk, hash, decode, encode, SQLite commits, ANN file written).
     libcerebro's three figures are measured --rounds times, interleaved (the
     shared machine's load drifts); the table shows the medians and the
-    median of the per-round index/bound ratios. The Python reference (once
+    median of the per-round index/bound ratios (run-all's row: that median
+    round's own bound and index rate). The Python reference (once
     per row): PIL decode + CLIP preprocessing (Resize bicubic + CenterCrop +
     Normalize) in a thread pool that prepares the next batch while
     TorchScript encodes this one (bf16: the module and its inputs in
