@@ -21,8 +21,8 @@
  * Decoding never waits on a batch boundary (a thread that finishes the
  * last item of one batch goes on with the next) nor on the consumer; it
  * waits only for a forward pass on all threads, or when every slot holds a
- * batch the model has not taken yet. Successful tensors are packed to the front of a batch
- * before the forward pass so failed items cost nothing. */
+ * batch the model has not taken yet. Successful tensors are packed to the
+ * front of a batch before the forward pass so failed items cost nothing. */
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -54,7 +54,7 @@ typedef struct ring {
     pthread_cond_t filled; /* a batch became complete (the calling thread waits) */
     pthread_cond_t freed;  /* a slot became free (decode threads wait) */
     size_t next;           /* next item to hand out */
-    int encoding;          /* the forward pass runs on all the model's threads: decode threads take no new item */
+    int encoding;          /* a forward pass on all the model's threads: decode threads take no new item */
     int stop;              /* the consumer or the model failed: hand out nothing more */
     double decode_cpu;     /* CPU seconds the decode threads spent preparing items */
     size_t decoded;        /* items they prepared */
@@ -147,7 +147,8 @@ static cerebro_status encode_slot(const ring *r, slot *s, int alone, float *pack
             memcpy(s->pixels + ok * r->per, s->pixels + i * r->per, r->per * sizeof(float));
         ok++;
     }
-    if (ok && (st = cb_model_encode_pixels_on(r->p->model, s->pixels, ok, ok, alone, packed_out)) != CEREBRO_OK)
+    if (ok && (st = cb_model_encode_pixels_on(r->p->model, s->pixels, ok, ok, alone, packed_out)) !=
+                  CEREBRO_OK)
         return st;
     for (size_t i = 0, j = 0; i < s->count; i++) {
         if (s->status[i] == CEREBRO_OK)

@@ -602,7 +602,8 @@ START_TEST(test_pipeline_rows_match_single_encodes)
 {
     enum { N = 160, PHOTOS = 4 };
     for (int bf16 = 0; bf16 < 2; bf16++) {
-        cerebro_model *m = open_model_threads("tiny.pt", bf16 ? CEREBRO_PRECISION_BF16 : CEREBRO_PRECISION_FP32, 2);
+        cerebro_model *m =
+            open_model_threads("tiny.pt", bf16 ? CEREBRO_PRECISION_BF16 : CEREBRO_PRECISION_FP32, 2);
         uint32_t dim = cerebro_model_dim(m);
         float *out = malloc((size_t)N * dim * sizeof *out), *one = malloc((size_t)PHOTOS * dim * sizeof *one);
         const char *paths[N], *photo[PHOTOS];
