@@ -432,6 +432,15 @@ static cerebro_status run_split(const cb_torch *t, const char *method, const tor
     return CEREBRO_OK;
 }
 
+// The whole input on the calling thread: one OpenMP thread, OpenBLAS held
+// to one.
+static cerebro_status run_alone(const cb_torch *t, const char *method, const torch::Tensor &input,
+                                size_t n, uint32_t dim, float *out)
+{
+    BlasHold blas;
+    return run(t, method, input, n, dim, out, 1);
+}
+
 // One forward pass, split when the batch and the thread count allow (not
 // when the caller asks for its calling thread alone).
 static cerebro_status encode(const cb_torch *t, const char *method, const torch::Tensor &input, size_t n,
@@ -441,10 +450,8 @@ static cerebro_status encode(const cb_torch *t, const char *method, const torch:
         int others = g_encoding.fetch_add(1);
         ~Count() { g_encoding.fetch_sub(1); }
     } count;
-    if (alone && t->threads >= 2) {
-        BlasHold blas;
-        return run(t, method, input, n, dim, out, 1);
-    }
+    if (alone && t->threads >= 2)
+        return run_alone(t, method, input, n, dim, out);
     if (n >= 2 && t->threads >= 2)
         return run_split(t, method, input, n, dim, out);
     // A single text: bf16 under the default spin chooses between the OpenMP
@@ -455,13 +462,8 @@ static cerebro_status encode(const cb_torch *t, const char *method, const torch:
         const bool lone = count.others == 0; // only lone calls are timed
         bool team = lone && t->team.pick(t->threads);
         auto start = std::chrono::steady_clock::now();
-        cerebro_status st;
-        if (team) {
-            st = run(t, method, input, n, dim, out, t->bf16 ? t->threads : 0);
-        } else {
-            BlasHold blas;
-            st = run(t, method, input, n, dim, out, 1);
-        }
+        cerebro_status st = team ? run(t, method, input, n, dim, out, t->bf16 ? t->threads : 0)
+                                 : run_alone(t, method, input, n, dim, out);
         if (st == CEREBRO_OK && lone)
             t->team.record(team, std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
         return st;
