@@ -619,9 +619,9 @@ CEREBRO_API cerebro_status cerebro_index_remove_id(cerebro_index *index, int64_t
 #define CEREBRO_MAX_K 10000
 
 /** The default minimum relevance (cerebro_search_options.min_relevance), chosen
- *  by measurement on the default model's validation data (models/MODEL_CARD.md,
- *  "Relevance cutoff"). */
-#define CEREBRO_MIN_RELEVANCE_DEFAULT 3.4f
+ *  by measurement on the default model's validation data, stores of 50 to 18,362
+ *  items (models/MODEL_CARD.md, "Relevance cutoff"). */
+#define CEREBRO_MIN_RELEVANCE_DEFAULT 3.35f
 
 #define CEREBRO_SEARCH_OPTIONS_VERSION 2
 typedef struct cerebro_search_options {
@@ -688,10 +688,16 @@ CEREBRO_API cerebro_status cerebro_results_get(const cerebro_results *results, s
                                                cerebro_hit *hit);
 /** Relevance of hit i: how many standard deviations its score stands above
  *  the mean of the same query's scores over the whole store (every item of a
- *  store of up to 4,096 items, a uniform sample of 4,096 in a larger one).
- *  Scores mean different things for different queries; relevance does not:
- *  a nonsense query's best hit stands where the best of as many random
- *  scores would (about 3 to 4 in a store of thousands), a real match above.
+ *  store of up to 4,096 items, a uniform sample of 4,096 in a larger one),
+ *  adjusted for the store's size N: minus 0.38 * (sqrt(2 ln N) - sqrt(2 ln 2000)),
+ *  so that the best of N unrelated items stands about as high in a store of 50
+ *  items as in one of 18,000 and one threshold fits every size (a store of
+ *  2,000 items keeps the bare standard score; 72 items add 0.37, 100,000
+ *  subtract 0.34). Scores mean different things for different queries;
+ *  relevance does not: a nonsense query's best hit stands where the best of
+ *  as many unrelated scores would (about 2.9 to 3.4 with the default model),
+ *  a real match above. The adjustment is the same for every hit of a search:
+ *  it never changes their order.
  *  NAN when the store has fewer than 50 items, or i is out of range. */
 CEREBRO_API float cerebro_results_relevance(const cerebro_results *results, size_t i);
 CEREBRO_API void cerebro_results_free(cerebro_results *results);

@@ -15,6 +15,23 @@
  * CB_BACKGROUND_MIN items the background is too small to say anything: no
  * relevance (NAN), no cutoff.
  *
+ * The best of N unrelated items stands further out the more items there
+ * are (with the default model, a nonsense query's best hit sits ~2.1 sd out
+ * in a store of 50 items, ~2.9 in one of 18,000), so one threshold on the
+ * bare standard score would hide real matches in a small store and let
+ * nonsense through in a large one. Relevance is therefore adjusted for the
+ * store's size N:
+ *
+ *     relevance = (score - mean) / sd
+ *                 - CB_RELEVANCE_SIZE_SLOPE * (sqrt(2 ln N) - sqrt(2 ln CB_RELEVANCE_SIZE_REF))
+ *
+ * sqrt(2 ln N) is how the largest of N normal draws grows; the slope is fitted
+ * to how the default model's nonsense maxima grow from 50 to 18,362 items,
+ * and a store of CB_RELEVANCE_SIZE_REF items keeps its bare standard score
+ * (`python3 -m cerebro_train relevance`, models/MODEL_CARD.md "Relevance
+ * cutoff"). The term is the same for every hit of a search: it moves the
+ * cutoff, never the order.
+ *
  * The background is drawn lazily by the first search after the store
  * changed: at once for a small store (every change matters), for a sampled
  * one when the item count moved by more than an eighth since the draw. */
@@ -129,6 +146,14 @@ static cerebro_status refresh(cerebro_index *idx, sqlite3 *db, uint64_t items)
     return CEREBRO_OK;
 }
 
+double cb_relevance_size_term(uint64_t items)
+{
+    if (items < 2)
+        return 0;
+    return CB_RELEVANCE_SIZE_SLOPE *
+           (sqrt(2 * log((double)items)) - sqrt(2 * log((double)CB_RELEVANCE_SIZE_REF)));
+}
+
 cerebro_status cb_background(cerebro_index *idx, sqlite3 *db, const float *query, double *mean_out,
                              double *sd_out)
 {
@@ -164,7 +189,7 @@ cerebro_status cb_background(cerebro_index *idx, sqlite3 *db, const float *query
     pthread_rwlock_unlock(&idx->bg_lock);
     double sd = m >= CB_BACKGROUND_MIN ? sqrt(m2 / (double)m) : 0;
     if (sd > 1e-6) { /* else every item alike: nothing stands out */
-        *mean_out = mean;
+        *mean_out = mean + cb_relevance_size_term(items) * sd;
         *sd_out = sd;
     }
     return CEREBRO_OK;

@@ -14,6 +14,7 @@ import hashlib
 import http.client
 import io
 import json
+import math
 import os
 import re
 import select
@@ -639,7 +640,7 @@ def default_min_relevance() -> float:
 
 def test_relevance_and_min() -> None:
     """An index of 58 items (the samples and 50 noise pictures): every hit
-    has its relevance; min (default: the library's) leaves out the hits
+    has its relevance (size-adjusted standard score); min (default: the library's) leaves out the hits
     below it, and the answer says which min it used."""
     db, photos = make_index("relevance")
     rng = np.random.default_rng(5)
@@ -656,7 +657,9 @@ def test_relevance_and_min() -> None:
             assert every["min"] == 0 and every["count"] == 58, every
             hits = every["results"]
             scores = np.array([h["score"] for h in hits])
-            want = (scores - scores.mean()) / scores.std()
+            # the standard score less the store-size term of cerebro.h
+            size = 0.38 * (math.sqrt(2 * math.log(58)) - math.sqrt(2 * math.log(2000)))
+            want = (scores - scores.mean()) / scores.std() - size
             assert [h["relevance"] for h in hits] == pytest.approx(want, abs=0.03), q
             rels = [h["relevance"] for h in hits]
             for cut in (default, (rels[0] + rels[1]) / 2, (rels[5] + rels[6]) / 2):

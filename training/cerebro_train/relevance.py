@@ -2,13 +2,27 @@
 
     python3 -m cerebro_train relevance --bundle ../models/default.pt --out ../models/figures
 
-libcerebro gives each hit a relevance: (score - mean) / sd of the same query's scores
-over the whole store (lib/index/relevance.c). Searches drop hits below a minimum
-relevance. This measures, on validation data no training stage saw, what each
-threshold keeps and drops:
+libcerebro gives each hit a relevance (lib/index/relevance.c): its standard score
+(score - mean) / sd among the same query's scores over the whole store, adjusted for the
+store's size. The best of N unrelated items stands higher the more items there are (50
+items: a nonsense query's best hit stands ~2.0 sd out, 18,000 items: ~2.9), so one
+threshold on the bare standard score hides real matches in small stores and lets
+nonsense through in large ones. The adjustment subtracts
 
-- the store: the 1,911 Twitter-style emoji, a style never trained on (the demo gallery
-  is emoji and clip art too). `--with-photos` adds the 3,000 CIFAR validation photos
+    SIZE_SLOPE * (sqrt(2 ln N) - sqrt(2 ln SIZE_REF))
+
+(sqrt(2 ln N) is how the maximum of N normal draws grows; SIZE_SLOPE is fitted here to
+how this model's nonsense maxima grow, and SIZE_REF = 2,000 items keeps the numbers near
+the bare standard score of a store of that size). Searches drop hits below a minimum
+relevance. This measures, on validation data no training stage saw, what each threshold
+keeps and drops:
+
+- store sizes: uniform subsets of 50 to 1,911 of the 1,911 Twitter-style emoji (a style
+  never trained on) with each member's typed form ("a strawberry") as a real query, and,
+  for nonsense only, stores of 4,000 to 18,362 pictures (the Twitter emoji and the
+  training icons: Google, OpenMoji, Openclipart, Tux Paint). The slope is the least-squares
+  fit of the nonsense queries' 95th-percentile best relevance against sqrt(2 ln N);
+- the full store: the 1,911 emoji. `--with-photos` adds the 3,000 CIFAR validation photos
   and the ten training templates of each CIFAR animal as queries; such a store of two
   kinds of picture gives every query a two-humped background whose spread hides
   matches (measured for the model card), so it is not what the default is chosen on;
@@ -25,9 +39,10 @@ first, at most one per emoji category, four in all.
 For each threshold, over the first 48 hits of every query (one page of the demo):
 precision (kept hits that are relevant), recall (relevant hits of the page that are
 kept), the share of emoji queries whose emoji is kept, and the share of nonsense
-queries that still return a hit. The default is the smallest threshold at which at
-most 5 % of nonsense queries return anything; relevance.json holds the whole table
-and relevance.png plots it.
+queries that still return a hit; per store size, the share of nonsense queries with a
+hit and of real queries whose emoji is kept. The default is the smallest threshold at
+which at most 5 % of nonsense queries return anything in every store size;
+relevance.json holds the whole table and relevance.png plots it.
 """
 
 from __future__ import annotations
@@ -36,6 +51,7 @@ import argparse
 import json
 import random
 import re
+import sys
 from pathlib import Path
 from typing import Any, Dict, List
 
@@ -49,7 +65,14 @@ from .paths import default_data_dir
 
 PAGE = 48
 NONSENSE_RATE = 0.05
-THRESHOLDS = [round(0.1 * i, 1) for i in range(0, 81)]
+THRESHOLDS = [round(0.05 * i, 2) for i in range(0, 161)]
+# The size adjustment, as lib/index/relevance.c applies it (CB_RELEVANCE_SIZE_REF,
+# CB_RELEVANCE_SIZE_SLOPE): `measure` fits the slope; the library's constant is set to it.
+SIZE_REF = 2000
+SIZE_SLOPE = 0.38
+SUBSET_SIZES = [50, 100, 200, 500, 1000]
+MIXED_SIZES = [4000, 8000]
+ICON_SOURCES = ["google-emoji", "openmoji", "openclipart", "tuxpaint"]
 
 
 def nonsense_queries(count: int = 300, seed: int = 0) -> List[str]:
@@ -65,10 +88,70 @@ def nonsense_queries(count: int = 300, seed: int = 0) -> List[str]:
 
 
 def standard_scores(scores: np.ndarray) -> np.ndarray:
-    """Per query row: (score - mean) / sd over the whole store, as libcerebro computes."""
+    """Per query row: (score - mean) / sd over the whole store."""
     mean = scores.mean(axis=1, keepdims=True)
     sd = scores.std(axis=1, keepdims=True)
     return (scores - mean) / np.maximum(sd, 1e-12)
+
+
+def size_offset(items: int, slope: float = SIZE_SLOPE) -> float:
+    """What the relevance of a store of `items` subtracts from the standard score."""
+    return slope * (np.sqrt(2 * np.log(items)) - np.sqrt(2 * np.log(SIZE_REF)))
+
+
+def relevance(scores: np.ndarray, slope: float = SIZE_SLOPE) -> np.ndarray:
+    """Per query row over a store of scores.shape[1] items, as libcerebro computes."""
+    return standard_scores(scores) - size_offset(scores.shape[1], slope)
+
+
+def size_study(texts: np.ndarray, emoji: np.ndarray, icons: np.ndarray, nonsense: np.ndarray,
+               seed: int = 0) -> Dict[str, Any]:
+    """Best standard score of nonsense queries, and of each member's typed query, in stores
+    of every size: the data the slope is fitted on and the threshold is checked against.
+    texts[i] is the typed query of emoji[i]; rows are unit vectors."""
+    rng = np.random.default_rng(seed)
+    n = len(emoji)
+    sizes = []
+    for size in SUBSET_SIZES + [n] + MIXED_SIZES + [n + len(icons)]:
+        reps = max(1, min(20, 20000 // size))
+        real, best = [], []
+        for _ in range(reps):
+            if size <= n:
+                members = rng.choice(n, size, replace=False) if size < n else np.arange(n)
+                store = emoji[members]
+                z = standard_scores(texts[members] @ store.T)
+                first = np.argmax(z, axis=1) == np.arange(size)
+                # the member's own standard score where it ranks first, else -inf
+                real.append(np.where(first, z[np.arange(size), np.arange(size)], -np.inf))
+            else:
+                pool = np.concatenate([emoji, icons])
+                store = pool[rng.choice(len(pool), size, replace=False)] if size < len(pool) else pool
+            best.append(standard_scores(nonsense @ store.T).max(axis=1))
+        best_a = np.concatenate(best)
+        sizes.append({"items": size, "repeats": reps,
+                      "kind": "twitter emoji" if size <= n else "twitter emoji + training icons",
+                      "nonsense_best": best_a,
+                      "real_first": np.concatenate(real) if real else None,
+                      "nonsense_best_p95": float(np.quantile(best_a, 0.95)),
+                      "nonsense_best_median": float(np.median(best_a))})
+    x = np.sqrt(2 * np.log([s["items"] for s in sizes]))
+    slope, _ = np.polyfit(x, [s["nonsense_best_p95"] for s in sizes], 1)
+    return {"sizes": sizes, "fitted_slope": float(slope)}
+
+
+def size_table(study: Dict[str, Any], slope: float) -> List[Dict[str, Any]]:
+    """Per threshold and store size: nonsense queries with a hit, real queries kept."""
+    rows = []
+    for t in THRESHOLDS:
+        row: Dict[str, Any] = {"threshold": t, "nonsense_with_hits": {}, "real_kept": {}}
+        for s in study["sizes"]:
+            off = size_offset(s["items"], slope)
+            row["nonsense_with_hits"][s["items"]] = round(
+                float((s["nonsense_best"] - off >= t).mean()), 4)
+            if s["real_first"] is not None:
+                row["real_kept"][s["items"]] = round(float((s["real_first"] - off >= t).mean()), 4)
+        rows.append(row)
+    return rows
 
 
 def measure(bundle: Path, data_dir: Path, threads: int = 0, with_photos: bool = False
@@ -99,7 +182,17 @@ def measure(bundle: Path, data_dir: Path, threads: int = 0, with_photos: bool = 
     relevant += [set() for _ in nonsense]
     kinds += ["nonsense"] * len(nonsense)
 
-    z = standard_scores(encoder.texts(queries) @ store.T)
+    q = encoder.texts(queries)
+    nonsense_q = q[len(queries) - len(nonsense):]
+    icons: List[Dict[str, Any]] = []
+    for source in ICON_SOURCES:
+        icons += read_manifest(manifests / f"{source}.jsonl")
+    study = size_study(q[n_emoji:2 * n_emoji], store[:n_emoji],
+                       encoder.images([r["image"] for r in icons]), nonsense_q)
+    slope = round(study["fitted_slope"], 2)
+    sizes = size_table(study, slope)
+
+    z = relevance(q @ store.T, slope)
     top = np.argsort(-z, axis=1)[:, :PAGE]
     top_z = np.take_along_axis(z, top, axis=1)
     is_relevant = np.array([[g in relevant[q] for g in top[q]] for q in range(len(queries))])
@@ -122,14 +215,31 @@ def measure(bundle: Path, data_dir: Path, threads: int = 0, with_photos: bool = 
                      "cifar_precision": round(cifar_precision, 4),
                      "hits_per_real_query": round(n_kept / real.sum(), 2),
                      "nonsense_with_hits": round(float(kept[~real].any(axis=1).mean()), 4)})
-    chosen = next((r for r in rows if r["nonsense_with_hits"] <= NONSENSE_RATE), rows[-1])
-    demo = demo_queries(encoder, emoji, store, chosen["threshold"])
+    ok = [r["nonsense_with_hits"] <= NONSENSE_RATE and
+          max(s["nonsense_with_hits"].values()) <= NONSENSE_RATE for r, s in zip(rows, sizes)]
+    chosen = rows[ok.index(True) if True in ok else -1]
+    at_sizes = next(s for s in sizes if s["threshold"] == chosen["threshold"])
+    demo = demo_queries(encoder, emoji, store, chosen["threshold"], slope)
     best_nonsense = np.sort(top_z[~real, 0])
     return {"bundle": bundle.name, "store": int(store.shape[0]), "page": PAGE,
             "queries": {"emoji": n_emoji, "cifar": int((kinds_a == "cifar").sum()),
                         "nonsense": len(nonsense)},
             "rule": f"smallest threshold at which <= {NONSENSE_RATE:.0%} of nonsense "
-                    "queries return a hit",
+                    "queries return a hit, in the full store and in every store size",
+            "size_ref": SIZE_REF, "size_slope": slope,
+            "size_slope_fitted": round(study["fitted_slope"], 4),
+            "sizes": [{"items": s["items"], "kind": s["kind"], "repeats": s["repeats"],
+                       "nonsense_best_median": round(s["nonsense_best_median"], 3),
+                       "nonsense_best_p95": round(s["nonsense_best_p95"], 3),
+                       "offset": round(float(size_offset(s["items"], slope)), 3),
+                       "bare_threshold": bare_threshold(s),
+                       "nonsense_with_hits_at_default": at_sizes["nonsense_with_hits"][s["items"]],
+                       "real_kept_at_default": at_sizes["real_kept"].get(s["items"]),
+                       "real_kept_at_bare_default": bare_kept(s, chosen["threshold"]),
+                       "nonsense_with_hits_at_bare_default": round(float(
+                           (s["nonsense_best"] >= chosen["threshold"]).mean()), 4)}
+                      for s in study["sizes"]],
+            "size_table": sizes,
             "default": chosen["threshold"], "at_default": chosen,
             "nonsense_best_relevance": {"median": round(float(np.median(best_nonsense)), 3),
                                         "p95": round(float(np.quantile(best_nonsense, 0.95)), 3),
@@ -140,14 +250,27 @@ def measure(bundle: Path, data_dir: Path, threads: int = 0, with_photos: bool = 
             "demo_queries": demo, "table": rows}
 
 
+def bare_threshold(size: Dict[str, Any]) -> float:
+    """The smallest threshold on the unadjusted standard score that one store size needs."""
+    return next((t for t in THRESHOLDS
+                 if (size["nonsense_best"] >= t).mean() <= NONSENSE_RATE), THRESHOLDS[-1])
+
+
+def bare_kept(size: Dict[str, Any], threshold: float):
+    """Real queries kept by `threshold` on the unadjusted standard score (no size term)."""
+    if size["real_first"] is None:
+        return None
+    return round(float((size["real_first"] >= threshold).mean()), 4)
+
+
 def demo_queries(encoder: TorchEncoder, emoji: List[Dict[str, Any]], store: np.ndarray,
-                 threshold: float, count: int = 4) -> List[Dict[str, Any]]:
+                 threshold: float, slope: float, count: int = 4) -> List[Dict[str, Any]]:
     """Typed one-word queries ("a strawberry") that find their Twitter emoji first."""
     picks = [(i, typed_captions(plain_name(r["captions"][0]))[0]) for i, r in enumerate(emoji)
              if plain_name(r["captions"][0]) == r["captions"][0].lower()  # not "crying face"
              and r["captions"][0].isalpha()
              and not r["captions"][0].endswith("s")]  # "a cherries"
-    z = standard_scores(encoder.texts([q for _, q in picks]) @ store.T)
+    z = relevance(encoder.texts([q for _, q in picks]) @ store.T, slope)
     found = []
     for row, (i, query) in enumerate(picks):
         if int(np.argmax(z[row])) == i and z[row, i] >= threshold:
@@ -170,7 +293,7 @@ def plot(result: Dict[str, Any], path: Path) -> None:
     import matplotlib.pyplot as plt
     table = result["table"]
     t = [r["threshold"] for r in table]
-    fig, ax = plt.subplots(figsize=(7, 4.2))
+    fig, (ax, bx) = plt.subplots(1, 2, figsize=(12, 4.4))
     ax.plot(t, [r["precision"] for r in table], label="precision (real queries)")
     ax.plot(t, [r["recall"] for r in table], label="recall of the page's relevant hits")
     ax.plot(t, [r["emoji_found"] for r in table], label="emoji queries: emoji kept")
@@ -178,11 +301,28 @@ def plot(result: Dict[str, Any], path: Path) -> None:
             linestyle="--")
     ax.axvline(result["default"], color="grey", linewidth=0.8)
     ax.text(result["default"] + 0.1, 0.93, f"default {result['default']}", fontsize=8)
-    ax.set_xlabel("minimum relevance (standard deviations above the query's mean score)")
+    ax.set_xlabel("minimum relevance (size-adjusted standard score)")
     ax.set_ylim(0, 1.02)
     ax.set_title(f"Relevance cutoff, {result['bundle']}: {result['store']} items, first "
                  f"{result['page']} hits", fontsize=9)
     ax.legend(fontsize=7, loc="center right")
+    sizes = result["sizes"]
+    n = [s["items"] for s in sizes]
+    real = [s for s in sizes if s["real_kept_at_default"] is not None]
+    bx.plot([s["items"] for s in real], [s["real_kept_at_default"] for s in real], marker="o",
+            label="typed query keeps its emoji: size-adjusted")
+    bx.plot([s["items"] for s in real], [s["real_kept_at_bare_default"] for s in real],
+            marker="o", label="typed query keeps its emoji: bare standard score")
+    bx.plot(n, [s["nonsense_with_hits_at_default"] for s in sizes], marker="x", linestyle="--",
+            label="nonsense queries with a hit: size-adjusted")
+    bx.plot(n, [s["nonsense_with_hits_at_bare_default"] for s in sizes], marker="x",
+            linestyle=":", label="nonsense queries with a hit: bare standard score")
+    bx.set_xscale("log")
+    bx.set_xlabel("items in the store")
+    bx.set_ylim(0, 0.5)
+    bx.set_title(f"At the default {result['default']}, by store size (slope "
+                 f"{result['size_slope']}, reference {result['size_ref']} items)", fontsize=9)
+    bx.legend(fontsize=7, loc="upper right")
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
@@ -202,6 +342,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def main(args: argparse.Namespace) -> int:
     result = measure(args.bundle, args.data_dir, args.threads, args.with_photos)
+    if result["size_slope"] != SIZE_SLOPE:
+        print(f"relevance: the fitted size slope is {result['size_slope']}, the library's "
+              f"{SIZE_SLOPE}: set CB_RELEVANCE_SIZE_SLOPE (lib/index/store.h) and SIZE_SLOPE "
+              "here to it, then rebuild", file=sys.stderr)
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "relevance.json").write_text(json.dumps(result, indent=2) + "\n")
     plot(result, args.out / "relevance.png")
@@ -212,5 +356,6 @@ def main(args: argparse.Namespace) -> int:
             "# (a style never trained on) ranks first among the 1,911 validation emoji with\n"
             f"# relevance >= {result['default']}, best first, one per emoji category.\n"
             + "".join(q["query"] + "\n" for q in result["demo_queries"]), encoding="utf-8")
-    print(json.dumps({k: v for k, v in result.items() if k != "table"}, indent=2))
+    print(json.dumps({k: v for k, v in result.items() if k not in ("table", "size_table")},
+                     indent=2))
     return 0
