@@ -21,8 +21,9 @@
     ");\n"                                                                                   \
     "                 0 shows every hit. Relevance is how far a hit's score stands\n"        \
     "                 above the query's scores over the whole index, in standard\n"          \
-    "                 deviations; an index of fewer than 50 items has none, and\n"           \
-    "                 then nothing is left out\n"                                            \
+    "                 deviations, adjusted for the index's size so that X means\n"          \
+    "                 the same in 50 items as in 100,000; an index of fewer than\n"         \
+    "                 50 items has none, and then nothing is left out\n"                    \
     "  --json         one JSON object per line: path (absolute), score, id,\n"               \
     "                 timestamp (seconds into a video; null for still images),\n"            \
     "                 relevance (null without)\n"

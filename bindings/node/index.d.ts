@@ -130,8 +130,9 @@ export interface Hit {
   /** Seconds into a video; null for still images. */
   timestamp: number | null;
   kind: 'image' | 'video-frame';
-  /** Standard score of the hit's score against the query's scores over the store (comparable
-   *  across queries); NaN when the store has fewer than 50 items, and for get(). */
+  /** Standard score of the hit's score against the query's scores over the store, adjusted
+   *  for the store's size (comparable across queries and stores; cerebro_results_relevance in
+   *  cerebro.h); NaN when the store has fewer than 50 items, and for get(). */
   relevance: number;
 }
 

@@ -78,7 +78,8 @@ function score(value) {
 }
 
 // The hit's relevance (standard deviations above the query's mean score over
-// the index), or '' when the index is too small to have one (null).
+// the index, adjusted for its size), or '' when the index is too small to
+// have one (null).
 function relevance(hit) {
   return typeof hit.relevance === 'number' ? hit.relevance.toFixed(1) : '';
 }
@@ -266,8 +267,8 @@ function showNoCloseMatch(describe, best, min) {
   text.textContent = `No close match ${describe}.`;
   const why = document.createElement('p');
   why.className = 'why';
-  why.textContent = `The best result is ${best.toFixed(1)} standard deviations above the average; ` +
-    `this page shows those above ${min}.`;
+  why.textContent = `The best result stands ${best.toFixed(1)} standard deviations above the ` +
+    `average (adjusted for the collection's size); this page shows those above ${min}.`;
   ui.empty.replaceChildren(text, why, button);
   ui.empty.hidden = false;
 }

@@ -26,9 +26,10 @@ Query = Union[str, "os.PathLike[str]", bytes, bytearray, memoryview, np.ndarray,
 class Hit:
     """One search result. timestamp: seconds into a video, None for stills;
     kind: "image" or "video-frame". relevance: how many standard deviations
-    the score stands above the query's mean score over the store (comparable
-    across queries, unlike score); math.nan when the store has fewer than 50
-    items, and for Index.get(); not compared by ==."""
+    the score stands above the query's mean score over the store, adjusted for
+    the store's size (cerebro_results_relevance; comparable across queries and
+    stores, unlike score); math.nan when the store has fewer than 50 items, and
+    for Index.get(); not compared by ==."""
 
     id: int
     score: float

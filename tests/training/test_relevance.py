@@ -1,0 +1,62 @@
+"""`cerebro_train relevance` measures the relevance libcerebro computes: the same standard
+score, the same store-size term, the same constants as lib/index/relevance.c."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from cerebro_train import relevance as rel
+from cerebro_train.binding import import_cerebro
+from conftest import REPO
+
+
+@pytest.mark.parametrize("items", [60, 700])
+def test_relevance_equals_the_library(tmp_path: Path, items: int) -> None:
+    cerebro = import_cerebro()
+    model = cerebro.Model(REPO / "models" / "default.pt")
+    rng = np.random.default_rng(items)
+    vecs = rng.standard_normal((items, model.dim)).astype(np.float32)
+    vecs /= np.linalg.norm(vecs, axis=1, keepdims=True)
+    embeddings = [cerebro.Embedding(str(tmp_path / f"v{i}.jpg"), 1, 1) for i in range(items)]
+    with cerebro.Index(tmp_path / "store", model, create=True) as ix:
+        assert ix.add_embeddings(embeddings, vecs).added == items
+        query = vecs[1] + 0.4 * vecs[2]
+        query /= np.linalg.norm(query)
+        want = rel.relevance((vecs @ query)[None, :])[0]
+        hits = ix.search(query, k=items, min_relevance=0)
+        got = {int(Path(h.path).stem[1:]): h.relevance for h in hits}
+        assert len(got) == items
+        np.testing.assert_allclose([got[i] for i in range(items)], want, atol=2e-3)
+        # The default cutoff the measurement chose is the library's.
+        kept = ix.search(query, k=items)
+        assert [h.relevance for h in kept] == [h.relevance for h in hits
+                                                if h.relevance >= cerebro.default_min_relevance()]
+    assert rel.size_offset(rel.SIZE_REF) == 0
+    assert rel.size_offset(50) < 0 < rel.size_offset(100_000)
+
+
+def test_size_study_fits_the_growth_of_the_best_of_n() -> None:
+    """Unit-variance noise: the fitted slope is about a normal maximum's (~0.9 for the 95th
+    percentile), and the size-adjusted best of nonsense stays level across sizes."""
+    rng = np.random.default_rng(0)
+    dim = 256
+    unit = lambda a: a / np.linalg.norm(a, axis=1, keepdims=True)  # noqa: E731
+    emoji = unit(rng.standard_normal((1000, dim)))
+    texts = unit(emoji + 0.6 * rng.standard_normal((1000, dim)))
+    icons = unit(rng.standard_normal((7500, dim)))
+    nonsense = unit(rng.standard_normal((100, dim)))
+    study = rel.size_study(texts, emoji, icons, nonsense)
+    assert [s["items"] for s in study["sizes"]] == rel.SUBSET_SIZES + [1000] + rel.MIXED_SIZES + [8500]
+    assert 0.6 < study["fitted_slope"] < 1.2, study["fitted_slope"]
+    slope = study["fitted_slope"]
+    bare = [s["nonsense_best_p95"] for s in study["sizes"]]
+    adjusted = [s["nonsense_best_p95"] - rel.size_offset(s["items"], slope) for s in study["sizes"]]
+    assert max(bare) - min(bare) > 0.8, bare
+    assert max(adjusted) - min(adjusted) < 0.25, adjusted
+    table = rel.size_table(study, slope)
+    row = next(r for r in table if r["threshold"] == round(float(np.median(adjusted)), 1))
+    assert set(row["real_kept"]) == {50, 100, 200, 500, 1000}
+    assert all(0 < rate < 0.5 for rate in row["nonsense_with_hits"].values()), row
