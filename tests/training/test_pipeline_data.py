@@ -133,6 +133,42 @@ def test_manifest_paths_are_relative_to_the_manifest(tmp_path: Path) -> None:
     assert read_manifest(tmp_path / "manifests" / "m.jsonl")[0]["image"] == str(image)
 
 
+def fake_iconify_package(root: Path, icons: dict, chars: dict = None) -> Path:
+    """An Iconify JSON set: 16x16 by default; bodies are SVG fragments."""
+    (root / "package").mkdir(parents=True)
+    (root / "package" / "icons.json").write_text(json.dumps(
+        {"prefix": root.name, "width": 16, "height": 16, "icons": icons}))
+    if chars is not None:
+        (root / "package" / "chars.json").write_text(json.dumps(chars))
+    return root
+
+
+def test_iconify_styles_are_named_by_code_point_and_keep_held_out_emoji_out(tmp_path: Path
+                                                                            ) -> None:
+    entries = [emoji_entry("cat face", "1F431", 1), emoji_entry("tiger", "1F405", 2),
+               emoji_entry("dog", "1F415", 3)]
+    red = {"body": '<rect width="16" height="16" fill="#f00"/>'}
+    fluent = fake_iconify_package(tmp_path / "fluent", {"cat-face": red, "tiger": red},
+                                  chars={"1f431": "cat-face", "1f405": "tiger"})
+    codes = builders.iconify_codes(fluent, entries)
+    # chars.json first, then the Google names slugged ("dog" is only there)
+    assert codes["cat-face"] == "1F431" and codes["dog"] == "1F415"
+    other = fake_iconify_package(tmp_path / "other", {
+        "cat-face": {"body": '<rect width="32" height="8" fill="#00f"/>', "width": 32,
+                     "height": 8},
+        "tiger": red, "dog": red, "unknown-thing": red})
+    records = builders.iconify_records(other, "emojione", tmp_path / "png", codes, entries,
+                                       heldout={"1F405"})
+    assert [(r["id"], r["captions"][0], r["group"], r["licence"]) for r in records] == [
+        ("1F431", "cat face", "emoji:1F431", "CC-BY-4.0"),
+        ("1F415", "dog", "emoji:1F415", "CC-BY-4.0")]
+    assert records[0]["captions"] == builders.emoji_captions(entries[0])
+    cat = Image.open(records[0]["image"])
+    assert cat.size == (128, 128)  # rasterised at 128 px, the icon's own 32x8 box scaled
+    assert cat.convert("RGBA").getpixel((64, 64))[:3] == (0, 0, 255)
+    assert Image.open(records[1]["image"]).convert("RGBA").getpixel((5, 5))[:3] == (255, 0, 0)
+
+
 def test_emoji_records_are_grouped_by_code_point(tmp_path: Path) -> None:
     entries = [emoji_entry("cat face", "1F431", 1),
                emoji_entry("waving hand", "1F44B", 2, skin_variations={

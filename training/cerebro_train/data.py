@@ -11,6 +11,7 @@ DATA/downloads and reused. CIFAR-10 is given with --cifar10 or $CEREBRO_CIFAR10
 |---|---|---|
 | google-emoji.jsonl | Google (Noto) emoji, names/short names/categories as captions | training |
 | openmoji.jsonl | OpenMoji SVGs rasterised with rsvg-convert, annotation + tags | training |
+| fluent-emoji.jsonl, emojione.jsonl, noto-v1-emoji.jsonl | three more emoji styles (Iconify's SVG sets of Microsoft Fluent Emoji flat, EmojiOne 2, Noto Emoji v1), base emoji only, the Google records' captions | training (opt-in: `--sources`, `pipeline --train-manifests`) |
 | tuxpaint.jsonl | Tux Paint stamps, English caption line + file/folder names | training |
 | openclipart.jsonl | Openclipart PNGs, file and folder names | training |
 | cifar-vehicles.jsonl | CIFAR-10 airplane/automobile/ship/truck, "a photo of a truck"... | training |
@@ -22,7 +23,7 @@ DATA/downloads and reused. CIFAR-10 is given with --cifar10 or $CEREBRO_CIFAR10
 | heldout-emoji.json | emoji (10%) kept out of every training source | evaluation |
 | vocabulary.json | the six classes + emoji animal names as distractors | pseudo-labelling |
 
-The held-out emoji are excluded from Google and OpenMoji training by code point.
+The held-out emoji are excluded from every emoji style's training records by code point.
 """
 
 from __future__ import annotations
@@ -46,6 +47,11 @@ from .paths import CIFAR10_HELP, CIFAR10_SHA256, cifar10_source, default_data_di
 GOOGLE_EMOJI = "emoji-datasource-google@16.0.0"
 TWITTER_EMOJI = "emoji-datasource-twitter@16.0.0"
 OPENMOJI = "openmoji@17.0.0"
+# Iconify's emoji sets (npm): SVG bodies in icons.json. Fluent's chars.json maps code points
+# to icon names; the other sets use the same names (CLDR short names as slugs).
+ICONIFY_STYLES = {"fluent-emoji": "@iconify-json/fluent-emoji-flat@1.2.6",
+                  "emojione": "@iconify-json/emojione@1.2.3",
+                  "noto-v1-emoji": "@iconify-json/noto-v1@1.2.5"}
 TUXPAINT = "tuxpaint-stamps-default"
 OPENCLIPART = "openclipart-png"
 
@@ -71,6 +77,7 @@ SKIN_TONES = {"1F3FB": "light", "1F3FC": "medium-light", "1F3FD": "medium",
 
 LICENCES = {"google-emoji": "Apache-2.0", "twitter-emoji": "CC-BY-4.0",
             "openmoji": "CC-BY-SA-4.0", "tuxpaint": "GPL-2",
+            "fluent-emoji": "MIT", "emojione": "CC-BY-4.0", "noto-v1-emoji": "Apache-2.0",
             "openclipart": "public domain (Openclipart dedication)",
             "cifar10": "CIFAR-10 terms (research use)"}
 
@@ -93,7 +100,8 @@ def prompt(name: str) -> str:
 def npm_pack(spec: str, downloads: Path) -> Path:
     """`npm pack SPEC` into downloads (once); returns the tarball."""
     name, version = spec.rsplit("@", 1)
-    tarball = downloads / f"{name}-{version}.tgz"
+    # npm names a scoped package's tarball @scope/name -> scope-name-VERSION.tgz
+    tarball = downloads / f"{name.lstrip('@').replace('/', '-')}-{version}.tgz"
     if not tarball.is_file():
         downloads.mkdir(parents=True, exist_ok=True)
         print(f"data: npm pack {spec}", flush=True)
@@ -234,6 +242,56 @@ def openmoji_records(package: Path, out_dir: Path, heldout: Set[str], workers: i
         records.append({"image": str(png), "captions": captions, "source": "openmoji",
                         "licence": LICENCES["openmoji"], "id": code, "group": f"emoji:{code}"})
     print(f"data: rasterising {len(jobs)} OpenMoji SVGs with rsvg-convert", flush=True)
+    with ThreadPoolExecutor(workers) as pool:
+        list(pool.map(lambda job: rasterise(*job), jobs))
+    return records
+
+
+def slug(text: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")
+
+
+def iconify_codes(fluent: Path, google_entries: Sequence[Dict]) -> Dict[str, str]:
+    """Icon name -> normalised code point, from Fluent's chars.json and the Google
+    datasource's names and short names (slugged as Iconify names its icons)."""
+    chars = json.loads((fluent / "package" / "chars.json").read_text(encoding="utf-8"))
+    codes = {name: normal_code(code) for code, name in sorted(chars.items())}
+    for entry in google_entries:
+        for name in [entry.get("name") or ""] + list(entry.get("short_names") or []):
+            if name:
+                codes.setdefault(slug(name), normal_code(entry["unified"]))
+    return codes
+
+
+def iconify_records(package: Path, source: str, out_dir: Path, codes: Dict[str, str],
+                    google_entries: Sequence[Dict], heldout: Set[str], workers: int = 2
+                    ) -> List[Record]:
+    """The base emoji of one Iconify emoji set, rasterised at 128 px, with the captions
+    of the same emoji's Google record (so every style is named alike); icons whose code
+    point is unknown or held out are left out."""
+    root = package / "package"
+    data = json.loads((root / "icons.json").read_text(encoding="utf-8"))
+    base = {normal_code(e["unified"]): e for e in google_entries}
+    out_dir.mkdir(parents=True, exist_ok=True)
+    jobs, records, seen = [], [], set()
+    for name, icon in sorted(data["icons"].items()):
+        code = codes.get(name)
+        if code is None or code not in base or code in heldout or code in seen:
+            continue
+        seen.add(code)
+        w, h = icon.get("width", data.get("width", 16)), icon.get("height", data.get("height", 16))
+        left, top = icon.get("left", data.get("left", 0)), icon.get("top", data.get("top", 0))
+        svg, png = out_dir / f"{code}.svg", out_dir / f"{code}.png"
+        if not svg.is_file():
+            svg.write_text(f'<svg xmlns="http://www.w3.org/2000/svg" '
+                           f'xmlns:xlink="http://www.w3.org/1999/xlink" width="{w}" '
+                           f'height="{h}" viewBox="{left} {top} {w} {h}">{icon["body"]}</svg>',
+                           encoding="utf-8")
+        jobs.append((svg, png))
+        records.append({"image": str(png), "captions": emoji_captions(base[code]),
+                        "source": source, "licence": LICENCES[source], "id": code,
+                        "group": f"emoji:{code}"})
+    print(f"data: rasterising {len(jobs)} {source} SVGs with rsvg-convert", flush=True)
     with ThreadPoolExecutor(workers) as pool:
         list(pool.map(lambda job: rasterise(*job), jobs))
     return records
@@ -418,7 +476,8 @@ def build(data_dir: Path, cifar10: Optional[Path], seed_per_class: int = 50, val
 
     def named(records: List[Record], name_of=emoji_name) -> List[Record]:
         return enrich(records, name_of, wordnet)
-    if sources & {"google", "twitter", "openmoji"}:
+    iconify = sources & set(ICONIFY_STYLES)
+    if sources & {"google", "twitter", "openmoji"} or iconify:
         google = extracted(npm_pack(GOOGLE_EMOJI, downloads), extract, "emoji-datasource-google")
         base = json.loads((google / "package" / "emoji.json").read_text(encoding="utf-8"))
         heldout = heldout_codes(base)
@@ -428,6 +487,16 @@ def build(data_dir: Path, cifar10: Optional[Path], seed_per_class: int = 50, val
             counts["google-emoji"] = write_manifest(
                 manifests / "google-emoji.jsonl",
                 named(emoji_records(google, "google", heldout, True)))
+    if iconify:
+        fluent = extracted(npm_pack(ICONIFY_STYLES["fluent-emoji"], downloads), extract,
+                           "fluent-emoji")
+        codes = iconify_codes(fluent, base)
+        for source in sorted(iconify):
+            package = extracted(npm_pack(ICONIFY_STYLES[source], downloads), extract, source)
+            counts[source] = write_manifest(
+                manifests / f"{source}.jsonl",
+                named(iconify_records(package, source, data_dir / "images" / source, codes,
+                                      base, heldout, workers)))
     if "twitter" in sources:
         twitter = extracted(npm_pack(TWITTER_EMOJI, downloads), extract,
                             "emoji-datasource-twitter")
@@ -455,7 +524,10 @@ def build(data_dir: Path, cifar10: Optional[Path], seed_per_class: int = 50, val
             counts[f"cifar-{split}"] = write_manifest(manifests / f"cifar-{split}.jsonl",
                                                       splits[split])
         write_json(manifests / "cifar-pool-labels.json", splits["pool_labels"])
-    write_json(manifests / "counts.json", counts)
+    # A run over some sources keeps the other sources' counts.
+    previous = manifests / "counts.json"
+    all_counts = json.loads(previous.read_text(encoding="utf-8")) if previous.is_file() else {}
+    write_json(previous, {**all_counts, **counts})
     if cache_size:
         from .images import cached_pixels
         from .manifest import read_manifest
