@@ -275,7 +275,9 @@ def measure(bundle: Path, data_dir: Path, threads: int = 0, with_photos: bool = 
                        "nonsense_with_hits_at_bare_default": round(float(
                            (s["nonsense_best"] >= chosen["threshold"]).mean()), 4)}
                       for s in study["sizes"]],
-            "size_table": sizes,
+            # tenths and the default: the whole table is as long as it is uninformative
+            "size_table": [r for r in sizes if abs(r["threshold"] * 10 - round(r["threshold"] * 10))
+                           < 1e-9 or r["threshold"] == chosen["threshold"]],
             "photo_store": photo_store(encoder, val, nonsense_q, chosen["threshold"], slope),
             "default": chosen["threshold"], "at_default": chosen,
             "nonsense_best_relevance": {"median": round(float(np.median(best_nonsense)), 3),
