@@ -113,6 +113,7 @@ def size_study(texts: np.ndarray, emoji: np.ndarray, icons: np.ndarray, nonsense
     texts[i] is the typed query of emoji[i]; rows are unit vectors."""
     rng = np.random.default_rng(seed)
     n = len(emoji)
+    pool = np.concatenate([emoji, icons])
     sizes = []
     for size in SUBSET_SIZES + [n] + MIXED_SIZES + [n + len(icons)]:
         reps = max(1, min(20, 20000 // size))
@@ -126,7 +127,6 @@ def size_study(texts: np.ndarray, emoji: np.ndarray, icons: np.ndarray, nonsense
                 # the member's own standard score where it ranks first, else -inf
                 real.append(np.where(first, z[np.arange(size), np.arange(size)], -np.inf))
             else:
-                pool = np.concatenate([emoji, icons])
                 store = pool[rng.choice(len(pool), size, replace=False)] if size < len(pool) else pool
             best.append(standard_scores(nonsense @ store.T).max(axis=1))
         best_a = np.concatenate(best)
@@ -141,14 +141,13 @@ def size_study(texts: np.ndarray, emoji: np.ndarray, icons: np.ndarray, nonsense
     return {"sizes": sizes, "fitted_slope": float(slope)}
 
 
-def photo_store(encoder: TorchEncoder, val: List[Dict[str, Any]], nonsense: np.ndarray,
-                threshold: float, slope: float) -> Dict[str, Any]:
+def photo_store(encoder: TorchEncoder, photos: np.ndarray, labels: np.ndarray,
+                nonsense: np.ndarray, threshold: float, slope: float) -> Dict[str, Any]:
     """The CIFAR validation photos alone as the store (six animals, 500 each: a sixth of
     the store matches every class query) and the ten training templates of each animal
     as queries. `oracle_best`: the best hit's standard score against the scores of the
-    other classes' photos only, i.e. the background without any match in it."""
-    photos = encoder.images([r["image"] for r in val])
-    labels = np.array([ANIMALS.index(r["label"]) for r in val])
+    other classes' photos only, i.e. the background without any match in it. photos: the
+    photos' embeddings (unit rows), labels: their ANIMALS indexes."""
     texts, classes = [], []
     for c, animal in enumerate(ANIMALS):
         for text in class_captions(animal):
@@ -165,7 +164,7 @@ def photo_store(encoder: TorchEncoder, val: List[Dict[str, Any]], nonsense: np.n
         other = scores[q, labels != c]
         oracle.append((scores[q].max() - other.mean()) / other.std())
     best_nonsense = relevance(nonsense @ photos.T, slope).max(axis=1)
-    return {"items": len(val), "queries": len(texts),
+    return {"items": len(photos), "queries": len(texts),
             "page_precision_without_cutoff": round(float(rel.mean()), 4),
             "queries_keeping_a_match_at_default": round(float((kept & rel).any(axis=1).mean()), 4),
             "hits_per_query_at_default": round(float(kept.sum(axis=1).mean()), 2),
@@ -206,6 +205,8 @@ def measure(bundle: Path, data_dir: Path, threads: int = 0, with_photos: bool = 
     relevant: List[set] = [{i} for i in range(n_emoji)] * 2
     kinds: List[str] = ["emoji"] * (2 * n_emoji)
     labels = np.array([ANIMALS.index(r["label"]) for r in val])
+    # the photos' embeddings, encoded once: part of the store with --with-photos
+    photos = store[n_emoji:] if with_photos else encoder.images([r["image"] for r in val])
     for c, animal in enumerate(ANIMALS if with_photos else []):
         photos = {n_emoji + int(i) for i in np.nonzero(labels == c)[0]}
         icons = {i for i, name in enumerate(names) if re.search(rf"\b{animal}\b", name)}
@@ -278,7 +279,8 @@ def measure(bundle: Path, data_dir: Path, threads: int = 0, with_photos: bool = 
             # tenths and the default: the whole table is as long as it is uninformative
             "size_table": [r for r in sizes if abs(r["threshold"] * 10 - round(r["threshold"] * 10))
                            < 1e-9 or r["threshold"] == chosen["threshold"]],
-            "photo_store": photo_store(encoder, val, nonsense_q, chosen["threshold"], slope),
+            "photo_store": photo_store(encoder, photos, labels, nonsense_q, chosen["threshold"],
+                                       slope),
             "default": chosen["threshold"], "at_default": chosen,
             "nonsense_best_relevance": {"median": round(float(np.median(best_nonsense)), 3),
                                         "p95": round(float(np.quantile(best_nonsense, 0.95)), 3),
