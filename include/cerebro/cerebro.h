@@ -620,7 +620,9 @@ CEREBRO_API cerebro_status cerebro_index_remove_id(cerebro_index *index, int64_t
 
 /** The default minimum relevance (cerebro_search_options.min_relevance), chosen
  *  by measurement on the default model's validation data, stores of 50 to 18,362
- *  items (models/MODEL_CARD.md, "Relevance cutoff"). */
+ *  items (models/MODEL_CARD.md, "Relevance cutoff"). A bundle that carries its
+ *  own calibration (config.json "relevance", docs/bundle-format.md) has its
+ *  relevances moved so that this same cutoff is the threshold measured for it. */
 #define CEREBRO_MIN_RELEVANCE_DEFAULT 3.35f
 
 #define CEREBRO_SEARCH_OPTIONS_VERSION 2
@@ -697,7 +699,10 @@ CEREBRO_API cerebro_status cerebro_results_get(const cerebro_results *results, s
  *  relevance does not: a nonsense query's best hit stands where the best of
  *  as many unrelated scores would (about 2.9 to 3.4 with the default model),
  *  a real match above. The adjustment is the same for every hit of a search:
- *  it never changes their order.
+ *  it never changes their order. 0.38 is the default model's slope; a bundle
+ *  with a "relevance" record (docs/bundle-format.md) gives its own slope, and
+ *  its threshold t moves every relevance by CEREBRO_MIN_RELEVANCE_DEFAULT - t,
+ *  so that the default cutoff is the one measured for that model.
  *  NAN when the store has fewer than 50 items, or i is out of range. */
 CEREBRO_API float cerebro_results_relevance(const cerebro_results *results, size_t i);
 CEREBRO_API void cerebro_results_free(cerebro_results *results);

@@ -32,6 +32,20 @@
  * cutoff"). The term is the same for every hit of a search: it moves the
  * cutoff, never the order.
  *
+ * A bundle may carry its own calibration (config.json "relevance": the
+ * slope and the threshold `cerebro_train relevance` measured for that
+ * model); the threshold then moves every relevance by
+ * CEREBRO_MIN_RELEVANCE_DEFAULT - threshold, so that the library's default
+ * cutoff is the threshold measured for the model in use:
+ *
+ *     relevance = (score - mean) / sd - slope * (sqrt(2 ln N) - sqrt(2 ln REF))
+ *                 - (threshold - CEREBRO_MIN_RELEVANCE_DEFAULT)
+ *
+ * Without one, slope CB_RELEVANCE_SIZE_SLOPE and threshold
+ * CEREBRO_MIN_RELEVANCE_DEFAULT: the numbers measured for the default model
+ * of November 2026, which carries no record (writing one would change its
+ * content hash, its id, and orphan the stores made with it).
+ *
  * The background is drawn lazily by the first search after the store
  * changed: at once for a small store (every change matters), for a sampled
  * one when the item count moved by more than an eighth since the draw. */
@@ -146,12 +160,17 @@ static cerebro_status refresh(cerebro_index *idx, sqlite3 *db, uint64_t items)
     return CEREBRO_OK;
 }
 
-double cb_relevance_size_term(uint64_t items)
+double cb_relevance_shift(const cb_model_config *c, uint64_t items)
 {
-    if (items < 2)
-        return 0;
-    return CB_RELEVANCE_SIZE_SLOPE *
-           (sqrt(2 * log((double)items)) - sqrt(2 * log((double)CB_RELEVANCE_SIZE_REF)));
+    double slope = CB_RELEVANCE_SIZE_SLOPE, threshold = CEREBRO_MIN_RELEVANCE_DEFAULT;
+    if (c->has_relevance) {
+        slope = c->relevance_slope;
+        threshold = c->relevance_threshold;
+    }
+    double size = items < 2 ? 0
+                            : slope * (sqrt(2 * log((double)items)) -
+                                       sqrt(2 * log((double)CB_RELEVANCE_SIZE_REF)));
+    return size + (threshold - (double)CEREBRO_MIN_RELEVANCE_DEFAULT);
 }
 
 cerebro_status cb_background(cerebro_index *idx, sqlite3 *db, const float *query, double *mean_out,
@@ -189,7 +208,7 @@ cerebro_status cb_background(cerebro_index *idx, sqlite3 *db, const float *query
     pthread_rwlock_unlock(&idx->bg_lock);
     double sd = m >= CB_BACKGROUND_MIN ? sqrt(m2 / (double)m) : 0;
     if (sd > 1e-6) { /* else every item alike: nothing stands out */
-        *mean_out = mean + cb_relevance_size_term(items) * sd;
+        *mean_out = mean + cb_relevance_shift(&idx->model->config, items) * sd;
         *sd_out = sd;
     }
     return CEREBRO_OK;

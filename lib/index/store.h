@@ -10,6 +10,7 @@
 
 #include "cerebro/cerebro.h"
 #include "index/ann.h"
+#include "model/config.h"
 
 #define CB_STORE_FORMAT_VERSION 1
 #define CB_READ_POOL 8
@@ -74,17 +75,20 @@ cerebro_status cb_store_open_db(const char *dir, int readonly, int create, sqlit
 
 /* The query's background (relevance.c): mean and sd of its scores over the
  * store's vectors, all of them up to CB_BACKGROUND_SAMPLE items, a uniform
- * sample beyond, *mean raised by cb_relevance_size_term(items) * sd; a hit's
+ * sample beyond, *mean raised by cb_relevance_shift(config, items) * sd; a hit's
  * relevance is (score - mean) / sd. *sd is 0 when there is none (fewer than
  * CB_BACKGROUND_MIN items, or all alike). The caller holds state_lock for
  * reading and an open read transaction on db. */
 #define CB_BACKGROUND_SAMPLE 4096
 #define CB_BACKGROUND_MIN 50
-/* The store-size adjustment (relevance.c); training/cerebro_train/relevance.py
- * fits the slope and uses the same two numbers. */
+/* The store-size adjustment and the model's calibration (relevance.c), in
+ * standard deviations: what a store of `items` items subtracts from a hit's
+ * standard score. training/cerebro_train/relevance.py fits the slope and
+ * uses the same reference; CB_RELEVANCE_SIZE_SLOPE is the fallback for
+ * bundles without a "relevance" record. */
 #define CB_RELEVANCE_SIZE_REF 2000
 #define CB_RELEVANCE_SIZE_SLOPE 0.38
-double cb_relevance_size_term(uint64_t items);
+double cb_relevance_shift(const cb_model_config *config, uint64_t items);
 cerebro_status cb_background(cerebro_index *idx, sqlite3 *db, const float *query, double *mean,
                              double *sd);
 void cb_background_free(cerebro_index *idx);

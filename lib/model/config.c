@@ -118,6 +118,23 @@ static int get_floats(const cJSON *obj, const char *key, const char *where, floa
     return 0;
 }
 
+/* A number, checked as a float after the conversion (as get_floats). */
+static int get_float(const cJSON *obj, const char *key, const char *where, float lo, float hi,
+                     float *out)
+{
+    const cJSON *v = member(obj, key, cJSON_Number, where);
+    if (!v)
+        return -1;
+    float f = (float)v->valuedouble;
+    if (!isfinite(f) || !(f >= lo && f <= hi)) {
+        cb_fail(CEREBRO_E_FORMAT, "config.json: %s%s = %g is not a number in %g..%g", where, key,
+                v->valuedouble, (double)lo, (double)hi);
+        return -1;
+    }
+    *out = f;
+    return 0;
+}
+
 /* A string field that must be one of `choices` (n of them): *index gets
  * its position. */
 static int get_choice(const cJSON *obj, const char *key, const char *where,
@@ -284,6 +301,15 @@ cerebro_status cb_model_config_parse(const char *json, size_t len, cb_model_conf
     if (out->sot_id >= 0 && out->sot_id == out->eot_id) {
         cb_fail(CEREBRO_E_FORMAT, "config.json: text.sot_id and text.eot_id are equal");
         goto done;
+    }
+    if (cJSON_GetObjectItemCaseSensitive(root, "relevance")) {
+        if (!(v = member(root, "relevance", cJSON_Object, "")) ||
+            get_float(v, "size_slope", "relevance.", 0.0f, CB_CONFIG_RELEVANCE_SLOPE_MAX,
+                      &out->relevance_slope) ||
+            get_float(v, "threshold", "relevance.", CB_CONFIG_RELEVANCE_THRESHOLD_MIN,
+                      CB_CONFIG_RELEVANCE_THRESHOLD_MAX, &out->relevance_threshold))
+            goto done;
+        out->has_relevance = 1;
     }
     st = CEREBRO_OK;
 done:

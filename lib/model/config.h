@@ -55,7 +55,18 @@ typedef struct cb_model_config {
     int lowercase;         /* SentencePiece: str.lower() first */
     int canonicalize;      /* SentencePiece: SigLIP's punctuation/whitespace rule */
     cb_text_pooling pooling;
+    /* relevance (optional): the calibration `cerebro_train relevance` measured
+     * for this model (lib/index/relevance.c); has_relevance 0: the library's
+     * fallback (the default model's numbers). */
+    int has_relevance;
+    float relevance_slope;     /* relevance.size_slope */
+    float relevance_threshold; /* relevance.threshold */
 } cb_model_config;
+
+/* relevance.size_slope and relevance.threshold bounds. */
+#define CB_CONFIG_RELEVANCE_SLOPE_MAX 4.0f
+#define CB_CONFIG_RELEVANCE_THRESHOLD_MIN 0.5f
+#define CB_CONFIG_RELEVANCE_THRESHOLD_MAX 20.0f
 
 /* Parses and validates config JSON (len bytes). Errors: E_FORMAT (not JSON,
  * wrong field types or values, each named), E_UNSUPPORTED (format version),

@@ -190,6 +190,65 @@ START_TEST(test_siglip_rejected)
 }
 END_TEST
 
+/* The optional "relevance" record: `rel` is its JSON text, NULL for none. */
+static cerebro_status parse_relevance(const char *rel, cb_model_config *c)
+{
+    char json[2048];
+    int n = snprintf(json, sizeof json,
+                     "{\"format\": \"cerebro-bundle\", \"format_version\": 1, \"name\": \"r\","
+                     " \"embed_dim\": 64, \"image\": {\"size\": 32, \"mean\": [0.5, 0.5, 0.5],"
+                     " \"std\": [0.5, 0.5, 0.5], \"resize\": \"shortest_bicubic\", \"crop\": \"center\"},"
+                     " \"text\": {\"context_length\": 77, \"tokenizer\": \"clip_bpe\","
+                     " \"merges_file\": \"m\", \"vocab_size\": 49408, \"sot_id\": 49406,"
+                     " \"eot_id\": 49407, \"pad_id\": 0, \"variable_length\": true}%s%s}",
+                     rel ? ", \"relevance\": " : "", rel ? rel : "");
+    ck_assert_int_lt(n, (int)sizeof json);
+    return cb_model_config_parse(json, (size_t)n, c);
+}
+
+START_TEST(test_relevance_valid)
+{
+    cb_model_config c;
+    ck_assert_int_eq(parse_relevance(NULL, &c), CEREBRO_OK);
+    ck_assert_int_eq(c.has_relevance, 0);
+    ck_assert_msg(parse_relevance("{\"size_slope\": 0.5, \"threshold\": 3.05,"
+                                  " \"measured\": \"anything else is kept for people\"}",
+                                  &c) == CEREBRO_OK,
+                  "%s", cerebro_last_error());
+    ck_assert_int_eq(c.has_relevance, 1);
+    ck_assert_float_eq(c.relevance_slope, 0.5f);
+    ck_assert_float_eq(c.relevance_threshold, 3.05f);
+    ck_assert_int_eq(parse_relevance("{\"size_slope\": 0, \"threshold\": 20}", &c), CEREBRO_OK);
+    ck_assert_float_eq(c.relevance_slope, 0.0f);
+}
+END_TEST
+
+/* Each row: the relevance record, what the error names. */
+static const struct {
+    const char *rel, *field;
+} relevance_rejected[] = {
+    {"3.35", "relevance"},
+    {"{\"threshold\": 3.35}", "relevance.size_slope"},
+    {"{\"size_slope\": 0.38}", "relevance.threshold"},
+    {"{\"size_slope\": \"0.38\", \"threshold\": 3.35}", "relevance.size_slope"},
+    {"{\"size_slope\": -0.1, \"threshold\": 3.35}", "relevance.size_slope"},
+    {"{\"size_slope\": 1e39, \"threshold\": 3.35}", "relevance.size_slope"},
+    {"{\"size_slope\": 0.38, \"threshold\": 0}", "relevance.threshold"},
+    {"{\"size_slope\": 0.38, \"threshold\": 21}", "relevance.threshold"},
+    {"{\"size_slope\": 0.38, \"threshold\": null}", "relevance.threshold"},
+};
+
+START_TEST(test_relevance_rejected)
+{
+    cb_model_config c;
+    cerebro_status st = parse_relevance(relevance_rejected[_i].rel, &c);
+    ck_assert_msg(st == CEREBRO_E_FORMAT, "row %d: status %d", _i, (int)st);
+    ck_assert_msg(strstr(cerebro_last_error(), relevance_rejected[_i].field) != NULL,
+                  "row %d: message lacks '%s': %s", _i, relevance_rejected[_i].field,
+                  cerebro_last_error());
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("model_config");
@@ -199,6 +258,9 @@ int main(void)
     tcase_add_test(tc, test_siglip_valid);
     tcase_add_loop_test(tc, test_siglip_rejected, 0,
                         (int)(sizeof siglip_rejected / sizeof siglip_rejected[0]));
+    tcase_add_test(tc, test_relevance_valid);
+    tcase_add_loop_test(tc, test_relevance_rejected, 0,
+                        (int)(sizeof relevance_rejected / sizeof relevance_rejected[0]));
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);

@@ -3,12 +3,14 @@ score, the same store-size term, the same constants as lib/index/relevance.c."""
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from cerebro_train import relevance as rel
+from cerebro_train.bundle import set_relevance
 from cerebro_train.binding import import_cerebro
 from conftest import REPO
 
@@ -36,6 +38,45 @@ def test_relevance_equals_the_library(tmp_path: Path, items: int) -> None:
                                                 if h.relevance >= cerebro.default_min_relevance()]
     assert rel.size_offset(rel.SIZE_REF) == 0
     assert rel.size_offset(50) < 0 < rel.size_offset(100_000)
+    assert rel.LIBRARY_DEFAULT == pytest.approx(cerebro.default_min_relevance())
+
+
+def test_a_calibrated_bundle_moves_relevance_to_its_threshold(tmp_path: Path) -> None:
+    """A bundle carrying a "relevance" record (`relevance --write-bundle`): the library uses
+    its slope, and moves every relevance so that the default cutoff is its threshold. The
+    module is untouched: same embeddings, new content hash (model id)."""
+    cerebro = import_cerebro()
+    source = REPO / "models" / "default.pt"
+    calibrated = tmp_path / "calibrated.pt"
+    shutil.copyfile(source, calibrated)
+    record = set_relevance(calibrated, 0.61, 2.9, "test")["relevance"]
+    assert record == {"size_slope": 0.61, "threshold": 2.9, "measured": "test"}
+    with pytest.raises(ValueError, match="relevance.threshold"):
+        set_relevance(tmp_path / "calibrated.pt", 0.61, 0.0, "test")
+    plain, model = cerebro.Model(source), cerebro.Model(calibrated)
+    assert model.id != plain.id
+    np.testing.assert_array_equal(model.encode_text(["a strawberry"]),
+                                  plain.encode_text(["a strawberry"]))
+    items = 300
+    rng = np.random.default_rng(7)
+    vecs = rng.standard_normal((items, model.dim)).astype(np.float32)
+    vecs /= np.linalg.norm(vecs, axis=1, keepdims=True)
+    embeddings = [cerebro.Embedding(str(tmp_path / f"v{i}.jpg"), 1, 1) for i in range(items)]
+    with cerebro.Index(tmp_path / "store", model, create=True) as ix:
+        ix.add_embeddings(embeddings, vecs)
+        query = vecs[3] + 0.3 * vecs[4]
+        query /= np.linalg.norm(query)
+        scores = (vecs @ query)[None, :]
+        want = rel.library_relevance(scores, record)[0]
+        # 2.9 < 3.35 and a slope above 0.38 in a store below 2,000 items: both raise it
+        assert np.all(want > rel.relevance(scores)[0] + 0.45)
+        hits = ix.search(query, k=items, min_relevance=0)
+        got = {int(Path(h.path).stem[1:]): h.relevance for h in hits}
+        np.testing.assert_allclose([got[i] for i in range(items)], want, atol=2e-3)
+        kept = ix.search(query, k=items)
+        assert 0 < len(kept) < items
+        assert [h.relevance for h in kept] == [h.relevance for h in hits
+                                                if h.relevance >= cerebro.default_min_relevance()]
 
 
 def test_size_study_fits_the_growth_of_the_best_of_n() -> None:

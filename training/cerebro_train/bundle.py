@@ -28,6 +28,9 @@ FORMAT_VERSION = 1
 CONFIG_FILE = "cerebro/config.json"
 MERGES_FILE = "cerebro/merges.txt"
 SPM_FILE = "cerebro/spm.model"
+# config.json "relevance" bounds (lib/model/config.h, CB_CONFIG_RELEVANCE_*).
+RELEVANCE_SLOPE_MAX = 4.0
+RELEVANCE_THRESHOLD_RANGE = (0.5, 20.0)
 RESIZE_CROPS = {"shortest_bicubic": "center", "squash_bicubic": "none"}
 TOKENIZERS = ("clip_bpe", "sentencepiece")
 POOLINGS = ("eot_argmax", "last")
@@ -237,6 +240,17 @@ def validate_config(config: Mapping[str, Any]) -> None:
     _require(provenance, "training", dict, "provenance.")
     _require(provenance, "source", str, "provenance.")
 
+    if "relevance" in config:
+        relevance = _require(config, "relevance", dict, "")
+        slope = _require(relevance, "size_slope", float, "relevance.")
+        threshold = _require(relevance, "threshold", float, "relevance.")
+        if not 0 <= slope <= RELEVANCE_SLOPE_MAX:
+            raise ValueError(f"bundle config: relevance.size_slope {slope} not in "
+                             f"0..{RELEVANCE_SLOPE_MAX}")
+        if not RELEVANCE_THRESHOLD_RANGE[0] <= threshold <= RELEVANCE_THRESHOLD_RANGE[1]:
+            raise ValueError(f"bundle config: relevance.threshold {threshold} not in "
+                             f"{RELEVANCE_THRESHOLD_RANGE[0]}..{RELEVANCE_THRESHOLD_RANGE[1]}")
+
 
 def _validate_sentencepiece(text: Mapping[str, Any]) -> None:
     if _require(text, "spm_file", str, "text.") != SPM_FILE:
@@ -336,6 +350,33 @@ def write_bundle(model: nn.Module, bundle_config: Mapping[str, Any],
     files.update(extra_files)
     torch.jit.save(module, str(tmp_path), _extra_files=files)
     os.replace(tmp_path, out_path)
+
+
+def set_relevance(path: Union[str, os.PathLike], size_slope: float, threshold: float,
+                  measured: str) -> Dict[str, Any]:
+    """Write a relevance calibration (docs/bundle-format.md, "relevance") into the bundle
+    at `path`, in place and atomically: the module and every other extra file are kept
+    as they are. The bundle's content hash, libcerebro's model id, changes with it, so
+    stores made with the uncalibrated file are refused by the calibrated one: calibrate
+    before indexing. Returns the new config."""
+    extra = {CONFIG_FILE: "", MERGES_FILE: "", SPM_FILE: ""}
+    module = torch.jit.load(str(path), map_location="cpu", _extra_files=extra)
+    if not extra[CONFIG_FILE]:
+        raise ValueError(f"{path}: no {CONFIG_FILE} (an OpenAI JIT archive): export it as a "
+                         "bundle first (training/export_bundle.py)")
+    config = json.loads(extra[CONFIG_FILE].decode("utf-8"))
+    config["relevance"] = {"size_slope": round(float(size_slope), 4),
+                           "threshold": round(float(threshold), 4), "measured": measured}
+    validate_config(config)
+    files: Dict[str, Union[str, bytes]] = {
+        CONFIG_FILE: json.dumps(config, indent=2, sort_keys=False) + "\n"}
+    files.update({name: bytes(data) for name, data in extra.items()
+                  if name != CONFIG_FILE and data})
+    out_path = Path(path)
+    tmp_path = out_path.with_name(out_path.name + ".tmp")
+    torch.jit.save(module, str(tmp_path), _extra_files=files)
+    os.replace(tmp_path, out_path)
+    return config
 
 
 def _openai_embed_dim(module: torch.jit.ScriptModule, text: Mapping[str, Any]) -> int:

@@ -44,7 +44,10 @@ kept), the share of emoji queries whose emoji is kept, and the share of nonsense
 queries that still return a hit; per store size, the share of nonsense queries with a
 hit and of real queries whose emoji is kept. The default is the smallest threshold at
 which at most 5 % of nonsense queries return anything in every store size;
-relevance.json holds the whole table and relevance.png plots it.
+relevance.json holds the whole table and relevance.png plots it. `--write-bundle` writes
+the fitted slope and the default into the bundle's config ("relevance"): libcerebro then
+uses them for that model (lib/index/relevance.c), instead of the fallback SIZE_SLOPE and
+LIBRARY_DEFAULT measured for the November 2026 default model.
 """
 
 from __future__ import annotations
@@ -59,6 +62,7 @@ from typing import Any, Dict, List
 
 import numpy as np
 
+from .bundle import set_relevance, utc_now_iso
 from .captions import plain_name, typed_captions
 from .data import ANIMALS, class_captions
 from .evaluate import TorchEncoder
@@ -72,6 +76,9 @@ THRESHOLDS = [round(0.05 * i, 2) for i in range(0, 161)]
 # CB_RELEVANCE_SIZE_SLOPE): `measure` fits the slope; the library's constant is set to it.
 SIZE_REF = 2000
 SIZE_SLOPE = 0.38
+# CEREBRO_MIN_RELEVANCE_DEFAULT: a calibrated bundle's relevances are moved so that this
+# cutoff is the threshold measured for it (lib/index/relevance.c).
+LIBRARY_DEFAULT = 3.35
 SUBSET_SIZES = [50, 100, 200, 500, 1000]
 MIXED_SIZES = [4000, 8000]
 ICON_SOURCES = ["google-emoji", "openmoji", "openclipart", "tuxpaint"]
@@ -102,8 +109,17 @@ def size_offset(items: int, slope: float = SIZE_SLOPE) -> float:
 
 
 def relevance(scores: np.ndarray, slope: float = SIZE_SLOPE) -> np.ndarray:
-    """Per query row over a store of scores.shape[1] items, as libcerebro computes."""
+    """Per query row over a store of scores.shape[1] items, as libcerebro computes for a
+    bundle without a calibration record (slope SIZE_SLOPE) or measured here."""
     return standard_scores(scores) - size_offset(scores.shape[1], slope)
+
+
+def library_relevance(scores: np.ndarray, calibration: Dict[str, float]) -> np.ndarray:
+    """What libcerebro reports for a bundle whose config carries `calibration` (the
+    "relevance" record): the relevance with its slope, moved so that the library's
+    default cutoff (LIBRARY_DEFAULT) is the record's threshold."""
+    return (relevance(scores, calibration["size_slope"])
+            - (calibration["threshold"] - LIBRARY_DEFAULT))
 
 
 def size_study(texts: np.ndarray, emoji: np.ndarray, icons: np.ndarray, nonsense: np.ndarray,
@@ -379,14 +395,24 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="add the CIFAR validation photos and prompts (a mixed store)")
     parser.add_argument("--demo-queries", type=Path, default=None,
                         help="write the demo's example searches here (one per line)")
+    parser.add_argument("--write-bundle", action="store_true",
+                        help="write the measured slope and threshold into the bundle's "
+                        "config (\"relevance\"), so that libcerebro's default cutoff is this "
+                        "model's; changes the bundle's id: calibrate before indexing")
 
 
 def main(args: argparse.Namespace) -> int:
     result = measure(args.bundle, args.data_dir, args.threads, args.with_photos)
-    if result["size_slope"] != SIZE_SLOPE:
-        print(f"relevance: the fitted size slope is {result['size_slope']}, the library's "
-              f"{SIZE_SLOPE}: set CB_RELEVANCE_SIZE_SLOPE (lib/index/store.h) and SIZE_SLOPE "
-              "here to it, then rebuild", file=sys.stderr)
+    if args.write_bundle:
+        set_relevance(args.bundle, result["size_slope"], result["default"],
+                      f"python3 -m cerebro_train relevance, {utc_now_iso()}: "
+                      f"{result['rule']}")
+        print(f"relevance: wrote size_slope {result['size_slope']}, threshold "
+              f"{result['default']} into {args.bundle}", file=sys.stderr)
+    elif result["size_slope"] != SIZE_SLOPE or result["default"] != LIBRARY_DEFAULT:
+        print(f"relevance: this model's size slope is {result['size_slope']} and its threshold "
+              f"{result['default']}; libcerebro assumes {SIZE_SLOPE} and {LIBRARY_DEFAULT} for "
+              "a bundle without a calibration: rerun with --write-bundle", file=sys.stderr)
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "relevance.json").write_text(json.dumps(result, indent=2) + "\n")
     plot(result, args.out / "relevance.png")
