@@ -691,7 +691,8 @@ CEREBRO_API cerebro_status cerebro_results_get(const cerebro_results *results, s
 /** Relevance of hit i: how many standard deviations its score stands above
  *  the mean of the same query's scores over the whole store (every item of a
  *  store of up to 4,096 items, a uniform sample of 4,096 in a larger one),
- *  adjusted for the store's size N: minus 0.38 * (sqrt(2 ln N) - sqrt(2 ln 2000)),
+ *  adjusted for the store's size N (under a prefix: the items below it, at
+ *  least 50): minus 0.38 * (sqrt(2 ln N) - sqrt(2 ln 2000)),
  *  so that the best of N unrelated items stands about as high in a store of 50
  *  items as in one of 18,000 and one threshold fits every size (a store of
  *  2,000 items keeps the bare standard score; 72 items add 0.37, 100,000

@@ -46,6 +46,10 @@
  * of November 2026, which carries no record (writing one would change its
  * content hash, its id, and orphan the stores made with it).
  *
+ * A search under a path prefix ranks only the items below it: N is their
+ * count (at least CB_BACKGROUND_MIN, the smallest store measured), while
+ * the background stays the whole store's.
+ *
  * The background is drawn lazily by the first search after the store
  * changed: at once for a small store (every change matters), for a sampled
  * one when the item count moved by more than an eighth since the draw. */
@@ -173,8 +177,8 @@ double cb_relevance_shift(const cb_model_config *c, uint64_t items)
     return size + (threshold - (double)CEREBRO_MIN_RELEVANCE_DEFAULT);
 }
 
-cerebro_status cb_background(cerebro_index *idx, sqlite3 *db, const float *query, double *mean_out,
-                             double *sd_out)
+cerebro_status cb_background(cerebro_index *idx, sqlite3 *db, const float *query, uint64_t ranked,
+                             double *mean_out, double *sd_out)
 {
     uint64_t items = cb_ann_count(idx->ann);
     cerebro_status st = CEREBRO_OK;
@@ -208,7 +212,12 @@ cerebro_status cb_background(cerebro_index *idx, sqlite3 *db, const float *query
     pthread_rwlock_unlock(&idx->bg_lock);
     double sd = m >= CB_BACKGROUND_MIN ? sqrt(m2 / (double)m) : 0;
     if (sd > 1e-6) { /* else every item alike: nothing stands out */
-        *mean_out = mean + cb_relevance_shift(&idx->model->config, items) * sd;
+        /* The best of the items the search ranked: all of them, or those
+         * under a prefix (never fewer than the smallest measured store). */
+        uint64_t n = ranked && ranked < items ? ranked : items;
+        if (n < CB_BACKGROUND_MIN)
+            n = CB_BACKGROUND_MIN;
+        *mean_out = mean + cb_relevance_shift(&idx->model->config, n) * sd;
         *sd_out = sd;
     }
     return CEREBRO_OK;

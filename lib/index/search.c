@@ -201,9 +201,10 @@ static char *prefix_key(const char *prefix)
 
 /* Gives every hit its relevance (relevance.c) and, when min > 0, drops the
  * hits below it. Hits of a store too small to have a background keep NAN
- * and are never dropped. */
+ * and are never dropped. ranked: the items the search chose among (those
+ * under a prefix; 0 = the whole store). */
 static cerebro_status apply_relevance(cerebro_index *idx, sqlite3 *db, const float *query, float min,
-                                      cerebro_results *r)
+                                      uint64_t ranked, cerebro_results *r)
 {
     double mean, sd;
     cerebro_status st;
@@ -213,7 +214,7 @@ static cerebro_status apply_relevance(cerebro_index *idx, sqlite3 *db, const flo
         return CEREBRO_OK;
     if (!(r->relevance = malloc(r->n * sizeof *r->relevance)))
         return cb_fail(CEREBRO_E_NOMEM, "search: out of memory");
-    if ((st = cb_background(idx, db, query, &mean, &sd)) != CEREBRO_OK)
+    if ((st = cb_background(idx, db, query, ranked, &mean, &sd)) != CEREBRO_OK)
         return st;
     for (size_t i = 0; i < r->n; i++)
         r->relevance[i] = sd > 0 ? (float)((r->hits[i].score - mean) / sd) : NAN;
@@ -278,7 +279,8 @@ static cerebro_status search(cerebro_index *idx, const float *query, const cereb
         if (st == CEREBRO_OK && (*out)->n > k)
             (*out)->n = k;
         if (st == CEREBRO_OK)
-            st = apply_relevance(idx, db, query, opts->version >= 2 ? opts->min_relevance : 0, *out);
+            st = apply_relevance(idx, db, query, opts->version >= 2 ? opts->min_relevance : 0,
+                                 opts->prefix ? n_allowed : 0, *out);
         if (st != CEREBRO_OK) {
             cerebro_results_free(*out);
             *out = NULL;

@@ -75,7 +75,8 @@ cerebro_status cb_store_open_db(const char *dir, int readonly, int create, sqlit
 
 /* The query's background (relevance.c): mean and sd of its scores over the
  * store's vectors, all of them up to CB_BACKGROUND_SAMPLE items, a uniform
- * sample beyond, *mean raised by cb_relevance_shift(config, items) * sd; a hit's
+ * sample beyond, *mean raised by cb_relevance_shift(config, N) * sd, N the
+ * items the search ranked (`ranked`: those under a prefix; 0 = all); a hit's
  * relevance is (score - mean) / sd. *sd is 0 when there is none (fewer than
  * CB_BACKGROUND_MIN items, or all alike). The caller holds state_lock for
  * reading and an open read transaction on db. */
@@ -89,8 +90,8 @@ cerebro_status cb_store_open_db(const char *dir, int readonly, int create, sqlit
 #define CB_RELEVANCE_SIZE_REF 2000
 #define CB_RELEVANCE_SIZE_SLOPE 0.38
 double cb_relevance_shift(const cb_model_config *config, uint64_t items);
-cerebro_status cb_background(cerebro_index *idx, sqlite3 *db, const float *query, double *mean,
-                             double *sd);
+cerebro_status cb_background(cerebro_index *idx, sqlite3 *db, const float *query, uint64_t ranked,
+                             double *mean, double *sd);
 void cb_background_free(cerebro_index *idx);
 
 /* meta table access (value copied into buf; *found 0 when absent). */

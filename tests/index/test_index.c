@@ -768,6 +768,42 @@ START_TEST(test_relevance)
         cerebro_results_free(r);
         o.version = 2;
     }
+    /* A search under a prefix ranks only that folder's items: the size term
+     * counts them (at least 50), the background stays the whole store's. */
+    {
+        const char *folders[] = {"more", "small"};
+        const double ranked[] = {60, 50}; /* "small" holds 12: clamped to 50 */
+        seeded_vector(q, dim, 3);
+        normalize(q, dim);
+        o.k = 72;
+        o.min_relevance = 0;
+        o.prefix = NULL;
+        OK(cerebro_index_search_vector(idx, q, &o, &r));
+        ck_assert_uint_eq(cerebro_results_count(r), 72);
+        for (int f = 0; f < 2; f++) {
+            cerebro_results *pr = NULL;
+            cerebro_hit h, g;
+            o.prefix = join(photos, folders[f]);
+            OK(cerebro_index_search_vector(idx, q, &o, &pr));
+            ck_assert_uint_eq(cerebro_results_count(pr), f == 0 ? 60 : 12);
+            OK(cerebro_results_get(pr, 0, &h));
+            size_t j = 0;
+            for (; j < 72; j++) {
+                OK(cerebro_results_get(r, j, &g));
+                if (g.id == h.id)
+                    break;
+            }
+            ck_assert_uint_lt(j, 72);
+            double want = cerebro_results_relevance(r, j) +
+                          0.38 * (sqrt(2 * log(72.0)) - sqrt(2 * log(ranked[f])));
+            ck_assert_msg(fabs(cerebro_results_relevance(pr, 0) - want) < 1e-4,
+                          "prefix %s: relevance %g, expected %g", folders[f],
+                          cerebro_results_relevance(pr, 0), want);
+            cerebro_results_free(pr);
+        }
+        cerebro_results_free(r);
+        o.prefix = NULL;
+    }
     /* Removing items redraws the background: relevance follows the store. */
     OK(cerebro_index_remove_path(idx, join(photos, "more/img000.jpg")));
     o.k = 71;
