@@ -4,7 +4,8 @@
 # download and prepare the training data (npm pack / apt-get download, cached in
 # training/data), then run the whole Cerebro scheme -- pretraining from random
 # weights, three pseudo-label rounds, the control arm, evaluation -- and install
-# the last round's bundle as models/default.pt. The run folder is
+# the last round's bundle as models/default.pt, its relevance cutoff measured and
+# written into it (models/figures/relevance.*, models/demo-queries.txt). The run folder is
 # training/runs/default; the report is training/runs/default/report.md.
 #
 #   bash scripts/train-model.sh --cifar10 PATH     # about 90 minutes on 2 idle CPU cores
@@ -30,7 +31,7 @@ while [ $# -gt 0 ]; do
     --cifar10) [ $# -ge 2 ] || { echo "train-model.sh: --cifar10 needs a PATH" >&2; exit 2; }
       data_args+=(--cifar10 "$(realpath "$2")"); shift ;;
     --cifar10=*) data_args+=(--cifar10 "$(realpath "${1#--cifar10=}")") ;;
-    -h|--help) sed -n '2,21p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,22p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) args+=("$1") ;;
   esac
   shift

@@ -141,7 +141,23 @@ def test_rerun_with_another_recipe_is_refused(smoke) -> None:
 
 def test_installed_bundle_runs_in_libcerebro(smoke) -> None:
     data, run, install, _ = smoke
-    assert install.read_bytes() == (run / f"round{ROUNDS}" / "bundle.pt").read_bytes()
+    # The installed bundle is the last round's, calibrated: the same module, and the
+    # relevance cutoff measured on the validation data written into its config (with so
+    # few synthetic emoji only one store size: the slope stays the library's fallback).
+    module, config, _ = load_bundle(install)
+    round_module, round_config, _ = load_bundle(run / f"round{ROUNDS}" / "bundle.pt")
+    assert install.read_bytes() == (run / "installed.pt").read_bytes()
+    state, round_state = module.state_dict(), round_module.state_dict()
+    assert state.keys() == round_state.keys()
+    assert all(torch.equal(state[k], round_state[k]) for k in state)
+    assert "relevance" not in round_config
+    measured = read_json(install.parent / "figures" / "relevance.json")
+    assert config["relevance"]["size_slope"] == measured["size_slope"] == 0.38
+    assert config["relevance"]["threshold"] == measured["default"]
+    assert {k: v for k, v in config.items() if k != "relevance"} == round_config
+    assert (install.parent / "figures" / "relevance.png").stat().st_size > 0
+    assert (install.parent / "demo-queries.txt").read_text().startswith("# The demo's")
+    assert read_json(run / "pipeline.json")["relevance"]["threshold"] == measured["default"]
     module, config, _ = load_bundle(install)
     assert config["name"] == f"smoke-round{ROUNDS}"
     assert config["architecture"]["kind"] == "clip_vit_convstem"

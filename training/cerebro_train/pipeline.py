@@ -17,6 +17,11 @@ the same command after an interruption continues where it stopped):
     (every stage)         export a bundle, evaluate it (evaluate.py; bfloat16 as search runs)
     final                 the last round's bundle evaluated through libcerebro in fp32,
                           report.md / report.json / plots/, optionally installed
+    install               (--install PATH) the relevance cutoff measured on the final
+                          bundle (relevance.py) and written into a copy of it,
+                          installed.pt, copied to PATH; relevance.json/.png go to
+                          PATH's folder/figures and the demo's searches to
+                          PATH's folder/demo-queries.txt
 
 Nothing here downloads anything: `data` must have been run (or --data-dir given).
 """
@@ -33,6 +38,7 @@ from typing import Any, Dict, List, Optional
 
 from . import arch as archs
 from .evaluate import evaluate_bundle, write_report
+from .relevance import calibrate
 from .export import export_checkpoint
 from .manifest import read_json, write_json
 from .paths import default_data_dir, default_runs_dir
@@ -224,11 +230,36 @@ class Pipeline:
                                               self.args.threads, self.args.final_eval_precision))
         report = write_report(self.run)
         if self.args.install:
-            self.args.install.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(bundle, self.args.install)
-            log(f"installed {bundle} as {self.args.install}")
+            self.install(bundle, self.args.install)
         self.save_state({"final_stage": last.name, "final_bundle": str(bundle)})
         return report
+
+    def install(self, bundle: Path, target: Path) -> None:
+        """Calibrate the relevance cutoff for `bundle` (a copy of it, installed.pt, carries
+        the measured slope and threshold) and install the copy as `target`, with the
+        calibration's figures and the demo's searches beside it."""
+        calibrated = self.run / "installed.pt"
+        measured = self.run / "relevance"
+        if not calibrated.is_file():
+            log(f"install: measuring the relevance cutoff of {bundle}")
+            started = time.time()
+            tmp = calibrated.with_name(calibrated.name + ".tmp")
+            shutil.copyfile(bundle, tmp)
+            result = calibrate(tmp, self.data, measured, measured / "demo-queries.txt",
+                               write_bundle=True, threads=self.args.threads)
+            tmp.replace(calibrated)
+            self.save_state({"timings": {"install/relevance": round(time.time() - started, 1)},
+                             "relevance": {"size_slope": result["size_slope"],
+                                           "threshold": result["default"]}})
+        target.parent.mkdir(parents=True, exist_ok=True)
+        (target.parent / "figures").mkdir(exist_ok=True)
+        for name in ("relevance.json", "relevance.png"):
+            shutil.copyfile(measured / name, target.parent / "figures" / name)
+        shutil.copyfile(measured / "demo-queries.txt", target.parent / "demo-queries.txt")
+        tmp = target.with_name(target.name + ".tmp")
+        shutil.copyfile(calibrated, tmp)
+        tmp.replace(target)
+        log(f"installed {calibrated} ({bundle}, relevance calibrated) as {target}")
 
     def execute(self) -> Dict[str, Any]:
         self.check_inputs()
@@ -302,7 +333,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--merges", default="")
     parser.add_argument("--library", default=None, help="libcerebro.so for the binding")
     parser.add_argument("--install", type=Path, default=None,
-                        help="copy the final bundle here (e.g. models/default.pt)")
+                        help="install the final bundle here (e.g. ../models/default.pt), "
+                        "its relevance cutoff measured and written into it; the figures go "
+                        "to the folder's figures/, the demo's searches to its "
+                        "demo-queries.txt")
 
 
 def main(args: argparse.Namespace) -> int:

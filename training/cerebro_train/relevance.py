@@ -58,7 +58,7 @@ import random
 import re
 import sys
 from pathlib import Path
-from typing import Any, Dict, List
+from typing import Any, Dict, List, Optional
 
 import numpy as np
 
@@ -130,8 +130,11 @@ def size_study(texts: np.ndarray, emoji: np.ndarray, icons: np.ndarray, nonsense
     rng = np.random.default_rng(seed)
     n = len(emoji)
     pool = np.concatenate([emoji, icons])
+    # the sizes the data allows (a small data set, e.g. the pipeline's smoke test, has few)
+    all_sizes = ([s for s in SUBSET_SIZES if s <= n] + [n] +
+                 [s for s in MIXED_SIZES if n < s < len(pool)] + ([len(pool)] if len(icons) else []))
     sizes = []
-    for size in SUBSET_SIZES + [n] + MIXED_SIZES + [n + len(icons)]:
+    for size in all_sizes:
         reps = max(1, min(20, 20000 // size))
         real, best = [], []
         for _ in range(reps):
@@ -153,6 +156,8 @@ def size_study(texts: np.ndarray, emoji: np.ndarray, icons: np.ndarray, nonsense
                       "nonsense_best_p95": float(np.quantile(best_a, 0.95)),
                       "nonsense_best_median": float(np.median(best_a))})
     x = np.sqrt(2 * np.log([s["items"] for s in sizes]))
+    if len(set(x)) < 2:   # one size: nothing to fit; the library's fallback
+        return {"sizes": sizes, "fitted_slope": SIZE_SLOPE}
     slope, _ = np.polyfit(x, [s["nonsense_best_p95"] for s in sizes], 1)
     return {"sizes": sizes, "fitted_slope": float(slope)}
 
@@ -239,9 +244,11 @@ def measure(bundle: Path, data_dir: Path, threads: int = 0, with_photos: bool = 
     nonsense_q = q[len(queries) - len(nonsense):]
     icons: List[Dict[str, Any]] = []
     for source in ICON_SOURCES:
-        icons += read_manifest(manifests / f"{source}.jsonl")
+        if (manifests / f"{source}.jsonl").is_file():
+            icons += read_manifest(manifests / f"{source}.jsonl")
     study = size_study(q[n_emoji:2 * n_emoji], store[:n_emoji],
-                       encoder.images([r["image"] for r in icons]), nonsense_q)
+                       encoder.images([r["image"] for r in icons]) if icons
+                       else np.zeros((0, store.shape[1]), np.float32), nonsense_q)
     slope = round(study["fitted_slope"], 2)
     sizes = size_table(study, slope)
 
@@ -327,6 +334,8 @@ def demo_queries(encoder: TorchEncoder, emoji: List[Dict[str, Any]], store: np.n
              if plain_name(r["captions"][0]) == r["captions"][0].lower()  # not "crying face"
              and r["captions"][0].isalpha()
              and not r["captions"][0].endswith("s")]  # "a cherries"
+    if not picks:
+        return []
     z = relevance(encoder.texts([q for _, q in picks]) @ store.T, slope)
     found = []
     for row, (i, query) in enumerate(picks):
@@ -401,28 +410,39 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         "model's; changes the bundle's id: calibrate before indexing")
 
 
-def main(args: argparse.Namespace) -> int:
-    result = measure(args.bundle, args.data_dir, args.threads, args.with_photos)
-    if args.write_bundle:
-        set_relevance(args.bundle, result["size_slope"], result["default"],
-                      f"python3 -m cerebro_train relevance, {utc_now_iso()}: "
-                      f"{result['rule']}")
+def calibrate(bundle: Path, data_dir: Path, out: Path, demo_path: Optional[Path] = None,
+              write_bundle: bool = False, threads: int = 0, with_photos: bool = False
+              ) -> Dict[str, Any]:
+    """Measure `bundle`, write relevance.json and relevance.png to `out` and the demo's
+    example searches to `demo_path`; with `write_bundle`, write the measured slope and
+    threshold into the bundle (`set_relevance`). Returns the measurement."""
+    result = measure(bundle, data_dir, threads, with_photos)
+    if write_bundle:
+        set_relevance(bundle, result["size_slope"], result["default"],
+                      f"python3 -m cerebro_train relevance, {utc_now_iso()}: {result['rule']}")
         print(f"relevance: wrote size_slope {result['size_slope']}, threshold "
-              f"{result['default']} into {args.bundle}", file=sys.stderr)
+              f"{result['default']} into {bundle}", file=sys.stderr)
     elif result["size_slope"] != SIZE_SLOPE or result["default"] != LIBRARY_DEFAULT:
         print(f"relevance: this model's size slope is {result['size_slope']} and its threshold "
               f"{result['default']}; libcerebro assumes {SIZE_SLOPE} and {LIBRARY_DEFAULT} for "
               "a bundle without a calibration: rerun with --write-bundle", file=sys.stderr)
-    args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "relevance.json").write_text(json.dumps(result, indent=2) + "\n")
-    plot(result, args.out / "relevance.png")
-    if args.demo_queries:
-        args.demo_queries.write_text(
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "relevance.json").write_text(json.dumps(result, indent=2) + "\n")
+    plot(result, out / "relevance.png")
+    if demo_path:
+        demo_path.write_text(
             "# The demo's example searches (scripts/demo.sh), written by `python3 -m\n"
             "# cerebro_train relevance`: typed one-word queries whose Twitter-style emoji\n"
-            "# (a style never trained on) ranks first among the 1,911 validation emoji with\n"
+            f"# (a style never trained on) ranks first among the {result['queries']['emoji']:,} "
+            "validation emoji with\n"
             f"# relevance >= {result['default']}, best first, one per emoji category.\n"
             + "".join(q["query"] + "\n" for q in result["demo_queries"]), encoding="utf-8")
+    return result
+
+
+def main(args: argparse.Namespace) -> int:
+    result = calibrate(args.bundle, args.data_dir, args.out, args.demo_queries,
+                       args.write_bundle, args.threads, args.with_photos)
     print(json.dumps({k: v for k, v in result.items() if k not in ("table", "size_table")},
                      indent=2))
     return 0
