@@ -101,3 +101,22 @@ def test_size_study_fits_the_growth_of_the_best_of_n() -> None:
     row = next(r for r in table if r["threshold"] == round(float(np.median(adjusted)), 1))
     assert set(row["real_kept"]) == {50, 100, 200, 500, 1000}
     assert all(0 < rate < 0.5 for rate in row["nonsense_with_hits"].values()), row
+
+
+def test_measure_with_photos_and_without_cifar(tmp_path: Path) -> None:
+    """`relevance --with-photos` adds the CIFAR validation photos to the store and their
+    prompts to the queries; data built without CIFAR-10 still calibrates (no photo report)."""
+    from cerebro_train import synthetic
+    data = tmp_path / "data"
+    synthetic.make(data)
+    bundle = REPO / "models" / "default.pt"
+    with_photos = rel.measure(bundle, data, threads=1, with_photos=True)
+    val = len((data / "manifests" / "cifar-val.jsonl").read_text().splitlines())
+    emoji = len((data / "manifests" / "twitter-emoji.jsonl").read_text().splitlines())
+    assert with_photos["store"] == emoji + val
+    assert with_photos["queries"]["cifar"] == 60  # six animals x ten templates
+    assert with_photos["photo_store"]["items"] == val
+    (data / "manifests" / "cifar-val.jsonl").unlink()
+    plain = rel.measure(bundle, data, threads=1)
+    assert plain["store"] == emoji and plain["photo_store"] is None
+    assert plain["queries"]["cifar"] == 0 and plain["default"] > 0

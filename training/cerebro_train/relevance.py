@@ -215,7 +215,12 @@ def measure(bundle: Path, data_dir: Path, threads: int = 0, with_photos: bool = 
     manifests = data_dir / "manifests"
     encoder = TorchEncoder(bundle, data_dir / "cache", threads, "fp32")
     emoji = read_manifest(manifests / "twitter-emoji.jsonl")
-    val = read_manifest(manifests / "cifar-val.jsonl")
+    # The CIFAR photos (the photo-store report, --with-photos) are optional: a bundle can be
+    # calibrated on data built without CIFAR-10 (`data --sources` without cifar).
+    val = (read_manifest(manifests / "cifar-val.jsonl")
+           if (manifests / "cifar-val.jsonl").is_file() else [])
+    if with_photos and not val:
+        raise SystemExit(f"relevance: --with-photos needs {manifests / 'cifar-val.jsonl'}")
     store = encoder.images([r["image"] for r in emoji] +
                            ([r["image"] for r in val] if with_photos else []))
     n_emoji = len(emoji)
@@ -227,13 +232,14 @@ def measure(bundle: Path, data_dir: Path, threads: int = 0, with_photos: bool = 
     kinds: List[str] = ["emoji"] * (2 * n_emoji)
     labels = np.array([ANIMALS.index(r["label"]) for r in val])
     # the photos' embeddings, encoded once: part of the store with --with-photos
-    photos = store[n_emoji:] if with_photos else encoder.images([r["image"] for r in val])
+    photos = (store[n_emoji:] if with_photos
+              else encoder.images([r["image"] for r in val]) if val else None)
     for c, animal in enumerate(ANIMALS if with_photos else []):
-        photos = {n_emoji + int(i) for i in np.nonzero(labels == c)[0]}
-        icons = {i for i, name in enumerate(names) if re.search(rf"\b{animal}\b", name)}
+        of_class = {n_emoji + int(i) for i in np.nonzero(labels == c)[0]}
+        named = {i for i, name in enumerate(names) if re.search(rf"\b{animal}\b", name)}
         for text in class_captions(animal):
             queries.append(text)
-            relevant.append(photos | icons)
+            relevant.append(of_class | named)
             kinds.append("cifar")
     nonsense = nonsense_queries()
     queries += nonsense
@@ -302,8 +308,8 @@ def measure(bundle: Path, data_dir: Path, threads: int = 0, with_photos: bool = 
             # tenths and the default: the whole table is as long as it is uninformative
             "size_table": [r for r in sizes if abs(r["threshold"] * 10 - round(r["threshold"] * 10))
                            < 1e-9 or r["threshold"] == chosen["threshold"]],
-            "photo_store": photo_store(encoder, photos, labels, nonsense_q, chosen["threshold"],
-                                       slope),
+            "photo_store": (photo_store(encoder, photos, labels, nonsense_q, chosen["threshold"],
+                                        slope) if photos is not None else None),
             "default": chosen["threshold"], "at_default": chosen,
             "nonsense_best_relevance": {"median": round(float(np.median(best_nonsense)), 3),
                                         "p95": round(float(np.quantile(best_nonsense, 0.95)), 3),
