@@ -38,11 +38,11 @@ from typing import Any, Dict, List, Optional
 
 from . import arch as archs
 from .evaluate import evaluate_bundle, write_report
-from .relevance import calibrate
 from .export import export_checkpoint
 from .manifest import read_json, write_json
 from .paths import default_data_dir, default_runs_dir
 from .pseudolabel import pseudolabel
+from .relevance import calibrate
 from .train import CHECKPOINT, TrainConfig, load_checkpoint, run_training
 
 # NAME*K: the manifest appears K times per epoch. Emoji are weighted up (they are what
@@ -240,7 +240,8 @@ class Pipeline:
         calibration's figures and the demo's searches beside it."""
         calibrated = self.run / "installed.pt"
         measured = self.run / "relevance"
-        if not calibrated.is_file():
+        # measured once per final bundle (a rerun only copies; a retrained bundle is newer)
+        if not calibrated.is_file() or calibrated.stat().st_mtime < bundle.stat().st_mtime:
             log(f"install: measuring the relevance cutoff of {bundle}")
             started = time.time()
             tmp = calibrated.with_name(calibrated.name + ".tmp")
