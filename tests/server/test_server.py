@@ -24,6 +24,7 @@ import socket
 import subprocess
 import sys
 import time
+import zipfile
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -638,6 +639,15 @@ def default_min_relevance() -> float:
     return float(m.group(1))
 
 
+def relevance_calibration(bundle: Path) -> tuple:
+    """The bundle's "relevance" record (size_slope, threshold), else the library's fallback
+    (0.38 and its default cutoff)."""
+    with zipfile.ZipFile(bundle) as archive:
+        name = next(n for n in archive.namelist() if n.endswith("extra/cerebro/config.json"))
+        record = json.loads(archive.read(name)).get("relevance")
+    return (record["size_slope"], record["threshold"]) if record else (0.38, default_min_relevance())
+
+
 def test_relevance_and_min() -> None:
     """An index of 58 items (the samples and 50 noise pictures): every hit
     has its relevance (size-adjusted standard score); min (default: the library's) leaves out the hits
@@ -657,9 +667,11 @@ def test_relevance_and_min() -> None:
             assert every["min"] == 0 and every["count"] == 58, every
             hits = every["results"]
             scores = np.array([h["score"] for h in hits])
-            # the standard score less the store-size term of cerebro.h
-            size = 0.38 * (math.sqrt(2 * math.log(58)) - math.sqrt(2 * math.log(2000)))
-            want = (scores - scores.mean()) / scores.std() - size
+            # the standard score less the store-size term of cerebro.h, moved by the
+            # bundle's calibration when it carries one (docs/bundle-format.md)
+            slope, threshold = relevance_calibration(MODEL)
+            size = slope * (math.sqrt(2 * math.log(58)) - math.sqrt(2 * math.log(2000)))
+            want = (scores - scores.mean()) / scores.std() - size - (threshold - default)
             assert [h["relevance"] for h in hits] == pytest.approx(want, abs=0.03), q
             rels = [h["relevance"] for h in hits]
             for cut in (default, (rels[0] + rels[1]) / 2, (rels[5] + rels[6]) / 2):
