@@ -343,6 +343,13 @@ def write_bundle(model: nn.Module, bundle_config: Mapping[str, Any],
     validate_config(bundle_config)
     module = _as_float32_script(model)
     _probe(module, bundle_config)
+    _save_archive(module, bundle_config, extra_files, out_path)
+
+
+def _save_archive(module: torch.jit.ScriptModule, bundle_config: Mapping[str, Any],
+                  extra_files: Mapping[str, Union[str, bytes]],
+                  out_path: Union[str, os.PathLike]) -> None:
+    """The archive: `module`, config.json and `extra_files`, written atomically."""
     out_path = Path(out_path)
     tmp_path = out_path.with_name(out_path.name + ".tmp")
     files: Dict[str, Union[str, bytes]] = {
@@ -368,14 +375,8 @@ def set_relevance(path: Union[str, os.PathLike], size_slope: float, threshold: f
     config["relevance"] = {"size_slope": round(float(size_slope), 4),
                            "threshold": round(float(threshold), 4), "measured": measured}
     validate_config(config)
-    files: Dict[str, Union[str, bytes]] = {
-        CONFIG_FILE: json.dumps(config, indent=2, sort_keys=False) + "\n"}
-    files.update({name: bytes(data) for name, data in extra.items()
-                  if name != CONFIG_FILE and data})
-    out_path = Path(path)
-    tmp_path = out_path.with_name(out_path.name + ".tmp")
-    torch.jit.save(module, str(tmp_path), _extra_files=files)
-    os.replace(tmp_path, out_path)
+    _save_archive(module, config, {name: bytes(data) for name, data in extra.items()
+                                   if name != CONFIG_FILE and data}, path)
     return config
 
 
