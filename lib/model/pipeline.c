@@ -133,8 +133,9 @@ static int decoders_busy(const ring *r, const slot *s)
 }
 
 /* Runs the model on the successful items of a prepared batch; `emb` gets
- * one row per item, zeros for failures. */
-static cerebro_status encode_slot(const ring *r, slot *s, int alone, float *packed_out, float *emb)
+ * one row per item, zeros for failures; *encoded the number it ran on. */
+static cerebro_status encode_slot(const ring *r, slot *s, int alone, float *packed_out, float *emb,
+                                  size_t *encoded)
 {
     uint32_t dim = cerebro_model_dim(r->p->model);
     size_t ok = 0;
@@ -147,6 +148,7 @@ static cerebro_status encode_slot(const ring *r, slot *s, int alone, float *pack
             memcpy(s->pixels + ok * r->per, s->pixels + i * r->per, r->per * sizeof(float));
         ok++;
     }
+    *encoded = ok;
     if (ok && (st = cb_model_encode_pixels_on(r->p->model, s->pixels, ok, ok, alone, packed_out)) !=
                   CEREBRO_OK)
         return st;
@@ -230,9 +232,12 @@ cerebro_status cb_pipeline_run(const cb_pipeline *p)
         r.encoding = !alone;
         pthread_mutex_unlock(&r.lock);
         const double wall0 = cb_now(), cpu0 = thread_cpu();
-        st = encode_slot(&r, s, alone, packed, emb);
-        if (s->count > 0) /* alone: this thread's CPU; all threads: they ran in step, no decoder beside */
-            model_item = (alone ? thread_cpu() - cpu0 : (cb_now() - wall0) * threads) / (double)s->count;
+        size_t encoded = 0;
+        st = encode_slot(&r, s, alone, packed, emb, &encoded);
+        /* Per item the model ran on (failed files cost it nothing). alone:
+         * this thread's CPU; all threads: they ran in step, no decoder beside. */
+        if (encoded > 0)
+            model_item = (alone ? thread_cpu() - cpu0 : (cb_now() - wall0) * threads) / (double)encoded;
         pthread_mutex_lock(&r.lock);
         r.encoding = 0;
         pthread_cond_broadcast(&r.freed);
