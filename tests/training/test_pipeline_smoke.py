@@ -156,6 +156,7 @@ def test_installed_bundle_runs_in_libcerebro(smoke) -> None:
     assert config["relevance"]["threshold"] == measured["default"]
     assert {k: v for k, v in config.items() if k != "relevance"} == round_config
     assert (install.parent / "figures" / "relevance.png").stat().st_size > 0
+    assert f"**{measured['default']:g}**" in (install.parent / "figures" / "relevance.md").read_text()
     assert (install.parent / "demo-queries.txt").read_text().startswith("# The demo's")
     assert read_json(run / "pipeline.json")["relevance"]["threshold"] == measured["default"]
     module, config, _ = load_bundle(install)

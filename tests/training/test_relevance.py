@@ -116,7 +116,13 @@ def test_measure_with_photos_and_without_cifar(tmp_path: Path) -> None:
     assert with_photos["store"] == emoji + val
     assert with_photos["queries"]["cifar"] == 60  # six animals x ten templates
     assert with_photos["photo_store"]["items"] == val
+    # The card's tables: one row per store size, the default threshold in bold, the photo line.
+    md = rel.markdown(with_photos)
+    assert md.count("| twitter emoji |") == len([s for s in with_photos["sizes"]
+                                                  if s["kind"] == "twitter emoji"])
+    assert f"| **{with_photos['default']:g}** |" in md and "Photo store (" in md
     (data / "manifests" / "cifar-val.jsonl").unlink()
     plain = rel.measure(bundle, data, threads=1)
     assert plain["store"] == emoji and plain["photo_store"] is None
     assert plain["queries"]["cifar"] == 0 and plain["default"] > 0
+    assert "Photo store (" not in rel.markdown(plain)

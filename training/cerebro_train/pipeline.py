@@ -19,7 +19,7 @@ the same command after an interruption continues where it stopped):
                           report.md / report.json / plots/, optionally installed
     install               (--install PATH) the relevance cutoff measured on the final
                           bundle (relevance.py) and written into a copy of it,
-                          installed.pt, copied to PATH; relevance.json/.png go to
+                          installed.pt, copied to PATH; relevance.json/.md/.png go to
                           PATH's folder/figures and the demo's searches to
                           PATH's folder/demo-queries.txt
 
@@ -42,7 +42,7 @@ from .export import export_checkpoint
 from .manifest import read_json, write_json
 from .paths import default_data_dir, default_runs_dir
 from .pseudolabel import pseudolabel
-from .relevance import calibrate
+from .relevance import calibrate, markdown as relevance_markdown
 from .train import CHECKPOINT, TrainConfig, load_checkpoint, run_training
 
 # NAME*K: the manifest appears K times per epoch. Emoji are weighted up (they are what
@@ -256,6 +256,9 @@ class Pipeline:
         (target.parent / "figures").mkdir(exist_ok=True)
         for name in ("relevance.json", "relevance.png"):
             shutil.copyfile(measured / name, target.parent / "figures" / name)
+        (target.parent / "figures" / "relevance.md").write_text(
+            relevance_markdown(json.loads((measured / "relevance.json").read_text())),
+            encoding="utf-8")
         shutil.copyfile(measured / "demo-queries.txt", target.parent / "demo-queries.txt")
         tmp = target.with_name(target.name + ".tmp")
         shutil.copyfile(calibrated, tmp)

@@ -400,11 +400,69 @@ def plot(result: Dict[str, Any], path: Path) -> None:
     plt.close(fig)
 
 
+def _pct(x: Optional[float]) -> str:
+    return "" if x is None else f"{100 * x:.1f} %"
+
+
+def markdown(result: Dict[str, Any]) -> str:
+    """The measurement as the model card's tables (relevance.md beside relevance.json)."""
+    d = result["default"]
+    out = [f"# Relevance calibration of {result['bundle']}", "",
+           f"Size slope {result['size_slope']} (fitted {result['size_slope_fitted']}), default "
+           f"threshold **{d}** ({result['rule']}); reference size {result['size_ref']:,} items.",
+           "", "| store items | kind | nonsense best, median | 95th pct | size term added | "
+           "bare threshold that size needs | typed queries kept first, adjusted | same, bare "
+           "standard score | nonsense with a hit, adjusted | same, bare |",
+           "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    for s in result["sizes"]:
+        out.append(f"| {s['items']:,} | {s['kind']} | {s['nonsense_best_median']:.2f} | "
+                   f"{s['nonsense_best_p95']:.2f} | {-s['offset']:+.2f} | {s['bare_threshold']:.2f} | "
+                   f"{_pct(s['real_kept_at_default'])} | {_pct(s['real_kept_at_bare_default'])} | "
+                   f"{_pct(s['nonsense_with_hits_at_default'])} | "
+                   f"{_pct(s['nonsense_with_hits_at_bare_default'])} |")
+    out += ["", f"(Medians and percentiles are of the bare standard score; \"same, bare\" "
+            f"applies {d} to it.)", "",
+            f"Over the first {result['page']} hits of each query in the full store of "
+            f"{result['store']:,} items ({result['store_kind']}), "
+            f"{result['queries']['emoji'] * 2:,} emoji names and typed forms"
+            + (f" and {result['queries']['cifar']} photo prompts" if result["queries"]["cifar"]
+               else "") + f" as real queries, {result['queries']['nonsense']} nonsense queries:",
+            "", "| min relevance | precision | recall of the page's relevant hits | emoji "
+            "queries: emoji kept | hits per real query | nonsense queries with a hit |",
+            "|---:|---:|---:|---:|---:|---:|"]
+    wanted = [0.0] + [round(d + k, 2) for k in (-1.0, -0.5, -0.25, -0.1, 0.0, 0.1, 0.25, 0.5)]
+    for r in result["table"]:
+        if any(abs(r["threshold"] - w) < 1e-9 for w in wanted):
+            t = f"**{r['threshold']:g}**" if abs(r["threshold"] - d) < 1e-9 else f"{r['threshold']:g}"
+            out.append(f"| {t} | {100 * r['precision']:.1f} | {100 * r['recall']:.1f} | "
+                       f"{100 * r['emoji_found']:.1f} | {r['hits_per_real_query']:g} | "
+                       f"{100 * r['nonsense_with_hits']:.1f} |")
+    b = result["nonsense_best_relevance"]
+    out += ["", f"Nonsense queries' best hit: median relevance {b['median']:.2f}, 95th percentile "
+            f"{b['p95']:.2f}, max {b['max']:.2f}; a query's own emoji: median "
+            f"{result['emoji_target_relevance_median']:.2f}."]
+    ph = result.get("photo_store")
+    if ph:
+        out += ["", f"Photo store ({ph['items']:,} CIFAR validation photos, {ph['queries']} "
+                f"prompts): first {result['page']} hits right without a cutoff "
+                f"{_pct(ph['page_precision_without_cutoff'])}; prompts keeping a match at the "
+                f"default {_pct(ph['queries_keeping_a_match_at_default'])} (best relevance "
+                f"median {ph['best_relevance_median']:.2f}; against the other classes only "
+                f"{ph['oracle_best_standard_score_median']:.2f}); nonsense queries with a hit "
+                f"{_pct(ph['nonsense_with_hits_at_default'])} (best median "
+                f"{ph['nonsense_best_relevance_median']:.2f})."]
+    if result["demo_queries"]:
+        out += ["", "Demo searches: " + ", ".join(
+            f"\"{q['query']}\" ({q['relevance']:.2f}, {q['category']})"
+            for q in result["demo_queries"]) + "."]
+    return "\n".join(out) + "\n"
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--bundle", type=Path, required=True)
     parser.add_argument("--data-dir", type=Path, default=default_data_dir())
     parser.add_argument("--out", type=Path, required=True,
-                        help="folder for relevance.json and relevance.png")
+                        help="folder for relevance.json, relevance.md (the tables) and relevance.png")
     parser.add_argument("--threads", type=int, default=0)
     parser.add_argument("--with-photos", action="store_true",
                         help="add the CIFAR validation photos and prompts (a mixed store)")
@@ -419,7 +477,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def calibrate(bundle: Path, data_dir: Path, out: Path, demo_path: Optional[Path] = None,
               write_bundle: bool = False, threads: int = 0, with_photos: bool = False
               ) -> Dict[str, Any]:
-    """Measure `bundle`, write relevance.json and relevance.png to `out` and the demo's
+    """Measure `bundle`, write relevance.json, relevance.md and relevance.png to `out` and the demo's
     example searches to `demo_path`; with `write_bundle`, write the measured slope and
     threshold into the bundle (`set_relevance`). Returns the measurement."""
     result = measure(bundle, data_dir, threads, with_photos)
@@ -434,6 +492,7 @@ def calibrate(bundle: Path, data_dir: Path, out: Path, demo_path: Optional[Path]
               "a bundle without a calibration: rerun with --write-bundle", file=sys.stderr)
     out.mkdir(parents=True, exist_ok=True)
     (out / "relevance.json").write_text(json.dumps(result, indent=2) + "\n")
+    (out / "relevance.md").write_text(markdown(result), encoding="utf-8")
     plot(result, out / "relevance.png")
     if demo_path:
         demo_path.write_text(
