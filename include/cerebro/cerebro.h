@@ -611,7 +611,11 @@ typedef struct cerebro_add_stats {
 CEREBRO_API cerebro_status cerebro_index_add(cerebro_index *index, const char *const *paths,
                                              size_t n, const cerebro_add_options *opts,
                                              cerebro_add_stats *stats);
-/** Removes a file (or every frame of a video) by path. E_NOT_FOUND if absent. */
+/** Removes a file (or every frame of a video) by path: the path as this
+ *  machine resolves it (relative to the current folder, through links),
+ *  else an absolute path as stored (a file whose folder is gone, or one
+ *  indexed on another machine through cerebro_index_add_embeddings()).
+ *  E_NOT_FOUND if absent. */
 CEREBRO_API cerebro_status cerebro_index_remove_path(cerebro_index *index, const char *path);
 /** Removes one item by id. E_NOT_FOUND if absent. */
 CEREBRO_API cerebro_status cerebro_index_remove_id(cerebro_index *index, int64_t id);

@@ -604,6 +604,13 @@ out:
     return st;
 }
 
+static cerebro_status remove_by_path(cerebro_index *idx, const char *key, const char *what)
+{
+    return remove_where(idx, "SELECT items.id FROM items JOIN files ON files.id = items.file_id "
+                             "WHERE files.path = ?",
+                        0, key, what);
+}
+
 cerebro_status cerebro_index_remove_path(cerebro_index *idx, const char *path)
 {
     cerebro_status st;
@@ -611,13 +618,20 @@ cerebro_status cerebro_index_remove_path(cerebro_index *idx, const char *path)
 
     if (!idx || !path)
         return cb_fail(CEREBRO_E_INVALID, "cerebro_index_remove_path: NULL argument");
-    if (cb_absolute_path(path, &key) != CEREBRO_OK)
+    /* The path as this machine resolves it (a relative path, "..", a linked
+     * folder); else, for an absolute path, as given: the file's folder is
+     * gone, or it was indexed on another machine (add_embeddings stores
+     * absolute paths as given). */
+    if (cb_absolute_path(path, &key) == CEREBRO_OK) {
+        st = remove_by_path(idx, key, path);
+        int again = st == CEREBRO_E_NOT_FOUND && path[0] == '/' && strcmp(key, path) != 0;
+        free(key);
+        if (!again)
+            return st;
+    } else if (path[0] != '/') {
         return cb_fail(CEREBRO_E_NOT_FOUND, "%s: not in the index", path);
-    st = remove_where(idx, "SELECT items.id FROM items JOIN files ON files.id = items.file_id "
-                           "WHERE files.path = ?",
-                      0, key, path);
-    free(key);
-    return st;
+    }
+    return remove_by_path(idx, path, path);
 }
 
 cerebro_status cerebro_index_remove_id(cerebro_index *idx, int64_t id)

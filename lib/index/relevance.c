@@ -117,9 +117,12 @@ static cerebro_status draw(const cerebro_index *idx, sqlite3 *db, uint64_t items
         sqlite3_finalize(q);
         return st;
     }
-    /* Uniform ids between the smallest and the largest, each mapped to the
-     * first item at or after it: one index seek per sample, never a scan of
-     * the vectors of a large store. */
+    /* Uniform ids between the smallest and the largest, kept when an item
+     * has that id: one index seek per draw, never a scan of the vectors of
+     * a large store. Ids freed by removals are drawn again (mapping a free
+     * id to the next item would weigh the item after a gap by the gap's
+     * width). At most 64 draws a sample: a store with fewer than one id
+     * in 64 still in use gets a smaller sample. */
     int64_t lo = 0, hi = 0;
     if ((st = cb_sql_prepare(db, "SELECT MIN(id), MAX(id) FROM items", &q)) != CEREBRO_OK)
         return st;
@@ -128,11 +131,10 @@ static cerebro_status draw(const cerebro_index *idx, sqlite3 *db, uint64_t items
         hi = sqlite3_column_int64(q, 1);
     }
     sqlite3_finalize(q);
-    if ((st = cb_sql_prepare(db, "SELECT vector FROM items WHERE id >= ? ORDER BY id LIMIT 1", &q)) !=
-        CEREBRO_OK)
+    if ((st = cb_sql_prepare(db, "SELECT vector FROM items WHERE id = ?", &q)) != CEREBRO_OK)
         return st;
     uint64_t state = 0x9e3779b97f4a7c15ull, span = (uint64_t)(hi - lo) + 1;
-    for (size_t i = 0; st == CEREBRO_OK && i < cap; i++) {
+    for (size_t draws = 0; st == CEREBRO_OK && *n < cap && draws < 64 * cap; draws++) {
         sqlite3_reset(q);
         sqlite3_bind_int64(q, 1, lo + (int64_t)(next_random(&state) % span));
         if (sqlite3_step(q) == SQLITE_ROW && (st = read_vector(idx, q, x + *n * idx->dim)) == CEREBRO_OK)
