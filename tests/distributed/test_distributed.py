@@ -1,7 +1,8 @@
 """cerebro.distributed on a Dask LocalCluster of 2 worker processes with 1
 thread each: the store it builds equals a single-process `cerebro index` of
 the same folder; a worker killed mid-run loses and duplicates nothing; an
-interrupted client resumes with only the rest; 3 stores merge into the
+interrupted client resumes with only the rest; a rerun drops deleted and
+moved files' old paths as `cerebro index` does; 3 stores merge into the
 store of their union; other models and dimensions are refused.
 
 CTest sets CEREBRO_LIBRARY, CEREBRO_MODEL_FIXTURES (tests/model's
@@ -170,6 +171,27 @@ def test_interrupted_client_resumes(client, photos: Path, reference: Path, tmp_p
     assert second.unchanged == committed
     assert second.encoded == 73 - committed  # only the rest was encoded
     assert_same_store(db, reference)
+
+
+def test_rerun_drops_deleted_and_moved_files(client, photos: Path, tmp_path: Path) -> None:
+    """A rerun after photos were deleted and moved leaves the store as `cerebro index`
+    would: the deleted file gone, the moved one under its new path only."""
+    import shutil
+    folder = tmp_path / "photos"
+    shutil.copytree(photos, folder)
+    db = tmp_path / "store"
+    first = run(client, db, [folder], batch=8)
+    assert (first.added, first.removed) == (72, 0)
+    (folder / "part1" / "img001.jpg").unlink()
+    (folder / "part2" / "img002.jpg").rename(folder / "part0" / "moved.jpg")
+    again = run(client, db, [folder], batch=8)
+    assert (again.encoded, again.added, again.removed) == (1, 1, 2), again
+    on_disk = {str(p) for p in folder.rglob("*.jpg")}
+    assert {r[0] for r in rows(db)} == on_disk
+    assert len(vectors(db)) == 71
+    r = subprocess.run([CLI, "--db", str(db), "--model", str(TINY), "index", str(folder)],
+                       capture_output=True, text=True, timeout=600)
+    assert r.returncode == 0 and "indexed 0, updated 0, unchanged 72, removed 0" in r.stdout, r.stdout
 
 
 def test_merge_of_three_equals_union(client, photos: Path, reference: Path, tmp_path: Path) -> None:

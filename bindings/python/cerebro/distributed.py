@@ -11,8 +11,13 @@ mid-task has its task rerun elsewhere, and a result is committed once per
 batch whoever computed it. Photos must be readable at the same path by
 every worker (shared storage); the store lives with the client.
 
-Video files are encoded by the client itself (Index.add) after the images:
-their frames are sampled in order by one decoder.
+The client ends with the incremental pass `cerebro index` makes
+(Index.add over the same paths): it encodes the videos (their frames are
+sampled in order by one decoder) and files that appeared meanwhile, and
+removes the files gone from under the given folders, so a rerun after
+deleting or moving photos leaves no stale entry. When Dask gave up on some
+tasks, that pass covers the videos only: the lost files are not encoded on
+the client instead (run again to retry them on the cluster).
 
     python3 -m cerebro.distributed index --local 2 --db photos.cerebro \\
         --model models/default.pt photos/
@@ -111,6 +116,7 @@ class Report:
     done: int = 0           # files committed (or given up on) so far
     added: int = 0
     updated: int = 0
+    removed: int = 0        # files gone from under the given folders, dropped from the store
     failed: int = 0
     frames: int = 0
     encoded: int = 0        # images sent back by workers and committed
@@ -179,18 +185,25 @@ def index(client: Any, db: str, model: str, paths: Sequence[str], *, batch: int 
                 window = 4 * max(1, sum(client.nthreads().values()))
             _run_batches(client, as_completed, ix, key, batches, files, mode, window, report,
                          progress)
-        if videos and not report.cancelled:
-            stats = ix.add(videos, mode=mode, workers=threads,
-                           progress=lambda p: _video_progress(p, report))
-            _count(report, stats)
-            report.done += len(videos)
+        if not report.cancelled:
+            final = videos if report.lost else list(paths)
+            if final:
+                known = {path for path, _ in report.failures}
+                stats = ix.add(final, mode=mode, workers=threads, recurse=recurse, hidden=hidden,
+                               follow_symlinks=follow_symlinks, video=video,
+                               progress=lambda p: _final_progress(p, report, known))
+                _count(report, stats)
+                report.removed += stats.removed
+            report.done = max(report.done, report.total)
     report.seconds = time.monotonic() - start
     return report
 
 
-def _video_progress(p: Any, report: Report) -> None:
-    if p.path and p.status != Status.OK and not p.partial:
+def _final_progress(p: Any, report: Report, known: set[str]) -> None:
+    """A failure of the client's own pass, unless the walk already reported it."""
+    if p.path and p.status != Status.OK and not p.partial and p.path not in known:
         report.failures.append((p.path, p.message or "failed"))
+        known.add(p.path)
 
 
 def _run_batches(client: Any, as_completed: Any, ix: Index, key: tuple[str, int, str],
@@ -279,7 +292,7 @@ def _display(path: str) -> str:
 
 def _print_summary(r: Report) -> None:
     """The summary `cerebro index` prints, and every failed file with its reason."""
-    line = (f"indexed {r.added}, updated {r.updated}, unchanged {r.unchanged}, removed 0, "
+    line = (f"indexed {r.added}, updated {r.updated}, unchanged {r.unchanged}, removed {r.removed}, "
             f"failed {len(r.failures)} in {r.seconds:.1f} s")
     if r.frames:
         line += f" ({r.frames} video frames)"
