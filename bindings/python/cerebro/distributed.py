@@ -145,6 +145,7 @@ def _items(result: BatchResult, files: dict[str, PendingFile]) -> list[Embedding
 def _count(report: Report, stats: AddStats) -> None:
     report.added += stats.added
     report.updated += stats.updated
+    report.removed += stats.removed
     report.failed += stats.failed
     report.frames += stats.frames
 
@@ -193,7 +194,6 @@ def index(client: Any, db: str, model: str, paths: Sequence[str], *, batch: int 
                                follow_symlinks=follow_symlinks, video=video,
                                progress=lambda p: _final_progress(p, report, known))
                 _count(report, stats)
-                report.removed += stats.removed
             report.done = max(report.done, report.total)
     report.seconds = time.monotonic() - start
     return report
