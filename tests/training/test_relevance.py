@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from cerebro_train import relevance as rel
-from cerebro_train.bundle import set_relevance
+from cerebro_train.bundle import load_bundle, set_relevance
 from cerebro_train.binding import import_cerebro
 from conftest import REPO
 
@@ -27,7 +27,11 @@ def test_relevance_equals_the_library(tmp_path: Path, items: int) -> None:
         assert ix.add_embeddings(embeddings, vecs).added == items
         query = vecs[1] + 0.4 * vecs[2]
         query /= np.linalg.norm(query)
-        want = rel.relevance((vecs @ query)[None, :])[0]
+        scores = (vecs @ query)[None, :]
+        # The bundled model carries its own calibration (slope and threshold); a bundle
+        # without one gets the library's fallback slope.
+        record = load_bundle(REPO / "models" / "default.pt")[1].get("relevance")
+        want = (rel.library_relevance(scores, record) if record else rel.relevance(scores))[0]
         hits = ix.search(query, k=items, min_relevance=0)
         got = {int(Path(h.path).stem[1:]): h.relevance for h in hits}
         assert len(got) == items

@@ -11,7 +11,7 @@ DATA/downloads and reused. CIFAR-10 is given with --cifar10 or $CEREBRO_CIFAR10
 |---|---|---|
 | google-emoji.jsonl | Google (Noto) emoji, names/short names/categories as captions | training |
 | openmoji.jsonl | OpenMoji SVGs rasterised with rsvg-convert, annotation + tags | training |
-| fluent-emoji.jsonl, emojione.jsonl, noto-v1-emoji.jsonl | three more emoji styles (Iconify's SVG sets of Microsoft Fluent Emoji flat, EmojiOne 2, Noto Emoji v1), base emoji only, the Google records' captions | training (opt-in: `--sources`, `pipeline --train-manifests`) |
+| fluent-emoji.jsonl, emojione.jsonl, noto-v1-emoji.jsonl | three more emoji styles (Iconify's SVG sets of Microsoft Fluent Emoji flat, EmojiOne 2, Noto Emoji v1), base emoji only, the Google records' captions | training |
 | tuxpaint.jsonl | Tux Paint stamps, English caption line + file/folder names | training |
 | openclipart.jsonl | Openclipart PNGs, file and folder names | training |
 | cifar-vehicles.jsonl | CIFAR-10 airplane/automobile/ship/truck, "a photo of a truck"... | training |
@@ -54,6 +54,9 @@ ICONIFY_STYLES = {"fluent-emoji": "@iconify-json/fluent-emoji-flat@1.2.6",
                   "noto-v1-emoji": "@iconify-json/noto-v1@1.2.5"}
 TUXPAINT = "tuxpaint-stamps-default"
 OPENCLIPART = "openclipart-png"
+# What `data` builds unless told otherwise: everything the default model trains on.
+DEFAULT_SOURCES = ("google", "twitter", "openmoji", *ICONIFY_STYLES, "tuxpaint", "openclipart",
+                   "cifar")
 
 ANIMALS = ["bird", "cat", "deer", "dog", "frog", "horse"]
 VEHICLES = ["airplane", "automobile", "ship", "truck"]
@@ -457,8 +460,7 @@ def animal_vocabulary(google_package: Path) -> Dict[str, List[str]]:
 # ---- the command --------------------------------------------------------------------------
 
 def build(data_dir: Path, cifar10: Optional[Path], seed_per_class: int = 50, val_per_class: int = 500,
-          vehicles_per_class: int = 5000, sources: Iterable[str] = ("google", "twitter",
-          "openmoji", "tuxpaint", "openclipart", "cifar"), workers: int = 2,
+          vehicles_per_class: int = 5000, sources: Iterable[str] = DEFAULT_SOURCES, workers: int = 2,
           cache_size: Optional[int] = 64) -> Dict[str, int]:
     sources = set(sources)
     downloads, extract = data_dir / "downloads", data_dir / "extract"
@@ -544,7 +546,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--cifar10", type=Path, default=None,
                         help="cifar10-train.tar.gz, a folder holding it, or a folder with "
                              "train/<class>/*.jpg (default: $CEREBRO_CIFAR10)")
-    parser.add_argument("--sources", default="google,twitter,openmoji,tuxpaint,openclipart,cifar")
+    parser.add_argument("--sources", default=",".join(DEFAULT_SOURCES))
     parser.add_argument("--seed-per-class", type=int, default=50)
     parser.add_argument("--val-per-class", type=int, default=500)
     parser.add_argument("--vehicles-per-class", type=int, default=5000)

@@ -48,7 +48,7 @@ from .train import CHECKPOINT, TrainConfig, load_checkpoint, run_training
 # NAME*K: the manifest appears K times per epoch. Emoji are weighted up (they are what
 # the Twitter-style retrieval target measures); the vehicle photos stay once per epoch.
 TRAIN_MANIFESTS = ("google-emoji*4,openmoji*3,tuxpaint*2,openclipart,cifar-vehicles,"
-                   "cifar-seed")
+                   "cifar-seed,fluent-emoji*2,emojione*2,noto-v1-emoji*2")
 
 # Arguments that change what a stage computes: resuming a run with other values would
 # silently mix two recipes, so the pipeline refuses instead.
@@ -247,7 +247,8 @@ class Pipeline:
             tmp = calibrated.with_name(calibrated.name + ".tmp")
             shutil.copyfile(bundle, tmp)
             result = calibrate(tmp, self.data, measured, measured / "demo-queries.txt",
-                               write_bundle=True, threads=self.args.threads)
+                               write_bundle=True, threads=self.args.threads,
+                               label=str(bundle))
             tmp.replace(calibrated)
             self.save_state({"timings": {"install/relevance": round(time.time() - started, 1)},
                              "relevance": {"size_slope": result["size_slope"],
@@ -285,7 +286,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--train-manifests", default=TRAIN_MANIFESTS,
                         help="comma-separated manifest names under DATA/manifests, NAME*K "
                         "to repeat one K times per epoch")
-    parser.add_argument("--seed-repeat", type=int, default=6,
+    parser.add_argument("--seed-repeat", type=int, default=12,
                         help="repeat the cifar-seed manifest this many times per epoch")
     parser.add_argument("--extra-captions", default="typed,wordnet",
                         help="caption fields added to each record's captions (captions.py): "
@@ -318,8 +319,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="pseudo-labels kept: most confident fraction per class quota")
     parser.add_argument("--threshold", type=float, default=0.0)
     parser.add_argument("--margin", type=float, default=0.0)
-    parser.add_argument("--pool-limit", type=int, default=10000,
-                        help="pseudo-label a random subset of this many pool images per round")
+    parser.add_argument("--pool-limit", type=int, default=0,
+                        help="pseudo-label a random subset of this many pool images per round "
+                        "(0: the whole pool)")
     parser.add_argument("--no-control", action="store_true")
     parser.add_argument("--eval-backend", choices=["cerebro", "torch"], default="torch",
                         help="how each stage's bundle is evaluated (torch: its TorchScript "

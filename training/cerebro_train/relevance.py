@@ -71,7 +71,9 @@ from .paths import default_data_dir
 
 PAGE = 48
 NONSENSE_RATE = 0.05
-THRESHOLDS = [round(0.05 * i, 2) for i in range(0, 161)]
+# Steps of 0.01: coarser steps round the default up to the next step, an arbitrary margin
+# (0.05 steps gave the third-generation model 3.35 where the rule holds from 3.32).
+THRESHOLDS = [round(0.01 * i, 2) for i in range(0, 801)]
 # The size adjustment, as lib/index/relevance.c applies it (CB_RELEVANCE_SIZE_REF,
 # CB_RELEVANCE_SIZE_SLOPE): `measure` fits the slope; the library's constant is set to it.
 SIZE_REF = 2000
@@ -366,7 +368,10 @@ def plot(result: Dict[str, Any], path: Path) -> None:
     table = result["table"]
     t = [r["threshold"] for r in table]
     fig, (ax, bx) = plt.subplots(1, 2, figsize=(12, 4.4))
-    ax.plot(t, [r["precision"] for r in table], label="precision (real queries)")
+    # precision of no kept hit is not a measurement: not drawn where real queries keep
+    # fewer than 0.005 hits each (the table says 1.0 there)
+    ax.plot(t, [r["precision"] if r["hits_per_real_query"] > 0 else float("nan") for r in table],
+            label="precision (real queries)")
     ax.plot(t, [r["recall"] for r in table], label="recall of the page's relevant hits")
     ax.plot(t, [r["emoji_found"] for r in table], label="emoji queries: emoji kept")
     ax.plot(t, [r["nonsense_with_hits"] for r in table], label="nonsense queries with a hit",
@@ -475,12 +480,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def calibrate(bundle: Path, data_dir: Path, out: Path, demo_path: Optional[Path] = None,
-              write_bundle: bool = False, threads: int = 0, with_photos: bool = False
-              ) -> Dict[str, Any]:
+              write_bundle: bool = False, threads: int = 0, with_photos: bool = False,
+              label: Optional[str] = None) -> Dict[str, Any]:
     """Measure `bundle`, write relevance.json, relevance.md and relevance.png to `out` and the demo's
     example searches to `demo_path`; with `write_bundle`, write the measured slope and
-    threshold into the bundle (`set_relevance`). Returns the measurement."""
+    threshold into the bundle (`set_relevance`). `label` names the model in the figures
+    (default: the bundle's file name). Returns the measurement."""
     result = measure(bundle, data_dir, threads, with_photos)
+    if label:
+        result["bundle"] = label
     if write_bundle:
         set_relevance(bundle, result["size_slope"], result["default"],
                       f"python3 -m cerebro_train relevance, {utc_now_iso()}: {result['rule']}")
