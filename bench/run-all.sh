@@ -79,6 +79,7 @@ if wanted index; then
   if [ "$quick" = 1 ]; then sizes=(--small 400 --large 8 --files 2000 --vectors 20000); else sizes=(); fi
   run index $py bench/bench_index.py --build "$build" --tiny "$tiny" --rounds $rounds \
     --work "$work/index" --seconds $s "${sizes[@]}"
+  run remove $py bench/bench_remove.py --build "$build"
 fi
 if wanted ann; then
   n=100000

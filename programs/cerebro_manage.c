@@ -15,9 +15,9 @@ const char cli_help_remove[] =
     "usage: cerebro remove [OPTIONS] PATH...\n"
     "       cerebro remove [OPTIONS] --id N...\n"
     "\n"
-    "Drops files (every frame of a video) or single items from the index. The\n"
-    "files themselves are not touched. To drop a whole folder, index its parent\n"
-    "again after deleting it, or remove its files one by one.\n"
+    "Drops files (every frame of a video) or single items from the index, all\n"
+    "of them in one step. The files themselves are not touched. To drop a whole\n"
+    "folder, index its parent again after deleting it, or name its files.\n"
     "\n"
     "options:\n"
     "  --id N         an item id as search prints it (repeatable)\n" CLI_COMMON_HELP
@@ -56,30 +56,48 @@ const char cli_help_rebuild[] =
 
 /* ---- remove -------------------------------------------------------------- */
 
-static int remove_one_path(cli *c, const char *path)
-{
-    struct stat st;
-
-    if (stat(path, &st) == 0 && S_ISDIR(st.st_mode))
-        return cli_error(c, "%s is a folder: remove takes files (see cerebro remove --help)", path);
-    if (cerebro_index_remove_path(c->index, path) != CEREBRO_OK)
-        return cli_error(c, "%s", cerebro_last_error());
-    printf("removed %s\n", path);
-    return CLI_OK;
-}
-
+/* Everything named in one committed step (one rewrite of the search
+ * structure, however many files); folders are refused, each absent path or
+ * id is reported. */
 static int remove_all(cli *c, char **paths, int n_paths, const int64_t *ids, size_t n_ids)
 {
+    const char **files = malloc(((size_t)n_paths + 1) * sizeof *files);
+    cerebro_status *statuses = malloc(((size_t)n_paths + n_ids + 1) * sizeof *statuses);
+    size_t n_files = 0;
     int rc = CLI_OK;
-    for (int i = 0; i < n_paths; i++)
-        if (remove_one_path(c, paths[i]) != CLI_OK)
-            rc = CLI_ERROR;
-    for (size_t i = 0; i < n_ids; i++) {
-        if (cerebro_index_remove_id(c->index, ids[i]) != CEREBRO_OK)
-            rc = cli_error(c, "%s", cerebro_last_error());
-        else
-            printf("removed item %lld\n", (long long)ids[i]);
+    struct stat st;
+
+    if (!files || !statuses) {
+        free(files);
+        free(statuses);
+        return cli_error(c, "out of memory");
     }
+    for (int i = 0; i < n_paths; i++) {
+        if (stat(paths[i], &st) == 0 && S_ISDIR(st.st_mode))
+            rc = cli_error(c, "%s is a folder: remove takes files (see cerebro remove --help)", paths[i]);
+        else
+            files[n_files++] = paths[i];
+    }
+    if (n_files + n_ids > 0) {
+        cerebro_status s = cerebro_index_remove_many(c->index, files, n_files, ids, n_ids, statuses, NULL);
+        if (s != CEREBRO_OK && s != CEREBRO_E_NOT_FOUND) {
+            rc = cli_error(c, "%s", cerebro_last_error());
+        } else {
+            for (size_t i = 0; i < n_files + n_ids; i++) {
+                int found = statuses[i] == CEREBRO_OK;
+                if (i < n_files && found)
+                    printf("removed %s\n", files[i]);
+                else if (i < n_files)
+                    rc = cli_error(c, "%s: not in the index", files[i]);
+                else if (found)
+                    printf("removed item %lld\n", (long long)ids[i - n_files]);
+                else
+                    rc = cli_error(c, "item %lld: not in the index", (long long)ids[i - n_files]);
+            }
+        }
+    }
+    free(files);
+    free(statuses);
     return rc;
 }
 

@@ -204,6 +204,8 @@ export declare class Index {
     Promise<AddStats>;
   merge(dirs: string | string[]): Promise<AddStats>;
   remove(item: string | number | bigint): Promise<void>;
+  /** In one committed step; resolves to the items not in the index. */
+  remove(items: Array<string | number | bigint>): Promise<Array<string | number | bigint>>;
   search(query: Query, options?: SearchOptions): Promise<Hit[]>;
   similar(id: number | bigint, options?: SearchOptions): Promise<Hit[]>;
   get(id: number | bigint): Promise<Hit>;

@@ -525,122 +525,172 @@ void cerebro_index_free(cerebro_index *idx)
     free(idx);
 }
 
-/* Removes the items (and, when it has none left, the file row) selected by
- * `sql_items` with `key` bound, in one committed step. */
-static cerebro_status remove_where(cerebro_index *idx, const char *sql_items, int64_t id_key,
-                                   const char *text_key, const char *what)
+/* The ids of the items a removal takes, gathered over a batch: the ANN
+ * drops them all in one commit. */
+typedef struct {
+    int64_t *v;
+    size_t n, cap;
+} id_list;
+
+/* Inside the caller's transaction: removes the items selected by `sql_items`
+ * with `text_key` (a path) or `id_key` bound, and the file row when a path
+ * is given (a file without vectors, a failed one, is removed by path too).
+ * Appends their ids to `ids`. E_NOT_FOUND, with nothing changed, when there
+ * was nothing to remove. */
+static cerebro_status remove_step(cerebro_index *idx, const char *sql_items, int64_t id_key,
+                                  const char *text_key, const char *what, id_list *ids)
 {
     sqlite3_stmt *q = NULL;
-    int64_t *ids = NULL;
-    size_t n = 0, cap = 0;
-    cerebro_status st;
+    size_t first = ids->n;
+    cerebro_status st = CEREBRO_OK;
+    int rc;
 
-    if (idx->readonly)
-        return cb_fail(CEREBRO_E_INVALID, "%s: index opened read-only", idx->dir);
-    pthread_mutex_lock(&idx->write_lock);
-    if ((st = cb_sql_exec(idx->db, "BEGIN IMMEDIATE")) != CEREBRO_OK)
-        goto out;
     if ((st = cb_sql_prepare(idx->db, sql_items, &q)) != CEREBRO_OK)
-        goto rollback;
+        return st;
     if (text_key)
         sqlite3_bind_text(q, 1, text_key, -1, SQLITE_STATIC);
     else
         sqlite3_bind_int64(q, 1, id_key);
-    int rc;
     while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
-        if (n == cap) {
-            int64_t *g = realloc(ids, (cap = cap ? cap * 2 : 16) * sizeof *ids);
+        if (ids->n == ids->cap) {
+            size_t cap = ids->cap ? ids->cap * 2 : 16;
+            int64_t *g = realloc(ids->v, cap * sizeof *g);
             if (!g) {
                 st = cb_fail(CEREBRO_E_NOMEM, "out of memory");
-                goto rollback;
+                goto out;
             }
-            ids = g;
+            ids->v = g;
+            ids->cap = cap;
         }
-        ids[n++] = sqlite3_column_int64(q, 0);
+        ids->v[ids->n++] = sqlite3_column_int64(q, 0);
     }
     if (rc != SQLITE_DONE) {
         st = cb_sql_fail(idx->db, what);
-        goto rollback;
+        goto out;
     }
     sqlite3_finalize(q);
     q = NULL;
-    if (text_key) {
-        /* A file without vectors (a failed one) is removed by path too. */
-        if ((st = cb_sql_prepare(idx->db, "DELETE FROM files WHERE path = ?", &q)) != CEREBRO_OK)
-            goto rollback;
+    if ((st = cb_sql_prepare(idx->db, text_key ? "DELETE FROM files WHERE path = ?" : "DELETE FROM items WHERE id = ?",
+                             &q)) != CEREBRO_OK)
+        goto out;
+    if (text_key)
         sqlite3_bind_text(q, 1, text_key, -1, SQLITE_STATIC);
-    } else {
-        if ((st = cb_sql_prepare(idx->db, "DELETE FROM items WHERE id = ?", &q)) != CEREBRO_OK)
-            goto rollback;
+    else
         sqlite3_bind_int64(q, 1, id_key);
-    }
-    if (sqlite3_step(q) != SQLITE_DONE) {
+    if (sqlite3_step(q) != SQLITE_DONE)
         st = cb_sql_fail(idx->db, what);
-        goto rollback;
-    }
-    if (sqlite3_changes(idx->db) == 0) {
-        st = cb_fail(CEREBRO_E_NOT_FOUND, "%s: not in the index", what);
-        goto rollback;
-    }
+    else if (sqlite3_changes(idx->db) == 0)
+        st = CEREBRO_E_NOT_FOUND;
+out:
     sqlite3_finalize(q);
-    q = NULL;
+    if (st != CEREBRO_OK)
+        ids->n = first;
+    return st;
+}
+
+static const char sql_items_of_path[] = "SELECT items.id FROM items JOIN files ON files.id = items.file_id "
+                                        "WHERE files.path = ?";
+
+/* One path of a batch: as this machine resolves it (a relative path, "..",
+ * a linked folder); else, for an absolute path, as given: the file's folder
+ * is gone, or it was indexed on another machine (add_embeddings stores
+ * absolute paths as given). */
+static cerebro_status remove_path_step(cerebro_index *idx, const char *path, id_list *ids)
+{
+    cerebro_status st = CEREBRO_E_NOT_FOUND;
+    char *key;
+
+    if (cb_absolute_path(path, &key) == CEREBRO_OK) {
+        st = remove_step(idx, sql_items_of_path, 0, key, path, ids);
+        int again = st == CEREBRO_E_NOT_FOUND && path[0] == '/' && strcmp(key, path) != 0;
+        free(key);
+        if (!again)
+            return st;
+    } else if (path[0] != '/') {
+        return CEREBRO_E_NOT_FOUND;
+    }
+    return remove_step(idx, sql_items_of_path, 0, path, path, ids);
+}
+
+cerebro_status cerebro_index_remove_many(cerebro_index *idx, const char *const *paths, size_t n_paths,
+                                         const int64_t *ids, size_t n_ids, cerebro_status *statuses,
+                                         size_t *removed)
+{
+    id_list gone = {0};
+    size_t n_removed = 0;
+    cerebro_status st;
+    char what[64];
+
+    if (removed)
+        *removed = 0;
+    if (!idx || (n_paths && !paths) || (n_ids && !ids))
+        return cb_fail(CEREBRO_E_INVALID, "cerebro_index_remove_many: NULL argument");
+    for (size_t i = 0; i < n_paths; i++)
+        if (!paths[i])
+            return cb_fail(CEREBRO_E_INVALID, "cerebro_index_remove_many: paths[%zu] is NULL", i);
+    if (idx->readonly)
+        return cb_fail(CEREBRO_E_INVALID, "%s: index opened read-only", idx->dir);
+    if (n_paths + n_ids == 0)
+        return CEREBRO_OK;
+    pthread_mutex_lock(&idx->write_lock);
+    if ((st = cb_sql_exec(idx->db, "BEGIN IMMEDIATE")) != CEREBRO_OK)
+        goto out;
+    for (size_t i = 0; i < n_paths + n_ids; i++) {
+        cerebro_status one;
+        if (i < n_paths) {
+            one = remove_path_step(idx, paths[i], &gone);
+        } else {
+            snprintf(what, sizeof what, "item %" PRId64, ids[i - n_paths]);
+            one = remove_step(idx, "SELECT id FROM items WHERE id = ?", ids[i - n_paths], NULL, what, &gone);
+        }
+        if (one != CEREBRO_OK && one != CEREBRO_E_NOT_FOUND) {
+            st = one;
+            goto rollback;
+        }
+        if (statuses)
+            statuses[i] = one;
+        n_removed += one == CEREBRO_OK;
+    }
+    if (n_removed == 0) {
+        cb_sql_rollback(idx->db);
+        if (n_paths + n_ids == 1)
+            st = cb_fail(CEREBRO_E_NOT_FOUND, "%s: not in the index", n_paths ? paths[0] : what);
+        else
+            st = cb_fail(CEREBRO_E_NOT_FOUND, "none of the %zu paths and ids is in the index", n_paths + n_ids);
+        goto out;
+    }
     /* Files whose last frame went. */
-    if (!text_key && (st = cb_sql_exec(idx->db, "DELETE FROM files WHERE status = 0 AND NOT EXISTS "
-                                                "(SELECT 1 FROM items WHERE items.file_id = files.id)")) !=
-                         CEREBRO_OK)
+    if (n_ids && (st = cb_sql_exec(idx->db, "DELETE FROM files WHERE status = 0 AND NOT EXISTS "
+                                            "(SELECT 1 FROM items WHERE items.file_id = files.id)")) != CEREBRO_OK)
         goto rollback;
-    st = cb_index_commit(idx, ids, n, NULL, NULL, 0);
+    st = cb_index_commit(idx, gone.v, gone.n, NULL, NULL, 0);
+    if (st == CEREBRO_OK && removed)
+        *removed = n_removed;
     if (st == CEREBRO_OK)
         st = cb_index_retune_ann(idx, 0);
     if (st == CEREBRO_OK)
         st = cb_index_save_ann(idx);
     goto out;
 rollback:
-    sqlite3_finalize(q);
     cb_sql_rollback(idx->db);
 out:
     pthread_mutex_unlock(&idx->write_lock);
-    free(ids);
+    free(gone.v);
     return st;
-}
-
-static cerebro_status remove_by_path(cerebro_index *idx, const char *key, const char *what)
-{
-    return remove_where(idx, "SELECT items.id FROM items JOIN files ON files.id = items.file_id "
-                             "WHERE files.path = ?",
-                        0, key, what);
 }
 
 cerebro_status cerebro_index_remove_path(cerebro_index *idx, const char *path)
 {
-    cerebro_status st;
-    char *key;
-
     if (!idx || !path)
         return cb_fail(CEREBRO_E_INVALID, "cerebro_index_remove_path: NULL argument");
-    /* The path as this machine resolves it (a relative path, "..", a linked
-     * folder); else, for an absolute path, as given: the file's folder is
-     * gone, or it was indexed on another machine (add_embeddings stores
-     * absolute paths as given). */
-    if (cb_absolute_path(path, &key) == CEREBRO_OK) {
-        st = remove_by_path(idx, key, path);
-        int again = st == CEREBRO_E_NOT_FOUND && path[0] == '/' && strcmp(key, path) != 0;
-        free(key);
-        if (!again)
-            return st;
-    } else if (path[0] != '/') {
-        return cb_fail(CEREBRO_E_NOT_FOUND, "%s: not in the index", path);
-    }
-    return remove_by_path(idx, path, path);
+    return cerebro_index_remove_many(idx, &path, 1, NULL, 0, NULL, NULL);
 }
 
 cerebro_status cerebro_index_remove_id(cerebro_index *idx, int64_t id)
 {
-    char what[64];
     if (!idx)
         return cb_fail(CEREBRO_E_INVALID, "cerebro_index_remove_id: index is NULL");
-    snprintf(what, sizeof what, "item %" PRId64, id);
-    return remove_where(idx, "SELECT id FROM items WHERE id = ?", id, NULL, what);
+    return cerebro_index_remove_many(idx, NULL, 0, &id, 1, NULL, NULL);
 }
 
 static int64_t scalar(sqlite3 *db, const char *sql)

@@ -301,12 +301,20 @@ def test_remove_and_update(c: Cerebro, photos: Path) -> None:
     expect(c.ok("remove", "--id", str(tiger)).out == f"removed item {tiger}\n", "remove --id")
     c.fails(1, "remove", "--id", str(tiger))
     expect(json.loads(c.ok("info", "--json").out)["vectors"] == 7, "two items removed")
+    # Several at once, in one step: what is there goes, the rest is named.
+    r = c.fails(1, "remove", "photos/birds/owl.png", "photos/lion.jpg", "photos/birds",
+                "photos/birds-old/owl.png", "--id", str(tiger))
+    expect(r.out == "removed photos/birds/owl.png\nremoved photos/birds-old/owl.png\n", r.out)
+    for message in ("photos/lion.jpg: not in the index", "photos/birds is a folder",
+                    f"item {tiger}: not in the index"):
+        expect(message in r.err, r.err)
+    expect(json.loads(c.ok("info", "--json").out)["vectors"] == 5, "two more removed")
 
     # Still on disk, so indexed again; a changed file updated, a deleted one dropped.
     shutil.copy(photos / "giraffe.jpg", photos / "elephant.jpg")
     (photos / "frog.png").unlink()
     r = c.ok("index", "photos")
-    expect(summary(r) == (2, 1, 7, 1, 0), f"incremental run: {summary(r)}")
+    expect(summary(r) == (4, 1, 5, 1, 0), f"incremental run: {summary(r)}")
     names = {Path(h["path"]).name for h in c.search("search", "x", "-k", "100")}
     expect(names == {"elephant.jpg", "giraffe.jpg", "lion.jpg", "tiger.jpg", "flamingo.png", "owl.png",
                      "penguin.png"}, str(names))

@@ -1146,6 +1146,76 @@ START_TEST(test_remove)
 }
 END_TEST
 
+/* The ann-N.faiss file's generation N (the store has exactly one). */
+static long ann_generation(const char *store)
+{
+    char names[256];
+    ck_assert_int_eq(ann_files(store, names, sizeof names), 1);
+    return strtol(names + 4, NULL, 10);
+}
+
+START_TEST(test_remove_many)
+{
+    const char *root = scratch("remove_many"), *photos = join(root, "photos"), *store = join(root, "store");
+    cerebro_model *m = open_model("tiny.pt");
+    uint32_t dim = cerebro_model_dim(m);
+    cerebro_status statuses[7];
+    size_t removed = 99;
+
+    fill_folder(photos, 6, 800);
+    cerebro_index *idx = open_index(store, m, CEREBRO_INDEX_CREATE);
+    add_one(idx, photos, 0);
+    const char *p1 = join(photos, "img001.jpg"), *p3 = join(photos, "img003.jpg");
+    int64_t id2 = id_of(idx, dim, join(photos, "img002.jpg")), id4 = id_of(idx, dim, join(photos, "img004.jpg"));
+    long gen = ann_generation(store);
+
+    /* Paths and ids in one step: found ones removed, absent ones (never
+     * indexed, named twice, an id gone with its path) reported, one new
+     * generation of the search structure for all of them. */
+    const char *paths[] = {p1, join(photos, "never-indexed.jpg"), p1, p3};
+    int64_t ids[] = {id2, -5, id4};
+    OK(cerebro_index_remove_many(idx, paths, 4, ids, 3, statuses, &removed));
+    ck_assert_uint_eq(removed, 4);
+    cerebro_status want[] = {CEREBRO_OK, CEREBRO_E_NOT_FOUND, CEREBRO_E_NOT_FOUND, CEREBRO_OK,
+                             CEREBRO_OK, CEREBRO_E_NOT_FOUND, CEREBRO_OK};
+    for (int i = 0; i < 7; i++)
+        ck_assert_msg(statuses[i] == want[i], "statuses[%d] = %d, want %d", i, statuses[i], want[i]);
+    ck_assert_int_eq(ann_generation(store), gen + 1);
+    ck_assert_uint_eq(item_count(idx), 2);
+    ck_assert_int_lt(id_of(idx, dim, p1), 0);
+    ck_assert_int_lt(id_of(idx, dim, p3), 0);
+    cerebro_index_stats st;
+    OK(cerebro_index_stats_get(idx, &st));
+    ck_assert_uint_eq(st.files, 2);
+
+    /* Nothing found: E_NOT_FOUND, nothing written; nothing named: OK. */
+    removed = 99;
+    ck_assert_int_eq(cerebro_index_remove_many(idx, paths, 3, ids, 1, statuses, &removed), CEREBRO_E_NOT_FOUND);
+    ck_assert_uint_eq(removed, 0);
+    ck_assert_ptr_nonnull(strstr(cerebro_last_error(), "none of the 4"));
+    ck_assert_int_eq(ann_generation(store), gen + 1);
+    OK(cerebro_index_remove_many(idx, NULL, 0, NULL, 0, NULL, &removed));
+    ck_assert_uint_eq(removed, 0);
+    ck_assert_int_eq(ann_generation(store), gen + 1);
+
+    /* A NULL entry is refused before anything is removed. */
+    const char *with_null[] = {join(photos, "img000.jpg"), NULL};
+    ck_assert_int_eq(cerebro_index_remove_many(idx, with_null, 2, NULL, 0, NULL, NULL), CEREBRO_E_INVALID);
+    ck_assert_int_eq(cerebro_index_remove_many(idx, NULL, 1, NULL, 0, NULL, NULL), CEREBRO_E_INVALID);
+    ck_assert_int_eq(cerebro_index_remove_many(NULL, paths, 1, NULL, 0, NULL, NULL), CEREBRO_E_INVALID);
+    ck_assert_uint_eq(item_count(idx), 2);
+
+    /* The removals survive a reopen; the survivors are searchable. */
+    cerebro_index_free(idx);
+    idx = open_index(store, m, 0);
+    ck_assert_uint_eq(item_count(idx), 2);
+    ck_assert_int_ge(id_of(idx, dim, join(photos, "img000.jpg")), 0);
+    ck_assert_int_ge(id_of(idx, dim, join(photos, "img005.jpg")), 0);
+    cerebro_index_free(idx);
+    cerebro_model_free(m);
+}
+END_TEST
+
 START_TEST(test_model_mismatch)
 {
     const char *root = scratch("mismatch"), *photos = join(root, "photos"), *store = join(root, "store");
@@ -1950,6 +2020,7 @@ static Suite *index_suite(void)
     tcase_add_test(tc, test_incremental);
     tcase_add_test(tc, test_overlapping_roots);
     tcase_add_test(tc, test_remove);
+    tcase_add_test(tc, test_remove_many);
     tcase_add_test(tc, test_model_mismatch);
     tcase_add_test(tc, test_ann_file_is_derived);
     tcase_add_test(tc, test_readonly);

@@ -194,6 +194,7 @@ const PROTOTYPES = [
   'cerebro_status cerebro_index_add(cerebro_index *index, const char **paths, size_t n, const cerebro_add_options *opts, _Out_ cerebro_add_stats *stats)',
   'cerebro_status cerebro_index_remove_path(cerebro_index *index, const char *path)',
   'cerebro_status cerebro_index_remove_id(cerebro_index *index, int64_t id)',
+  'cerebro_status cerebro_index_remove_many(cerebro_index *index, const char **paths, size_t n_paths, const int64_t *ids, size_t n_ids, _Out_ int32_t *statuses, _Out_ size_t *removed)',
   'void cerebro_search_options_init(_Out_ cerebro_search_options *opts)',
   'cerebro_status cerebro_index_search_text(cerebro_index *index, const char *text, const cerebro_search_options *opts, _Out_ cerebro_results **out)',
   'cerebro_status cerebro_index_search_image_file(cerebro_index *index, const char *path, const cerebro_search_options *opts, _Out_ cerebro_results **out)',

@@ -310,9 +310,25 @@ function indexMerge(index, dirs) {
   return addStats(stats);
 }
 
+const isId = (item) => typeof item === 'number' || typeof item === 'bigint';
+
+/** An array: every item in one committed step; resolves to those not in the
+ *  index, in the order given. */
+function indexRemoveMany(f, index, items) {
+  // the C call takes the paths, then the ids: `order` maps its statuses back
+  const keys = [...items.keys()];
+  const order = keys.filter((k) => !isId(items[k])).concat(keys.filter((k) => isId(items[k])));
+  const paths = order.filter((k) => !isId(items[k])).map((k) => noNul(items[k], `items[${k}]`));
+  const ids = BigInt64Array.from(order.filter((k) => isId(items[k])).map((k) => BigInt(items[k])));
+  const statuses = new Int32Array(Math.max(items.length, 1));
+  check(f, f.cerebro_index_remove_many(index, paths, paths.length, ids, ids.length, statuses, null));
+  return order.filter((k, i) => statuses[i] !== Status.OK).sort((a, b) => a - b).map((k) => items[k]);
+}
+
 function indexRemove(index, item) {
   const f = fn();
-  if (typeof item === 'number' || typeof item === 'bigint') {
+  if (Array.isArray(item)) return indexRemoveMany(f, index, item);
+  if (isId(item)) {
     check(f, f.cerebro_index_remove_id(index, item));
   } else {
     check(f, f.cerebro_index_remove_path(index, noNul(item, 'path')));

@@ -89,7 +89,11 @@ class Index {
     return this.#run('indexMerge', [Array.isArray(dirs) ? dirs : [dirs]]);
   }
 
-  /** Removes an item by id (number / bigint) or a file by path. */
+  /** Removes an item by id (number / bigint) or a file by path. An array of
+   *  them is removed in one committed step (one rewrite of the search
+   *  structure, not one per item) and resolves to those that were not in the
+   *  index ([] when all were); it rejects with CEREBRO_E_NOT_FOUND only when
+   *  none was. */
   async remove(item) {
     return this.#run('indexRemove', [item]);
   }

@@ -208,6 +208,8 @@ _PROTOTYPES: dict[str, tuple[object, list[object]]] = {
                                     _P(AddStats)]),
     "cerebro_index_remove_path": (_status, [_P(IndexHandle), c_char_p]),
     "cerebro_index_remove_id": (_status, [_P(IndexHandle), c_int64]),
+    "cerebro_index_remove_many": (_status, [_P(IndexHandle), _P(c_char_p), c_size_t, _P(c_int64),
+                                            c_size_t, _P(c_int), _P(c_size_t)]),
     "cerebro_search_options_init": (None, [_P(SearchOptions)]),
     "cerebro_index_search_text": (_status, [_P(IndexHandle), c_char_p, _P(SearchOptions),
                                             _P(_P(ResultsHandle))]),

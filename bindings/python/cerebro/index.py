@@ -68,6 +68,11 @@ class AddStats:
     frames: int
 
 
+def _is_id(item: object) -> bool:
+    """An item id (an int, not a bool); anything else is a path."""
+    return isinstance(item, (int, np.integer)) and not isinstance(item, bool)
+
+
 @dataclass(frozen=True)
 class IndexStats:
     dim: int
@@ -318,13 +323,35 @@ class Index(Owner):
         return AddStats(stats.added, stats.updated, stats.skipped, stats.removed, stats.failed,
                         stats.frames)
 
-    def remove(self, item: int | PathLike) -> None:
-        """Removes an item by id (int) or a file (every frame of a video) by path."""
+    def remove(self, item: int | PathLike | list[int | PathLike] | tuple[int | PathLike, ...]
+               ) -> list[int | PathLike] | None:
+        """Removes an item by id (int) or a file (every frame of a video) by
+        path; NotFoundError when it is not in the index. A list or tuple of
+        them is removed in one committed step (one rewrite of the search
+        structure, not one per item) and returns those that were not in the
+        index ([] when all were); NotFoundError only when none was."""
+        if isinstance(item, (list, tuple)):
+            return self._remove_many(list(item))
         with self._handle.use() as ix:
-            if isinstance(item, (int, np.integer)) and not isinstance(item, bool):
+            if _is_id(item):
                 _lib.check(self._lib.cerebro_index_remove_id(ix, int(item)))
             else:
                 _lib.check(self._lib.cerebro_index_remove_path(ix, _lib.fspath(item)))
+        return None
+
+    def _remove_many(self, items: list[int | PathLike]) -> list[int | PathLike]:
+        # the C call takes the paths, then the ids: `order` maps its statuses back
+        order = ([k for k, it in enumerate(items) if not _is_id(it)] +
+                 [k for k, it in enumerate(items) if _is_id(it)])
+        ids = [items[k] for k in order if _is_id(items[k])]
+        raw = [_lib.fspath(items[k]) for k in order if not _is_id(items[k])]
+        path_arr = (c_char_p * max(len(raw), 1))(*raw)
+        id_arr = (ctypes.c_int64 * max(len(ids), 1))(*[int(i) for i in ids])
+        statuses = (c_int * max(len(items), 1))()
+        with self._handle.use() as ix:
+            _lib.check(self._lib.cerebro_index_remove_many(ix, path_arr, len(raw), id_arr, len(ids),
+                                                           statuses, None))
+        return [items[k] for k in sorted(k for k, st in zip(order, statuses) if st != Status.OK)]
 
     # ---- reading ------------------------------------------------------------
 

@@ -102,6 +102,26 @@ indexTest('remove by path and id', async (index, root) => {
                        (e) => e.code === 'CEREBRO_E_NOT_FOUND' && e.message.includes('photo0.jpg'));
 });
 
+indexTest('remove many in one step', async (index, root) => {
+  await index.add([root]);
+  const annFiles = () => fs.readdirSync(path.join(path.dirname(root), 'index'))
+    .filter((n) => /^ann-\d+\.faiss$/.test(n));
+  const [victim] = (await index.search('a photo', { k: 4 })).filter((h) => path.basename(path.dirname(h.path)) === 'b');
+  const before = annFiles();
+  const missing = await index.remove([path.join(root, 'a', 'photo0.jpg'), path.join(root, 'nowhere.jpg'), victim.id,
+                                      path.join(root, 'a', 'photo1.jpg'), -5, path.join(root, 'a', 'photo0.jpg')]);
+  assert.deepEqual(missing, [path.join(root, 'nowhere.jpg'), -5, path.join(root, 'a', 'photo0.jpg')]);
+  const after = annFiles();
+  assert.equal(before.length, 1);
+  assert.equal(after.length, 1);
+  const gen = (name) => Number(name.split(/[-.]/)[1]);
+  assert.equal(gen(after[0]), gen(before[0]) + 1);
+  assert.equal((await index.stats()).count, 1);
+  assert.deepEqual(await index.remove([]), []);
+  await assert.rejects(index.remove([victim.id, path.join(root, 'nowhere.jpg')]),
+                       (e) => e.code === 'CEREBRO_E_NOT_FOUND' && e.message.includes('none of the 2'));
+});
+
 indexTest('bad files are reported through progress', async (index, root) => {
   fs.writeFileSync(path.join(root, 'a', 'broken.jpg'),
                    fs.readFileSync(path.join(root, 'a', 'photo0.jpg')).subarray(0, 3000));

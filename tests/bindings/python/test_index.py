@@ -114,6 +114,27 @@ def test_remove_by_path_and_id(model: cerebro.Model, folder: Path, index_dir: Pa
             ix.remove(victim.id)
 
 
+def test_remove_many_in_one_step(model: cerebro.Model, folder: Path, index_dir: Path) -> None:
+    """A list is removed in one committed step (one new search-structure file, whatever its
+    length); the items not in the index come back in the order given."""
+    with cerebro.Index(index_dir, model) as ix:
+        ix.add([folder])
+        victim = next(h for h in ix.search("a photo", k=4) if Path(h.path).parent.name == "b")
+        before = sorted(index_dir.glob("ann-*.faiss"))
+        missing = ix.remove([folder / "a" / "photo0.jpg", folder / "nowhere.jpg", victim.id,
+                             str(folder / "a" / "photo1.jpg"), -5, folder / "a" / "photo0.jpg"])
+        assert missing == [folder / "nowhere.jpg", -5, folder / "a" / "photo0.jpg"]
+        after = sorted(index_dir.glob("ann-*.faiss"))
+        assert len(before) == len(after) == 1
+        gen = lambda p: int(p.stem.split("-")[1])  # noqa: E731
+        assert gen(after[0]) == gen(before[0]) + 1
+        assert ix.stats().count == 1
+        assert ix.remove([]) == []
+        with pytest.raises(cerebro.NotFoundError, match="none of the 2"):
+            ix.remove((victim.id, folder / "nowhere.jpg"))
+        assert ix.stats().count == 1
+
+
 def test_bad_files_are_reported_not_raised(model: cerebro.Model, folder: Path,
                                            index_dir: Path) -> None:
     (folder / "a" / "broken.jpg").write_bytes((folder / "a" / "photo0.jpg").read_bytes()[:3000])
