@@ -327,10 +327,10 @@ class Index(Owner):
                ) -> list[int | PathLike] | None:
         """Removes an item by id (int) or a file (every frame of a video) by
         path; NotFoundError when it is not in the index. A list or tuple of
-        them is removed in one committed step (one rewrite of the search
+        them (or a numpy array of ids) is removed in one committed step (one rewrite of the search
         structure, not one per item) and returns those that were not in the
         index ([] when all were); NotFoundError only when none was."""
-        if isinstance(item, (list, tuple)):
+        if isinstance(item, (list, tuple, np.ndarray)):
             return self._remove_many(list(item))
         with self._handle.use() as ix:
             if _is_id(item):

@@ -133,6 +133,9 @@ def test_remove_many_in_one_step(model: cerebro.Model, folder: Path, index_dir: 
         with pytest.raises(cerebro.NotFoundError, match="none of the 2"):
             ix.remove((victim.id, folder / "nowhere.jpg"))
         assert ix.stats().count == 1
+        last = ix.search("a photo", k=1)[0].id
+        assert ix.remove(np.array([-7, last])) == [-7]  # ids as numpy gives them
+        assert ix.stats().count == 0
 
 
 def test_bad_files_are_reported_not_raised(model: cerebro.Model, folder: Path,
