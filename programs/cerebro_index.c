@@ -33,6 +33,10 @@ const char cli_help_index[] =
     "  --follow-symlinks\n"
     "                 follow symbolic links to folders\n"
     "  --no-recurse   do not descend into subfolders\n"
+    "  --exclude PAT  leave out files and folders matching PAT (repeatable): a\n"
+    "                 name pattern (Screenshots, '*.tmp') at any depth, or with a\n"
+    "                 '/' a path below the folder given (2019/raw); what an\n"
+    "                 earlier run indexed there is dropped\n"
     "  --exact        decode at full size (reference preprocessing; slower)\n"
     "  --batch N      images per model call, 1..1024 (default 32)\n"
     "  --no-video     skip video files\n"
@@ -54,7 +58,7 @@ const char cli_help_index[] =
     "1 when nothing could be indexed, 2 usage error, 130 interrupted.\n";
 
 /* Options of this subcommand only (cerebro_cli.h numbers the shared ones). */
-enum { OPT_NO_VIDEO = 512, OPT_FRAME_INTERVAL, OPT_MAX_FRAMES, OPT_SCENE, OPT_DEDUP, OPT_TIME_LIMIT };
+enum { OPT_NO_VIDEO = 512, OPT_FRAME_INTERVAL, OPT_MAX_FRAMES, OPT_SCENE, OPT_DEDUP, OPT_TIME_LIMIT, OPT_EXCLUDE };
 
 /* Seconds between progress lines when stderr is not a terminal. */
 #define PLAIN_INTERVAL 5.0
@@ -273,7 +277,10 @@ int cli_index(cli *c, int argc, char **argv)
                                               {"scene-threshold", required_argument, NULL, OPT_SCENE},
                                               {"dedup-threshold", required_argument, NULL, OPT_DEDUP},
                                               {"time-limit", required_argument, NULL, OPT_TIME_LIMIT},
+                                              {"exclude", required_argument, NULL, OPT_EXCLUDE},
                                               {NULL, 0, NULL, 0}};
+    enum { MAX_EXCLUDE = 256 };
+    const char *exclude[MAX_EXCLUDE];
     cerebro_add_options ao;
     const char *factory = NULL;
     index_run r;
@@ -295,6 +302,14 @@ int cli_index(cli *c, int argc, char **argv)
             ao.batch_size = (uint32_t)batch;
             break;
         case OPT_NO_VIDEO: ao.flags |= CEREBRO_ADD_NO_VIDEO; break;
+        case OPT_EXCLUDE:
+            if (!optarg[0] || strlen(optarg) >= 1024)
+                return cli_usage(c, "--exclude takes a pattern of 1 to 1023 bytes");
+            if (ao.n_exclude == MAX_EXCLUDE)
+                return cli_usage(c, "at most %d --exclude patterns", MAX_EXCLUDE);
+            exclude[ao.n_exclude++] = optarg;
+            ao.exclude = exclude;
+            break;
         case OPT_FRAME_INTERVAL:
             if (cli_parse_double(optarg, 0.01, 86400, &x) != 0)
                 return cli_usage(c, "--frame-interval takes seconds from 0.01 to 86400, not '%s'", optarg);

@@ -111,6 +111,10 @@ export interface AddOptions {
   /** Videos: drop a frame whose cosine to the last kept one is above this
    *  (default 0.98; 1 keeps every frame). */
   dedupThreshold?: number;
+  /** fnmatch patterns of files and folders to leave out: a name at any depth
+   *  ('Screenshots', '*.tmp') or, with a '/', a path below the folder given
+   *  ('2019/raw'); what an earlier run indexed there is removed. */
+  exclude?: string | string[];
   mode?: PreprocessMode;
   batchSize?: number;
   commitEvery?: number;

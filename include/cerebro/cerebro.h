@@ -538,7 +538,7 @@ typedef int (*cerebro_progress_fn)(void *user, const cerebro_progress *progress)
 #define CEREBRO_ADD_FOLLOW_SYMLINKS 0x4u /**< follow symbolic links (loops detected) */
 #define CEREBRO_ADD_NO_VIDEO 0x8u        /**< skip video files */
 
-#define CEREBRO_ADD_OPTIONS_VERSION 1
+#define CEREBRO_ADD_OPTIONS_VERSION 2
 typedef struct cerebro_add_options {
     uint32_t version;             /**< CEREBRO_ADD_OPTIONS_VERSION */
     uint32_t flags;               /**< CEREBRO_ADD_* */
@@ -553,10 +553,20 @@ typedef struct cerebro_add_options {
     float scene_threshold;        /**< video: scene-change score in (0,1] (0 = 0.3) */
     float dedup_threshold;        /**< video: drop frames with cosine above this to the last kept (0 = 0.98; 1 = keep all) */
     double file_time_limit;       /**< video: seconds of decoding per file (0 = 120) */
+    /* version 2: */
+    const char *const *exclude;   /**< fnmatch(3) patterns of entries a folder walk leaves
+                                       out (may be NULL): a pattern without '/' matches a
+                                       file's or folder's name at any depth ("Screenshots",
+                                       "*.tmp"), one with '/' the path below the folder
+                                       given ("2019/raw", "2019/IMG_00??.jpg"; a '*' stays
+                                       within one folder); an excluded folder is not entered. What an
+                                       earlier run indexed there counts as vanished and is
+                                       removed. A file named directly is never excluded. */
+    size_t n_exclude;             /**< patterns in exclude, at most 256 of 1 to 1023 bytes */
 } cerebro_add_options;
 
 #define CEREBRO_ADD_OPTIONS_INIT \
-    {CEREBRO_ADD_OPTIONS_VERSION, 0, CEREBRO_PREPROCESS_FAST, 0, 0, 0, NULL, NULL, 0, 0, 0, 0, 0}
+    {CEREBRO_ADD_OPTIONS_VERSION, 0, CEREBRO_PREPROCESS_FAST, 0, 0, 0, NULL, NULL, 0, 0, 0, 0, 0, NULL, 0}
 CEREBRO_API void cerebro_add_options_init(cerebro_add_options *opts);
 
 /** Totals of one cerebro_index_add() call. */

@@ -25,7 +25,7 @@
 /* A pipeline status meaning "same bytes as stored: keep the vectors". */
 #define CB_ITEM_UNCHANGED ((cerebro_status)1)
 
-enum { DEFAULT_BATCH = 32, DEFAULT_COMMIT = 256, MAX_BATCH = 1024 };
+enum { DEFAULT_BATCH = 32, DEFAULT_COMMIT = 256, MAX_BATCH = 1024, MAX_EXCLUDE = 256, MAX_PATTERN = 1024 };
 
 /* A transaction stays open at most this long, whatever commit_every says:
  * a slow model still commits (and reports progress) every second. */
@@ -40,6 +40,7 @@ typedef struct known {
     uint8_t hash[32];
     int has_hash;
     int seen;
+    size_t root_len; /* the folder given it was found under: path + root_len is below it */
 } known;
 
 /* A file to (re)encode. */
@@ -140,6 +141,7 @@ static cerebro_status load_known(add_job *j, const char *root)
             memset(k, 0, sizeof *k);
             k->file_id = sqlite3_column_int64(q, 0);
             k->path = strdup((const char *)sqlite3_column_text(q, 1));
+            k->root_len = len;
             k->size = sqlite3_column_int64(q, 2);
             k->mtime_ns = sqlite3_column_int64(q, 3);
             k->status = sqlite3_column_int(q, 4);
@@ -279,6 +281,18 @@ static int compare_size(const void *a, const void *b)
  * still exist but were not walked (hidden, excluded) stay. A new file with
  * the content of a vanished one takes over its row: same vectors, new path.
  * What remains vanished is deleted. */
+/* A known file under an exclude pattern of this run (relative to the
+ * folder given it was found under). */
+static int excluded_known(const add_job *j, const known *k)
+{
+    const char *below = k->path + k->root_len;
+    if (j->opts->version < 2 || !j->opts->n_exclude || strlen(k->path) <= k->root_len)
+        return 0;
+    while (*below == '/')
+        below++;
+    return cb_path_excluded(j->opts->exclude, j->opts->n_exclude, below);
+}
+
 static cerebro_status settle_vanished(add_job *j)
 {
     cerebro_index *idx = j->idx;
@@ -301,9 +315,11 @@ static cerebro_status settle_vanished(add_job *j)
         if (k->seen)
             continue;
         /* Gone, or no longer a file (replaced by a folder, a FIFO, a broken
-         * link). Files that exist but were not walked (hidden, excluded,
+         * link), or left out by an exclude pattern. Files that exist but
+         * were not walked otherwise (hidden, not recursed into, an
          * unreadable folder) stay. */
-        if (stat(k->path, &sb) == 0 ? S_ISREG(sb.st_mode) : (errno != ENOENT && errno != ENOTDIR))
+        if ((stat(k->path, &sb) == 0 ? S_ISREG(sb.st_mode) : (errno != ENOENT && errno != ENOTDIR)) &&
+            !excluded_known(j, k))
             continue;
         k->seen = -1; /* vanished */
         vanished[n_vanished++] = k;
@@ -917,6 +933,21 @@ static cerebro_status check_add_options(const cerebro_add_options *o)
     if (o->batch_size > MAX_BATCH || o->commit_every > 100000)
         return cb_fail(CEREBRO_E_LIMIT, "add options: batch_size %u / commit_every %u too large",
                        o->batch_size, o->commit_every);
+    if (o->version >= 2) {
+        if (o->n_exclude > MAX_EXCLUDE)
+            return cb_fail(CEREBRO_E_LIMIT, "add options: %zu exclude patterns (at most %d)", o->n_exclude,
+                           MAX_EXCLUDE);
+        if (o->n_exclude && !o->exclude)
+            return cb_fail(CEREBRO_E_INVALID, "add options: exclude is NULL with n_exclude %zu", o->n_exclude);
+        for (size_t i = 0; i < o->n_exclude; i++) {
+            if (!o->exclude[i] || !o->exclude[i][0])
+                return cb_fail(CEREBRO_E_INVALID, "add options: exclude[%zu] is %s", i,
+                               o->exclude[i] ? "empty" : "NULL");
+            if (strnlen(o->exclude[i], MAX_PATTERN) >= MAX_PATTERN)
+                return cb_fail(CEREBRO_E_LIMIT, "add options: exclude[%zu] is %d bytes or longer", i,
+                               MAX_PATTERN);
+        }
+    }
     return CEREBRO_OK;
 }
 
@@ -950,7 +981,11 @@ cerebro_status cb_index_restructure(cerebro_index *idx)
 static cerebro_status run_add(add_job *j, const char *const *paths, size_t n)
 {
     cerebro_index *idx = j->idx;
-    cb_walk w = {j->opts->flags, on_file, on_walk_error, j};
+    cb_walk w = {j->opts->flags, on_file, on_walk_error, j, NULL, 0, 0};
+    if (j->opts->version >= 2) { /* version 1 callers' struct ends before these */
+        w.exclude = j->opts->exclude;
+        w.n_exclude = j->opts->n_exclude;
+    }
     char **roots = calloc(n ? n : 1, sizeof *roots);
     cerebro_status st = CEREBRO_OK, root_st = CEREBRO_OK;
     size_t visited = 0;

@@ -100,7 +100,7 @@ cerebro_status cerebro_index_pending(cerebro_index *idx, const char *const *path
                                      cerebro_pending_fn fn, void *user, uint64_t *unchanged)
 {
     pending_job j;
-    cb_walk w = {flags, on_file, on_error, &j};
+    cb_walk w = {flags, on_file, on_error, &j, NULL, 0, 0};
     cerebro_status st = CEREBRO_OK, root_st = CEREBRO_OK;
     size_t visited = 0;
     uint64_t same = 0;

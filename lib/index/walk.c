@@ -1,6 +1,7 @@
 /* Folder walking: recursion with loop detection, hidden files, symlinks. */
 #include <dirent.h>
 #include <errno.h>
+#include <fnmatch.h>
 #include <stdarg.h>
 #include <limits.h>
 #include <stdio.h>
@@ -40,6 +41,51 @@ int cb_is_image_name(const char *name)
 static int wanted(const cb_walk *w, const char *name)
 {
     return cb_is_image_name(name) || (!(w->flags & CEREBRO_ADD_NO_VIDEO) && cb_is_video_name(name));
+}
+
+/* Whether a pattern of `exclude` matches one entry: a pattern without '/'
+ * against its name, one with '/' against its path below the root
+ * (cerebro_add_options.exclude). */
+static int matches(const char *const *exclude, size_t n, const char *below, const char *name)
+{
+    for (size_t i = 0; i < n; i++) {
+        const char *p = exclude[i];
+        if (strchr(p, '/') ? fnmatch(p, below, FNM_PATHNAME) == 0 : fnmatch(p, name, 0) == 0)
+            return 1;
+    }
+    return 0;
+}
+
+static int excluded(const cb_walk *w, const char *path, const char *name)
+{
+    const char *below = path + w->root_len;
+    while (*below == '/')
+        below++;
+    return matches(w->exclude, w->n_exclude, below, name);
+}
+
+int cb_path_excluded(const char *const *exclude, size_t n, const char *below)
+{
+    size_t len = strlen(below);
+    char *prefix;
+    int hit = 0;
+
+    if (!n || !len || !(prefix = malloc(len + 1)))
+        return 0;
+    memcpy(prefix, below, len + 1);
+    /* Each folder on the way down, then the file: the walk would have
+     * stopped at the first one excluded. */
+    for (size_t end = 0; !hit && end <= len; end++) {
+        if (prefix[end] != '/' && prefix[end] != '\0')
+            continue;
+        char saved = prefix[end];
+        prefix[end] = '\0';
+        const char *name = strrchr(prefix, '/');
+        hit = end > 0 && matches(exclude, n, prefix, name ? name + 1 : prefix);
+        prefix[end] = saved;
+    }
+    free(prefix);
+    return hit;
 }
 
 cerebro_status cb_absolute_path(const char *path, char **out)
@@ -195,7 +241,8 @@ static void walk_dir(const cb_walk *w, const char *dir, const struct stat *dst, 
         char *path = malloc(len);
         if (path) {
             snprintf(path, len, "%s%s%s", dir, strcmp(dir, "/") == 0 ? "" : "/", names[i]);
-            visit(w, path, names[i], &self, depth);
+            if (!excluded(w, path, names[i]))
+                visit(w, path, names[i], &self, depth);
             free(path);
         }
         free(names[i]);
@@ -222,8 +269,11 @@ cerebro_status cb_walk_root(const cb_walk *w, const char *root, char **absolute)
             free(abs);
         return s;
     }
-    if (S_ISDIR(st.st_mode))
-        walk_dir(w, abs, &st, NULL, 0);
+    if (S_ISDIR(st.st_mode)) {
+        cb_walk rooted = *w;
+        rooted.root_len = strlen(abs);
+        walk_dir(&rooted, abs, &st, NULL, 0);
+    }
     else if (S_ISREG(st.st_mode))
         w->on_file(w->user, abs, &st);
     else

@@ -19,11 +19,15 @@ typedef struct cb_walk {
     cb_walk_file_fn on_file;
     cb_walk_error_fn on_error;
     void *user;
+    const char *const *exclude; /* cerebro_add_options.exclude (may be NULL) */
+    size_t n_exclude;
+    size_t root_len; /* set by cb_walk_root: where the path below the root starts */
 } cb_walk;
 
 /* Walks `root` (a folder, recursively, or a single file). Inside folders
  * only files with an image or (without CEREBRO_ADD_NO_VIDEO) a video
- * extension are reported; a file given directly is always reported. *absolute (malloc'd, may be NULL) receives root made
+ * extension are reported, less the entries `exclude` matches (a folder
+ * matched is not entered); a file given directly is always reported. *absolute (malloc'd, may be NULL) receives root made
  * absolute, without resolving a final symlink. Returns E_NOT_FOUND / E_IO
  * for a root that cannot be visited at all. */
 cerebro_status cb_walk_root(const cb_walk *w, const char *root, char **absolute);
@@ -33,6 +37,11 @@ cerebro_status cb_walk_root(const cb_walk *w, const char *root, char **absolute)
  * an empty path, E_LIMIT for one of PATH_MAX bytes or more, E_NOT_FOUND when
  * the parent folder does not exist, E_IO or E_NOMEM otherwise. */
 cerebro_status cb_absolute_path(const char *path, char **out);
+
+/* 1 if a walk with these exclude patterns would leave out the file at
+ * `below`, its path below the walk's root ("2019/raw/a.jpg"): the file or
+ * one of the folders on the way is excluded. */
+int cb_path_excluded(const char *const *exclude, size_t n, const char *below);
 
 /* 1 if the name ends with an image extension libcerebro decodes. */
 int cb_is_image_name(const char *name);

@@ -70,7 +70,8 @@ int main(void)
     FIELD(cerebro_add_options, progress); FIELD(cerebro_add_options, user);
     FIELD(cerebro_add_options, frame_interval); FIELD(cerebro_add_options, max_frames);
     FIELD(cerebro_add_options, scene_threshold); FIELD(cerebro_add_options, dedup_threshold);
-    FIELD(cerebro_add_options, file_time_limit);
+    FIELD(cerebro_add_options, file_time_limit); FIELD(cerebro_add_options, exclude);
+    FIELD(cerebro_add_options, n_exclude);
     END();
     BEGIN(cerebro_add_stats);
     FIELD(cerebro_add_stats, version); FIELD(cerebro_add_stats, reserved);

@@ -320,6 +320,20 @@ def test_remove_and_update(c: Cerebro, photos: Path) -> None:
                      "penguin.png"}, str(names))
 
 
+def test_exclude(c: Cerebro, photos: Path) -> None:
+    """--exclude leaves matching folders and files out and drops what an earlier run
+    indexed there; a run without it brings them back."""
+    r = c.ok("index", "photos", "--exclude", "birds-old", "--exclude", "birds/p*.png")
+    expect(summary(r)[0] == 0 and summary(r)[3] == 2, f"excluding run: {summary(r)}")
+    paths = {h["path"] for h in c.search("search", "x", "-k", "100")}
+    expect(str(photos / "birds-old/owl.png") not in paths and str(photos / "birds/penguin.png")
+           not in paths and str(photos / "birds/owl.png") in paths, str(paths))
+    r = c.ok("index", "photos")
+    expect(summary(r)[0] == 2 and summary(r)[3] == 0, f"run without --exclude: {summary(r)}")
+    r = c.fails(2, "index", "photos", "--exclude", "")
+    expect("--exclude takes a pattern" in r.err, r.err)
+
+
 def padded_jpeg(data: bytes, size: int) -> bytes:
     """The JPEG with comment segments after SOI that make it `size` bytes."""
     pad, segments = size - len(data), b""
@@ -535,6 +549,7 @@ def main(argv: list[str]) -> int:
         ("similar", lambda: test_similar(c, photos)),
         ("relevance", lambda: test_relevance(c, images)),
         ("remove and update", lambda: test_remove_and_update(c, photos)),
+        ("exclude", lambda: test_exclude(c, photos)),
         ("same-size edits", lambda: test_same_size_edits(c, images)),
         ("all files failed", lambda: test_all_failed(c, images)),
         ("every image format", lambda: test_every_format(c, images)),

@@ -1146,6 +1146,106 @@ START_TEST(test_remove)
 }
 END_TEST
 
+static cerebro_add_stats add_excluding(cerebro_index *idx, const char *path, const char *const *exclude,
+                                       size_t n_exclude)
+{
+    cerebro_add_options o;
+    cerebro_add_stats s;
+    cerebro_add_options_init(&o);
+    o.exclude = exclude;
+    o.n_exclude = n_exclude;
+    OK(cerebro_index_add(idx, &path, 1, &o, &s));
+    return s;
+}
+
+START_TEST(test_exclude)
+{
+    const char *root = scratch("exclude"), *photos = join(root, "photos");
+    cerebro_model *m = open_model("tiny.pt");
+    uint32_t dim = cerebro_model_dim(m);
+    cerebro_add_options o;
+    cerebro_add_stats s;
+
+    fill_folder(photos, 3, 100);
+    fill_folder(join(photos, "Screenshots"), 2, 200);
+    fill_folder(join(photos, "trip/Screenshots"), 1, 300);
+    fill_folder(join(photos, "2019/raw"), 2, 400);
+    fill_folder(join(photos, "2019/keep"), 2, 500);
+    cerebro_index *idx = open_index(join(root, "store"), m, CEREBRO_INDEX_CREATE);
+
+    /* A name pattern at any depth (a folder is not entered, a file left
+     * out), a path pattern below the folder given. */
+    const char *ex[] = {"Screenshots", "2019/raw", "img002.jpg"};
+    s = add_excluding(idx, photos, ex, 3);
+    ck_assert_uint_eq(s.added, 4);
+    ck_assert_uint_eq(s.failed, 0);
+    ck_assert_int_ge(id_of(idx, dim, join(photos, "2019/keep/img001.jpg")), 0);
+    ck_assert_int_lt(id_of(idx, dim, join(photos, "img002.jpg")), 0);
+    ck_assert_int_lt(id_of(idx, dim, join(photos, "trip/Screenshots/img000.jpg")), 0);
+    ck_assert_int_lt(id_of(idx, dim, join(photos, "2019/raw/img000.jpg")), 0);
+
+    /* '*' in a path pattern stays within one folder; a name pattern is
+     * the whole name. */
+    const char *star[] = {"*/raw", "2019/*.jpg", "Screen*", "img00"};
+    s = add_excluding(idx, photos, star, 4);
+    ck_assert_uint_eq(s.added, 1); /* img002.jpg */
+    ck_assert_uint_eq(s.removed, 0);
+
+    /* Without patterns everything comes in; excluding a folder again drops
+     * what an earlier run indexed there, as vanished. */
+    s = add_one(idx, photos, 0);
+    ck_assert_uint_eq(s.added, 5);
+    ck_assert_uint_eq(item_count(idx), 10);
+    const char *year[] = {"2019"};
+    s = add_excluding(idx, photos, year, 1);
+    ck_assert_uint_eq(s.removed, 4);
+    ck_assert_uint_eq(s.skipped, 6);
+    ck_assert_uint_eq(item_count(idx), 6);
+
+    /* A file named directly is never excluded. */
+    s = add_excluding(idx, join(photos, "2019/raw/img001.jpg"), year, 1);
+    ck_assert_uint_eq(s.added, 1);
+
+    /* Refused before anything is read: NULL or empty patterns, too many,
+     * too long. */
+    const char *bad_null[] = {"ok", NULL}, *bad_empty[] = {""};
+    const char *path = photos;
+    cerebro_add_options_init(&o);
+    o.exclude = bad_null;
+    o.n_exclude = 2;
+    ck_assert_int_eq(cerebro_index_add(idx, &path, 1, &o, &s), CEREBRO_E_INVALID);
+    o.exclude = bad_empty;
+    o.n_exclude = 1;
+    ck_assert_int_eq(cerebro_index_add(idx, &path, 1, &o, &s), CEREBRO_E_INVALID);
+    o.exclude = NULL;
+    ck_assert_int_eq(cerebro_index_add(idx, &path, 1, &o, &s), CEREBRO_E_INVALID);
+    o.exclude = ex;
+    o.n_exclude = 257;
+    ck_assert_int_eq(cerebro_index_add(idx, &path, 1, &o, &s), CEREBRO_E_LIMIT);
+    char *long_pattern = malloc(1025);
+    memset(long_pattern, 'x', 1024);
+    long_pattern[1024] = '\0';
+    const char *too_long[] = {long_pattern};
+    o.exclude = too_long;
+    o.n_exclude = 1;
+    ck_assert_int_eq(cerebro_index_add(idx, &path, 1, &o, &s), CEREBRO_E_LIMIT);
+    free(long_pattern);
+    ck_assert_uint_eq(item_count(idx), 7);
+
+    /* A version 1 caller's struct ends before exclude: whatever lies there
+     * is not read. */
+    cerebro_add_options_init(&o);
+    o.version = 1;
+    o.exclude = (const char *const *)(uintptr_t)1;
+    o.n_exclude = 3;
+    OK(cerebro_index_add(idx, &path, 1, &o, &s));
+    ck_assert_uint_eq(s.added, 3); /* the rest of the 2019 folder */
+    ck_assert_uint_eq(item_count(idx), 10);
+    cerebro_index_free(idx);
+    cerebro_model_free(m);
+}
+END_TEST
+
 /* The ann-N.faiss file's generation N (the store has exactly one). */
 static long ann_generation(const char *store)
 {
@@ -2021,6 +2121,7 @@ static Suite *index_suite(void)
     tcase_add_test(tc, test_overlapping_roots);
     tcase_add_test(tc, test_remove);
     tcase_add_test(tc, test_remove_many);
+    tcase_add_test(tc, test_exclude);
     tcase_add_test(tc, test_model_mismatch);
     tcase_add_test(tc, test_ann_file_is_derived);
     tcase_add_test(tc, test_readonly);

@@ -98,7 +98,7 @@ T.cerebro_add_options = koffi.struct('cerebro_add_options', {
   version: 'uint32_t', flags: 'uint32_t', mode: 'uint32_t', batch_size: 'uint32_t',
   commit_every: 'uint32_t', n_workers: 'uint32_t', progress: 'cerebro_progress_fn *', user: 'void *',
   frame_interval: 'double', max_frames: 'uint32_t', scene_threshold: 'float',
-  dedup_threshold: 'float', file_time_limit: 'double',
+  dedup_threshold: 'float', file_time_limit: 'double', exclude: 'const char **', n_exclude: 'size_t',
 });
 T.cerebro_add_stats = koffi.struct('cerebro_add_stats', {
   version: 'uint32_t', reserved: 'uint32_t', added: 'uint64_t', updated: 'uint64_t',

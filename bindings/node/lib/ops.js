@@ -214,6 +214,10 @@ function indexAdd(index, paths, options, onProgress) {
   opts.frame_interval = o.frameInterval || 0;
   opts.max_frames = o.maxFrames || 0;
   opts.dedup_threshold = o.dedupThreshold || 0;
+  const exclude = o.exclude == null ? [] : Array.isArray(o.exclude) ? o.exclude : [o.exclude];
+  exclude.forEach((p, i) => noNul(p, `exclude[${i}]`));
+  opts.exclude = exclude.length ? exclude : null;
+  opts.n_exclude = exclude.length;
   let cb = null;
   if (onProgress) {
     cb = koffi.register((user, ptr) => {

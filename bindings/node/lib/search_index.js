@@ -56,8 +56,10 @@ class Index {
   /** Adds files and folders incrementally. options.progress(p) is called
    *  after each file; returning true (or a promise of true) cancels, and the
    *  promise rejects with CEREBRO_E_CANCELLED; a throwing callback cancels
-   *  and rejects with its error. Resolves to {added, updated, skipped,
-   *  removed, failed, frames}. */
+   *  and rejects with its error. options.exclude: fnmatch patterns of files
+   *  and folders to leave out (a name at any depth, or with a '/' a path below
+   *  the folder given); what an earlier run indexed there is removed.
+   *  Resolves to {added, updated, skipped, removed, failed, frames}. */
   async add(paths, options = {}) {
     const { progress = null, ...rest } = options;
     const list = Array.isArray(paths) ? paths : [paths];

@@ -90,7 +90,8 @@ class AddOptions(Structure):
                 ("batch_size", c_uint32), ("commit_every", c_uint32), ("n_workers", c_uint32),
                 ("progress", PROGRESS_FN), ("user", c_void_p), ("frame_interval", c_double),
                 ("max_frames", c_uint32), ("scene_threshold", c_float),
-                ("dedup_threshold", c_float), ("file_time_limit", c_double)]
+                ("dedup_threshold", c_float), ("file_time_limit", c_double),
+                ("exclude", POINTER(c_char_p)), ("n_exclude", c_size_t)]
 
 
 class AddStats(Structure):

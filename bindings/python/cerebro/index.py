@@ -184,14 +184,17 @@ class Index(Owner):
             recurse: bool = True, hidden: bool = False, follow_symlinks: bool = False,
             video: bool = True, mode: str = "fast", batch_size: int = 0, commit_every: int = 0,
             workers: int = 0, frame_interval: float = 0, max_frames: int = 0,
-            dedup_threshold: float = 0) -> AddStats:
+            dedup_threshold: float = 0, exclude: Sequence[str] = ()) -> AddStats:
         """Adds files and folders incrementally. progress(Progress) is called
         after each file; returning True cancels (CancelledError is raised after
         what was done is committed). An exception in progress cancels too and
         is re-raised. Videos: frame_interval (seconds between kept frames,
         0 = 10), max_frames (per video, 0 = 500), dedup_threshold (drop a
         frame whose cosine to the last kept one is above it; 0 = 0.98, 1 keeps
-        all)."""
+        all). exclude: fnmatch patterns of files and folders to leave out, a
+        name at any depth ("Screenshots", "*.tmp") or, with a '/', a path below
+        the folder given ("2019/raw"); what an earlier run indexed there is
+        removed."""
         if isinstance(paths, (str, bytes, os.PathLike)):
             paths = [paths]
         raw = [_lib.fspath(p) for p in paths]
@@ -204,6 +207,12 @@ class Index(Owner):
         opts.batch_size, opts.commit_every, opts.n_workers = batch_size, commit_every, workers
         opts.frame_interval, opts.max_frames = frame_interval, max_frames
         opts.dedup_threshold = dedup_threshold
+        if isinstance(exclude, (str, bytes)):
+            exclude = [exclude]
+        patterns = [_lib.fspath(p) for p in exclude]
+        exclude_arr = (c_char_p * max(len(patterns), 1))(*patterns)
+        opts.exclude = ctypes.cast(exclude_arr, POINTER(c_char_p)) if patterns else None
+        opts.n_exclude = len(patterns)
         raised: list[BaseException] = []
 
         def on_progress(_user: object, p: Any) -> int:

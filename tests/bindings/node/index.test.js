@@ -102,6 +102,15 @@ indexTest('remove by path and id', async (index, root) => {
                        (e) => e.code === 'CEREBRO_E_NOT_FOUND' && e.message.includes('photo0.jpg'));
 });
 
+indexTest('add leaves out excluded files and folders', async (index, root) => {
+  assert.equal((await index.add([root], { exclude: ['b'] })).added, 2);
+  assert.deepEqual(names(await index.search('a photo', { k: 10 })).sort(), ['photo0.jpg', 'photo1.jpg']);
+  const stats = await index.add([root], { exclude: 'a/photo0.jpg' });
+  assert.deepEqual([stats.added, stats.removed], [2, 1]);
+  assert.equal((await index.add([root])).added, 1);
+  await assert.rejects(index.add([root], { exclude: [''] }), (e) => e.code === 'CEREBRO_E_INVALID');
+});
+
 indexTest('remove many in one step', async (index, root) => {
   await index.add([root]);
   const annFiles = () => fs.readdirSync(path.join(path.dirname(root), 'index'))

@@ -114,6 +114,18 @@ def test_remove_by_path_and_id(model: cerebro.Model, folder: Path, index_dir: Pa
             ix.remove(victim.id)
 
 
+def test_add_excludes_patterns(model: cerebro.Model, folder: Path, index_dir: Path) -> None:
+    with cerebro.Index(index_dir, model) as ix:
+        assert ix.add([folder], exclude=["b"]).added == 2
+        assert sorted(names(ix.search("a photo", k=10))) == ["photo0.jpg", "photo1.jpg"]
+        stats = ix.add(folder, exclude="a/photo0.jpg")  # one pattern; a path below the folder
+        assert (stats.added, stats.removed) == (2, 1)
+        assert "photo0.jpg" not in names(ix.search("a photo", k=10))
+        assert ix.add([folder]).added == 1
+        with pytest.raises(cerebro.InvalidError):
+            ix.add([folder], exclude=[""])
+
+
 def test_remove_many_in_one_step(model: cerebro.Model, folder: Path, index_dir: Path) -> None:
     """A list is removed in one committed step (one new search-structure file, whatever its
     length); the items not in the index come back in the order given."""
