@@ -559,7 +559,8 @@ typedef struct cerebro_add_options {
                                        file's or folder's name at any depth ("Screenshots",
                                        "*.tmp"), one with '/' the path below the folder
                                        given ("2019/raw", "2019/IMG_00??.jpg"; a '*' stays
-                                       within one folder); an excluded folder is not entered. What an
+                                       within one folder; a trailing '/' is ignored); an
+                                       excluded folder is not entered. What an
                                        earlier run indexed there counts as vanished and is
                                        removed. A file named directly is never excluded. */
     size_t n_exclude;             /**< patterns in exclude, at most 256 of 1 to 1023 bytes */

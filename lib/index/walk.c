@@ -48,8 +48,18 @@ static int wanted(const cb_walk *w, const char *name)
  * (cerebro_add_options.exclude). */
 static int matches(const char *const *exclude, size_t n, const char *below, const char *name)
 {
+    char buf[1024];
     for (size_t i = 0; i < n; i++) {
         const char *p = exclude[i];
+        size_t len = strlen(p);
+        /* "Screenshots/" is the folder "Screenshots", as people write it */
+        if (len > 1 && p[len - 1] == '/' && len < sizeof buf) {
+            while (len > 1 && p[len - 1] == '/')
+                len--;
+            memcpy(buf, p, len);
+            buf[len] = '\0';
+            p = buf;
+        }
         if (strchr(p, '/') ? fnmatch(p, below, FNM_PATHNAME) == 0 : fnmatch(p, name, 0) == 0)
             return 1;
     }

@@ -1186,7 +1186,7 @@ START_TEST(test_exclude)
 
     /* '*' in a path pattern stays within one folder; a name pattern is
      * the whole name. */
-    const char *star[] = {"*/raw", "2019/*.jpg", "Screen*", "img00"};
+    const char *star[] = {"*/raw", "2019/*.jpg", "Screen*/", "img00"};
     s = add_excluding(idx, photos, star, 4);
     ck_assert_uint_eq(s.added, 1); /* img002.jpg */
     ck_assert_uint_eq(s.removed, 0);
