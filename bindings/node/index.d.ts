@@ -202,7 +202,7 @@ export declare class Index {
   readonly model: Model;
   readonly closed: boolean;
   add(paths: string | string[], options?: AddOptions): Promise<AddStats>;
-  pending(paths: string | string[], options?: Pick<AddOptions, 'recurse' | 'hidden' | 'followSymlinks' | 'video'>):
+  pending(paths: string | string[], options?: Pick<AddOptions, 'recurse' | 'hidden' | 'followSymlinks' | 'video' | 'exclude'>):
     Promise<Pending>;
   addEmbeddings(items: Embedding[], vectors: Float32Array | number[], options?: { modelId?: string }):
     Promise<AddStats>;

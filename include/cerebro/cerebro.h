@@ -782,6 +782,14 @@ typedef int (*cerebro_pending_fn)(void *user, const char *path, int64_t size, in
 CEREBRO_API cerebro_status cerebro_index_pending(cerebro_index *index, const char *const *paths,
                                                  size_t n, uint32_t flags, cerebro_pending_fn fn,
                                                  void *user, uint64_t *unchanged);
+/** cerebro_index_pending() with the walk's rules taken from `opts` (NULL:
+ *  the defaults): its flags and, from version 2, its exclude patterns, as
+ *  cerebro_index_add() applies them; the other fields are checked as add
+ *  checks them and otherwise ignored. */
+CEREBRO_API cerebro_status cerebro_index_pending_opts(cerebro_index *index, const char *const *paths,
+                                                      size_t n, const cerebro_add_options *opts,
+                                                      cerebro_pending_fn fn, void *user,
+                                                      uint64_t *unchanged);
 
 #define CEREBRO_EMBEDDING_VERSION 1
 /** One precomputed item for cerebro_index_add_embeddings(): a still image,

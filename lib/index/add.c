@@ -913,7 +913,7 @@ static cerebro_status index_videos(add_job *j, candidate **videos, size_t n, siz
     return st;
 }
 
-static cerebro_status check_add_options(const cerebro_add_options *o)
+cerebro_status cb_check_add_options(const cerebro_add_options *o)
 {
     if (o->version < 1 || o->version > CEREBRO_ADD_OPTIONS_VERSION)
         return cb_fail(CEREBRO_E_INVALID, "add options: unknown version %u", o->version);
@@ -1092,7 +1092,7 @@ cerebro_status cerebro_index_add(cerebro_index *idx, const char *const *paths, s
         cerebro_add_options_init(&defaults);
         opts = &defaults;
     }
-    if ((st = check_add_options(opts)) != CEREBRO_OK)
+    if ((st = cb_check_add_options(opts)) != CEREBRO_OK)
         return st;
     memset(&j, 0, sizeof j);
     j.idx = idx;

@@ -96,11 +96,12 @@ static void on_error(void *user, const char *path, cerebro_status status, const 
         j->stopped = 1;
 }
 
-cerebro_status cerebro_index_pending(cerebro_index *idx, const char *const *paths, size_t n, uint32_t flags,
-                                     cerebro_pending_fn fn, void *user, uint64_t *unchanged)
+static cerebro_status pending(cerebro_index *idx, const char *const *paths, size_t n, uint32_t flags,
+                              const char *const *exclude, size_t n_exclude, cerebro_pending_fn fn, void *user,
+                              uint64_t *unchanged)
 {
     pending_job j;
-    cb_walk w = {flags, on_file, on_error, &j, NULL, 0, 0};
+    cb_walk w = {flags, on_file, on_error, &j, exclude, n_exclude, 0};
     cerebro_status st = CEREBRO_OK, root_st = CEREBRO_OK;
     size_t visited = 0;
     uint64_t same = 0;
@@ -146,4 +147,27 @@ cerebro_status cerebro_index_pending(cerebro_index *idx, const char *const *path
     if (visited == 0 && n > 0)
         return cb_fail(root_st, "nothing to index: none of the %zu paths could be read", n);
     return CEREBRO_OK;
+}
+
+cerebro_status cerebro_index_pending(cerebro_index *idx, const char *const *paths, size_t n, uint32_t flags,
+                                     cerebro_pending_fn fn, void *user, uint64_t *unchanged)
+{
+    return pending(idx, paths, n, flags, NULL, 0, fn, user, unchanged);
+}
+
+cerebro_status cerebro_index_pending_opts(cerebro_index *idx, const char *const *paths, size_t n,
+                                          const cerebro_add_options *opts, cerebro_pending_fn fn, void *user,
+                                          uint64_t *unchanged)
+{
+    cerebro_status st;
+
+    if (unchanged)
+        *unchanged = 0;
+    if (!opts)
+        return pending(idx, paths, n, 0, NULL, 0, fn, user, unchanged);
+    if ((st = cb_check_add_options(opts)) != CEREBRO_OK)
+        return st;
+    if (opts->version < 2)
+        return pending(idx, paths, n, opts->flags, NULL, 0, fn, user, unchanged);
+    return pending(idx, paths, n, opts->flags, opts->exclude, opts->n_exclude, fn, user, unchanged);
 }

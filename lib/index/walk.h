@@ -43,6 +43,10 @@ cerebro_status cb_absolute_path(const char *path, char **out);
  * one of the folders on the way is excluded. */
 int cb_path_excluded(const char *const *exclude, size_t n, const char *below);
 
+/* Validates cerebro_add_options (version, flags, limits, exclude patterns)
+ * for cerebro_index_add() and cerebro_index_pending_opts() (lib/index/add.c). */
+cerebro_status cb_check_add_options(const cerebro_add_options *o);
+
 /* 1 if the name ends with an image extension libcerebro decodes. */
 int cb_is_image_name(const char *name);
 

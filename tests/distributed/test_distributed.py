@@ -194,6 +194,18 @@ def test_rerun_drops_deleted_and_moved_files(client, photos: Path, tmp_path: Pat
     assert r.returncode == 0 and "indexed 0, updated 0, unchanged 72, removed 0" in r.stdout, r.stdout
 
 
+def test_exclude_leaves_files_and_folders_out(client, photos: Path, tmp_path: Path) -> None:
+    """exclude= as `cerebro index --exclude`: the workers never get the excluded files, and a
+    rerun that excludes an indexed folder drops it from the store."""
+    db = tmp_path / "store"
+    first = run(client, db, [photos], batch=8, exclude=["part1", "broken.jpg"])
+    assert (first.encoded, first.added, first.failed) == (48, 48, 0), first
+    assert not any("/part1/" in r[0] for r in rows(db))
+    again = run(client, db, [photos], batch=8, exclude=["part2/", "broken.jpg"])
+    assert (again.encoded, again.added, again.removed) == (24, 24, 24), again
+    assert {Path(r[0]).parent.name for r in rows(db)} == {"part0", "part1"}
+
+
 def test_merge_of_three_equals_union(client, photos: Path, reference: Path, tmp_path: Path) -> None:
     shards = []
     for i in range(3):

@@ -1146,6 +1146,15 @@ START_TEST(test_remove)
 }
 END_TEST
 
+static int count_pending(void *user, const char *path, int64_t size, int64_t mtime_ns, uint32_t kind,
+                         cerebro_status status, const char *message)
+{
+    (void)path, (void)size, (void)mtime_ns, (void)kind, (void)message;
+    if (status == CEREBRO_OK)
+        ++*(int *)user;
+    return 0;
+}
+
 static cerebro_add_stats add_excluding(cerebro_index *idx, const char *path, const char *const *exclude,
                                        size_t n_exclude)
 {
@@ -1206,10 +1215,20 @@ START_TEST(test_exclude)
     s = add_excluding(idx, join(photos, "2019/raw/img001.jpg"), year, 1);
     ck_assert_uint_eq(s.added, 1);
 
+    /* pending_opts walks with the same patterns (what a Dask run sends out). */
+    const char *path = photos;
+    int n_pending = 0;
+    cerebro_add_options_init(&o);
+    o.exclude = year;
+    o.n_exclude = 1;
+    OK(cerebro_index_pending_opts(idx, &path, 1, &o, count_pending, &n_pending, NULL));
+    ck_assert_int_eq(n_pending, 0); /* everything outside 2019 is indexed */
+    OK(cerebro_index_pending_opts(idx, &path, 1, NULL, count_pending, &n_pending, NULL));
+    ck_assert_int_eq(n_pending, 3); /* 2019 less the file named directly */
+
     /* Refused before anything is read: NULL or empty patterns, too many,
      * too long. */
     const char *bad_null[] = {"ok", NULL}, *bad_empty[] = {""};
-    const char *path = photos;
     cerebro_add_options_init(&o);
     o.exclude = bad_null;
     o.n_exclude = 2;
@@ -1217,6 +1236,8 @@ START_TEST(test_exclude)
     o.exclude = bad_empty;
     o.n_exclude = 1;
     ck_assert_int_eq(cerebro_index_add(idx, &path, 1, &o, &s), CEREBRO_E_INVALID);
+    ck_assert_int_eq(cerebro_index_pending_opts(idx, &path, 1, &o, count_pending, &n_pending, NULL),
+                     CEREBRO_E_INVALID);
     o.exclude = NULL;
     ck_assert_int_eq(cerebro_index_add(idx, &path, 1, &o, &s), CEREBRO_E_INVALID);
     o.exclude = ex;

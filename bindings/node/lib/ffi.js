@@ -210,6 +210,7 @@ const PROTOTYPES = [
   'cerebro_status cerebro_index_stats_get(cerebro_index *index, _Inout_ cerebro_index_stats *out)',
   'cerebro_status cerebro_index_refresh(cerebro_index *index, _Out_ int *changed)',
   'cerebro_status cerebro_index_pending(cerebro_index *index, const char **paths, size_t n, uint32_t flags, cerebro_pending_fn *fn, void *user, _Out_ uint64_t *unchanged)',
+  'cerebro_status cerebro_index_pending_opts(cerebro_index *index, const char **paths, size_t n, const cerebro_add_options *opts, cerebro_pending_fn *fn, void *user, _Out_ uint64_t *unchanged)',
   'cerebro_status cerebro_index_add_embeddings(cerebro_index *index, const char *model_id, uint32_t dim, const cerebro_embedding *items, size_t n, _Out_ cerebro_add_stats *stats)',
   'cerebro_status cerebro_index_merge(cerebro_index *index, const char **dirs, size_t n, _Out_ cerebro_add_stats *stats)',
 ];

@@ -204,9 +204,7 @@ function indexAdd(index, paths, options, onProgress) {
   const f = fn();
   const o = options || {};
   paths.forEach((p, i) => noNul(p, `paths[${i}]`));
-  const opts = {};
-  f.cerebro_add_options_init(opts);
-  opts.flags = addFlags(o);
+  const opts = walkOptions(f, o);
   opts.mode = mode(o.mode);
   opts.batch_size = o.batchSize || 0;
   opts.commit_every = o.commitEvery || 0;
@@ -214,10 +212,6 @@ function indexAdd(index, paths, options, onProgress) {
   opts.frame_interval = o.frameInterval || 0;
   opts.max_frames = o.maxFrames || 0;
   opts.dedup_threshold = o.dedupThreshold || 0;
-  const exclude = o.exclude == null ? [] : Array.isArray(o.exclude) ? o.exclude : [o.exclude];
-  exclude.forEach((p, i) => noNul(p, `exclude[${i}]`));
-  opts.exclude = exclude.length ? exclude : null;
-  opts.n_exclude = exclude.length;
   let cb = null;
   if (onProgress) {
     cb = koffi.register((user, ptr) => {
@@ -238,6 +232,18 @@ function indexAdd(index, paths, options, onProgress) {
     if (cb) koffi.unregister(cb);
   }
   return addStats(stats);
+}
+
+/** Add options with the walk's rules of `o`: flags and exclude patterns. */
+function walkOptions(f, o) {
+  const opts = {};
+  f.cerebro_add_options_init(opts);
+  opts.flags = addFlags(o);
+  const exclude = o.exclude == null ? [] : Array.isArray(o.exclude) ? o.exclude : [o.exclude];
+  exclude.forEach((p, i) => noNul(p, `exclude[${i}]`));
+  opts.exclude = exclude.length ? exclude : null;
+  opts.n_exclude = exclude.length;
+  return opts;
 }
 
 function addFlags(o) {
@@ -270,8 +276,8 @@ function indexPending(index, paths, options) {
   }, koffi.pointer(T.cerebro_pending_fn));
   const unchanged = [0];
   try {
-    check(f, f.cerebro_index_pending(index, paths, paths.length, addFlags(options || {}), cb, null,
-                                     unchanged));
+    check(f, f.cerebro_index_pending_opts(index, paths, paths.length, walkOptions(f, options || {}), cb,
+                                          null, unchanged));
   } finally {
     koffi.unregister(cb);
   }

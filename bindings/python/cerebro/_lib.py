@@ -232,6 +232,8 @@ _PROTOTYPES: dict[str, tuple[object, list[object]]] = {
     "cerebro_index_refresh": (_status, [_P(IndexHandle), _P(c_int)]),
     "cerebro_index_pending": (_status, [_P(IndexHandle), _P(c_char_p), c_size_t, c_uint32,
                                         PENDING_FN, c_void_p, _P(c_uint64)]),
+    "cerebro_index_pending_opts": (_status, [_P(IndexHandle), _P(c_char_p), c_size_t,
+                                             _P(AddOptions), PENDING_FN, c_void_p, _P(c_uint64)]),
     "cerebro_index_add_embeddings": (_status, [_P(IndexHandle), c_char_p, c_uint32, _P(Embedding),
                                                c_size_t, _P(AddStats)]),
     "cerebro_index_merge": (_status, [_P(IndexHandle), _P(c_char_p), c_size_t, _P(AddStats)]),

@@ -153,10 +153,12 @@ def _count(report: Report, stats: AddStats) -> None:
 def index(client: Any, db: str, model: str, paths: Sequence[str], *, batch: int = DEFAULT_BATCH,
           mode: str = "fast", threads: int = 1, precision: str = "auto", recurse: bool = True,
           hidden: bool = False, follow_symlinks: bool = False, video: bool = True,
-          window: int = 0, progress: ProgressCallback | None = None) -> Report:
+          exclude: Sequence[str] = (), window: int = 0,
+          progress: ProgressCallback | None = None) -> Report:
     """Indexes `paths` into the store `db` on the cluster of a
     distributed.Client. threads: intra-op and decode threads of each
-    worker's model (the worker's share of the cores). window: tasks in
+    worker's model (the worker's share of the cores). exclude: patterns of
+    files and folders to leave out, as Index.add takes them. window: tasks in
     flight at once (0: four per worker thread). progress(report) runs after
     each commit; returning True stops the run (what was committed stays,
     report.cancelled is set); an exception in it cancels the tasks and is
@@ -170,7 +172,7 @@ def index(client: Any, db: str, model: str, paths: Sequence[str], *, batch: int 
     key = _model_key(model, threads, precision)
     with Model(model, threads=threads, precision=precision) as local, Index(db, local) as ix:
         pending = ix.pending(paths, recurse=recurse, hidden=hidden, follow_symlinks=follow_symlinks,
-                             video=video)
+                             video=video, exclude=exclude)
         report.unchanged = pending.unchanged
         report.total = len(pending.files) + len(pending.errors)
         for e in pending.errors:
@@ -191,7 +193,7 @@ def index(client: Any, db: str, model: str, paths: Sequence[str], *, batch: int 
             if final:
                 known = {path for path, _ in report.failures}
                 stats = ix.add(final, mode=mode, workers=threads, recurse=recurse, hidden=hidden,
-                               follow_symlinks=follow_symlinks, video=video,
+                               follow_symlinks=follow_symlinks, video=video, exclude=exclude,
                                progress=lambda p: _final_progress(p, report, known))
                 _count(report, stats)
             report.done = max(report.done, report.total)
@@ -322,7 +324,7 @@ def _cmd_index(args: argparse.Namespace) -> int:
                        threads=args.threads, precision=args.precision,
                        recurse=not args.no_recurse, hidden=args.hidden,
                        follow_symlinks=args.follow_symlinks, video=not args.no_video,
-                       progress=bar)
+                       exclude=args.exclude, progress=bar)
     except KeyboardInterrupt:
         bar.clear()
         print("interrupted: run again to resume (committed batches are kept)", file=sys.stderr)
@@ -381,6 +383,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     ix.add_argument("--no-recurse", action="store_true")
     ix.add_argument("--follow-symlinks", action="store_true")
     ix.add_argument("--no-video", action="store_true")
+    ix.add_argument("--exclude", action="append", default=[], metavar="PATTERN",
+                    help="leave out files and folders matching PATTERN (repeatable), as "
+                    "cerebro index --exclude")
     ix.add_argument("paths", nargs="+", metavar="PATHS")
     mg = sub.add_parser("merge", help="merge stores of the same model into --db")
     mg.add_argument("--db", required=True, metavar="DIR")

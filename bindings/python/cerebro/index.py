@@ -198,21 +198,11 @@ class Index(Owner):
         if isinstance(paths, (str, bytes, os.PathLike)):
             paths = [paths]
         raw = [_lib.fspath(p) for p in paths]
-        opts = _lib.AddOptions()
-        self._lib.cerebro_add_options_init(byref(opts))
-        opts.flags = ((0 if recurse else _lib.ADD_NO_RECURSE) | (_lib.ADD_HIDDEN if hidden else 0)
-                      | (_lib.ADD_FOLLOW_SYMLINKS if follow_symlinks else 0)
-                      | (0 if video else _lib.ADD_NO_VIDEO))
+        opts, _keep = self._walk_options(recurse, hidden, follow_symlinks, video, exclude)
         opts.mode = _mode(mode)
         opts.batch_size, opts.commit_every, opts.n_workers = batch_size, commit_every, workers
         opts.frame_interval, opts.max_frames = frame_interval, max_frames
         opts.dedup_threshold = dedup_threshold
-        if isinstance(exclude, (str, bytes)):
-            exclude = [exclude]
-        patterns = [_lib.fspath(p) for p in exclude]
-        exclude_arr = (c_char_p * max(len(patterns), 1))(*patterns)
-        opts.exclude = ctypes.cast(exclude_arr, POINTER(c_char_p)) if patterns else None
-        opts.n_exclude = len(patterns)
         raised: list[BaseException] = []
 
         def on_progress(_user: object, p: Any) -> int:
@@ -239,18 +229,34 @@ class Index(Owner):
         return AddStats(stats.added, stats.updated, stats.skipped, stats.removed, stats.failed,
                         stats.frames)
 
+    def _walk_options(self, recurse: bool, hidden: bool, follow_symlinks: bool, video: bool,
+                      exclude: Sequence[str] | str) -> tuple[Any, Any]:
+        """Add options with the walk's rules; the second value keeps the
+        pattern array alive for the call."""
+        opts = _lib.AddOptions()
+        self._lib.cerebro_add_options_init(byref(opts))
+        opts.flags = ((0 if recurse else _lib.ADD_NO_RECURSE) | (_lib.ADD_HIDDEN if hidden else 0)
+                      | (_lib.ADD_FOLLOW_SYMLINKS if follow_symlinks else 0)
+                      | (0 if video else _lib.ADD_NO_VIDEO))
+        if isinstance(exclude, (str, bytes)):
+            exclude = [exclude]
+        patterns = [_lib.fspath(p) for p in exclude]
+        arr = (c_char_p * max(len(patterns), 1))(*patterns)
+        opts.exclude = ctypes.cast(arr, POINTER(c_char_p)) if patterns else None
+        opts.n_exclude = len(patterns)
+        return opts, arr
+
     def pending(self, paths: Sequence[PathLike] | PathLike, recurse: bool = True,
-                hidden: bool = False, follow_symlinks: bool = False, video: bool = True) -> Pending:
+                hidden: bool = False, follow_symlinks: bool = False, video: bool = True,
+                exclude: Sequence[str] | str = ()) -> Pending:
         """What add(paths) would encode now: the files found with add's rules
-        less those the store has with the same size and mtime, the paths
-        that could not be visited, and how many files were unchanged.
-        Nothing is written."""
+        (exclude as add takes it) less those the store has with the same size
+        and mtime, the paths that could not be visited, and how many files were
+        unchanged. Nothing is written."""
         if isinstance(paths, (str, bytes, os.PathLike)):
             paths = [paths]
         raw = [_lib.fspath(p) for p in paths]
-        flags = ((0 if recurse else _lib.ADD_NO_RECURSE) | (_lib.ADD_HIDDEN if hidden else 0)
-                 | (_lib.ADD_FOLLOW_SYMLINKS if follow_symlinks else 0)
-                 | (0 if video else _lib.ADD_NO_VIDEO))
+        opts, _keep = self._walk_options(recurse, hidden, follow_symlinks, video, exclude)
         files: list[PendingFile] = []
         errors: list[WalkError] = []
 
@@ -266,8 +272,8 @@ class Index(Owner):
         unchanged = c_uint64(0)
         arr = (c_char_p * max(len(raw), 1))(*raw)
         with self._handle.use() as ix:
-            st = self._lib.cerebro_index_pending(ix, arr, len(raw), flags, _lib.PENDING_FN(on_file),
-                                                 None, byref(unchanged))
+            st = self._lib.cerebro_index_pending_opts(ix, arr, len(raw), byref(opts),
+                                                      _lib.PENDING_FN(on_file), None, byref(unchanged))
             _lib.check(st)
         return Pending(files, errors, unchanged.value)
 

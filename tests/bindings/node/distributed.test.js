@@ -37,6 +37,10 @@ test('pending + encodeImages(metadata) + addEmbeddings give what add() gives', a
   const pending = await ix.pending(src);
   assert.equal(pending.files.length, photos().length + 1);
   assert.equal(pending.unchanged, 0);
+  // exclude as add() takes it: the broken file left out by name
+  const some = await ix.pending(src, { exclude: ['broken*'] });
+  assert.equal(some.files.length, photos().length);
+  assert.ok(!some.files.some((f) => path.basename(f.path).startsWith('broken')));
   const paths = pending.files.map((f) => f.path);
   const { vectors, errors, sizes, hashes } = await model.encodeImages(paths, { flat: true, metadata: true });
   assert.equal(errors.length, 1);
