@@ -61,7 +61,7 @@ START_TEST(test_layout_snapshot)
     ABI_OFFSET(cerebro_progress, path, 48);
     ABI_OFFSET(cerebro_progress, status, 56);
     ABI_OFFSET(cerebro_progress, message, 64);
-    ABI_SIZE(cerebro_add_options, 72);
+    ABI_SIZE(cerebro_add_options, 88); /* version 2: exclude, n_exclude appended */
     ABI_OFFSET(cerebro_add_options, version, 0);
     ABI_OFFSET(cerebro_add_options, flags, 4);
     ABI_OFFSET(cerebro_add_options, mode, 8);
@@ -75,6 +75,8 @@ START_TEST(test_layout_snapshot)
     ABI_OFFSET(cerebro_add_options, scene_threshold, 52);
     ABI_OFFSET(cerebro_add_options, dedup_threshold, 56);
     ABI_OFFSET(cerebro_add_options, file_time_limit, 64);
+    ABI_OFFSET(cerebro_add_options, exclude, 72);
+    ABI_OFFSET(cerebro_add_options, n_exclude, 80);
     ABI_SIZE(cerebro_add_stats, 56);
     ABI_OFFSET(cerebro_add_stats, version, 0);
     ABI_OFFSET(cerebro_add_stats, added, 8);
