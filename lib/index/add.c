@@ -285,12 +285,14 @@ static int compare_size(const void *a, const void *b)
  * folder given it was found under). */
 static int excluded_known(const add_job *j, const known *k)
 {
+    size_t n;
+    const char *const *exclude = cb_add_exclude(j->opts, &n);
     const char *below = k->path + k->root_len;
-    if (j->opts->version < 2 || !j->opts->n_exclude || strlen(k->path) <= k->root_len)
+    if (!n || strlen(k->path) <= k->root_len)
         return 0;
     while (*below == '/')
         below++;
-    return cb_path_excluded(j->opts->exclude, j->opts->n_exclude, below);
+    return cb_path_excluded(exclude, n, below);
 }
 
 static cerebro_status settle_vanished(add_job *j)
@@ -913,6 +915,12 @@ static cerebro_status index_videos(add_job *j, candidate **videos, size_t n, siz
     return st;
 }
 
+const char *const *cb_add_exclude(const cerebro_add_options *o, size_t *n)
+{
+    *n = o->version >= 2 ? o->n_exclude : 0;
+    return *n ? o->exclude : NULL;
+}
+
 cerebro_status cb_check_add_options(const cerebro_add_options *o)
 {
     if (o->version < 1 || o->version > CEREBRO_ADD_OPTIONS_VERSION)
@@ -982,10 +990,7 @@ static cerebro_status run_add(add_job *j, const char *const *paths, size_t n)
 {
     cerebro_index *idx = j->idx;
     cb_walk w = {j->opts->flags, on_file, on_walk_error, j, NULL, 0, 0};
-    if (j->opts->version >= 2) { /* version 1 callers' struct ends before these */
-        w.exclude = j->opts->exclude;
-        w.n_exclude = j->opts->n_exclude;
-    }
+    w.exclude = cb_add_exclude(j->opts, &w.n_exclude);
     char **roots = calloc(n ? n : 1, sizeof *roots);
     cerebro_status st = CEREBRO_OK, root_st = CEREBRO_OK;
     size_t visited = 0;

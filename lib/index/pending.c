@@ -160,14 +160,16 @@ cerebro_status cerebro_index_pending_opts(cerebro_index *idx, const char *const 
                                           uint64_t *unchanged)
 {
     cerebro_status st;
+    const char *const *exclude;
+    size_t n_exclude;
 
-    if (unchanged)
-        *unchanged = 0;
     if (!opts)
         return pending(idx, paths, n, 0, NULL, 0, fn, user, unchanged);
-    if ((st = cb_check_add_options(opts)) != CEREBRO_OK)
+    if ((st = cb_check_add_options(opts)) != CEREBRO_OK) {
+        if (unchanged)
+            *unchanged = 0;
         return st;
-    if (opts->version < 2)
-        return pending(idx, paths, n, opts->flags, NULL, 0, fn, user, unchanged);
-    return pending(idx, paths, n, opts->flags, opts->exclude, opts->n_exclude, fn, user, unchanged);
+    }
+    exclude = cb_add_exclude(opts, &n_exclude);
+    return pending(idx, paths, n, opts->flags, exclude, n_exclude, fn, user, unchanged);
 }

@@ -47,6 +47,10 @@ int cb_path_excluded(const char *const *exclude, size_t n, const char *below);
  * for cerebro_index_add() and cerebro_index_pending_opts() (lib/index/add.c). */
 cerebro_status cb_check_add_options(const cerebro_add_options *o);
 
+/* The exclude patterns of `o` (NULL, 0 for a version-1 struct, which ends
+ * before them); *n receives their count. */
+const char *const *cb_add_exclude(const cerebro_add_options *o, size_t *n);
+
 /* 1 if the name ends with an image extension libcerebro decodes. */
 int cb_is_image_name(const char *name);
 
